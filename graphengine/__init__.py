@@ -1,0 +1,14 @@
+"""graphengine: a Keras-style deep-learning graph engine running on Numba kernels."""
+
+from graphengine import layers, ops, utils
+from graphengine.graph.tensor import SymbolicTensor, Variable
+from graphengine.layers.core import Input
+from graphengine.ops import activations
+from graphengine.runtime.devices import device
+from graphengine.training import initializers, regularizers
+from graphengine.training.model import Model, Sequential
+
+__version__ = "0.1.0"
+
+__all__ = ["Input", "Model", "Sequential", "SymbolicTensor", "Variable", "activations", "device",
+           "initializers", "layers", "ops", "regularizers", "utils"]

@@ -1,0 +1,1 @@
+"""The backward pass and one gradient rule per primitive."""

@@ -1,0 +1,1 @@
+"""Symbolic tensors, nodes, the layer-level graph and its deterministic order."""

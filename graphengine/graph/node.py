@@ -1,0 +1,88 @@
+"""Graph nodes: `Node` is one application of a primitive op; `LayerCall` is one call of a layer.
+
+A layer call records the primitive nodes it created, so the same graph can be shown at the
+level users wrote (layer call sites) and run at the level kernels see (primitives).
+"""
+
+from __future__ import annotations
+
+import itertools
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+from graphengine.graph.tensor import SymbolicTensor
+
+_ids = itertools.count()
+_call_stack: list[LayerCall] = []
+_grad_source: list[Node | None] = [None]
+
+
+class Node:
+    """One primitive op applied to input tensors, producing `len(specs)` output tensors."""
+
+    def __init__(self, op: Any, inputs: Sequence[SymbolicTensor],
+                 specs: Sequence[tuple[tuple, str]]) -> None:
+        self.id = next(_ids)
+        self.op = op
+        self.inputs = list(inputs)
+        self.name = f"{op.name}_{self.id}"
+        self.outputs = [SymbolicTensor(shape, dtype, node=self, index=i)
+                        for i, (shape, dtype) in enumerate(specs)]
+        self.layer_call = _call_stack[-1] if _call_stack else None
+        self.grad_of = _grad_source[-1]  # the forward node whose gradient rule made this node
+        if self.layer_call is not None:
+            self.layer_call.nodes.append(self)
+
+    def __repr__(self) -> str:
+        return f"<Node {self.name}>"
+
+
+class LayerCall:
+    """One call of a layer on symbolic inputs: a node of `model.graph`."""
+
+    def __init__(self, layer: Any, inputs: list[SymbolicTensor], input_struct: Any,
+                 kwargs: dict[str, Any]) -> None:
+        self.id = next(_ids)
+        self.layer = layer
+        self.inputs = inputs
+        self.input_struct = input_struct
+        self.kwargs = kwargs
+        self.outputs: list[SymbolicTensor] = []
+        self.output_struct: Any = None
+        self.nodes: list[Node] = []
+        self.children: list[LayerCall] = []
+        self.parent = _call_stack[-1] if _call_stack else None
+        layer._calls.append(self)
+        if self.parent is not None:
+            self.parent.children.append(self)
+
+    @property
+    def index(self) -> int:
+        """Which call of its layer this is (a shared layer has several)."""
+        return self.layer._calls.index(self)
+
+    @property
+    def name(self) -> str:
+        return self.layer.name if self.index == 0 else f"{self.layer.name}#{self.index}"
+
+    def __repr__(self) -> str:
+        return f"<LayerCall {self.name}>"
+
+
+@contextmanager
+def layer_call_scope(call: LayerCall) -> Iterator[LayerCall]:
+    _call_stack.append(call)
+    try:
+        yield call
+    finally:
+        _call_stack.pop()
+
+
+@contextmanager
+def grad_scope(forward_node: Node | None) -> Iterator[None]:
+    """Nodes made inside are tagged as part of `forward_node`'s gradient."""
+    _grad_source.append(forward_node)
+    try:
+        yield
+    finally:
+        _grad_source.pop()

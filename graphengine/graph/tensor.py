@@ -1,0 +1,150 @@
+"""Symbolic tensors, the values on graph edges, and the leaves a graph starts from.
+
+A plain `SymbolicTensor` is produced by a `Node` or, with no node, is a model input placeholder;
+`Variable` (a weight) and `Constant` are leaves that carry an array.
+"""
+
+from __future__ import annotations
+
+import itertools
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import numpy as np
+
+Shape = tuple[int | None, ...]
+_ids = itertools.count()
+_graph_depth = 0
+
+
+@contextmanager
+def graph_mode() -> Iterator[None]:
+    """Inside, ops on Variables and arrays build graph nodes instead of running eagerly."""
+    global _graph_depth
+    _graph_depth += 1
+    try:
+        yield
+    finally:
+        _graph_depth -= 1
+
+
+def in_graph_mode() -> bool:
+    return _graph_depth > 0
+
+
+def format_shape(shape: Shape) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+class SymbolicTensor:
+    """A tensor in a graph: static `.shape` (None where unknown, e.g. the batch) and `.dtype`."""
+
+    __array_ufunc__ = None  # NumPy binary operators defer to ours (np_array + x -> x.__radd__)
+
+    def __init__(self, shape: Shape, dtype: Any, node: Any = None, index: int = 0,
+                 name: str | None = None) -> None:
+        self.shape: Shape = tuple(None if d is None else int(d) for d in shape)
+        self.dtype: str = np.dtype(dtype).name
+        self.node = node
+        self.index = index
+        self.id = next(_ids)
+        self.name = name or (f"{node.name}:{index}" if node is not None else f"tensor_{self.id}")
+        self.layer_call: Any = None  # the layer call that returned this tensor (Keras's history)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        return (f"<SymbolicTensor name={self.name!r} shape={format_shape(self.shape)} "
+                f"dtype={self.dtype}>")
+
+    def __hash__(self) -> int:
+        return self.id
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __array__(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        raise TypeError(f"{self.name} is a symbolic tensor: it has no value until the graph runs. "
+                        "Use ge.ops functions on it, or a Lambda layer.")
+
+    def __bool__(self) -> bool:
+        raise TypeError(f"{self.name} is symbolic: its truth value is unknown when the graph is built")
+
+    def __iter__(self) -> Iterator[Any]:
+        raise TypeError(f"{self.name} is symbolic and cannot be iterated; index it instead")
+
+    def _ops(self) -> Any:
+        from graphengine.ops import api
+
+        return api
+
+    def __add__(self, o: Any) -> Any: return self._ops().add(self, o)
+    def __radd__(self, o: Any) -> Any: return self._ops().add(o, self)
+    def __sub__(self, o: Any) -> Any: return self._ops().subtract(self, o)
+    def __rsub__(self, o: Any) -> Any: return self._ops().subtract(o, self)
+    def __mul__(self, o: Any) -> Any: return self._ops().multiply(self, o)
+    def __rmul__(self, o: Any) -> Any: return self._ops().multiply(o, self)
+    def __truediv__(self, o: Any) -> Any: return self._ops().divide(self, o)
+    def __rtruediv__(self, o: Any) -> Any: return self._ops().divide(o, self)
+    def __matmul__(self, o: Any) -> Any: return self._ops().matmul(self, o)
+    def __rmatmul__(self, o: Any) -> Any: return self._ops().matmul(o, self)
+    def __neg__(self) -> Any: return self._ops().negative(self)
+    def __abs__(self) -> Any: return self._ops().abs(self)
+    def __getitem__(self, key: Any) -> Any: return self._ops().getitem(self, key)
+
+    def __pow__(self, p: Any) -> Any:
+        if p == 2:
+            return self._ops().square(self)
+        if p == 0.5:
+            return self._ops().sqrt(self)
+        raise TypeError(f"{self.name} ** {p!r}: only ** 2 and ** 0.5 are differentiable ops")
+
+
+class Variable(SymbolicTensor):
+    """A weight: a leaf holding an array that the plan reads in place and optimizers update."""
+
+    def __init__(self, value: np.ndarray, name: str, trainable: bool = True,
+                 regularizer: Any = None, path: str | None = None) -> None:
+        value = np.ascontiguousarray(value)
+        super().__init__(value.shape, value.dtype, name=name)
+        self._value = value
+        self.trainable = trainable
+        self.regularizer = regularizer
+        self.path = path or name
+
+    @property
+    def value(self) -> np.ndarray:
+        return self._value
+
+    def numpy(self) -> np.ndarray:
+        return self._value.copy()
+
+    def assign(self, value: Any) -> None:
+        """Copies `value` into the variable in place, so compiled plans see it."""
+        value = np.asarray(value)
+        if value.shape != self.shape:
+            raise ValueError(f"Variable '{self.path}' has shape {format_shape(self.shape)}, "
+                             f"cannot assign a value of shape {format_shape(value.shape)}")
+        np.copyto(self._value, value, casting="unsafe")
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self._value if dtype is None else self._value.astype(dtype)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        inputs = tuple(i.value if isinstance(i, Variable) else i for i in inputs)
+        return getattr(ufunc, method)(*inputs, **kwargs)
+
+    def __repr__(self) -> str:
+        return (f"<Variable path={self.path!r} shape={format_shape(self.shape)} "
+                f"dtype={self.dtype} trainable={self.trainable}>")
+
+
+class Constant(SymbolicTensor):
+    """A leaf holding a fixed array (a Python scalar or array used inside a graph)."""
+
+    def __init__(self, value: np.ndarray) -> None:
+        self.value = np.ascontiguousarray(value)
+        super().__init__(self.value.shape, self.value.dtype, name=None)
+        self.name = f"const_{self.id}"

@@ -1,0 +1,273 @@
+"""The Layer base class: weights, building, symbolic and eager calls, configs.
+
+Subclasses follow Keras: `__init__` stores hyperparameters, `build(input_shape)` adds weights,
+`call(inputs)` is written with ge.ops, `get_config` returns the constructor arguments.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Sequence
+
+import numpy as np
+
+from graphengine import utils
+from graphengine.graph.node import LayerCall, layer_call_scope
+from graphengine.graph.tensor import SymbolicTensor, Variable, format_shape, graph_mode
+from graphengine.ops.base import is_symbolic
+from graphengine.training import initializers, regularizers
+
+_BASE_KWARGS = ("name", "dtype", "trainable", "input_shape", "input_dim", "batch_size",
+                "activity_regularizer")
+
+
+def flatten(struct: Any) -> list:
+    if isinstance(struct, dict):
+        return [v for k in struct for v in flatten(struct[k])]
+    if isinstance(struct, (list, tuple)):
+        return [v for s in struct for v in flatten(s)]
+    return [struct]
+
+
+def pack_like(struct: Any, flat: list) -> Any:
+    """Rebuilds `struct`'s nesting from a flat list (inverse of flatten)."""
+    it = iter(flat)
+
+    def build(s: Any) -> Any:
+        if isinstance(s, dict):
+            return {k: build(v) for k, v in s.items()}
+        if isinstance(s, (list, tuple)):
+            return type(s)(build(v) for v in s)
+        return next(it)
+    return build(struct)
+
+
+def shape_of(struct: Any) -> Any:
+    """Shapes mirroring the nesting of the inputs: one tuple, or a list of tuples."""
+    if isinstance(struct, (list, tuple)):
+        return [shape_of(s) for s in struct]
+    if isinstance(struct, dict):
+        return {k: shape_of(v) for k, v in struct.items()}
+    return tuple(struct.shape)
+
+
+class InputSpec:
+    """What a layer accepts: rank bounds and fixed sizes on some axes; checked at every call."""
+
+    def __init__(self, ndim: int | None = None, min_ndim: int | None = None,
+                 axes: dict[int, int] | None = None, dtype_kind: str | None = None) -> None:
+        self.ndim, self.min_ndim, self.axes, self.dtype_kind = ndim, min_ndim, axes or {}, dtype_kind
+
+    def check(self, layer: Layer, index: int, shape: tuple, dtype: str) -> None:
+        where = f"Input {index} of layer '{layer.name}' ({type(layer).__name__}) is incompatible"
+        if self.ndim is not None and len(shape) != self.ndim:
+            raise ValueError(f"{where}: expected ndim={self.ndim}, received shape {format_shape(shape)} "
+                             f"(ndim={len(shape)})")
+        if self.min_ndim is not None and len(shape) < self.min_ndim:
+            raise ValueError(f"{where}: expected min_ndim={self.min_ndim}, received shape "
+                             f"{format_shape(shape)} (ndim={len(shape)})")
+        for axis, size in self.axes.items():
+            if shape[axis] is not None and shape[axis] != size:
+                raise ValueError(f"{where}: expected axis {axis} of the input shape to have value "
+                                 f"{size}, received shape {format_shape(shape)}")
+        if self.dtype_kind and np.dtype(dtype).kind not in self.dtype_kind:
+            raise TypeError(f"{where}: expected an input of kind {self.dtype_kind!r}, received dtype {dtype}")
+
+
+class Layer:
+    """A callable unit with weights. Calling it on SymbolicTensors records a layer call in the
+    graph; calling it on arrays runs it now and returns arrays."""
+
+    def __init__(self, name: str | None = None, dtype: Any = None, trainable: bool = True,
+                 input_shape: Sequence[int | None] | None = None, input_dim: int | None = None,
+                 batch_size: int | None = None, activity_regularizer: Any = None,
+                 **kwargs: Any) -> None:
+        valid = {p for cls in type(self).__mro__ for p in _init_params(cls)} | set(_BASE_KWARGS)
+        utils.check_kwargs(type(self).__name__, kwargs, valid)
+        self.name = name or utils.unique_name(utils.snake_case(type(self).__name__))
+        self.dtype = np.dtype(dtype or "float32").name
+        self._trainable = trainable
+        self._weights: list[Variable] = []
+        self._layers: list[Layer] = []
+        self._calls: list[LayerCall] = []
+        self.built = False
+        self.input_spec: InputSpec | list[InputSpec] | None = None
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_dim,)
+        self._input_shape_arg = tuple(input_shape) if input_shape is not None else None
+        self._batch_size_arg = batch_size
+
+    # -- weights -------------------------------------------------------------------------------
+    def add_weight(self, name: str, shape: Sequence[int], initializer: Any = "glorot_uniform",
+                   dtype: Any = None, trainable: bool = True, regularizer: Any = None) -> Variable:
+        shape = tuple(int(d) for d in shape)
+        value = initializers.get(initializer)(shape, dtype or self.dtype)
+        var = Variable(value, name=name, trainable=trainable,
+                       regularizer=regularizers.get(regularizer), path=f"{self.name}/{name}")
+        self._weights.append(var)
+        return var
+
+    @property
+    def weights(self) -> list[Variable]:
+        seen: dict[int, Variable] = {}
+        for w in self._weights + [w for layer in self._layers for w in layer.weights]:
+            seen.setdefault(w.id, w)
+        return list(seen.values())
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        for layer in self._layers:
+            layer.trainable = value
+
+    @property
+    def trainable_weights(self) -> list[Variable]:
+        if not self._trainable:
+            return []
+        own = [w for w in self._weights if w.trainable]
+        seen = {w.id: w for w in own}
+        for layer in self._layers:
+            for w in layer.trainable_weights:
+                seen.setdefault(w.id, w)
+        return list(seen.values())
+
+    @property
+    def non_trainable_weights(self) -> list[Variable]:
+        trainable = {w.id for w in self.trainable_weights}
+        return [w for w in self.weights if w.id not in trainable]
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [w.numpy() for w in self.weights]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Copies arrays into the weights in `get_weights()` order, checking count and shapes."""
+        mine = self.weights
+        if not self.built and not mine:
+            raise ValueError(f"Layer '{self.name}' has not been built yet: call it on an input "
+                             "(or build it) before set_weights")
+        weights = list(weights)
+        if len(weights) != len(mine):
+            raise ValueError(f"Layer '{self.name}' expects {len(mine)} weights "
+                             f"({', '.join(w.path for w in mine)}), but set_weights received "
+                             f"{len(weights)}")
+        arrays = [np.asarray(a) for a in weights]
+        for i, (var, a) in enumerate(zip(mine, arrays)):
+            if a.shape != var.shape:
+                raise ValueError(f"Layer '{self.name}' weight {i} ('{var.path}') has shape "
+                                 f"{format_shape(var.shape)}, but set_weights received an array "
+                                 f"of shape {format_shape(a.shape)}")
+        for var, a in zip(mine, arrays):
+            var.assign(a)
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise ValueError(f"Layer '{self.name}' has not been built yet, so its weights do not "
+                             "exist: call it on an input first")
+        return int(sum(int(np.prod(w.shape)) for w in self.weights))
+
+    @property
+    def losses(self) -> list[float]:
+        """The current regularization penalties of this layer's weights."""
+        return [float(w.regularizer(w.value)) for w in self.weights if w.regularizer is not None]
+
+    # -- building and calling ------------------------------------------------------------------
+    def build(self, input_shape: Any) -> None:
+        self.built = True
+
+    def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__}.call")
+
+    def _check_inputs(self, flat: list) -> None:
+        specs = self.input_spec
+        if specs is None:
+            return
+        specs = specs if isinstance(specs, list) else [specs] * len(flat)
+        for i, (spec, x) in enumerate(zip(specs, flat)):
+            spec.check(self, i, tuple(x.shape), x.dtype if isinstance(x, SymbolicTensor) else x.dtype.name)
+
+    def _maybe_build(self, inputs: Any) -> None:
+        if not self.built:
+            self.build(shape_of(inputs))
+            self.built = True
+
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        flat = flatten(inputs)
+        if not any(is_symbolic(x) for x in flat):
+            return self._call_eager(inputs, *args, **kwargs)
+        for i, x in enumerate(flat):
+            if not isinstance(x, SymbolicTensor):
+                raise TypeError(f"Layer '{self.name}': input {i} is a {type(x).__name__}, but the "
+                                "other inputs are symbolic; pass SymbolicTensors (ge.Input) only")
+        self._check_inputs(flat)
+        call = LayerCall(self, flat, inputs, kwargs)
+        with layer_call_scope(call), graph_mode():
+            try:
+                self._maybe_build(inputs)
+                outputs = self.call(self._autocast(inputs), *args, **kwargs)
+            except ValueError as e:
+                raise _named(e, self) from None
+            outputs = pack_like(outputs, [self._fresh(t, flat) for t in flatten(outputs)])
+            if self.activity_regularizer is not None:
+                call.losses = [self.activity_regularizer(t) for t in flatten(outputs)]
+        call.outputs, call.output_struct = flatten(outputs), outputs
+        for t in call.outputs:
+            t.layer_call = call
+        return outputs
+
+    def _call_eager(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        inputs = pack_like(inputs, [x if isinstance(x, Variable) else np.asarray(x) for x in flatten(inputs)])
+        self._check_inputs(flatten(inputs))
+        self._maybe_build(inputs)
+        return self.call(self._autocast(inputs), *args, **kwargs)
+
+    def _autocast(self, inputs: Any) -> Any:
+        """Float inputs are cast to the layer's dtype, as Keras's autocasting does."""
+        from graphengine.ops import api
+
+        def cast(x: Any) -> Any:
+            kind = np.dtype(x.dtype).kind
+            return api.cast(x, self.dtype) if kind == "f" and x.dtype != self.dtype else x
+        return pack_like(inputs, [cast(x) for x in flatten(inputs)])
+
+    @staticmethod
+    def _fresh(t: Any, inputs: list) -> SymbolicTensor:
+        """A layer that returns an input unchanged still gets an output tensor of its own."""
+        from graphengine.ops import api
+
+        return api.identity(t) if t.node is None or any(t is x for x in inputs) else t
+
+    # -- config --------------------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        if self._input_shape_arg is not None:
+            config["input_shape"] = list(self._input_shape_arg)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+def _init_params(cls: type) -> list[str]:
+    if "__init__" not in vars(cls):
+        return []
+    return [p.name for p in inspect.signature(cls.__init__).parameters.values()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"]
+
+
+def _named(error: ValueError, layer: Layer) -> ValueError:
+    """Prefixes an error from inside a layer call with the layer, once."""
+    msg = str(error)
+    if f"'{layer.name}'" in msg:
+        return error
+    return type(error)(f"Layer '{layer.name}' ({type(layer).__name__}): {msg}")

@@ -1,0 +1,194 @@
+"""Core layers: Input, Dense, Activation, Lambda, Embedding."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from graphengine import ops
+from graphengine.graph import node as graph_node
+from graphengine.graph.node import LayerCall
+from graphengine.graph.tensor import SymbolicTensor, format_shape
+from graphengine.layers.base import InputSpec, Layer, flatten, pack_like
+from graphengine.ops import activations
+from graphengine.ops.base import apply, is_symbolic
+from graphengine.ops.pyfunc import PyFunc
+from graphengine.training import initializers, regularizers
+
+
+class InputLayer(Layer):
+    """The source of a model input: holds the placeholder tensor that `ge.Input` returns."""
+
+    def __init__(self, shape: Sequence[int | None] | None = None, batch_size: int | None = None,
+                 dtype: Any = None, name: str | None = None, batch_shape: Sequence | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(name=name or None, dtype=dtype, **kwargs)
+        if batch_shape is None:
+            if shape is None:
+                raise ValueError("Input needs a shape (without the batch axis), e.g. shape=(28, 28, 1)")
+            shape = (shape,) if isinstance(shape, int) else tuple(shape)
+            batch_shape = (batch_size,) + shape
+        self.batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
+        self.output = SymbolicTensor(self.batch_shape, self.dtype, name=self.name)
+        call = LayerCall(self, [], [], {})
+        call.outputs, call.output_struct = [self.output], self.output
+        self.output.layer_call = call
+        self.built = True
+
+    def get_config(self) -> dict[str, Any]:
+        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "name": self.name}
+
+
+def Input(shape: Sequence[int | None] | None = None, batch_size: int | None = None,
+          dtype: Any = None, name: str | None = None,
+          batch_shape: Sequence[int | None] | None = None) -> SymbolicTensor:
+    """A model input: a SymbolicTensor of shape (batch_size, *shape)."""
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name,
+                      batch_shape=batch_shape).output
+
+
+class Dense(Layer):
+    """y = activation(x @ kernel + bias) on the last axis of x (any rank >= 2).
+    Weights: kernel (in, units), bias (units,)."""
+
+    def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
+                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
+                 kernel_regularizer: Any = None, bias_regularizer: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ValueError(f"Dense '{self.name}': units must be a positive integer, got {units!r}")
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.input_spec = InputSpec(min_ndim=2)
+
+    def build(self, input_shape: tuple) -> None:
+        last = input_shape[-1] if len(input_shape) else None
+        if last is None:
+            raise ValueError(f"Layer '{self.name}' (Dense): the last dimension of the input must be "
+                             f"known, received shape {format_shape(input_shape)}")
+        self.kernel = self.add_weight("kernel", (last, self.units), self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer)
+        self.bias = self.add_weight("bias", (self.units,), self.bias_initializer,
+                                    regularizer=self.bias_regularizer) if self.use_bias else None
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: last})
+
+    def call(self, inputs: Any) -> Any:
+        y = ops.matmul(inputs, self.kernel)
+        if self.bias is not None:
+            y = ops.add(y, self.bias)
+        return self.activation(y)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "units": self.units,
+                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+
+
+class Activation(Layer):
+    """y = activation(x)."""
+
+    def __init__(self, activation: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def call(self, inputs: Any) -> Any:
+        return self.activation(inputs)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}
+
+
+class Lambda(Layer):
+    """Wraps `function(inputs, **arguments)`. Built from ge.ops it is part of the graph and
+    differentiable; any other (NumPy) function runs forward only, as an opaque op."""
+
+    def __init__(self, function: Callable, output_shape: Any = None, mask: Any = None,
+                 arguments: dict | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not callable(function):
+            raise TypeError(f"Lambda '{self.name}': function must be callable, got {function!r}")
+        self.function = function
+        self.output_shape = tuple(output_shape) if output_shape is not None else None
+        self.mask = mask
+        self.arguments = dict(arguments or {})
+
+    def call(self, inputs: Any) -> Any:
+        if not any(is_symbolic(x) for x in flatten(inputs)):
+            return self.function(inputs, **self.arguments)
+        call = graph_node._call_stack[-1]
+        n_nodes = len(call.nodes)
+        try:
+            return self.function(inputs, **self.arguments)
+        except (TypeError, AttributeError):
+            del call.nodes[n_nodes:]  # drop what the failed symbolic trace recorded
+        return apply(PyFunc(self._numpy_function(inputs), self.output_shape, self.name), *flatten(inputs))
+
+    def _numpy_function(self, structure: Any) -> Callable:
+        def run(*arrays: np.ndarray) -> Any:
+            return self.function(pack_like(structure, list(arrays)), **self.arguments)
+        return run
+
+    def get_config(self) -> dict[str, Any]:
+        from graphengine import utils
+
+        name = utils.registered_name(self.function)
+        if name is None:
+            raise ValueError(f"Lambda '{self.name}': its function {self.function!r} is not "
+                             "registered, so the layer cannot be serialized; decorate the function "
+                             "with @ge.utils.register_serializable()")
+        return {**super().get_config(), "function": {"registered": name},
+                "output_shape": list(self.output_shape) if self.output_shape else None,
+                "arguments": self.arguments}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Lambda:
+        from graphengine import utils
+
+        config = dict(config)
+        fn = config.pop("function")
+        return cls(utils.registered(fn["registered"]) if isinstance(fn, dict) else fn, **config)
+
+
+class Embedding(Layer):
+    """Maps integer ids (any shape) to rows of a table (input_dim, output_dim)."""
+
+    def __init__(self, input_dim: int, output_dim: int, embeddings_initializer: Any = "uniform",
+                 embeddings_regularizer: Any = None, mask_zero: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)):
+            if not isinstance(value, (int, np.integer)) or value <= 0:
+                raise ValueError(f"Embedding '{self.name}': {arg} must be a positive integer, "
+                                 f"got {value!r}")
+        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
+        self.embeddings_initializer = initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.mask_zero = mask_zero
+
+    def build(self, input_shape: tuple) -> None:
+        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
+                                          self.embeddings_initializer,
+                                          regularizer=self.embeddings_regularizer)
+
+    def _autocast(self, inputs: Any) -> Any:
+        return inputs
+
+    def call(self, inputs: Any) -> Any:
+        dtype = inputs.dtype if isinstance(inputs, SymbolicTensor) else inputs.dtype.name
+        if np.dtype(dtype).kind not in "iu":
+            inputs = ops.cast(inputs, "int32")  # Keras casts float ids to integers too
+        return ops.take_rows(self.embeddings, inputs)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
+                "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+                "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+                "mask_zero": self.mask_zero}

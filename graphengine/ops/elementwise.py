@@ -1,0 +1,108 @@
+"""Elementwise primitives: broadcasting binary arithmetic, and unary activations with their
+backward ops (one kernel pair per formula, `<kind>_forward` / `<kind>_backward`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from graphengine.graph.tensor import Shape
+from graphengine.ops.base import Op, RunContext, Spec, broadcast_shapes, float_dtype, result_dtype
+
+BINARY = ("add", "subtract", "multiply", "divide", "maximum", "minimum")
+
+
+class Binary(Op):
+    """out = a (op) b with NumPy broadcasting."""
+
+    def __init__(self, kind: str) -> None:
+        if kind not in BINARY:
+            raise ValueError(f"Unknown binary op {kind!r}; valid: {', '.join(BINARY)}")
+        self.name = kind
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        dtype = result_dtype(dtypes)
+        if self.name == "divide":
+            dtype = float_dtype(dtype)
+        return [(broadcast_shapes(shapes[0], shapes[1], self.name), dtype)]
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        getattr(k, self.name)(ins[0], ins[1], outs[0])
+
+
+class GreaterEqual(Op):
+    """out = 1 where a >= b else 0, as a float mask (no gradient)."""
+
+    name = "greater_equal"
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        return [(broadcast_shapes(shapes[0], shapes[1], self.name), float_dtype(result_dtype(dtypes)))]
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        k.greater_equal(ins[0], ins[1], outs[0])
+
+
+class Cast(Op):
+    """out = x converted to `dtype`."""
+
+    name = "cast"
+
+    def __init__(self, dtype: str) -> None:
+        self.dtype = np.dtype(dtype).name
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        return [(shapes[0], self.dtype)]
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        k.cast(ins[0], outs[0])
+
+
+# kind -> names of its scalar parameters, in kernel argument order
+UNARY: dict[str, tuple[str, ...]] = {
+    "relu": ("negative_slope", "max_value", "threshold"),
+    "sigmoid": (), "tanh": (), "elu": ("alpha",), "selu": (), "gelu": (), "gelu_tanh": (),
+    "softplus": (), "softsign": (), "swish": (), "hard_sigmoid": (),
+    "exp": (), "log": (), "sqrt": (), "square": (), "abs": (), "clip": ("lo", "hi"),
+}
+
+
+class Unary(Op):
+    """out = f(x) elementwise; float in, same dtype out (integers promote to float32)."""
+
+    def __init__(self, kind: str, **params: float) -> None:
+        if kind not in UNARY:
+            raise ValueError(f"Unknown unary op {kind!r}; valid: {', '.join(UNARY)}")
+        missing = set(UNARY[kind]) ^ set(params)
+        if missing:
+            raise TypeError(f"{kind} takes parameters {UNARY[kind]}, got {tuple(params)}")
+        self.name = kind
+        self.params = tuple(float(params[p]) for p in UNARY[kind])
+
+    def attrs(self) -> dict[str, Any]:
+        return dict(zip(UNARY[self.name], self.params))
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        return [(shapes[0], float_dtype(dtypes[0]))]
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        x = ins[0]
+        if x.dtype != outs[0].dtype:
+            x = x.astype(outs[0].dtype)
+        getattr(k, f"{self.name}_forward")(x.reshape(-1), *self.params, outs[0].reshape(-1))
+
+
+class UnaryGrad(Op):
+    """dx = dy * f'(x), from inputs (x, y = f(x), dy)."""
+
+    def __init__(self, forward_op: Unary) -> None:
+        self.name = f"{forward_op.name}_grad"
+        self.kind = forward_op.name
+        self.params = forward_op.params
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        return [(shapes[2], dtypes[2])]
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        x, y, dy = (np.asarray(a, dtype=outs[0].dtype).reshape(-1) for a in ins)
+        getattr(k, f"{self.kind}_backward")(x, y, dy, *self.params, outs[0].reshape(-1))

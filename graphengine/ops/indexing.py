@@ -1,0 +1,44 @@
+"""Row gathers (the embedding lookup) and the scatter-add that is their gradient."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from graphengine.graph.tensor import Shape, format_shape
+from graphengine.ops.base import Op, RunContext, Spec
+
+
+class Gather(Op):
+    """out = table[ids] with table (V, D) and integer ids of any shape; out ids.shape + (D,)."""
+
+    name = "gather"
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        table, ids = shapes
+        if np.dtype(dtypes[1]).kind not in "iu":
+            raise TypeError(f"gather: indices must be integers, got dtype {dtypes[1]}")
+        if len(table) != 2:
+            raise ValueError(f"gather: table must be 2-D, got shape {format_shape(table)}")
+        return [(tuple(ids) + (table[1],), dtypes[0])]
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        table, ids = ins
+        if ids.size and (ids.min() < 0 or ids.max() >= table.shape[0]):
+            bad = ids[(ids < 0) | (ids >= table.shape[0])].flat[0]
+            raise ValueError(f"gather: index {bad} is out of range [0, {table.shape[0]})")
+        k.gather_forward(table, ids, outs[0])
+
+
+class GatherGrad(Op):
+    """dtable from inputs (ids, dy, table; table shape only): zeros plus dy rows added at ids."""
+
+    name = "gather_grad"
+    shape_only = (2,)
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        return [(shapes[2], dtypes[1])]
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        k.gather_backward(ins[0], ins[1], outs[0])

@@ -1,0 +1,42 @@
+"""Matrix products: batched `matmul` (NumPy semantics, rank >= 2) and the Dense weight
+gradient `matmul_at_b`, which contracts every leading axis without a batched intermediate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphengine.graph.tensor import Shape, format_shape
+from graphengine.ops.base import Op, RunContext, Spec, broadcast_shapes, result_dtype
+
+
+class Matmul(Op):
+    """out (..., M, N) = a (..., M, K) @ b (..., K, N), batch axes broadcast."""
+
+    name = "matmul"
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        a, b = shapes
+        if len(a) < 2 or len(b) < 2:
+            raise ValueError(f"matmul needs rank >= 2 operands, got shapes {format_shape(a)} and "
+                             f"{format_shape(b)}")
+        if a[-1] is not None and b[-2] is not None and a[-1] != b[-2]:
+            raise ValueError(f"matmul: inner dimensions differ: {format_shape(a)} @ {format_shape(b)} "
+                             f"({a[-1]} != {b[-2]})")
+        batch = broadcast_shapes(a[:-2], b[:-2], "matmul")
+        return [(batch + (a[-2], b[-1]), result_dtype(dtypes))]
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        k.matmul(ins[0], ins[1], outs[0])
+
+
+class MatmulAtB(Op):
+    """out (K, N) = a.T @ g with a (..., K) and g (..., N) flattened over their leading axes."""
+
+    name = "matmul_at_b"
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        return [((shapes[0][-1], shapes[1][-1]), result_dtype(dtypes))]
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        a, g = ins
+        k.matmul_at_b(a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1]), outs[0])

@@ -1,0 +1,234 @@
+"""Shape primitives: reshape, transpose, broadcast, sum-to (un-broadcast), basic indexing,
+concatenate and split. Ops that undo another's shape read a reference tensor's shape only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from graphengine.graph.tensor import Shape, format_shape
+from graphengine.ops.base import Op, RunContext, Spec, normalize_axis
+
+
+def _prod(dims: Any) -> int:
+    return int(np.prod(dims, dtype=np.int64))
+
+
+class Reshape(Op):
+    """out = x reshaped to `shape`, whose entries are sizes, one -1 (inferred) or None: the
+    input's dim on axis `copy[i]` (default i), as for the batch. With a second input instead of
+    `shape`, that input's shape is used."""
+
+    name = "reshape"
+
+    def __init__(self, shape: tuple | None = None, copy: tuple | None = None) -> None:
+        self.shape = shape
+        self.copy = copy
+        self.shape_only = (1,) if shape is None else ()
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        if self.shape is None:
+            return [(shapes[1], dtypes[0])]
+        src = shapes[0]
+        copy = self.copy or tuple(range(len(self.shape)))
+        target = [src[copy[i]] if d is None else d for i, d in enumerate(self.shape)]
+        if target.count(-1) > 1:
+            raise ValueError(f"reshape: at most one -1 in shape {self.shape}")
+        known_src = None if None in src else _prod(src)
+        if -1 in target:
+            rest = [d for d in target if d != -1]
+            if known_src is not None and None not in rest:
+                if _prod(rest) == 0 or known_src % _prod(rest):
+                    raise ValueError(f"reshape: cannot reshape {format_shape(src)} into "
+                                     f"{format_shape(self.shape)}")
+                target[target.index(-1)] = known_src // _prod(rest)
+            else:
+                target[target.index(-1)] = self._infer_with_unknown(src, target)
+        elif known_src is not None and None not in target and _prod(target) != known_src:
+            raise ValueError(f"reshape: cannot reshape {format_shape(src)} ({known_src} elements) "
+                             f"into {format_shape(tuple(target))} ({_prod(target)} elements)")
+        return [(tuple(target), dtypes[0])]
+
+    @staticmethod
+    def _infer_with_unknown(src: Shape, target: list) -> int | None:
+        """-1 with an unknown dim on each side: cancel matching unknowns (the batch), else None."""
+        src_known = [d for d in src if d is not None]
+        tgt_known = [d for d in target if d not in (None, -1)]
+        if src.count(None) == target.count(None):
+            if _prod(src_known) % max(_prod(tgt_known), 1):
+                raise ValueError(f"reshape: cannot reshape {format_shape(src)} into "
+                                 f"{format_shape(tuple(target))}")
+            return _prod(src_known) // max(_prod(tgt_known), 1)
+        return None
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        k.copy(ins[0], outs[0])
+
+
+class Transpose(Op):
+    """out = x.transpose(perm)."""
+
+    name = "transpose"
+
+    def __init__(self, perm: tuple[int, ...]) -> None:
+        self.perm = perm
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        if sorted(self.perm) != list(range(len(shapes[0]))):
+            raise ValueError(f"transpose: perm {self.perm} is not a permutation of the axes of "
+                             f"{format_shape(shapes[0])}")
+        return [(tuple(shapes[0][p] for p in self.perm), dtypes[0])]
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        k.transpose(ins[0], self.perm, outs[0])
+
+
+class BroadcastTo(Op):
+    """out = x broadcast to `shape` (None entries keep the input's aligned dim)."""
+
+    name = "broadcast_to"
+
+    def __init__(self, shape: tuple) -> None:
+        self.shape = shape
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        src = shapes[0]
+        lead = len(self.shape) - len(src)
+        if lead < 0:
+            raise ValueError(f"broadcast_to: cannot broadcast {format_shape(src)} to {self.shape}")
+        out = []
+        for i, d in enumerate(self.shape):
+            s = src[i - lead] if i >= lead else 1
+            if d is None:
+                d = s
+            elif s not in (1, None, d):
+                raise ValueError(f"broadcast_to: cannot broadcast {format_shape(src)} to {self.shape}")
+            out.append(d)
+        return [(tuple(out), dtypes[0])]
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        k.broadcast_to(ins[0], outs[0])
+
+
+class SumTo(Op):
+    """out = x summed down to the shape of a reference (inputs x, ref; ref shape only): the
+    gradient of any broadcast."""
+
+    name = "sum_to"
+    shape_only = (1,)
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        return [(shapes[1], dtypes[0])]
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        k.sum_to(ins[0], outs[0])
+
+
+def _index_shape(shape: Shape, key: tuple) -> Shape:
+    out, axis = [], 0
+    for item in key:
+        if item is None:
+            out.append(1)
+            continue
+        if axis >= len(shape):
+            raise ValueError(f"getitem: too many indices for a tensor of shape {format_shape(shape)}")
+        dim = shape[axis]
+        if isinstance(item, slice):
+            out.append(None if dim is None else len(range(*item.indices(dim))))
+        elif dim is not None and not -dim <= item < dim:
+            raise ValueError(f"getitem: index {item} is out of range for axis {axis} of size {dim}")
+        axis += 1
+    return tuple(out) + tuple(shape[axis:])
+
+
+def normalize_key(key: Any, ndim: int) -> tuple:
+    key = key if isinstance(key, tuple) else (key,)
+    if any(k is Ellipsis for k in key):
+        i = key.index(Ellipsis)
+        n_real = sum(1 for k in key if k is not None and k is not Ellipsis)
+        key = key[:i] + (slice(None),) * (ndim - n_real) + key[i + 1:]
+    for k in key:
+        if not (k is None or isinstance(k, (slice, int, np.integer))):
+            raise TypeError(f"only ints, slices, None and ... index symbolic tensors, got {k!r}")
+    return tuple(int(k) if isinstance(k, np.integer) else k for k in key)
+
+
+class GetItem(Op):
+    """out = x[key], basic indexing (ints, slices, None)."""
+
+    name = "getitem"
+
+    def __init__(self, key: tuple) -> None:
+        self.key = key
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        return [(_index_shape(shapes[0], self.key), dtypes[0])]
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        k.getitem(ins[0], self.key, outs[0])
+
+
+class GetItemGrad(Op):
+    """dx = zeros shaped like x with dx[key] = dy (inputs dy, x; x shape only)."""
+
+    name = "getitem_grad"
+    shape_only = (1,)
+
+    def __init__(self, forward_op: GetItem) -> None:
+        self.key = forward_op.key
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        return [(shapes[1], dtypes[0])]
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        k.getitem_backward(ins[0], self.key, outs[0])
+
+
+class Concatenate(Op):
+    """out = concatenation of the inputs along `axis`; other dims must agree."""
+
+    name = "concatenate"
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        ranks = {len(s) for s in shapes}
+        if len(ranks) != 1:
+            raise ValueError("concatenate: inputs must have the same rank, got shapes "
+                             + ", ".join(format_shape(s) for s in shapes))
+        axis = normalize_axis(self.axis, len(shapes[0]))
+        out = list(shapes[0])
+        for i, s in enumerate(shapes[1:], 1):
+            for d in range(len(s)):
+                if d == axis:
+                    out[d] = None if out[d] is None or s[d] is None else out[d] + s[d]
+                elif out[d] is None:
+                    out[d] = s[d]
+                elif s[d] is not None and s[d] != out[d]:
+                    raise ValueError(
+                        f"concatenate on axis {self.axis}: input {i} has shape {format_shape(s)} "
+                        f"but input 0 has shape {format_shape(shapes[0])}; all dimensions except "
+                        f"the concatenation axis must match")
+        return [(tuple(out), np.result_type(*dtypes).name)]
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        k.concatenate(ins, self.axis % outs[0].ndim, outs[0])
+
+
+class Split(Op):
+    """outs[i] = consecutive pieces of x along `axis`, sized like refs[i] (inputs x, *refs;
+    refs shape only): the gradient of concatenate."""
+
+    name = "split"
+
+    def __init__(self, axis: int, n: int) -> None:
+        self.axis = axis
+        self.shape_only = tuple(range(1, n + 1))
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        return [(s, dtypes[0]) for s in shapes[1:]]
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        k.split(ins[0], self.axis % ins[0].ndim, outs)

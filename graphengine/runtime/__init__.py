@@ -1,0 +1,1 @@
+"""Plans (graph -> flat steps over preallocated buffers), buffer reuse and devices."""

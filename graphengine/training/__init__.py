@@ -1,0 +1,2 @@
+"""Models and what training them needs: initializers, regularizers (and, later, optimizers,
+losses, metrics, callbacks)."""

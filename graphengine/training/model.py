@@ -1,0 +1,277 @@
+"""Model (the functional API) and Sequential: a graph of layer calls that is itself a layer,
+runs through compiled plans, and gives vector-Jacobian products through the backward graph."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import networkx as nx
+import numpy as np
+
+from graphengine import utils
+from graphengine.autodiff.backward import backward_digraph, gradients, is_differentiable
+from graphengine.graph.graph import LayerGraph, layers_in_order
+from graphengine.graph.node import LayerCall
+from graphengine.graph.tensor import SymbolicTensor, format_shape
+from graphengine.layers.base import InputSpec, Layer, flatten, pack_like
+from graphengine.ops.base import RunContext, apply, is_symbolic
+from graphengine.runtime.devices import get_device
+from graphengine.runtime.plan import Plan
+
+
+class Model(Layer):
+    """`ge.Model(inputs, outputs)`: inputs and outputs may be a tensor, a list or a dict."""
+
+    def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(name=name or utils.unique_name(self._default_name()), **kwargs)
+        self._plans: dict[tuple, Plan] = {}
+        self._vjp_programs: dict[tuple, tuple] = {}
+        self._backward_graph: nx.DiGraph | None = None
+        self.device_name: str | None = None
+        if inputs is not None or outputs is not None:
+            self._init_graph(inputs, outputs)
+
+    @staticmethod
+    def _default_name() -> str:
+        return "functional"
+
+    def _init_graph(self, inputs: Any, outputs: Any) -> None:
+        self._inputs_struct, self._outputs_struct = inputs, outputs
+        self.inputs: list[SymbolicTensor] = flatten(inputs)
+        self.outputs: list[SymbolicTensor] = flatten(outputs)
+        self._layer_graph = LayerGraph(self.inputs, self.outputs, self.name)
+        self._sites = self._layer_graph.ordered_sites()
+        self._layers = layers_in_order(self._sites)
+        names = [layer.name for layer in self._layers]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"Model '{self.name}': layer names must be unique, found {dupes} twice")
+        self.input_spec = [InputSpec(ndim=len(t.shape), axes={i: d for i, d in enumerate(t.shape)
+                                                              if d is not None and i > 0})
+                           for t in self.inputs]
+        self._plans.clear()
+        self._vjp_programs.clear()
+        self._backward_graph = None
+        self.built = True
+
+    def _require_graph(self) -> None:
+        if not self.built:
+            raise ValueError(f"Model '{self.name}' has no graph yet")
+
+    def _autocast(self, inputs: Any) -> Any:
+        return inputs  # the model's layers cast for themselves
+
+    # -- structure -----------------------------------------------------------------------------
+    @property
+    def graph(self) -> nx.DiGraph:
+        """The forward graph: one node per layer call site, edges carrying tensors."""
+        self._require_graph()
+        return self._layer_graph.digraph
+
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self._layers)
+
+    def get_layer(self, name: str) -> Layer:
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"Model '{self.name}' has no layer named {name!r}; layers: "
+                         f"{', '.join(layer.name for layer in self._layers)}")
+
+    @property
+    def input_names(self) -> list[str]:
+        return [t.name for t in self.inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [t.layer_call.layer.name if t.layer_call else t.name for t in self.outputs]
+
+    # -- calling -------------------------------------------------------------------------------
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        """Re-applies every call site to new symbolic inputs (a model used as a layer)."""
+        values: dict[SymbolicTensor, Any] = dict(zip(self.inputs, self._feed_list(inputs)))
+        for site in self._sites:
+            if isinstance(site, LayerCall):
+                if not site.inputs:
+                    continue  # an InputLayer: its value is fed
+                args = pack_like(site.input_struct, [values[t] for t in site.inputs])
+                out = flatten(site.layer(args, **site.kwargs))
+            else:
+                out = flatten(apply(site.op, *[values.get(t, t) for t in site.inputs]))
+            values.update(zip(site.outputs, out))
+        return pack_like(self._outputs_struct, [values[t] for t in self.outputs])
+
+    def __call__(self, inputs: Any, *args: Any, training: bool = False, **kwargs: Any) -> Any:
+        if any(is_symbolic(x) for x in flatten(inputs)):
+            return super().__call__(inputs, *args, **kwargs)
+        outputs = self._run(self.outputs, self._feed_list(inputs), training)
+        return pack_like(self._outputs_struct, outputs)
+
+    def _feed_list(self, inputs: Any) -> list:
+        """Inputs as a flat list in `self.inputs` order (from one array, a list or a dict)."""
+        if isinstance(inputs, dict):
+            missing = [n for n in self.input_names if n not in inputs]
+            if missing:
+                raise ValueError(f"Model '{self.name}': missing inputs {missing}; got keys "
+                                 f"{sorted(inputs)}")
+            return [inputs[n] for n in self.input_names]
+        flat = flatten(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        if len(flat) != len(self.inputs):
+            raise ValueError(f"Model '{self.name}' expects {len(self.inputs)} input(s) "
+                             f"({', '.join(self.input_names)}), but received {len(flat)}")
+        return flat
+
+    def _check_arrays(self, arrays: Sequence[Any], tensors: Sequence[SymbolicTensor],
+                      what: str = "input") -> list[np.ndarray]:
+        checked = []
+        for i, (a, t) in enumerate(zip(arrays, tensors)):
+            a = np.asarray(a)
+            if a.dtype.kind not in "biuf":
+                raise TypeError(f"Model '{self.name}': {what} {i} ('{t.name}') must be numeric, "
+                                f"received dtype {a.dtype}")
+            if a.ndim != len(t.shape) or any(d is not None and d != n for d, n in zip(t.shape, a.shape)):
+                raise ValueError(f"Model '{self.name}': {what} {i} ('{t.name}') expects shape "
+                                 f"{format_shape(t.shape)}, received an array of shape "
+                                 f"{format_shape(a.shape)}")
+            checked.append(a)
+        return checked
+
+    def _plan(self, key: tuple, feeds: list, targets: list, shapes: list, training: bool) -> Plan:
+        device = get_device(self.device_name)
+        full_key = (device.name, training, tuple(shapes)) + key
+        if full_key not in self._plans:
+            ctx = RunContext(training=training, rng=np.random.default_rng(utils.rng().integers(2**63)))
+            self._plans[full_key] = Plan(feeds, targets, shapes, device, ctx)
+        return self._plans[full_key]
+
+    def _run(self, targets: list, arrays: list, training: bool) -> list[np.ndarray]:
+        self._require_graph()
+        arrays = self._check_arrays(arrays, self.inputs)
+        plan = self._plan(("forward", tuple(t.id for t in targets)), self.inputs, targets,
+                          [a.shape for a in arrays], training)
+        return [plan.device.to_host(b) for b in plan.run(arrays)]
+
+    # -- gradients -----------------------------------------------------------------------------
+    def _vjp_program(self) -> tuple:
+        wrt_weights = self.trainable_weights
+        key = tuple(w.id for w in wrt_weights)
+        if key not in self._vjp_programs:
+            cotangents = [SymbolicTensor(t.shape, t.dtype, name=f"cotangent_{i}")
+                          for i, t in enumerate(self.outputs)]
+            wrt = self.inputs + wrt_weights
+            grads = gradients(self.outputs, cotangents, wrt)
+            self._backward_graph = backward_digraph(grads)
+            self._vjp_programs[key] = (cotangents, wrt_weights, grads)
+        return self._vjp_programs[key]
+
+    @property
+    def backward_graph(self) -> nx.DiGraph:
+        """The graph the backward pass built (for the latest vjp or training program)."""
+        if self._backward_graph is None:
+            self._vjp_program()
+        return self._backward_graph
+
+    def vjp(self, inputs: Any, output_cotangents: Any, training: bool = False) -> tuple[list, list]:
+        """Runs forward and backward once: `dx` (one per model input, None for integer inputs)
+        and `dw` (one per trainable weight) for the cotangents of the outputs."""
+        self._require_graph()
+        cotangents, weights, grads = self._vjp_program()
+        xs = self._check_arrays(self._feed_list(inputs), self.inputs)
+        cots = flatten(output_cotangents) if isinstance(output_cotangents, (list, tuple, dict)) \
+            else [output_cotangents]
+        if len(cots) != len(self.outputs):
+            raise ValueError(f"Model '{self.name}' has {len(self.outputs)} output(s), but vjp "
+                             f"received {len(cots)} cotangent(s)")
+        cots = [np.asarray(c) for c in cots]
+        targets = [g for g in grads if g is not None]
+        plan = self._plan(("vjp", tuple(t.id for t in targets)), self.inputs + cotangents, targets,
+                          [a.shape for a in xs + cots], training)
+        values = iter(plan.device.to_host(b) for b in plan.run(xs + cots))
+        wrt = self.inputs + weights
+        result = [next(values) if g is not None else
+                  (np.zeros(x.shape if i < len(xs) else t.shape, t.dtype)
+                   if is_differentiable(t) else None)
+                  for i, (t, g, x) in enumerate(zip(wrt, grads, xs + [None] * len(weights)))]
+        return result[:len(self.inputs)], result[len(self.inputs):]
+
+    def get_config(self) -> dict[str, Any]:
+        raise NotImplementedError(f"Model '{self.name}': model configs come with model saving")
+
+
+class Sequential(Model):
+    """A linear stack of layers. The graph is built as soon as the input shape is known: from
+    `input_shape`/`input_dim` on the first layer, a `ge.Input` added first, or the first data."""
+
+    def __init__(self, layers: Sequence[Any] | None = None, name: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(name=name, **kwargs)
+        self._stack: list[Layer] = []
+        self._input: SymbolicTensor | None = None
+        for layer in layers or ():
+            self.add(layer)
+
+    @staticmethod
+    def _default_name() -> str:
+        return "sequential"
+
+    def add(self, layer: Any) -> None:
+        if isinstance(layer, SymbolicTensor) and layer.layer_call is not None \
+                and not layer.layer_call.inputs:
+            if self._stack or self._input is not None:
+                raise ValueError(f"Sequential '{self.name}': an Input can only be added first")
+            self._input = layer
+        elif isinstance(layer, Layer):
+            if layer in self._stack:
+                raise ValueError(f"Sequential '{self.name}': layer '{layer.name}' is already in "
+                                 "the model")
+            self._stack.append(layer)
+        else:
+            raise TypeError(f"Sequential '{self.name}'.add expects a Layer or a ge.Input, got "
+                            f"{type(layer).__name__}")
+        self.built = False
+        self._maybe_build_graph()
+
+    def _maybe_build_graph(self, batch_shape: tuple | None = None, dtype: str | None = None) -> None:
+        from graphengine.layers.core import Input
+
+        if not self._stack:
+            return
+        x = self._input
+        if x is None:
+            first = self._stack[0]
+            if first._input_shape_arg is not None:
+                x = Input(shape=first._input_shape_arg, batch_size=first._batch_size_arg,
+                          dtype=first.dtype)
+            elif batch_shape is not None:
+                x = Input(batch_shape=(None,) + tuple(batch_shape[1:]), dtype=dtype)
+            else:
+                return
+            self._input = x
+        self._forget_calls()
+        y = x
+        for layer in self._stack:
+            y = layer(y)
+        self._init_graph(x, y)
+
+    def _forget_calls(self) -> None:
+        """Drops the calls of a previous build so rebuilt layers are not seen as shared."""
+        for site in getattr(self, "_sites", []):
+            if isinstance(site, LayerCall) and site.inputs and site in site.layer._calls:
+                site.layer._calls.remove(site)
+
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self._stack)
+
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        if not self.built:
+            first = flatten(inputs)[0]
+            self._maybe_build_graph(tuple(first.shape), str(getattr(first, "dtype", "float32")))
+        return super().__call__(inputs, *args, **kwargs)
+
+    def _require_graph(self) -> None:
+        if not self.built:
+            raise ValueError(f"Sequential '{self.name}' has no input shape yet: give the first "
+                             "layer input_shape=..., add a ge.Input first, or call it on data")

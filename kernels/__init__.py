@@ -1,0 +1,5 @@
+"""Numba kernels for graphengine: `kernels.cpu` (@njit) and, later, `kernels.cuda` (@cuda.jit).
+
+The two modules export the same function names and signatures. Kernels write into the `out`
+arrays they are given and never import graphengine.
+"""

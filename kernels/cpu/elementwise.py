@@ -1,0 +1,47 @@
+"""Broadcasting binary elementwise kernels.
+
+These are NumPy ufuncs writing into `out`: they are compiled C loops that already handle every
+broadcast pattern, so a Numba version would add compile time and nothing else.
+"""
+
+import numpy as np
+
+
+def add(a, b, out):
+    """out = a + b (broadcasting)."""
+    np.add(a, b, out=out)
+
+
+def subtract(a, b, out):
+    """out = a - b (broadcasting)."""
+    np.subtract(a, b, out=out)
+
+
+def multiply(a, b, out):
+    """out = a * b (broadcasting)."""
+    np.multiply(a, b, out=out)
+
+
+def divide(a, b, out):
+    """out = a / b (broadcasting)."""
+    np.divide(a, b, out=out)
+
+
+def maximum(a, b, out):
+    """out = max(a, b) (broadcasting)."""
+    np.maximum(a, b, out=out)
+
+
+def minimum(a, b, out):
+    """out = min(a, b) (broadcasting)."""
+    np.minimum(a, b, out=out)
+
+
+def greater_equal(a, b, out):
+    """out = 1.0 where a >= b else 0.0, in out's dtype (broadcasting)."""
+    np.greater_equal(a, b, out=out, casting="unsafe")
+
+
+def fill(value, out):
+    """out[...] = value."""
+    out.fill(value)

@@ -1,0 +1,23 @@
+"""Gather (embedding lookup) and its scatter-add backward."""
+
+import numpy as np
+from numba import njit
+
+
+def gather_forward(table, ids, out):
+    """out[..., :] = table[ids[...], :]; table (V, D), ids int (any shape), out ids.shape + (D,)."""
+    np.take(table, ids, axis=0, out=out)
+
+
+@njit(cache=True)
+def _scatter_add(ids, dy, dtable):
+    dtable[:] = 0.0
+    for i in range(ids.size):
+        row = ids[i]
+        for d in range(dy.shape[1]):
+            dtable[row, d] += dy[i, d]
+
+
+def gather_backward(ids, dy, dtable):
+    """dtable = zeros, then dtable[ids[i]] += dy[i]; ids flattened (M,), dy (M, D), dtable (V, D)."""
+    _scatter_add(ids.reshape(-1), dy.reshape(ids.size, dtable.shape[1]), dtable)

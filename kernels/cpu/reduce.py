@@ -1,0 +1,74 @@
+"""Reductions, softmax and their backward kernels.
+
+Axis-generic kernels take a C-contiguous array viewed as (outer, n, inner), reducing over the
+middle axis; callers make that view (a reshape, never a copy).
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+def sum_forward(x, axes, out):
+    """out = sum of x over `axes` (tuple), out shaped with the reduced axes kept as size 1."""
+    np.sum(x, axis=axes, keepdims=True, out=out)
+
+
+def mean_forward(x, axes, out):
+    """out = mean of x over `axes` (tuple), out shaped with the reduced axes kept as size 1."""
+    np.mean(x, axis=axes, keepdims=True, out=out)
+
+
+def max_forward(x, axes, out):
+    """out = max of x over `axes` (tuple), out shaped with the reduced axes kept as size 1."""
+    np.max(x, axis=axes, keepdims=True, out=out)
+
+
+def broadcast_scaled(dy, scale, dx):
+    """dx = broadcast(dy) * scale, dy shaped with size-1 axes where dx is reduced (sum/mean grad)."""
+    np.multiply(dy, scale, out=dx)
+
+
+def max_backward(x, y, dy, dx):
+    """dx = dy * (x == y) / count(x == y): ties share the gradient equally, as TensorFlow does.
+
+    y and dy are x's max and its cotangent broadcastable to x (reduced axes kept as size 1).
+    """
+    hit = x == y
+    count = np.sum(hit, axis=tuple(i for i in range(x.ndim) if y.shape[i] == 1 != x.shape[i]),
+                   keepdims=True)
+    np.divide(dy, count, out=dx, casting="unsafe")
+    np.multiply(dx, hit, out=dx)
+
+
+@njit(cache=True)
+def softmax_forward(x, out):
+    """Softmax over axis 1 of x (outer, n, inner); subtracts the max for stability."""
+    a, n, b = x.shape
+    for i in range(a):
+        for k in range(b):
+            m = x[i, 0, k]
+            for j in range(1, n):
+                m = max(m, x[i, j, k])
+            s = 0.0
+            for j in range(n):
+                e = math.exp(x[i, j, k] - m)
+                out[i, j, k] = e
+                s += e
+            inv = 1.0 / s
+            for j in range(n):
+                out[i, j, k] *= inv
+
+
+@njit(cache=True)
+def softmax_backward(y, dy, dx):
+    """dx = y * (dy - sum_j(dy * y)) over axis 1 of (outer, n, inner) arrays."""
+    a, n, b = y.shape
+    for i in range(a):
+        for k in range(b):
+            s = 0.0
+            for j in range(n):
+                s += dy[i, j, k] * y[i, j, k]
+            for j in range(n):
+                dx[i, j, k] = y[i, j, k] * (dy[i, j, k] - s)
