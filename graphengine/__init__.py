@@ -10,5 +10,17 @@ from graphengine.training.model import Model, Sequential
 
 __version__ = "0.1.0"
 
-__all__ = ["Input", "Model", "Sequential", "SymbolicTensor", "Variable", "activations", "device",
-           "initializers", "layers", "ops", "regularizers", "utils"]
+__all__ = [
+    "Input",
+    "Model",
+    "Sequential",
+    "SymbolicTensor",
+    "Variable",
+    "activations",
+    "device",
+    "initializers",
+    "layers",
+    "ops",
+    "regularizers",
+    "utils",
+]

@@ -50,7 +50,11 @@ def check_kwargs(owner: str, given: Iterable[str], valid: Iterable[str]) -> None
     for key in given:
         if key not in valid:
             close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
-            hint = f"; did you mean '{close[0]}'?" if close else f"; valid keywords: {', '.join(valid)}"
+            hint = (
+                f"; did you mean '{close[0]}'?"
+                if close
+                else f"; valid keywords: {', '.join(valid)}"
+            )
             raise TypeError(f"{owner} got an unexpected keyword argument '{key}'{hint}")
 
 
@@ -65,16 +69,20 @@ def lookup(kind: str, identifier: str, table: dict[str, Any]) -> Any:
 def register_serializable(name: str | None = None) -> Callable[[Any], Any]:
     """Decorator registering a function or class under `name` so saved models can refer to it
     by name (loading never unpickles code)."""
+
     def register(obj: Any) -> Any:
         _registry[name or obj.__name__] = obj
         return obj
+
     return register
 
 
 def registered(name: str) -> Any:
     if name not in _registry:
-        raise ValueError(f"{name!r} is not registered; decorate it with "
-                         "@ge.utils.register_serializable() before loading")
+        raise ValueError(
+            f"{name!r} is not registered; decorate it with "
+            "@ge.utils.register_serializable() before loading"
+        )
     return _registry[name]
 
 

@@ -24,8 +24,11 @@ def is_differentiable(t: SymbolicTensor) -> bool:
     return np.dtype(t.dtype).kind == "f"
 
 
-def gradients(outputs: Sequence[SymbolicTensor], cotangents: Sequence[SymbolicTensor],
-              wrt: Sequence[SymbolicTensor]) -> list[SymbolicTensor | None]:
+def gradients(
+    outputs: Sequence[SymbolicTensor],
+    cotangents: Sequence[SymbolicTensor],
+    wrt: Sequence[SymbolicTensor],
+) -> list[SymbolicTensor | None]:
     """Symbolic vector-Jacobian products: d(sum_i <outputs[i], cotangents[i]>) / d(wrt[j]),
     None where wrt[j] does not reach any output (or is not a float tensor)."""
     order = topological_order(node_digraph(collect_nodes(outputs)))
@@ -49,7 +52,9 @@ def gradients(outputs: Sequence[SymbolicTensor], cotangents: Sequence[SymbolicTe
                 continue
             rule = RULES.get(type(node.op))
             if rule is None:
-                raise NotDifferentiableError(f"no gradient rule for op '{node.op.name}' ({node.name})")
+                raise NotDifferentiableError(
+                    f"no gradient rule for op '{node.op.name}' ({node.name})"
+                )
             with grad_scope(node):
                 in_grads = rule(node, out_grads)
                 for t, g in zip(node.inputs, in_grads):

@@ -17,8 +17,16 @@ from graphengine.ops.indexing import Gather, GatherGrad
 from graphengine.ops.matmul import Matmul, MatmulAtB
 from graphengine.ops.pyfunc import PyFunc
 from graphengine.ops.reduce import MaxGrad, Reduce, ReduceGrad, Softmax, SoftmaxGrad
-from graphengine.ops.shape import (BroadcastTo, Concatenate, GetItem, GetItemGrad, Reshape, Split,
-                                   SumTo, Transpose)
+from graphengine.ops.shape import (
+    BroadcastTo,
+    Concatenate,
+    GetItem,
+    GetItemGrad,
+    Reshape,
+    Split,
+    SumTo,
+    Transpose,
+)
 
 Rule = Callable[[Node, list], list]
 RULES: dict[type, Rule] = {}
@@ -32,6 +40,7 @@ def rule(op_type: type) -> Callable[[Rule], Rule]:
     def register(fn: Rule) -> Rule:
         RULES[op_type] = fn
         return fn
+
     return register
 
 
@@ -134,5 +143,5 @@ def _py_func(node: Node, g: list) -> list:
     raise NotDifferentiableError(
         f"Lambda '{node.op.owner}' runs a Python function that is not built from ge.ops, so no "
         "gradient flows through it. Write its body with ge.ops functions, or make the layers "
-        "before it non-trainable.")
-
+        "before it non-trainable."
+    )

@@ -40,20 +40,28 @@ class LayerGraph:
     """Call sites between `inputs` and `outputs` in a deterministic topological order, and the
     `networkx.DiGraph` over them (nodes named by call site, edges carrying the tensor)."""
 
-    def __init__(self, inputs: Sequence[SymbolicTensor], outputs: Sequence[SymbolicTensor],
-                 model_name: str) -> None:
+    def __init__(
+        self, inputs: Sequence[SymbolicTensor], outputs: Sequence[SymbolicTensor], model_name: str
+    ) -> None:
         for i, t in enumerate(inputs):
             if not isinstance(t, SymbolicTensor) or not is_placeholder(t):
-                what = f"the output of '{site_name(producer(t))}'" if isinstance(t, SymbolicTensor) \
-                    and producer(t) else type(t).__name__
-                raise ValueError(f"Model '{model_name}': input {i} must be a tensor made by "
-                                 f"ge.Input(), got {what}")
+                what = (
+                    f"the output of '{site_name(producer(t))}'"
+                    if isinstance(t, SymbolicTensor) and producer(t)
+                    else type(t).__name__
+                )
+                raise ValueError(
+                    f"Model '{model_name}': input {i} must be a tensor made by "
+                    f"ge.Input(), got {what}"
+                )
         if len(set(inputs)) != len(inputs):
             raise ValueError(f"Model '{model_name}': the same Input is passed twice in inputs")
         for i, t in enumerate(outputs):
             if not isinstance(t, SymbolicTensor):
-                raise TypeError(f"Model '{model_name}': output {i} must be a SymbolicTensor, got "
-                                f"{type(t).__name__}")
+                raise TypeError(
+                    f"Model '{model_name}': output {i} must be a SymbolicTensor, got "
+                    f"{type(t).__name__}"
+                )
         self.inputs, self.outputs = list(inputs), list(outputs)
         self.sites = self._collect(model_name)
         self.digraph = self._digraph()
@@ -74,21 +82,24 @@ class LayerGraph:
             if is_placeholder(t) and t not in fed:
                 at = f" at '{site_name(consumer)}'" if consumer is not None else ""
                 raise ValueError(
-                    f"Graph disconnected in model '{model_name}': cannot obtain the value of tensor "
-                    f"'{t.name}' {format_shape(t.shape)}{at}; the model's inputs are "
-                    f"[{', '.join(repr(i.name) for i in self.inputs)}]")
+                    f"Graph disconnected in model '{model_name}': cannot obtain the value of "
+                    f"tensor '{t.name}' {format_shape(t.shape)}{at}; the model's inputs are "
+                    f"[{', '.join(repr(i.name) for i in self.inputs)}]"
+                )
             if site.id in seen:
                 continue
             seen[site.id] = site
             stack.extend((x, site) for x in site_inputs(site))
         for t in self.inputs:
             if t not in reached:
-                raise ValueError(f"Model '{model_name}': input '{t.name}' is not connected to any "
-                                 "output")
+                raise ValueError(
+                    f"Model '{model_name}': input '{t.name}' is not connected to any output"
+                )
         return list(seen.values())
 
     def _digraph(self) -> nx.DiGraph:
         graph = nx.DiGraph()
+        self.sites.sort(key=lambda s: s.id)  # creation order: a topological order, for listing
         for site in self.sites:
             graph.add_node(site_name(site), site=site, order=site.id)
         members = {s.id for s in self.sites}

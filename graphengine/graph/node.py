@@ -20,14 +20,17 @@ _grad_source: list[Node | None] = [None]
 class Node:
     """One primitive op applied to input tensors, producing `len(specs)` output tensors."""
 
-    def __init__(self, op: Any, inputs: Sequence[SymbolicTensor],
-                 specs: Sequence[tuple[tuple, str]]) -> None:
+    def __init__(
+        self, op: Any, inputs: Sequence[SymbolicTensor], specs: Sequence[tuple[tuple, str]]
+    ) -> None:
         self.id = next(_ids)
         self.op = op
         self.inputs = list(inputs)
         self.name = f"{op.name}_{self.id}"
-        self.outputs = [SymbolicTensor(shape, dtype, node=self, index=i)
-                        for i, (shape, dtype) in enumerate(specs)]
+        self.outputs = [
+            SymbolicTensor(shape, dtype, node=self, index=i)
+            for i, (shape, dtype) in enumerate(specs)
+        ]
         self.layer_call = _call_stack[-1] if _call_stack else None
         self.grad_of = _grad_source[-1]  # the forward node whose gradient rule made this node
         if self.layer_call is not None:
@@ -40,8 +43,9 @@ class Node:
 class LayerCall:
     """One call of a layer on symbolic inputs: a node of `model.graph`."""
 
-    def __init__(self, layer: Any, inputs: list[SymbolicTensor], input_struct: Any,
-                 kwargs: dict[str, Any]) -> None:
+    def __init__(
+        self, layer: Any, inputs: list[SymbolicTensor], input_struct: Any, kwargs: dict[str, Any]
+    ) -> None:
         self.id = next(_ids)
         self.layer = layer
         self.inputs = inputs

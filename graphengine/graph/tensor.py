@@ -33,7 +33,12 @@ def in_graph_mode() -> bool:
 
 
 def format_shape(shape: Shape) -> str:
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+    return (
+        "("
+        + ", ".join("None" if d is None else str(d) for d in shape)
+        + ("," if len(shape) == 1 else "")
+        + ")"
+    )
 
 
 class SymbolicTensor:
@@ -41,8 +46,9 @@ class SymbolicTensor:
 
     __array_ufunc__ = None  # NumPy binary operators defer to ours (np_array + x -> x.__radd__)
 
-    def __init__(self, shape: Shape, dtype: Any, node: Any = None, index: int = 0,
-                 name: str | None = None) -> None:
+    def __init__(
+        self, shape: Shape, dtype: Any, node: Any = None, index: int = 0, name: str | None = None
+    ) -> None:
         self.shape: Shape = tuple(None if d is None else int(d) for d in shape)
         self.dtype: str = np.dtype(dtype).name
         self.node = node
@@ -56,8 +62,10 @@ class SymbolicTensor:
         return len(self.shape)
 
     def __repr__(self) -> str:
-        return (f"<SymbolicTensor name={self.name!r} shape={format_shape(self.shape)} "
-                f"dtype={self.dtype}>")
+        return (
+            f"<SymbolicTensor name={self.name!r} shape={format_shape(self.shape)} "
+            f"dtype={self.dtype}>"
+        )
 
     def __hash__(self) -> int:
         return self.id
@@ -66,11 +74,15 @@ class SymbolicTensor:
         return self is other
 
     def __array__(self, *args: Any, **kwargs: Any) -> np.ndarray:
-        raise TypeError(f"{self.name} is a symbolic tensor: it has no value until the graph runs. "
-                        "Use ge.ops functions on it, or a Lambda layer.")
+        raise TypeError(
+            f"{self.name} is a symbolic tensor: it has no value until the graph runs. "
+            "Use ge.ops functions on it, or a Lambda layer."
+        )
 
     def __bool__(self) -> bool:
-        raise TypeError(f"{self.name} is symbolic: its truth value is unknown when the graph is built")
+        raise TypeError(
+            f"{self.name} is symbolic: its truth value is unknown when the graph is built"
+        )
 
     def __iter__(self) -> Iterator[Any]:
         raise TypeError(f"{self.name} is symbolic and cannot be iterated; index it instead")
@@ -80,19 +92,44 @@ class SymbolicTensor:
 
         return api
 
-    def __add__(self, o: Any) -> Any: return self._ops().add(self, o)
-    def __radd__(self, o: Any) -> Any: return self._ops().add(o, self)
-    def __sub__(self, o: Any) -> Any: return self._ops().subtract(self, o)
-    def __rsub__(self, o: Any) -> Any: return self._ops().subtract(o, self)
-    def __mul__(self, o: Any) -> Any: return self._ops().multiply(self, o)
-    def __rmul__(self, o: Any) -> Any: return self._ops().multiply(o, self)
-    def __truediv__(self, o: Any) -> Any: return self._ops().divide(self, o)
-    def __rtruediv__(self, o: Any) -> Any: return self._ops().divide(o, self)
-    def __matmul__(self, o: Any) -> Any: return self._ops().matmul(self, o)
-    def __rmatmul__(self, o: Any) -> Any: return self._ops().matmul(o, self)
-    def __neg__(self) -> Any: return self._ops().negative(self)
-    def __abs__(self) -> Any: return self._ops().abs(self)
-    def __getitem__(self, key: Any) -> Any: return self._ops().getitem(self, key)
+    def __add__(self, o: Any) -> Any:
+        return self._ops().add(self, o)
+
+    def __radd__(self, o: Any) -> Any:
+        return self._ops().add(o, self)
+
+    def __sub__(self, o: Any) -> Any:
+        return self._ops().subtract(self, o)
+
+    def __rsub__(self, o: Any) -> Any:
+        return self._ops().subtract(o, self)
+
+    def __mul__(self, o: Any) -> Any:
+        return self._ops().multiply(self, o)
+
+    def __rmul__(self, o: Any) -> Any:
+        return self._ops().multiply(o, self)
+
+    def __truediv__(self, o: Any) -> Any:
+        return self._ops().divide(self, o)
+
+    def __rtruediv__(self, o: Any) -> Any:
+        return self._ops().divide(o, self)
+
+    def __matmul__(self, o: Any) -> Any:
+        return self._ops().matmul(self, o)
+
+    def __rmatmul__(self, o: Any) -> Any:
+        return self._ops().matmul(o, self)
+
+    def __neg__(self) -> Any:
+        return self._ops().negative(self)
+
+    def __abs__(self) -> Any:
+        return self._ops().abs(self)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._ops().getitem(self, key)
 
     def __pow__(self, p: Any) -> Any:
         if p == 2:
@@ -105,8 +142,14 @@ class SymbolicTensor:
 class Variable(SymbolicTensor):
     """A weight: a leaf holding an array that the plan reads in place and optimizers update."""
 
-    def __init__(self, value: np.ndarray, name: str, trainable: bool = True,
-                 regularizer: Any = None, path: str | None = None) -> None:
+    def __init__(
+        self,
+        value: np.ndarray,
+        name: str,
+        trainable: bool = True,
+        regularizer: Any = None,
+        path: str | None = None,
+    ) -> None:
         value = np.ascontiguousarray(value)
         super().__init__(value.shape, value.dtype, name=name)
         self._value = value
@@ -125,8 +168,10 @@ class Variable(SymbolicTensor):
         """Copies `value` into the variable in place, so compiled plans see it."""
         value = np.asarray(value)
         if value.shape != self.shape:
-            raise ValueError(f"Variable '{self.path}' has shape {format_shape(self.shape)}, "
-                             f"cannot assign a value of shape {format_shape(value.shape)}")
+            raise ValueError(
+                f"Variable '{self.path}' has shape {format_shape(self.shape)}, "
+                f"cannot assign a value of shape {format_shape(value.shape)}"
+            )
         np.copyto(self._value, value, casting="unsafe")
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
@@ -137,8 +182,10 @@ class Variable(SymbolicTensor):
         return getattr(ufunc, method)(*inputs, **kwargs)
 
     def __repr__(self) -> str:
-        return (f"<Variable path={self.path!r} shape={format_shape(self.shape)} "
-                f"dtype={self.dtype} trainable={self.trainable}>")
+        return (
+            f"<Variable path={self.path!r} shape={format_shape(self.shape)} "
+            f"dtype={self.dtype} trainable={self.trainable}>"
+        )
 
 
 class Constant(SymbolicTensor):

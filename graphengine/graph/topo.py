@@ -10,8 +10,9 @@ from graphengine.graph.node import Node
 from graphengine.graph.tensor import SymbolicTensor
 
 
-def collect_nodes(outputs: Iterable[SymbolicTensor], stop: set[SymbolicTensor] = frozenset()
-                  ) -> list[Node]:
+def collect_nodes(
+    outputs: Iterable[SymbolicTensor], stop: set[SymbolicTensor] = frozenset()
+) -> list[Node]:
     """All nodes that `outputs` depend on, walking inputs iteratively (no recursion limit),
     not going past tensors in `stop`."""
     seen: dict[int, Node] = {}
@@ -21,8 +22,9 @@ def collect_nodes(outputs: Iterable[SymbolicTensor], stop: set[SymbolicTensor] =
         if node.id in seen:
             continue
         seen[node.id] = node
-        stack.extend(t for t in node.inputs if t.node is not None and t not in stop
-                     and t.node.id not in seen)
+        stack.extend(
+            t for t in node.inputs if t.node is not None and t not in stop and t.node.id not in seen
+        )
     return list(seen.values())
 
 
@@ -44,7 +46,9 @@ def topological_order(graph: nx.DiGraph) -> list:
     """networkx's iterative lexicographical sort, ties broken by creation order: the same graph
     always gives the same order. Raises ValueError naming a cycle if there is one."""
     try:
-        return list(nx.lexicographical_topological_sort(graph, key=lambda n: graph.nodes[n]["order"]))
+        return list(
+            nx.lexicographical_topological_sort(graph, key=lambda n: graph.nodes[n]["order"])
+        )
     except nx.NetworkXUnfeasible:
         cycle = nx.find_cycle(graph)
         names = " -> ".join(str(getattr(a, "name", a)) for a, _ in cycle)

@@ -16,11 +16,19 @@ class ReLU(Layer):
     """max_value if x >= max_value; x if threshold <= x < max_value; else
     negative_slope * (x - threshold)."""
 
-    def __init__(self, max_value: float | None = None, negative_slope: float = 0.0,
-                 threshold: float = 0.0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        max_value: float | None = None,
+        negative_slope: float = 0.0,
+        threshold: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        for arg, value in (("max_value", max_value), ("negative_slope", negative_slope),
-                           ("threshold", threshold)):
+        for arg, value in (
+            ("max_value", max_value),
+            ("negative_slope", negative_slope),
+            ("threshold", threshold),
+        ):
             if value is not None and value < 0:
                 raise ValueError(f"ReLU '{self.name}': {arg} must be >= 0, got {value}")
         self.max_value, self.negative_slope, self.threshold = max_value, negative_slope, threshold
@@ -29,20 +37,27 @@ class ReLU(Layer):
         return ops.relu(inputs, self.negative_slope, self.max_value, self.threshold)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "max_value": self.max_value,
-                "negative_slope": self.negative_slope, "threshold": self.threshold}
+        return {
+            **super().get_config(),
+            "max_value": self.max_value,
+            "negative_slope": self.negative_slope,
+            "threshold": self.threshold,
+        }
 
 
 class LeakyReLU(Layer):
     """x for x >= 0, negative_slope * x otherwise (Keras 3 layer default 0.3; `alpha` is the
     legacy name)."""
 
-    def __init__(self, negative_slope: float = 0.3, alpha: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, negative_slope: float = 0.3, alpha: float | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.negative_slope = float(alpha if alpha is not None else negative_slope)
         if self.negative_slope < 0:
-            raise ValueError(f"LeakyReLU '{self.name}': negative_slope must be >= 0, "
-                             f"got {self.negative_slope}")
+            raise ValueError(
+                f"LeakyReLU '{self.name}': negative_slope must be >= 0, got {self.negative_slope}"
+            )
 
     def call(self, inputs: Any) -> Any:
         return activations.leaky_relu(inputs, self.negative_slope)
@@ -55,8 +70,13 @@ class PReLU(Layer):
     """relu(x) - alpha * relu(-x) with a learned alpha shaped like the input without the batch
     axis, size 1 on `shared_axes` (counted from 1, as Keras)."""
 
-    def __init__(self, alpha_initializer: Any = "zeros", alpha_regularizer: Any = None,
-                 shared_axes: Sequence[int] | int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        alpha_initializer: Any = "zeros",
+        alpha_regularizer: Any = None,
+        shared_axes: Sequence[int] | int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.alpha_initializer = initializers.get(alpha_initializer)
         self.alpha_regularizer = regularizers.get(alpha_regularizer)
@@ -69,24 +89,31 @@ class PReLU(Layer):
         shape = list(input_shape[1:])
         for axis in self.shared_axes or ():
             if not 1 <= axis <= len(shape):
-                raise ValueError(f"PReLU '{self.name}': shared axis {axis} is out of range for "
-                                 f"input shape {tuple(input_shape)} (axes count from 1)")
+                raise ValueError(
+                    f"PReLU '{self.name}': shared axis {axis} is out of range for "
+                    f"input shape {tuple(input_shape)} (axes count from 1)"
+                )
             shape[axis - 1] = 1
         if any(d is None for d in shape):
-            raise ValueError(f"PReLU '{self.name}': alpha needs every non-shared input dimension "
-                             f"known, received shape {tuple(input_shape)}")
-        self.alpha = self.add_weight("alpha", tuple(shape), self.alpha_initializer,
-                                     regularizer=self.alpha_regularizer)
+            raise ValueError(
+                f"PReLU '{self.name}': alpha needs every non-shared input dimension "
+                f"known, received shape {tuple(input_shape)}"
+            )
+        self.alpha = self.add_weight(
+            "alpha", tuple(shape), self.alpha_initializer, regularizer=self.alpha_regularizer
+        )
 
     def call(self, inputs: Any) -> Any:
         negative = ops.multiply(ops.negative(self.alpha), ops.relu(ops.negative(inputs)))
         return ops.add(ops.relu(inputs), negative)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(),
-                "alpha_initializer": initializers.serialize(self.alpha_initializer),
-                "alpha_regularizer": regularizers.serialize(self.alpha_regularizer),
-                "shared_axes": self.shared_axes}
+        return {
+            **super().get_config(),
+            "alpha_initializer": initializers.serialize(self.alpha_initializer),
+            "alpha_regularizer": regularizers.serialize(self.alpha_regularizer),
+            "shared_axes": self.shared_axes,
+        }
 
 
 class ELU(Layer):

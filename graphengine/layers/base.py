@@ -17,8 +17,15 @@ from graphengine.graph.tensor import SymbolicTensor, Variable, format_shape, gra
 from graphengine.ops.base import is_symbolic
 from graphengine.training import initializers, regularizers
 
-_BASE_KWARGS = ("name", "dtype", "trainable", "input_shape", "input_dim", "batch_size",
-                "activity_regularizer")
+_BASE_KWARGS = (
+    "name",
+    "dtype",
+    "trainable",
+    "input_shape",
+    "input_dim",
+    "batch_size",
+    "activity_regularizer",
+)
 
 
 def flatten(struct: Any) -> list:
@@ -39,6 +46,7 @@ def pack_like(struct: Any, flat: list) -> Any:
         if isinstance(s, (list, tuple)):
             return type(s)(build(v) for v in s)
         return next(it)
+
     return build(struct)
 
 
@@ -54,34 +62,59 @@ def shape_of(struct: Any) -> Any:
 class InputSpec:
     """What a layer accepts: rank bounds and fixed sizes on some axes; checked at every call."""
 
-    def __init__(self, ndim: int | None = None, min_ndim: int | None = None,
-                 axes: dict[int, int] | None = None, dtype_kind: str | None = None) -> None:
-        self.ndim, self.min_ndim, self.axes, self.dtype_kind = ndim, min_ndim, axes or {}, dtype_kind
+    def __init__(
+        self,
+        ndim: int | None = None,
+        min_ndim: int | None = None,
+        axes: dict[int, int] | None = None,
+        dtype_kind: str | None = None,
+    ) -> None:
+        self.ndim, self.min_ndim, self.axes, self.dtype_kind = (
+            ndim,
+            min_ndim,
+            axes or {},
+            dtype_kind,
+        )
 
     def check(self, layer: Layer, index: int, shape: tuple, dtype: str) -> None:
         where = f"Input {index} of layer '{layer.name}' ({type(layer).__name__}) is incompatible"
         if self.ndim is not None and len(shape) != self.ndim:
-            raise ValueError(f"{where}: expected ndim={self.ndim}, received shape {format_shape(shape)} "
-                             f"(ndim={len(shape)})")
+            raise ValueError(
+                f"{where}: expected ndim={self.ndim}, received shape {format_shape(shape)} "
+                f"(ndim={len(shape)})"
+            )
         if self.min_ndim is not None and len(shape) < self.min_ndim:
-            raise ValueError(f"{where}: expected min_ndim={self.min_ndim}, received shape "
-                             f"{format_shape(shape)} (ndim={len(shape)})")
+            raise ValueError(
+                f"{where}: expected min_ndim={self.min_ndim}, received shape "
+                f"{format_shape(shape)} (ndim={len(shape)})"
+            )
         for axis, size in self.axes.items():
             if shape[axis] is not None and shape[axis] != size:
-                raise ValueError(f"{where}: expected axis {axis} of the input shape to have value "
-                                 f"{size}, received shape {format_shape(shape)}")
+                raise ValueError(
+                    f"{where}: expected axis {axis} of the input shape to have value "
+                    f"{size}, received shape {format_shape(shape)}"
+                )
         if self.dtype_kind and np.dtype(dtype).kind not in self.dtype_kind:
-            raise TypeError(f"{where}: expected an input of kind {self.dtype_kind!r}, received dtype {dtype}")
+            raise TypeError(
+                f"{where}: expected an input of kind {self.dtype_kind!r}, received dtype {dtype}"
+            )
 
 
 class Layer:
     """A callable unit with weights. Calling it on SymbolicTensors records a layer call in the
     graph; calling it on arrays runs it now and returns arrays."""
 
-    def __init__(self, name: str | None = None, dtype: Any = None, trainable: bool = True,
-                 input_shape: Sequence[int | None] | None = None, input_dim: int | None = None,
-                 batch_size: int | None = None, activity_regularizer: Any = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        name: str | None = None,
+        dtype: Any = None,
+        trainable: bool = True,
+        input_shape: Sequence[int | None] | None = None,
+        input_dim: int | None = None,
+        batch_size: int | None = None,
+        activity_regularizer: Any = None,
+        **kwargs: Any,
+    ) -> None:
         valid = {p for cls in type(self).__mro__ for p in _init_params(cls)} | set(_BASE_KWARGS)
         utils.check_kwargs(type(self).__name__, kwargs, valid)
         self.name = name or utils.unique_name(utils.snake_case(type(self).__name__))
@@ -99,12 +132,24 @@ class Layer:
         self._batch_size_arg = batch_size
 
     # -- weights -------------------------------------------------------------------------------
-    def add_weight(self, name: str, shape: Sequence[int], initializer: Any = "glorot_uniform",
-                   dtype: Any = None, trainable: bool = True, regularizer: Any = None) -> Variable:
+    def add_weight(
+        self,
+        name: str,
+        shape: Sequence[int],
+        initializer: Any = "glorot_uniform",
+        dtype: Any = None,
+        trainable: bool = True,
+        regularizer: Any = None,
+    ) -> Variable:
         shape = tuple(int(d) for d in shape)
         value = initializers.get(initializer)(shape, dtype or self.dtype)
-        var = Variable(value, name=name, trainable=trainable,
-                       regularizer=regularizers.get(regularizer), path=f"{self.name}/{name}")
+        var = Variable(
+            value,
+            name=name,
+            trainable=trainable,
+            regularizer=regularizers.get(regularizer),
+            path=f"{self.name}/{name}",
+        )
         self._weights.append(var)
         return var
 
@@ -148,26 +193,34 @@ class Layer:
         """Copies arrays into the weights in `get_weights()` order, checking count and shapes."""
         mine = self.weights
         if not self.built and not mine:
-            raise ValueError(f"Layer '{self.name}' has not been built yet: call it on an input "
-                             "(or build it) before set_weights")
+            raise ValueError(
+                f"Layer '{self.name}' has not been built yet: call it on an input "
+                "(or build it) before set_weights"
+            )
         weights = list(weights)
         if len(weights) != len(mine):
-            raise ValueError(f"Layer '{self.name}' expects {len(mine)} weights "
-                             f"({', '.join(w.path for w in mine)}), but set_weights received "
-                             f"{len(weights)}")
+            raise ValueError(
+                f"Layer '{self.name}' expects {len(mine)} weights "
+                f"({', '.join(w.path for w in mine)}), but set_weights received "
+                f"{len(weights)}"
+            )
         arrays = [np.asarray(a) for a in weights]
         for i, (var, a) in enumerate(zip(mine, arrays)):
             if a.shape != var.shape:
-                raise ValueError(f"Layer '{self.name}' weight {i} ('{var.path}') has shape "
-                                 f"{format_shape(var.shape)}, but set_weights received an array "
-                                 f"of shape {format_shape(a.shape)}")
+                raise ValueError(
+                    f"Layer '{self.name}' weight {i} ('{var.path}') has shape "
+                    f"{format_shape(var.shape)}, but set_weights received an array "
+                    f"of shape {format_shape(a.shape)}"
+                )
         for var, a in zip(mine, arrays):
             var.assign(a)
 
     def count_params(self) -> int:
         if not self.built:
-            raise ValueError(f"Layer '{self.name}' has not been built yet, so its weights do not "
-                             "exist: call it on an input first")
+            raise ValueError(
+                f"Layer '{self.name}' has not been built yet, so its weights do not "
+                "exist: call it on an input first"
+            )
         return int(sum(int(np.prod(w.shape)) for w in self.weights))
 
     @property
@@ -188,7 +241,9 @@ class Layer:
             return
         specs = specs if isinstance(specs, list) else [specs] * len(flat)
         for i, (spec, x) in enumerate(zip(specs, flat)):
-            spec.check(self, i, tuple(x.shape), x.dtype if isinstance(x, SymbolicTensor) else x.dtype.name)
+            spec.check(
+                self, i, tuple(x.shape), x.dtype if isinstance(x, SymbolicTensor) else x.dtype.name
+            )
 
     def _maybe_build(self, inputs: Any) -> None:
         if not self.built:
@@ -201,29 +256,44 @@ class Layer:
             return self._call_eager(inputs, *args, **kwargs)
         for i, x in enumerate(flat):
             if not isinstance(x, SymbolicTensor):
-                raise TypeError(f"Layer '{self.name}': input {i} is a {type(x).__name__}, but the "
-                                "other inputs are symbolic; pass SymbolicTensors (ge.Input) only")
+                raise TypeError(
+                    f"Layer '{self.name}': input {i} is a {type(x).__name__}, but the "
+                    "other inputs are symbolic; pass SymbolicTensors (ge.Input) only"
+                )
         self._check_inputs(flat)
         call = LayerCall(self, flat, inputs, kwargs)
         with layer_call_scope(call), graph_mode():
             try:
                 self._maybe_build(inputs)
-                outputs = self.call(self._autocast(inputs), *args, **kwargs)
+                outputs = self.call(self._autocast(inputs), *args, **self._call_kwargs(kwargs))
             except ValueError as e:
                 raise _named(e, self) from None
             outputs = pack_like(outputs, [self._fresh(t, flat) for t in flatten(outputs)])
             if self.activity_regularizer is not None:
                 call.losses = [self.activity_regularizer(t) for t in flatten(outputs)]
         call.outputs, call.output_struct = flatten(outputs), outputs
-        for t in call.outputs:
+        for i, t in enumerate(call.outputs):
             t.layer_call = call
+            t.name = call.name if len(call.outputs) == 1 else f"{call.name}:{i}"
         return outputs
 
     def _call_eager(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
-        inputs = pack_like(inputs, [x if isinstance(x, Variable) else np.asarray(x) for x in flatten(inputs)])
+        inputs = pack_like(
+            inputs, [x if isinstance(x, Variable) else np.asarray(x) for x in flatten(inputs)]
+        )
         self._check_inputs(flatten(inputs))
         self._maybe_build(inputs)
-        return self.call(self._autocast(inputs), *args, **kwargs)
+        return self.call(self._autocast(inputs), *args, **self._call_kwargs(kwargs))
+
+    def _call_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """`training=` and `mask=` reach `call` only if it takes them, as in Keras."""
+        params = inspect.signature(self.call).parameters
+        takes_any = any(p.kind == p.VAR_KEYWORD for p in params.values())
+        return {
+            k: v
+            for k, v in kwargs.items()
+            if k not in ("training", "mask") or k in params or takes_any
+        }
 
     def _autocast(self, inputs: Any) -> Any:
         """Float inputs are cast to the layer's dtype, as Keras's autocasting does."""
@@ -232,6 +302,7 @@ class Layer:
         def cast(x: Any) -> Any:
             kind = np.dtype(x.dtype).kind
             return api.cast(x, self.dtype) if kind == "f" and x.dtype != self.dtype else x
+
         return pack_like(inputs, [cast(x) for x in flatten(inputs)])
 
     @staticmethod
@@ -261,8 +332,11 @@ class Layer:
 def _init_params(cls: type) -> list[str]:
     if "__init__" not in vars(cls):
         return []
-    return [p.name for p in inspect.signature(cls.__init__).parameters.values()
-            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"]
+    return [
+        p.name
+        for p in inspect.signature(cls.__init__).parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"
+    ]
 
 
 def _named(error: ValueError, layer: Layer) -> ValueError:

@@ -20,13 +20,21 @@ from graphengine.training import initializers, regularizers
 class InputLayer(Layer):
     """The source of a model input: holds the placeholder tensor that `ge.Input` returns."""
 
-    def __init__(self, shape: Sequence[int | None] | None = None, batch_size: int | None = None,
-                 dtype: Any = None, name: str | None = None, batch_shape: Sequence | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        shape: Sequence[int | None] | None = None,
+        batch_size: int | None = None,
+        dtype: Any = None,
+        name: str | None = None,
+        batch_shape: Sequence | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(name=name or None, dtype=dtype, **kwargs)
         if batch_shape is None:
             if shape is None:
-                raise ValueError("Input needs a shape (without the batch axis), e.g. shape=(28, 28, 1)")
+                raise ValueError(
+                    "Input needs a shape (without the batch axis), e.g. shape=(28, 28, 1)"
+                )
             shape = (shape,) if isinstance(shape, int) else tuple(shape)
             batch_shape = (batch_size,) + shape
         self.batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
@@ -40,24 +48,39 @@ class InputLayer(Layer):
         return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "name": self.name}
 
 
-def Input(shape: Sequence[int | None] | None = None, batch_size: int | None = None,
-          dtype: Any = None, name: str | None = None,
-          batch_shape: Sequence[int | None] | None = None) -> SymbolicTensor:
+def Input(
+    shape: Sequence[int | None] | None = None,
+    batch_size: int | None = None,
+    dtype: Any = None,
+    name: str | None = None,
+    batch_shape: Sequence[int | None] | None = None,
+) -> SymbolicTensor:
     """A model input: a SymbolicTensor of shape (batch_size, *shape)."""
-    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name,
-                      batch_shape=batch_shape).output
+    return InputLayer(
+        shape=shape, batch_size=batch_size, dtype=dtype, name=name, batch_shape=batch_shape
+    ).output
 
 
 class Dense(Layer):
     """y = activation(x @ kernel + bias) on the last axis of x (any rank >= 2).
     Weights: kernel (in, units), bias (units,)."""
 
-    def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
-                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
-                 kernel_regularizer: Any = None, bias_regularizer: Any = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        units: int,
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         if not isinstance(units, (int, np.integer)) or units <= 0:
-            raise ValueError(f"Dense '{self.name}': units must be a positive integer, got {units!r}")
+            raise ValueError(
+                f"Dense '{self.name}': units must be a positive integer, got {units!r}"
+            )
         self.units = int(units)
         self.activation = activations.get(activation)
         self.use_bias = use_bias
@@ -70,12 +93,23 @@ class Dense(Layer):
     def build(self, input_shape: tuple) -> None:
         last = input_shape[-1] if len(input_shape) else None
         if last is None:
-            raise ValueError(f"Layer '{self.name}' (Dense): the last dimension of the input must be "
-                             f"known, received shape {format_shape(input_shape)}")
-        self.kernel = self.add_weight("kernel", (last, self.units), self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer)
-        self.bias = self.add_weight("bias", (self.units,), self.bias_initializer,
-                                    regularizer=self.bias_regularizer) if self.use_bias else None
+            raise ValueError(
+                f"Layer '{self.name}' (Dense): the last dimension of the input must be "
+                f"known, received shape {format_shape(input_shape)}"
+            )
+        self.kernel = self.add_weight(
+            "kernel",
+            (last, self.units),
+            self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+        )
+        self.bias = (
+            self.add_weight(
+                "bias", (self.units,), self.bias_initializer, regularizer=self.bias_regularizer
+            )
+            if self.use_bias
+            else None
+        )
         self.input_spec = InputSpec(min_ndim=2, axes={-1: last})
 
     def call(self, inputs: Any) -> Any:
@@ -85,12 +119,16 @@ class Dense(Layer):
         return self.activation(y)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "units": self.units,
-                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+        }
 
 
 class Activation(Layer):
@@ -111,8 +149,14 @@ class Lambda(Layer):
     """Wraps `function(inputs, **arguments)`. Built from ge.ops it is part of the graph and
     differentiable; any other (NumPy) function runs forward only, as an opaque op."""
 
-    def __init__(self, function: Callable, output_shape: Any = None, mask: Any = None,
-                 arguments: dict | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        function: Callable,
+        output_shape: Any = None,
+        mask: Any = None,
+        arguments: dict | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         if not callable(function):
             raise TypeError(f"Lambda '{self.name}': function must be callable, got {function!r}")
@@ -130,11 +174,14 @@ class Lambda(Layer):
             return self.function(inputs, **self.arguments)
         except (TypeError, AttributeError):
             del call.nodes[n_nodes:]  # drop what the failed symbolic trace recorded
-        return apply(PyFunc(self._numpy_function(inputs), self.output_shape, self.name), *flatten(inputs))
+        return apply(
+            PyFunc(self._numpy_function(inputs), self.output_shape, self.name), *flatten(inputs)
+        )
 
     def _numpy_function(self, structure: Any) -> Callable:
         def run(*arrays: np.ndarray) -> Any:
             return self.function(pack_like(structure, list(arrays)), **self.arguments)
+
         return run
 
     def get_config(self) -> dict[str, Any]:
@@ -142,12 +189,17 @@ class Lambda(Layer):
 
         name = utils.registered_name(self.function)
         if name is None:
-            raise ValueError(f"Lambda '{self.name}': its function {self.function!r} is not "
-                             "registered, so the layer cannot be serialized; decorate the function "
-                             "with @ge.utils.register_serializable()")
-        return {**super().get_config(), "function": {"registered": name},
-                "output_shape": list(self.output_shape) if self.output_shape else None,
-                "arguments": self.arguments}
+            raise ValueError(
+                f"Lambda '{self.name}': its function {self.function!r} is not "
+                "registered, so the layer cannot be serialized; decorate the function "
+                "with @ge.utils.register_serializable()"
+            )
+        return {
+            **super().get_config(),
+            "function": {"registered": name},
+            "output_shape": list(self.output_shape) if self.output_shape else None,
+            "arguments": self.arguments,
+        }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Lambda:
@@ -161,22 +213,33 @@ class Lambda(Layer):
 class Embedding(Layer):
     """Maps integer ids (any shape) to rows of a table (input_dim, output_dim)."""
 
-    def __init__(self, input_dim: int, output_dim: int, embeddings_initializer: Any = "uniform",
-                 embeddings_regularizer: Any = None, mask_zero: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        input_dim: int,
+        output_dim: int,
+        embeddings_initializer: Any = "uniform",
+        embeddings_regularizer: Any = None,
+        mask_zero: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)):
             if not isinstance(value, (int, np.integer)) or value <= 0:
-                raise ValueError(f"Embedding '{self.name}': {arg} must be a positive integer, "
-                                 f"got {value!r}")
+                raise ValueError(
+                    f"Embedding '{self.name}': {arg} must be a positive integer, got {value!r}"
+                )
         self.input_dim, self.output_dim = int(input_dim), int(output_dim)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
         self.mask_zero = mask_zero
 
     def build(self, input_shape: tuple) -> None:
-        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
-                                          self.embeddings_initializer,
-                                          regularizer=self.embeddings_regularizer)
+        self.embeddings = self.add_weight(
+            "embeddings",
+            (self.input_dim, self.output_dim),
+            self.embeddings_initializer,
+            regularizer=self.embeddings_regularizer,
+        )
 
     def _autocast(self, inputs: Any) -> Any:
         return inputs
@@ -188,7 +251,11 @@ class Embedding(Layer):
         return ops.take_rows(self.embeddings, inputs)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
-                "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
-                "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
-                "mask_zero": self.mask_zero}
+        return {
+            **super().get_config(),
+            "input_dim": self.input_dim,
+            "output_dim": self.output_dim,
+            "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+            "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+            "mask_zero": self.mask_zero,
+        }

@@ -18,19 +18,25 @@ class Merge(Layer):
 
     def build(self, input_shape: Any) -> None:
         if not isinstance(input_shape, list) or len(input_shape) < 2:
-            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) must be called on a list "
-                             f"of at least 2 inputs, received {input_shape}")
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) must be called on a list "
+                f"of at least 2 inputs, received {input_shape}"
+            )
         if self.n_inputs is not None and len(input_shape) != self.n_inputs:
-            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) must be called on exactly "
-                             f"{self.n_inputs} inputs, received {len(input_shape)}")
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) must be called on exactly "
+                f"{self.n_inputs} inputs, received {len(input_shape)}"
+            )
         for i, shape in enumerate(input_shape[1:], 1):
             try:
                 broadcast_shapes(input_shape[0][1:], shape[1:], type(self).__name__)
             except ValueError:
                 raise ValueError(
-                    f"Layer '{self.name}' ({type(self).__name__}): inputs have incompatible shapes: "
+                    f"Layer '{self.name}' ({type(self).__name__}): inputs have incompatible "
+                    "shapes: "
                     f"input 0 has shape {format_shape(input_shape[0])}, input {i} has shape "
-                    f"{format_shape(shape)}") from None
+                    f"{format_shape(shape)}"
+                ) from None
 
     def call(self, inputs: list) -> Any:
         return reduce(self.merge, inputs)
@@ -80,8 +86,10 @@ class Concatenate(Layer):
 
     def build(self, input_shape: Any) -> None:
         if not isinstance(input_shape, list) or len(input_shape) < 2:
-            raise ValueError(f"Layer '{self.name}' (Concatenate) must be called on a list of at "
-                             f"least 2 inputs, received {input_shape}")
+            raise ValueError(
+                f"Layer '{self.name}' (Concatenate) must be called on a list of at "
+                f"least 2 inputs, received {input_shape}"
+            )
 
     def call(self, inputs: list) -> Any:
         return ops.concatenate(inputs, axis=self.axis)

@@ -17,8 +17,10 @@ class Reshape(Layer):
         super().__init__(**kwargs)
         self.target_shape = tuple(int(d) for d in target_shape)
         if self.target_shape.count(-1) > 1 or any(d < -1 for d in self.target_shape):
-            raise ValueError(f"Reshape '{self.name}': target_shape {self.target_shape} may hold "
-                             "positive sizes and at most one -1")
+            raise ValueError(
+                f"Reshape '{self.name}': target_shape {self.target_shape} may hold "
+                "positive sizes and at most one -1"
+            )
 
     def call(self, inputs: Any) -> Any:
         return apply(ReshapeOp((None,) + self.target_shape), inputs)
@@ -33,8 +35,10 @@ class Flatten(Layer):
     def __init__(self, data_format: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if data_format not in (None, "channels_last"):
-            raise ValueError(f"Flatten '{self.name}': only data_format='channels_last' is "
-                             f"supported, got {data_format!r}")
+            raise ValueError(
+                f"Flatten '{self.name}': only data_format='channels_last' is "
+                f"supported, got {data_format!r}"
+            )
         self.data_format = data_format
         self.input_spec = InputSpec(min_ndim=1)
 
@@ -49,8 +53,10 @@ class Permute(Layer):
         super().__init__(**kwargs)
         self.dims = tuple(int(d) for d in dims)
         if sorted(self.dims) != list(range(1, len(self.dims) + 1)):
-            raise ValueError(f"Permute '{self.name}': dims must be a permutation of "
-                             f"1..{len(self.dims)} (the batch axis is not permuted), got {self.dims}")
+            raise ValueError(
+                f"Permute '{self.name}': dims must be a permutation of "
+                f"1..{len(self.dims)} (the batch axis is not permuted), got {self.dims}"
+            )
         self.input_spec = InputSpec(ndim=len(self.dims) + 1)
 
     def call(self, inputs: Any) -> Any:

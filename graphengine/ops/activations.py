@@ -70,10 +70,22 @@ def exponential(x: Any) -> Any:
 
 
 ACTIVATIONS: dict[str, Callable] = {
-    "linear": linear, "relu": relu, "relu6": relu6, "leaky_relu": leaky_relu,
-    "sigmoid": sigmoid, "tanh": tanh, "softmax": softmax, "elu": elu, "selu": selu,
-    "gelu": gelu, "softplus": softplus, "softsign": softsign, "swish": swish, "silu": swish,
-    "hard_sigmoid": hard_sigmoid, "exponential": exponential,
+    "linear": linear,
+    "relu": relu,
+    "relu6": relu6,
+    "leaky_relu": leaky_relu,
+    "sigmoid": sigmoid,
+    "tanh": tanh,
+    "softmax": softmax,
+    "elu": elu,
+    "selu": selu,
+    "gelu": gelu,
+    "softplus": softplus,
+    "softsign": softsign,
+    "swish": swish,
+    "silu": swish,
+    "hard_sigmoid": hard_sigmoid,
+    "exponential": exponential,
 }
 
 
@@ -85,12 +97,16 @@ def get(identifier: Any) -> Callable:
         return identifier
     if isinstance(identifier, str) and identifier.lower() in ACTIVATIONS:
         return ACTIVATIONS[identifier.lower()]
-    raise ValueError(f"Unknown activation {identifier!r}; valid names: {', '.join(sorted(ACTIVATIONS))}")
+    raise ValueError(
+        f"Unknown activation {identifier!r}; valid names: {', '.join(sorted(ACTIVATIONS))}"
+    )
 
 
 def serialize(fn: Callable) -> str:
     for name, f in ACTIVATIONS.items():
         if f is fn:
             return name
-    raise ValueError(f"activation {fn!r} is not a named activation and cannot be serialized; "
-                     "register it with ge.utils.register_serializable")
+    raise ValueError(
+        f"activation {fn!r} is not a named activation and cannot be serialized; "
+        "register it with ge.utils.register_serializable"
+    )

@@ -15,7 +15,14 @@ from graphengine.ops.elementwise import Binary, Cast, GreaterEqual, Unary
 from graphengine.ops.indexing import Gather
 from graphengine.ops.matmul import Matmul
 from graphengine.ops.reduce import Reduce, Softmax, normalize_axes
-from graphengine.ops.shape import BroadcastTo, Concatenate, GetItem, Reshape, Transpose, normalize_key
+from graphengine.ops.shape import (
+    BroadcastTo,
+    Concatenate,
+    GetItem,
+    Reshape,
+    Transpose,
+    normalize_key,
+)
 
 
 def _shape(x: Any) -> tuple:
@@ -124,10 +131,16 @@ def sigmoid(x: Any) -> Any:
     return _unary("sigmoid", x)
 
 
-def relu(x: Any, negative_slope: float = 0.0, max_value: float | None = None,
-         threshold: float = 0.0) -> Any:
-    return _unary("relu", x, negative_slope=negative_slope,
-                  max_value=np.inf if max_value is None else max_value, threshold=threshold)
+def relu(
+    x: Any, negative_slope: float = 0.0, max_value: float | None = None, threshold: float = 0.0
+) -> Any:
+    return _unary(
+        "relu",
+        x,
+        negative_slope=negative_slope,
+        max_value=np.inf if max_value is None else max_value,
+        threshold=threshold,
+    )
 
 
 def clip(x: Any, x_min: float, x_max: float) -> Any:
@@ -162,7 +175,11 @@ def reshape(x: Any, newshape: Sequence[int]) -> Any:
 
 def transpose(x: Any, axes: Sequence[int] | None = None) -> Any:
     ndim = len(_shape(x))
-    perm = tuple(reversed(range(ndim))) if axes is None else tuple(normalize_axis(a, ndim) for a in axes)
+    perm = (
+        tuple(reversed(range(ndim)))
+        if axes is None
+        else tuple(normalize_axis(a, ndim) for a in axes)
+    )
     return apply(Transpose(perm), x)
 
 
@@ -212,7 +229,37 @@ def take_rows(table: Any, ids: Any) -> Any:
     return apply(Gather(), table, ids)
 
 
-__all__ = ["add", "subtract", "multiply", "divide", "maximum", "minimum", "matmul", "exp", "log",
-           "sqrt", "square", "abs", "tanh", "sigmoid", "relu", "softmax", "sum", "mean", "max",
-           "reshape", "transpose", "concatenate", "squeeze", "expand_dims", "clip", "negative",
-           "broadcast_to", "greater_equal", "getitem", "take_rows", "cast", "identity"]
+__all__ = [
+    "add",
+    "subtract",
+    "multiply",
+    "divide",
+    "maximum",
+    "minimum",
+    "matmul",
+    "exp",
+    "log",
+    "sqrt",
+    "square",
+    "abs",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "softmax",
+    "sum",
+    "mean",
+    "max",
+    "reshape",
+    "transpose",
+    "concatenate",
+    "squeeze",
+    "expand_dims",
+    "clip",
+    "negative",
+    "broadcast_to",
+    "greater_equal",
+    "getitem",
+    "take_rows",
+    "cast",
+    "identity",
+]

@@ -11,7 +11,14 @@ from typing import Any, Sequence
 import numpy as np
 
 from graphengine.graph.node import Node
-from graphengine.graph.tensor import Constant, Shape, SymbolicTensor, Variable, format_shape, in_graph_mode
+from graphengine.graph.tensor import (
+    Constant,
+    Shape,
+    SymbolicTensor,
+    Variable,
+    format_shape,
+    in_graph_mode,
+)
 
 Spec = tuple[Shape, str]
 
@@ -105,8 +112,10 @@ def broadcast_shapes(a: Shape, b: Shape, opname: str) -> Shape:
         elif x is None or y is None:
             out.append(y if x is None else x)
         else:
-            raise ValueError(f"{opname}: shapes {format_shape(a)} and {format_shape(b)} cannot be "
-                             "broadcast together")
+            raise ValueError(
+                f"{opname}: shapes {format_shape(a)} and {format_shape(b)} cannot be "
+                "broadcast together"
+            )
     return tuple(reversed(out))
 
 

@@ -37,7 +37,9 @@ class GreaterEqual(Op):
     name = "greater_equal"
 
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
-        return [(broadcast_shapes(shapes[0], shapes[1], self.name), float_dtype(result_dtype(dtypes)))]
+        return [
+            (broadcast_shapes(shapes[0], shapes[1], self.name), float_dtype(result_dtype(dtypes)))
+        ]
 
     def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
         k.greater_equal(ins[0], ins[1], outs[0])
@@ -61,9 +63,22 @@ class Cast(Op):
 # kind -> names of its scalar parameters, in kernel argument order
 UNARY: dict[str, tuple[str, ...]] = {
     "relu": ("negative_slope", "max_value", "threshold"),
-    "sigmoid": (), "tanh": (), "elu": ("alpha",), "selu": (), "gelu": (), "gelu_tanh": (),
-    "softplus": (), "softsign": (), "swish": (), "hard_sigmoid": (),
-    "exp": (), "log": (), "sqrt": (), "square": (), "abs": (), "clip": ("lo", "hi"),
+    "sigmoid": (),
+    "tanh": (),
+    "elu": ("alpha",),
+    "selu": (),
+    "gelu": (),
+    "gelu_tanh": (),
+    "softplus": (),
+    "softsign": (),
+    "swish": (),
+    "hard_sigmoid": (),
+    "exp": (),
+    "log": (),
+    "sqrt": (),
+    "square": (),
+    "abs": (),
+    "clip": ("lo", "hi"),
 }
 
 

@@ -17,11 +17,15 @@ class Matmul(Op):
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         a, b = shapes
         if len(a) < 2 or len(b) < 2:
-            raise ValueError(f"matmul needs rank >= 2 operands, got shapes {format_shape(a)} and "
-                             f"{format_shape(b)}")
+            raise ValueError(
+                f"matmul needs rank >= 2 operands, got shapes {format_shape(a)} and "
+                f"{format_shape(b)}"
+            )
         if a[-1] is not None and b[-2] is not None and a[-1] != b[-2]:
-            raise ValueError(f"matmul: inner dimensions differ: {format_shape(a)} @ {format_shape(b)} "
-                             f"({a[-1]} != {b[-2]})")
+            raise ValueError(
+                f"matmul: inner dimensions differ: {format_shape(a)} @ {format_shape(b)} "
+                f"({a[-1]} != {b[-2]})"
+            )
         batch = broadcast_shapes(a[:-2], b[:-2], "matmul")
         return [(batch + (a[-2], b[-1]), result_dtype(dtypes))]
 

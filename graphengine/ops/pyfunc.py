@@ -25,19 +25,25 @@ class PyFunc(Op):
         return {"fn": getattr(self.fn, "__name__", repr(self.fn))}
 
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
-        probe = [np.zeros([1 if d is None else d for d in s], dtype=t) for s, t in zip(shapes, dtypes)]
+        probe = [
+            np.zeros([1 if d is None else d for d in s], dtype=t) for s, t in zip(shapes, dtypes)
+        ]
         out = np.asarray(self.fn(*probe))
         if self.output_shape is not None:
             return [((shapes[0][0],) + tuple(self.output_shape), out.dtype.name)]
         # dims that follow the probe's 1s are the unknown (batch) dims
         unknown = {i for i, d in enumerate(shapes[0]) if d is None}
-        shape = tuple(None if i in unknown and out.ndim == len(shapes[0]) and n == 1 else n
-                      for i, n in enumerate(out.shape))
+        shape = tuple(
+            None if i in unknown and out.ndim == len(shapes[0]) and n == 1 else n
+            for i, n in enumerate(out.shape)
+        )
         return [(shape, out.dtype.name)]
 
     def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
         result = np.asarray(self.fn(*ins))
         if result.shape != outs[0].shape:
-            raise ValueError(f"Lambda '{self.owner}': function returned shape "
-                             f"{format_shape(result.shape)}, expected {format_shape(outs[0].shape)}")
+            raise ValueError(
+                f"Lambda '{self.owner}': function returned shape "
+                f"{format_shape(result.shape)}, expected {format_shape(outs[0].shape)}"
+            )
         np.copyto(outs[0], result, casting="unsafe")

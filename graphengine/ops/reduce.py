@@ -44,7 +44,9 @@ class Reduce(Op):
 
     def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
         x = ins[0]
-        getattr(k, f"{self.name}_forward")(x, self.axes, outs[0].reshape(kept_shape(x.shape, self.axes)))
+        getattr(k, f"{self.name}_forward")(
+            x, self.axes, outs[0].reshape(kept_shape(x.shape, self.axes))
+        )
 
 
 class ReduceGrad(Op):
@@ -85,7 +87,7 @@ class MaxGrad(Op):
 
 
 def _three_d(shape: tuple[int, ...], axis: int) -> tuple[int, int, int]:
-    return (int(np.prod(shape[:axis])), shape[axis], int(np.prod(shape[axis + 1:])))
+    return (int(np.prod(shape[:axis])), shape[axis], int(np.prod(shape[axis + 1 :])))
 
 
 class Softmax(Op):

@@ -40,14 +40,18 @@ class Reshape(Op):
             rest = [d for d in target if d != -1]
             if known_src is not None and None not in rest:
                 if _prod(rest) == 0 or known_src % _prod(rest):
-                    raise ValueError(f"reshape: cannot reshape {format_shape(src)} into "
-                                     f"{format_shape(self.shape)}")
+                    raise ValueError(
+                        f"reshape: cannot reshape {format_shape(src)} into "
+                        f"{format_shape(self.shape)}"
+                    )
                 target[target.index(-1)] = known_src // _prod(rest)
             else:
                 target[target.index(-1)] = self._infer_with_unknown(src, target)
         elif known_src is not None and None not in target and _prod(target) != known_src:
-            raise ValueError(f"reshape: cannot reshape {format_shape(src)} ({known_src} elements) "
-                             f"into {format_shape(tuple(target))} ({_prod(target)} elements)")
+            raise ValueError(
+                f"reshape: cannot reshape {format_shape(src)} ({known_src} elements) "
+                f"into {format_shape(tuple(target))} ({_prod(target)} elements)"
+            )
         return [(tuple(target), dtypes[0])]
 
     @staticmethod
@@ -57,8 +61,10 @@ class Reshape(Op):
         tgt_known = [d for d in target if d not in (None, -1)]
         if src.count(None) == target.count(None):
             if _prod(src_known) % max(_prod(tgt_known), 1):
-                raise ValueError(f"reshape: cannot reshape {format_shape(src)} into "
-                                 f"{format_shape(tuple(target))}")
+                raise ValueError(
+                    f"reshape: cannot reshape {format_shape(src)} into "
+                    f"{format_shape(tuple(target))}"
+                )
             return _prod(src_known) // max(_prod(tgt_known), 1)
         return None
 
@@ -76,8 +82,10 @@ class Transpose(Op):
 
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         if sorted(self.perm) != list(range(len(shapes[0]))):
-            raise ValueError(f"transpose: perm {self.perm} is not a permutation of the axes of "
-                             f"{format_shape(shapes[0])}")
+            raise ValueError(
+                f"transpose: perm {self.perm} is not a permutation of the axes of "
+                f"{format_shape(shapes[0])}"
+            )
         return [(tuple(shapes[0][p] for p in self.perm), dtypes[0])]
 
     def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
@@ -103,7 +111,9 @@ class BroadcastTo(Op):
             if d is None:
                 d = s
             elif s not in (1, None, d):
-                raise ValueError(f"broadcast_to: cannot broadcast {format_shape(src)} to {self.shape}")
+                raise ValueError(
+                    f"broadcast_to: cannot broadcast {format_shape(src)} to {self.shape}"
+                )
             out.append(d)
         return [(tuple(out), dtypes[0])]
 
@@ -132,7 +142,9 @@ def _index_shape(shape: Shape, key: tuple) -> Shape:
             out.append(1)
             continue
         if axis >= len(shape):
-            raise ValueError(f"getitem: too many indices for a tensor of shape {format_shape(shape)}")
+            raise ValueError(
+                f"getitem: too many indices for a tensor of shape {format_shape(shape)}"
+            )
         dim = shape[axis]
         if isinstance(item, slice):
             out.append(None if dim is None else len(range(*item.indices(dim))))
@@ -147,7 +159,7 @@ def normalize_key(key: Any, ndim: int) -> tuple:
     if any(k is Ellipsis for k in key):
         i = key.index(Ellipsis)
         n_real = sum(1 for k in key if k is not None and k is not Ellipsis)
-        key = key[:i] + (slice(None),) * (ndim - n_real) + key[i + 1:]
+        key = key[:i] + (slice(None),) * (ndim - n_real) + key[i + 1 :]
     for k in key:
         if not (k is None or isinstance(k, (slice, int, np.integer))):
             raise TypeError(f"only ints, slices, None and ... index symbolic tensors, got {k!r}")
@@ -196,8 +208,10 @@ class Concatenate(Op):
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         ranks = {len(s) for s in shapes}
         if len(ranks) != 1:
-            raise ValueError("concatenate: inputs must have the same rank, got shapes "
-                             + ", ".join(format_shape(s) for s in shapes))
+            raise ValueError(
+                "concatenate: inputs must have the same rank, got shapes "
+                + ", ".join(format_shape(s) for s in shapes)
+            )
         axis = normalize_axis(self.axis, len(shapes[0]))
         out = list(shapes[0])
         for i, s in enumerate(shapes[1:], 1):
@@ -210,7 +224,8 @@ class Concatenate(Op):
                     raise ValueError(
                         f"concatenate on axis {self.axis}: input {i} has shape {format_shape(s)} "
                         f"but input 0 has shape {format_shape(shapes[0])}; all dimensions except "
-                        f"the concatenation axis must match")
+                        f"the concatenation axis must match"
+                    )
         return [(tuple(out), np.result_type(*dtypes).name)]
 
     def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:

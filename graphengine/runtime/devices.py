@@ -73,9 +73,11 @@ def _cuda_device() -> Device:
         raise RuntimeError(
             "device='cuda' needs an NVIDIA GPU with a working driver and the numba-cuda package "
             "(pip install -e .[cuda]); without a GPU, set NUMBA_ENABLE_CUDASIM=1 to run the CUDA "
-            "kernels in Numba's simulator")
-    raise RuntimeError("device='cuda': this build has no CUDA kernel module (kernels.cuda) yet; "
-                       "use device='cpu'")
+            "kernels in Numba's simulator"
+        )
+    raise RuntimeError(
+        "device='cuda': this build has no CUDA kernel module (kernels.cuda) yet; use device='cpu'"
+    )
 
 
 @contextmanager

@@ -19,8 +19,14 @@ class Plan:
     size. Feeds, targets and weights keep their own buffers; every other buffer is recycled.
     """
 
-    def __init__(self, feeds: Sequence[SymbolicTensor], targets: Sequence[SymbolicTensor],
-                 feed_shapes: Sequence[tuple], device: Device, ctx: RunContext) -> None:
+    def __init__(
+        self,
+        feeds: Sequence[SymbolicTensor],
+        targets: Sequence[SymbolicTensor],
+        feed_shapes: Sequence[tuple],
+        device: Device,
+        ctx: RunContext,
+    ) -> None:
         self.feeds, self.targets, self.device, self.ctx = list(feeds), list(targets), device, ctx
         self.order = topological_order(node_digraph(collect_nodes(targets, stop=set(feeds))))
         self.specs = self._concrete_specs(feed_shapes)
@@ -48,8 +54,10 @@ class Plan:
     def _leaf_spec(self, t: SymbolicTensor) -> tuple:
         if isinstance(t, (Variable, Constant)):
             return t.value.shape, t.dtype
-        raise ValueError(f"Graph disconnected: tensor '{t.name}' {format_shape(t.shape)} is needed "
-                         f"but is not among the inputs ({', '.join(f.name for f in self.feeds)})")
+        raise ValueError(
+            f"Graph disconnected: tensor '{t.name}' {format_shape(t.shape)} is needed "
+            f"but is not among the inputs ({', '.join(f.name for f in self.feeds)})"
+        )
 
     def buffer(self, t: SymbolicTensor) -> Any:
         if t not in self.buffers:
@@ -61,7 +69,10 @@ class Plan:
         keep = set(self.targets) | set(self.feeds)
         steps = []
         for i, node in enumerate(self.order):
-            ins = [None if j in node.op.shape_only else self.buffer(t) for j, t in enumerate(node.inputs)]
+            ins = [
+                None if j in node.op.shape_only else self.buffer(t)
+                for j, t in enumerate(node.inputs)
+            ]
             outs = []
             for t in node.outputs:
                 shape, dtype = self.specs[t]

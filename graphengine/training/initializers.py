@@ -80,7 +80,9 @@ class RandomNormal(Initializer):
 
 
 class RandomUniform(Initializer):
-    def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: int | None = None) -> None:
+    def __init__(
+        self, minval: float = -0.05, maxval: float = 0.05, seed: int | None = None
+    ) -> None:
         super().__init__(seed)
         self.minval, self.maxval = minval, maxval
 
@@ -95,12 +97,20 @@ class VarianceScaling(Initializer):
     """Draws with variance scale / fan (fan_in, fan_out or their mean): truncated normal,
     untruncated normal, or uniform on [-limit, limit] with limit = sqrt(3 * scale / fan)."""
 
-    def __init__(self, scale: float = 1.0, mode: str = "fan_in",
-                 distribution: str = "truncated_normal", seed: int | None = None) -> None:
+    def __init__(
+        self,
+        scale: float = 1.0,
+        mode: str = "fan_in",
+        distribution: str = "truncated_normal",
+        seed: int | None = None,
+    ) -> None:
         super().__init__(seed)
         utils.lookup("mode", mode, {m: m for m in ("fan_in", "fan_out", "fan_avg")})
-        utils.lookup("distribution", distribution,
-                     {d: d for d in ("truncated_normal", "untruncated_normal", "uniform")})
+        utils.lookup(
+            "distribution",
+            distribution,
+            {d: d for d in ("truncated_normal", "untruncated_normal", "uniform")},
+        )
         self.scale, self.mode, self.distribution = scale, mode, distribution
 
     def __call__(self, shape: tuple[int, ...], dtype: Any = "float32") -> np.ndarray:
@@ -120,8 +130,12 @@ class VarianceScaling(Initializer):
         return (draw * std).astype(dtype)
 
     def get_config(self) -> dict[str, Any]:
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
-                "seed": self.seed}
+        return {
+            "scale": self.scale,
+            "mode": self.mode,
+            "distribution": self.distribution,
+            "seed": self.seed,
+        }
 
 
 class _Preset(VarianceScaling):
@@ -182,11 +196,21 @@ class Orthogonal(Initializer):
 
 
 ALL: dict[str, type] = {
-    "zeros": Zeros, "ones": Ones, "constant": Constant, "random_normal": RandomNormal,
-    "random_uniform": RandomUniform, "uniform": RandomUniform, "normal": RandomNormal,
-    "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_uniform": HeUniform,
-    "he_normal": HeNormal, "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
-    "orthogonal": Orthogonal, "variance_scaling": VarianceScaling,
+    "zeros": Zeros,
+    "ones": Ones,
+    "constant": Constant,
+    "random_normal": RandomNormal,
+    "random_uniform": RandomUniform,
+    "uniform": RandomUniform,
+    "normal": RandomNormal,
+    "glorot_uniform": GlorotUniform,
+    "glorot_normal": GlorotNormal,
+    "he_uniform": HeUniform,
+    "he_normal": HeNormal,
+    "lecun_uniform": LecunUniform,
+    "lecun_normal": LecunNormal,
+    "orthogonal": Orthogonal,
+    "variance_scaling": VarianceScaling,
 }
 _BY_CLASS = {cls.__name__: cls for cls in ALL.values()}
 
@@ -194,13 +218,18 @@ _BY_CLASS = {cls.__name__: cls for cls in ALL.values()}
 def get(identifier: Any) -> Initializer:
     """An initializer from a name ('glorot_uniform' or 'GlorotUniform'), a config dict or an
     instance; unknown names raise ValueError listing the valid ones."""
-    if isinstance(identifier, Initializer) or callable(identifier) and not isinstance(identifier, type):
+    if (
+        isinstance(identifier, Initializer)
+        or callable(identifier)
+        and not isinstance(identifier, type)
+    ):
         return identifier
     if isinstance(identifier, dict) and "registered" in identifier:
         return utils.registered(identifier["registered"])
     if isinstance(identifier, dict):
         cls = _BY_CLASS.get(identifier["class_name"]) or utils.lookup(
-            "initializer", identifier["class_name"], ALL)
+            "initializer", identifier["class_name"], ALL
+        )
         return cls(**identifier.get("config", {}))
     if isinstance(identifier, str):
         cls = _BY_CLASS.get(identifier) or utils.lookup("initializer", identifier, ALL)
@@ -213,6 +242,8 @@ def serialize(init: Any) -> Any:
         return {"class_name": type(init).__name__, "config": init.get_config()}
     name = utils.registered_name(init)
     if name is None:
-        raise ValueError(f"initializer {init!r} cannot be serialized; register it with "
-                         "ge.utils.register_serializable")
+        raise ValueError(
+            f"initializer {init!r} cannot be serialized; register it with "
+            "ge.utils.register_serializable"
+        )
     return {"registered": name}

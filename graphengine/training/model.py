@@ -22,8 +22,9 @@ from graphengine.runtime.plan import Plan
 class Model(Layer):
     """`ge.Model(inputs, outputs)`: inputs and outputs may be a tensor, a list or a dict."""
 
-    def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, inputs: Any = None, outputs: Any = None, name: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(name=name or utils.unique_name(self._default_name()), **kwargs)
         self._plans: dict[tuple, Plan] = {}
         self._vjp_programs: dict[tuple, tuple] = {}
@@ -46,10 +47,16 @@ class Model(Layer):
         names = [layer.name for layer in self._layers]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"Model '{self.name}': layer names must be unique, found {dupes} twice")
-        self.input_spec = [InputSpec(ndim=len(t.shape), axes={i: d for i, d in enumerate(t.shape)
-                                                              if d is not None and i > 0})
-                           for t in self.inputs]
+            raise ValueError(
+                f"Model '{self.name}': layer names must be unique, found {dupes} twice"
+            )
+        self.input_spec = [
+            InputSpec(
+                ndim=len(t.shape),
+                axes={i: d for i, d in enumerate(t.shape) if d is not None and i > 0},
+            )
+            for t in self.inputs
+        ]
         self._plans.clear()
         self._vjp_programs.clear()
         self._backward_graph = None
@@ -77,8 +84,10 @@ class Model(Layer):
         for layer in self._layers:
             if layer.name == name:
                 return layer
-        raise ValueError(f"Model '{self.name}' has no layer named {name!r}; layers: "
-                         f"{', '.join(layer.name for layer in self._layers)}")
+        raise ValueError(
+            f"Model '{self.name}' has no layer named {name!r}; layers: "
+            f"{', '.join(layer.name for layer in self._layers)}"
+        )
 
     @property
     def input_names(self) -> list[str]:
@@ -114,27 +123,37 @@ class Model(Layer):
         if isinstance(inputs, dict):
             missing = [n for n in self.input_names if n not in inputs]
             if missing:
-                raise ValueError(f"Model '{self.name}': missing inputs {missing}; got keys "
-                                 f"{sorted(inputs)}")
+                raise ValueError(
+                    f"Model '{self.name}': missing inputs {missing}; got keys {sorted(inputs)}"
+                )
             return [inputs[n] for n in self.input_names]
         flat = flatten(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         if len(flat) != len(self.inputs):
-            raise ValueError(f"Model '{self.name}' expects {len(self.inputs)} input(s) "
-                             f"({', '.join(self.input_names)}), but received {len(flat)}")
+            raise ValueError(
+                f"Model '{self.name}' expects {len(self.inputs)} input(s) "
+                f"({', '.join(self.input_names)}), but received {len(flat)}"
+            )
         return flat
 
-    def _check_arrays(self, arrays: Sequence[Any], tensors: Sequence[SymbolicTensor],
-                      what: str = "input") -> list[np.ndarray]:
+    def _check_arrays(
+        self, arrays: Sequence[Any], tensors: Sequence[SymbolicTensor], what: str = "input"
+    ) -> list[np.ndarray]:
         checked = []
         for i, (a, t) in enumerate(zip(arrays, tensors)):
             a = np.asarray(a)
             if a.dtype.kind not in "biuf":
-                raise TypeError(f"Model '{self.name}': {what} {i} ('{t.name}') must be numeric, "
-                                f"received dtype {a.dtype}")
-            if a.ndim != len(t.shape) or any(d is not None and d != n for d, n in zip(t.shape, a.shape)):
-                raise ValueError(f"Model '{self.name}': {what} {i} ('{t.name}') expects shape "
-                                 f"{format_shape(t.shape)}, received an array of shape "
-                                 f"{format_shape(a.shape)}")
+                raise TypeError(
+                    f"Model '{self.name}': {what} {i} ('{t.name}') must be numeric, "
+                    f"received dtype {a.dtype}"
+                )
+            if a.ndim != len(t.shape) or any(
+                d is not None and d != n for d, n in zip(t.shape, a.shape)
+            ):
+                raise ValueError(
+                    f"Model '{self.name}': {what} {i} ('{t.name}') expects shape "
+                    f"{format_shape(t.shape)}, received an array of shape "
+                    f"{format_shape(a.shape)}"
+                )
             checked.append(a)
         return checked
 
@@ -142,15 +161,22 @@ class Model(Layer):
         device = get_device(self.device_name)
         full_key = (device.name, training, tuple(shapes)) + key
         if full_key not in self._plans:
-            ctx = RunContext(training=training, rng=np.random.default_rng(utils.rng().integers(2**63)))
+            ctx = RunContext(
+                training=training, rng=np.random.default_rng(utils.rng().integers(2**63))
+            )
             self._plans[full_key] = Plan(feeds, targets, shapes, device, ctx)
         return self._plans[full_key]
 
     def _run(self, targets: list, arrays: list, training: bool) -> list[np.ndarray]:
         self._require_graph()
         arrays = self._check_arrays(arrays, self.inputs)
-        plan = self._plan(("forward", tuple(t.id for t in targets)), self.inputs, targets,
-                          [a.shape for a in arrays], training)
+        plan = self._plan(
+            ("forward", tuple(t.id for t in targets)),
+            self.inputs,
+            targets,
+            [a.shape for a in arrays],
+            training,
+        )
         return [plan.device.to_host(b) for b in plan.run(arrays)]
 
     # -- gradients -----------------------------------------------------------------------------
@@ -158,8 +184,10 @@ class Model(Layer):
         wrt_weights = self.trainable_weights
         key = tuple(w.id for w in wrt_weights)
         if key not in self._vjp_programs:
-            cotangents = [SymbolicTensor(t.shape, t.dtype, name=f"cotangent_{i}")
-                          for i, t in enumerate(self.outputs)]
+            cotangents = [
+                SymbolicTensor(t.shape, t.dtype, name=f"cotangent_{i}")
+                for i, t in enumerate(self.outputs)
+            ]
             wrt = self.inputs + wrt_weights
             grads = gradients(self.outputs, cotangents, wrt)
             self._backward_graph = backward_digraph(grads)
@@ -179,22 +207,38 @@ class Model(Layer):
         self._require_graph()
         cotangents, weights, grads = self._vjp_program()
         xs = self._check_arrays(self._feed_list(inputs), self.inputs)
-        cots = flatten(output_cotangents) if isinstance(output_cotangents, (list, tuple, dict)) \
+        cots = (
+            flatten(output_cotangents)
+            if isinstance(output_cotangents, (list, tuple, dict))
             else [output_cotangents]
+        )
         if len(cots) != len(self.outputs):
-            raise ValueError(f"Model '{self.name}' has {len(self.outputs)} output(s), but vjp "
-                             f"received {len(cots)} cotangent(s)")
+            raise ValueError(
+                f"Model '{self.name}' has {len(self.outputs)} output(s), but vjp "
+                f"received {len(cots)} cotangent(s)"
+            )
         cots = [np.asarray(c) for c in cots]
         targets = [g for g in grads if g is not None]
-        plan = self._plan(("vjp", tuple(t.id for t in targets)), self.inputs + cotangents, targets,
-                          [a.shape for a in xs + cots], training)
+        plan = self._plan(
+            ("vjp", tuple(t.id for t in targets)),
+            self.inputs + cotangents,
+            targets,
+            [a.shape for a in xs + cots],
+            training,
+        )
         values = iter(plan.device.to_host(b) for b in plan.run(xs + cots))
         wrt = self.inputs + weights
-        result = [next(values) if g is not None else
-                  (np.zeros(x.shape if i < len(xs) else t.shape, t.dtype)
-                   if is_differentiable(t) else None)
-                  for i, (t, g, x) in enumerate(zip(wrt, grads, xs + [None] * len(weights)))]
-        return result[:len(self.inputs)], result[len(self.inputs):]
+        result = [
+            next(values)
+            if g is not None
+            else (
+                np.zeros(x.shape if i < len(xs) else t.shape, t.dtype)
+                if is_differentiable(t)
+                else None
+            )
+            for i, (t, g, x) in enumerate(zip(wrt, grads, xs + [None] * len(weights)))
+        ]
+        return result[: len(self.inputs)], result[len(self.inputs) :]
 
     def get_config(self) -> dict[str, Any]:
         raise NotImplementedError(f"Model '{self.name}': model configs come with model saving")
@@ -204,8 +248,9 @@ class Sequential(Model):
     """A linear stack of layers. The graph is built as soon as the input shape is known: from
     `input_shape`/`input_dim` on the first layer, a `ge.Input` added first, or the first data."""
 
-    def __init__(self, layers: Sequence[Any] | None = None, name: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, layers: Sequence[Any] | None = None, name: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(name=name, **kwargs)
         self._stack: list[Layer] = []
         self._input: SymbolicTensor | None = None
@@ -217,23 +262,31 @@ class Sequential(Model):
         return "sequential"
 
     def add(self, layer: Any) -> None:
-        if isinstance(layer, SymbolicTensor) and layer.layer_call is not None \
-                and not layer.layer_call.inputs:
+        if (
+            isinstance(layer, SymbolicTensor)
+            and layer.layer_call is not None
+            and not layer.layer_call.inputs
+        ):
             if self._stack or self._input is not None:
                 raise ValueError(f"Sequential '{self.name}': an Input can only be added first")
             self._input = layer
         elif isinstance(layer, Layer):
             if layer in self._stack:
-                raise ValueError(f"Sequential '{self.name}': layer '{layer.name}' is already in "
-                                 "the model")
+                raise ValueError(
+                    f"Sequential '{self.name}': layer '{layer.name}' is already in the model"
+                )
             self._stack.append(layer)
         else:
-            raise TypeError(f"Sequential '{self.name}'.add expects a Layer or a ge.Input, got "
-                            f"{type(layer).__name__}")
+            raise TypeError(
+                f"Sequential '{self.name}'.add expects a Layer or a ge.Input, got "
+                f"{type(layer).__name__}"
+            )
         self.built = False
         self._maybe_build_graph()
 
-    def _maybe_build_graph(self, batch_shape: tuple | None = None, dtype: str | None = None) -> None:
+    def _maybe_build_graph(
+        self, batch_shape: tuple | None = None, dtype: str | None = None
+    ) -> None:
         from graphengine.layers.core import Input
 
         if not self._stack:
@@ -242,8 +295,11 @@ class Sequential(Model):
         if x is None:
             first = self._stack[0]
             if first._input_shape_arg is not None:
-                x = Input(shape=first._input_shape_arg, batch_size=first._batch_size_arg,
-                          dtype=first.dtype)
+                x = Input(
+                    shape=first._input_shape_arg,
+                    batch_size=first._batch_size_arg,
+                    dtype=first.dtype,
+                )
             elif batch_shape is not None:
                 x = Input(batch_shape=(None,) + tuple(batch_shape[1:]), dtype=dtype)
             else:
@@ -273,5 +329,7 @@ class Sequential(Model):
 
     def _require_graph(self) -> None:
         if not self.built:
-            raise ValueError(f"Sequential '{self.name}' has no input shape yet: give the first "
-                             "layer input_shape=..., add a ge.Input first, or call it on data")
+            raise ValueError(
+                f"Sequential '{self.name}' has no input shape yet: give the first "
+                "layer input_shape=..., add a ge.Input first, or call it on data"
+            )

@@ -19,5 +19,5 @@ def _scatter_add(ids, dy, dtable):
 
 
 def gather_backward(ids, dy, dtable):
-    """dtable = zeros, then dtable[ids[i]] += dy[i]; ids flattened (M,), dy (M, D), dtable (V, D)."""
+    """dtable = 0, then dtable[ids[i]] += dy[i]; ids (M,) flattened, dy (M, D), dtable (V, D)."""
     _scatter_add(ids.reshape(-1), dy.reshape(ids.size, dtable.shape[1]), dtable)

@@ -26,7 +26,7 @@ def max_forward(x, axes, out):
 
 
 def broadcast_scaled(dy, scale, dx):
-    """dx = broadcast(dy) * scale, dy shaped with size-1 axes where dx is reduced (sum/mean grad)."""
+    """dx = broadcast(dy) * scale; dy has size-1 axes where dx was reduced (sum / mean grad)."""
     np.multiply(dy, scale, out=dx)
 
 
@@ -36,8 +36,9 @@ def max_backward(x, y, dy, dx):
     y and dy are x's max and its cotangent broadcastable to x (reduced axes kept as size 1).
     """
     hit = x == y
-    count = np.sum(hit, axis=tuple(i for i in range(x.ndim) if y.shape[i] == 1 != x.shape[i]),
-                   keepdims=True)
+    count = np.sum(
+        hit, axis=tuple(i for i in range(x.ndim) if y.shape[i] == 1 != x.shape[i]), keepdims=True
+    )
     np.divide(dy, count, out=dx, casting="unsafe")
     np.multiply(dx, hit, out=dx)
 

@@ -27,7 +27,8 @@ def sum_to(x, out):
     """out = x summed down to out's shape (the inverse of a broadcast)."""
     lead = x.ndim - out.ndim
     axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(out.shape) if n == 1 and x.shape[lead + i] != 1)
+        lead + i for i, n in enumerate(out.shape) if n == 1 and x.shape[lead + i] != 1
+    )
     if not axes:
         np.copyto(out, x.reshape(out.shape))
         return
