@@ -60,7 +60,9 @@ def gradients(
                 for t, g in zip(node.inputs, in_grads):
                     if g is None or t not in depends:
                         continue
-                    if g.shape != t.shape:
+                    if g.shape != t.shape or (node.op.broadcasts and None in t.shape[1:]):
+                        # unknown non-batch dims may still have been broadcast: SumTo then
+                        # decides with concrete shapes (a free view when they are equal)
                         g = apply(SumTo(), g, t)
                     accumulate(t, g)
     return [grads.get(t) for t in wrt]

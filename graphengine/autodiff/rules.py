@@ -13,7 +13,7 @@ from graphengine.graph.node import Node
 from graphengine.ops import api
 from graphengine.ops.base import apply
 from graphengine.ops.elementwise import Binary, Cast, GreaterEqual, Unary, UnaryGrad
-from graphengine.ops.indexing import Gather, GatherGrad
+from graphengine.ops.indexing import Gather, GatherGrad, OneHot
 from graphengine.ops.matmul import Matmul, MatmulAtB
 from graphengine.ops.pyfunc import PyFunc
 from graphengine.ops.reduce import MaxGrad, Reduce, ReduceGrad, Softmax, SoftmaxGrad
@@ -130,6 +130,11 @@ def _getitem(node: Node, g: list) -> list:
 def _concatenate(node: Node, g: list) -> list:
     parts = apply(Split(node.op.axis, len(node.inputs)), g[0], *node.inputs)
     return parts if isinstance(parts, list) else [parts]
+
+
+@rule(OneHot)
+def _one_hot(node: Node, g: list) -> list:
+    return [None]
 
 
 @rule(Gather)

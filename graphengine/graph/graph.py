@@ -64,7 +64,7 @@ class LayerGraph:
                 )
         self.inputs, self.outputs = list(inputs), list(outputs)
         self.sites = self._collect(model_name)
-        self.digraph = self._digraph()
+        self.digraph = self._digraph(model_name)
         self.order: list[Site] = topological_order(self.digraph)
 
     def _collect(self, model_name: str) -> list[Site]:
@@ -97,10 +97,16 @@ class LayerGraph:
                 )
         return list(seen.values())
 
-    def _digraph(self) -> nx.DiGraph:
+    def _digraph(self, model_name: str) -> nx.DiGraph:
         graph = nx.DiGraph()
         self.sites.sort(key=lambda s: s.id)  # creation order: a topological order, for listing
         for site in self.sites:
+            name = site_name(site)
+            if name in graph:
+                raise ValueError(
+                    f"Model '{model_name}': layer names must be unique, but two "
+                    f"different layers are named '{name}'"
+                )
             graph.add_node(site_name(site), site=site, order=site.id)
         members = {s.id for s in self.sites}
         for site in self.sites:

@@ -55,6 +55,7 @@ class LayerCall:
         self.output_struct: Any = None
         self.nodes: list[Node] = []
         self.children: list[LayerCall] = []
+        self.losses: list[SymbolicTensor] = []  # activity-regularization penalties
         self.parent = _call_stack[-1] if _call_stack else None
         layer._calls.append(self)
         if self.parent is not None:

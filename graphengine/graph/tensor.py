@@ -150,7 +150,7 @@ class Variable(SymbolicTensor):
         regularizer: Any = None,
         path: str | None = None,
     ) -> None:
-        value = np.ascontiguousarray(value)
+        value = np.asarray(value, order="C")
         super().__init__(value.shape, value.dtype, name=name)
         self._value = value
         self.trainable = trainable
@@ -192,6 +192,6 @@ class Constant(SymbolicTensor):
     """A leaf holding a fixed array (a Python scalar or array used inside a graph)."""
 
     def __init__(self, value: np.ndarray) -> None:
-        self.value = np.ascontiguousarray(value)
+        self.value = np.asarray(value, order="C")
         super().__init__(self.value.shape, self.value.dtype, name=None)
         self.name = f"const_{self.id}"

@@ -12,7 +12,7 @@ import numpy as np
 from graphengine.graph.tensor import SymbolicTensor
 from graphengine.ops.base import apply, normalize_axis
 from graphengine.ops.elementwise import Binary, Cast, GreaterEqual, Unary
-from graphengine.ops.indexing import Gather
+from graphengine.ops.indexing import Gather, OneHot
 from graphengine.ops.matmul import Matmul
 from graphengine.ops.reduce import Reduce, Softmax, normalize_axes
 from graphengine.ops.shape import (
@@ -151,6 +151,17 @@ def softmax(x: Any, axis: int = -1) -> Any:
     return apply(Softmax(axis), x)
 
 
+def log_softmax(x: Any, axis: int = -1) -> Any:
+    return apply(Softmax(axis, log=True), x)
+
+
+def one_hot(x: Any, num_classes: int, dtype: str = "float32") -> Any:
+    """One-hot encoding of integer ids (float ids are cast); not differentiable."""
+    if np.dtype(_dtype(x) or "float32").kind not in "iu":
+        x = cast(x, "int32")
+    return apply(OneHot(int(num_classes), np.dtype(dtype).name), x)
+
+
 def _reduce(kind: str, x: Any, axis: Any, keepdims: bool) -> Any:
     return apply(Reduce(kind, normalize_axes(axis, len(_shape(x))), keepdims), x)
 
@@ -229,37 +240,9 @@ def take_rows(table: Any, ids: Any) -> Any:
     return apply(Gather(), table, ids)
 
 
-__all__ = [
-    "add",
-    "subtract",
-    "multiply",
-    "divide",
-    "maximum",
-    "minimum",
-    "matmul",
-    "exp",
-    "log",
-    "sqrt",
-    "square",
-    "abs",
-    "tanh",
-    "sigmoid",
-    "relu",
-    "softmax",
-    "sum",
-    "mean",
-    "max",
-    "reshape",
-    "transpose",
-    "concatenate",
-    "squeeze",
-    "expand_dims",
-    "clip",
-    "negative",
-    "broadcast_to",
-    "greater_equal",
-    "getitem",
-    "take_rows",
-    "cast",
-    "identity",
-]
+__all__ = """
+add subtract multiply divide maximum minimum greater_equal negative matmul
+exp log sqrt square abs tanh sigmoid relu clip softmax log_softmax one_hot
+sum mean max reshape transpose concatenate squeeze expand_dims broadcast_to getitem
+take_rows cast identity
+""".split()

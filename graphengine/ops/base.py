@@ -39,12 +39,18 @@ class Op:
 
     name = "op"
     shape_only: tuple[int, ...] = ()  # inputs read for their shape only (None in `forward`)
+    broadcasts = False  # whether inputs of different shapes are broadcast against each other
 
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         raise NotImplementedError
 
     def forward(self, k: Any, ins: list[Any], outs: list[Any], ctx: RunContext) -> None:
         raise NotImplementedError
+
+    def is_view(self, in_shapes: list[tuple], out_shape: tuple) -> bool:
+        """Whether, for these concrete shapes, output 0 is input 0's data unchanged (a reshape),
+        so a plan can hand out a view instead of running the op."""
+        return False
 
     def value_inputs(self, inputs: Sequence[SymbolicTensor]) -> list[SymbolicTensor]:
         return [t for i, t in enumerate(inputs) if i not in self.shape_only]
@@ -72,7 +78,7 @@ def as_array(x: Any) -> np.ndarray:
         return x.value
     if isinstance(x, Constant):
         return x.value
-    return np.ascontiguousarray(x)
+    return np.asarray(x, order="C")  # keeps 0-d arrays 0-d, unlike ascontiguousarray
 
 
 def apply(op: Op, *inputs: Any) -> Any:

@@ -16,6 +16,8 @@ BINARY = ("add", "subtract", "multiply", "divide", "maximum", "minimum")
 class Binary(Op):
     """out = a (op) b with NumPy broadcasting."""
 
+    broadcasts = True
+
     def __init__(self, kind: str) -> None:
         if kind not in BINARY:
             raise ValueError(f"Unknown binary op {kind!r}; valid: {', '.join(BINARY)}")
@@ -33,6 +35,8 @@ class Binary(Op):
 
 class GreaterEqual(Op):
     """out = 1 where a >= b else 0, as a float mask (no gradient)."""
+
+    broadcasts = True
 
     name = "greater_equal"
 

@@ -42,3 +42,21 @@ class GatherGrad(Op):
 
     def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
         k.gather_backward(ins[0], ins[1], outs[0])
+
+
+class OneHot(Op):
+    """out = one-hot encoding of integer ids over `depth` classes (no gradient)."""
+
+    name = "one_hot"
+
+    def __init__(self, depth: int, dtype: str = "float32") -> None:
+        self.depth = depth
+        self.dtype = dtype
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        if np.dtype(dtypes[0]).kind not in "iu":
+            raise TypeError(f"one_hot: ids must be integers, got dtype {dtypes[0]}")
+        return [(tuple(shapes[0]) + (self.depth,), self.dtype)]
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        k.one_hot(ins[0], outs[0])

@@ -12,6 +12,8 @@ from graphengine.ops.base import Op, RunContext, Spec, broadcast_shapes, result_
 class Matmul(Op):
     """out (..., M, N) = a (..., M, K) @ b (..., K, N), batch axes broadcast."""
 
+    broadcasts = True
+
     name = "matmul"
 
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:

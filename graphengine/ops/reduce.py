@@ -6,14 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from graphengine.graph.tensor import Shape, format_shape
+from graphengine.graph.tensor import Shape
 from graphengine.ops.base import Op, RunContext, Spec, float_dtype, normalize_axis
 
 
 def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = (int(axis),) if isinstance(axis, (int, np.integer)) else tuple(int(a) for a in axis)
     out = tuple(sorted({normalize_axis(a, ndim) for a in axes}))
     if len(out) != len(axes):
         raise ValueError(f"repeated axis in {axis}")
@@ -91,32 +91,34 @@ def _three_d(shape: tuple[int, ...], axis: int) -> tuple[int, int, int]:
 
 
 class Softmax(Op):
-    """out = exp(x) / sum(exp(x)) along `axis`."""
+    """out = exp(x) / sum(exp(x)) along `axis` (or its logarithm, computed stably, when `log`)."""
 
-    name = "softmax"
-
-    def __init__(self, axis: int) -> None:
+    def __init__(self, axis: int, log: bool = False) -> None:
         self.axis = axis
+        self.log = log
+        self.name = "log_softmax" if log else "softmax"
 
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         if not shapes[0]:
-            raise ValueError("softmax needs a tensor of rank >= 1, got a scalar")
+            raise ValueError(f"{self.name} needs a tensor of rank >= 1, got a scalar")
         normalize_axis(self.axis, len(shapes[0]))
         return [(shapes[0], float_dtype(dtypes[0]))]
 
     def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
         x = ins[0]
         view = _three_d(x.shape, self.axis % x.ndim)
-        k.softmax_forward(x.astype(outs[0].dtype, copy=False).reshape(view), outs[0].reshape(view))
+        kernel = k.log_softmax_forward if self.log else k.softmax_forward
+        kernel(x.astype(outs[0].dtype, copy=False).reshape(view), outs[0].reshape(view))
 
 
 class SoftmaxGrad(Op):
-    """dx = y * (dy - sum(dy * y)) along `axis`, from inputs (y, dy)."""
-
-    name = "softmax_grad"
+    """dx from inputs (y, dy) along `axis`: y * (dy - sum(dy * y)) for softmax,
+    dy - exp(y) * sum(dy) for log_softmax."""
 
     def __init__(self, forward_op: Softmax) -> None:
         self.axis = forward_op.axis
+        self.log = forward_op.log
+        self.name = f"{forward_op.name}_grad"
 
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         return [(shapes[0], dtypes[0])]
@@ -124,9 +126,5 @@ class SoftmaxGrad(Op):
     def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
         y, dy = ins
         view = _three_d(y.shape, self.axis % y.ndim)
-        k.softmax_backward(y.reshape(view), dy.reshape(view), outs[0].reshape(view))
-
-
-def check_rank(shape: Shape, rank: int, what: str) -> None:
-    if len(shape) < rank:
-        raise ValueError(f"{what} needs rank >= {rank}, got shape {format_shape(shape)}")
+        kernel = k.log_softmax_backward if self.log else k.softmax_backward
+        kernel(y.reshape(view), dy.reshape(view), outs[0].reshape(view))

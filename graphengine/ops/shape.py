@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from graphengine.graph.tensor import Shape, format_shape
-from graphengine.ops.base import Op, RunContext, Spec, normalize_axis
+from graphengine.ops.base import Op, RunContext, Spec, normalize_axis, result_dtype
 
 
 def _prod(dims: Any) -> int:
@@ -52,6 +52,16 @@ class Reshape(Op):
                 f"reshape: cannot reshape {format_shape(src)} ({known_src} elements) "
                 f"into {format_shape(tuple(target))} ({_prod(target)} elements)"
             )
+        elif None in target and src.count(None) == target.count(None):
+            # the unknown dims are carried over (the batch): the known ones must hold as much
+            src_known = _prod([d for d in src if d is not None])
+            tgt_known = _prod([d for d in target if d is not None])
+            if src_known != tgt_known:
+                raise ValueError(
+                    f"reshape: cannot reshape {format_shape(src)} into "
+                    f"{format_shape(tuple(target))}: {src_known} elements per sample against "
+                    f"{tgt_known}"
+                )
         return [(tuple(target), dtypes[0])]
 
     @staticmethod
@@ -67,6 +77,9 @@ class Reshape(Op):
                 )
             return _prod(src_known) // max(_prod(tgt_known), 1)
         return None
+
+    def is_view(self, in_shapes: list[tuple], out_shape: tuple) -> bool:
+        return True
 
     def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
         k.copy(ins[0], outs[0])
@@ -130,6 +143,9 @@ class SumTo(Op):
 
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         return [(shapes[1], dtypes[0])]
+
+    def is_view(self, in_shapes: list[tuple], out_shape: tuple) -> bool:
+        return tuple(in_shapes[0]) == tuple(out_shape)
 
     def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
         k.sum_to(ins[0], outs[0])
@@ -226,7 +242,7 @@ class Concatenate(Op):
                         f"but input 0 has shape {format_shape(shapes[0])}; all dimensions except "
                         f"the concatenation axis must match"
                     )
-        return [(tuple(out), np.result_type(*dtypes).name)]
+        return [(tuple(out), result_dtype(dtypes))]
 
     def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
         k.concatenate(ins, self.axis % outs[0].ndim, outs[0])

@@ -12,6 +12,42 @@ from graphengine.runtime.devices import Device
 from graphengine.runtime.memory import BufferPool
 
 
+def forward_order(feeds: Sequence[SymbolicTensor], targets: Sequence[SymbolicTensor]) -> list:
+    """The nodes computing `targets` from `feeds`, in deterministic topological order."""
+    return topological_order(node_digraph(collect_nodes(targets, stop=set(feeds))))
+
+
+def concrete_specs(
+    order: Sequence[Any],
+    feeds: Sequence[SymbolicTensor],
+    feed_shapes: Sequence[tuple],
+    targets: Sequence[SymbolicTensor] = (),
+) -> dict[SymbolicTensor, tuple]:
+    """(shape, dtype) of every tensor of `order` when the feeds have these concrete shapes."""
+    specs = {t: (tuple(s), t.dtype) for t, s in zip(feeds, feed_shapes)}
+    for node in order:
+        for t in node.inputs:
+            if t not in specs:
+                specs[t] = _leaf_spec(t, feeds)
+        out_specs = node.op.infer(
+            [specs[t][0] for t in node.inputs], [specs[t][1] for t in node.inputs]
+        )
+        specs.update(zip(node.outputs, out_specs))
+    for t in targets:
+        if t not in specs:
+            specs[t] = _leaf_spec(t, feeds)
+    return specs
+
+
+def _leaf_spec(t: SymbolicTensor, feeds: Sequence[SymbolicTensor]) -> tuple:
+    if isinstance(t, (Variable, Constant)):
+        return t.value.shape, t.dtype
+    raise ValueError(
+        f"Graph disconnected: tensor '{t.name}' {format_shape(t.shape)} is needed but "
+        f"is not among the inputs ({', '.join(f.name for f in feeds)})"
+    )
+
+
 class Plan:
     """Steps `(op.forward, input buffers, output buffers)` computing `targets` from `feeds`.
 
@@ -28,36 +64,13 @@ class Plan:
         ctx: RunContext,
     ) -> None:
         self.feeds, self.targets, self.device, self.ctx = list(feeds), list(targets), device, ctx
-        self.order = topological_order(node_digraph(collect_nodes(targets, stop=set(feeds))))
-        self.specs = self._concrete_specs(feed_shapes)
+        self.order = forward_order(self.feeds, self.targets)
+        self.specs = concrete_specs(self.order, self.feeds, feed_shapes, self.targets)
         self.pool = BufferPool(device)
         self.buffers: dict[SymbolicTensor, Any] = {}
         for t, shape in zip(self.feeds, feed_shapes):
             self.buffers[t] = self.pool.take(shape, t.dtype)
         self.steps = self._schedule()
-
-    def _concrete_specs(self, feed_shapes: Sequence[tuple]) -> dict[SymbolicTensor, tuple]:
-        specs = {t: (tuple(s), t.dtype) for t, s in zip(self.feeds, feed_shapes)}
-        for node in self.order:
-            for t in node.inputs:
-                if t not in specs:
-                    specs[t] = self._leaf_spec(t)
-            shapes = [specs[t][0] for t in node.inputs]
-            out_specs = node.op.infer(shapes, [specs[t][1] for t in node.inputs])
-            for t, spec in zip(node.outputs, out_specs):
-                specs[t] = spec
-        for t in self.targets:
-            if t not in specs:
-                specs[t] = self._leaf_spec(t)
-        return specs
-
-    def _leaf_spec(self, t: SymbolicTensor) -> tuple:
-        if isinstance(t, (Variable, Constant)):
-            return t.value.shape, t.dtype
-        raise ValueError(
-            f"Graph disconnected: tensor '{t.name}' {format_shape(t.shape)} is needed "
-            f"but is not among the inputs ({', '.join(f.name for f in self.feeds)})"
-        )
 
     def buffer(self, t: SymbolicTensor) -> Any:
         if t not in self.buffers:
@@ -65,31 +78,55 @@ class Plan:
         return self.buffers[t]
 
     def _schedule(self) -> list[tuple]:
+        """Assigns buffers in order and returns the steps. An op whose output is a view of its
+        input (a reshape) gets no step; a buffer goes back to the pool once no live tensor uses
+        it (views counted), unless a target, feed or weight holds it."""
         last = last_uses(self.order)
         keep = set(self.targets) | set(self.feeds)
+        root: dict[SymbolicTensor, int] = {}  # tensor -> id of the pooled buffer it lives in
+        users: dict[int, int] = {}  # pooled buffer id -> live tensors in it (None: never freed)
+        pooled: dict[int, Any] = {}
         steps = []
         for i, node in enumerate(self.order):
             ins = [
                 None if j in node.op.shape_only else self.buffer(t)
                 for j, t in enumerate(node.inputs)
             ]
-            outs = []
-            for t in node.outputs:
-                shape, dtype = self.specs[t]
-                self.buffers[t] = self.pool.take(shape, dtype)
-                outs.append(self.buffers[t])
-            steps.append((node.op.forward, ins, outs))
+            out_shapes = [self.specs[t][0] for t in node.outputs]
+            if node.op.is_view([self.specs[t][0] for t in node.inputs], out_shapes[0]):
+                src, out = node.inputs[0], node.outputs[0]
+                self.buffers[out] = self.buffer(src).reshape(out_shapes[0])
+                if src in root:
+                    root[out] = root[src]
+                    users[root[out]] += 1
+            else:
+                for t in node.outputs:
+                    shape, dtype = self.specs[t]
+                    self.buffers[t] = self.pool.take(shape, dtype)
+                    root[t] = id(self.buffers[t])
+                    pooled[root[t]], users[root[t]] = self.buffers[t], 1
+                steps.append((node.op.forward, ins, [self.buffers[t] for t in node.outputs]))
+            for t in node.outputs + node.inputs:
+                if t in root and t in keep:
+                    users[root[t]] = None  # held by a target or feed: never recycled
             dead = [t for t in node.op.value_inputs(node.inputs) if last.get(t) == i]
             dead += [t for t in node.outputs if t not in last]
             for t in dict.fromkeys(dead):
-                if t.node is not None and t not in keep:
-                    self.pool.give(self.buffers[t])
+                if t in root and t not in keep and users[root[t]] is not None:
+                    users[root[t]] -= 1
+                    if users[root[t]] == 0:
+                        self.pool.give(pooled[root[t]])
         return steps
 
-    def run(self, feeds: Sequence[Any]) -> list[Any]:
-        """Copies `feeds` into their buffers, runs every step, returns the target buffers
-        (owned by the plan: the next run overwrites them)."""
-        for t, value in zip(self.feeds, feeds):
+    @property
+    def feed_buffers(self) -> list[Any]:
+        """The buffers the feeds are read from; fill them and call `run()` with no feeds."""
+        return [self.buffers[t] for t in self.feeds]
+
+    def run(self, feeds: Sequence[Any] | None = None) -> list[Any]:
+        """Copies `feeds` (if given) into their buffers, runs every step, returns the target
+        buffers (owned by the plan: the next run overwrites them)."""
+        for t, value in zip(self.feeds, feeds or ()):
             self.device.copy_in(self.buffers[t], value)
         k, ctx = self.device.kernels, self.ctx
         for forward, ins, outs in self.steps:

@@ -16,7 +16,7 @@ from graphengine.graph.tensor import SymbolicTensor, format_shape
 from graphengine.layers.base import InputSpec, Layer, flatten, pack_like
 from graphengine.ops.base import RunContext, apply, is_symbolic
 from graphengine.runtime.devices import get_device
-from graphengine.runtime.plan import Plan
+from graphengine.runtime.plan import Plan, concrete_specs, forward_order
 
 
 class Model(Layer):
@@ -43,13 +43,8 @@ class Model(Layer):
         self.outputs: list[SymbolicTensor] = flatten(outputs)
         self._layer_graph = LayerGraph(self.inputs, self.outputs, self.name)
         self._sites = self._layer_graph.ordered_sites()
+        self._forward_order = forward_order(self.inputs, self.outputs)
         self._layers = layers_in_order(self._sites)
-        names = [layer.name for layer in self._layers]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(
-                f"Model '{self.name}': layer names must be unique, found {dupes} twice"
-            )
         self.input_spec = [
             InputSpec(
                 ndim=len(t.shape),
@@ -120,20 +115,7 @@ class Model(Layer):
 
     def _feed_list(self, inputs: Any) -> list:
         """Inputs as a flat list in `self.inputs` order (from one array, a list or a dict)."""
-        if isinstance(inputs, dict):
-            missing = [n for n in self.input_names if n not in inputs]
-            if missing:
-                raise ValueError(
-                    f"Model '{self.name}': missing inputs {missing}; got keys {sorted(inputs)}"
-                )
-            return [inputs[n] for n in self.input_names]
-        flat = flatten(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-        if len(flat) != len(self.inputs):
-            raise ValueError(
-                f"Model '{self.name}' expects {len(self.inputs)} input(s) "
-                f"({', '.join(self.input_names)}), but received {len(flat)}"
-            )
-        return flat
+        return match_structure(inputs, self._inputs_struct, self.input_names, self.name, "input")
 
     def _check_arrays(
         self, arrays: Sequence[Any], tensors: Sequence[SymbolicTensor], what: str = "input"
@@ -157,14 +139,24 @@ class Model(Layer):
             checked.append(a)
         return checked
 
-    def _plan(self, key: tuple, feeds: list, targets: list, shapes: list, training: bool) -> Plan:
+    def _plan(
+        self,
+        key: tuple,
+        feeds: list,
+        targets: list,
+        shapes: list,
+        training: bool,
+        on_create: Any = None,
+    ) -> Plan:
+        """The cached plan for (device, training, feed shapes, key), compiled on first use."""
         device = get_device(self.device_name)
         full_key = (device.name, training, tuple(shapes)) + key
         if full_key not in self._plans:
-            ctx = RunContext(
-                training=training, rng=np.random.default_rng(utils.rng().integers(2**63))
-            )
-            self._plans[full_key] = Plan(feeds, targets, shapes, device, ctx)
+            rng = np.random.default_rng(utils.rng().integers(2**63))
+            plan = Plan(feeds, targets, shapes, device, RunContext(training=training, rng=rng))
+            if on_create is not None:
+                on_create(plan)
+            self._plans[full_key] = plan
         return self._plans[full_key]
 
     def _run(self, targets: list, arrays: list, training: bool) -> list[np.ndarray]:
@@ -207,18 +199,19 @@ class Model(Layer):
         self._require_graph()
         cotangents, weights, grads = self._vjp_program()
         xs = self._check_arrays(self._feed_list(inputs), self.inputs)
-        cots = (
-            flatten(output_cotangents)
-            if isinstance(output_cotangents, (list, tuple, dict))
-            else [output_cotangents]
+        cots = match_structure(
+            output_cotangents, self._outputs_struct, self.output_names, self.name, "cotangent"
         )
-        if len(cots) != len(self.outputs):
-            raise ValueError(
-                f"Model '{self.name}' has {len(self.outputs)} output(s), but vjp "
-                f"received {len(cots)} cotangent(s)"
-            )
-        cots = [np.asarray(c) for c in cots]
+        cots = [np.asarray(c, dtype=t.dtype) for c, t in zip(cots, self.outputs)]
         targets = [g for g in grads if g is not None]
+        specs = concrete_specs(self._forward_order, self.inputs, [x.shape for x in xs])
+        for i, (t, c) in enumerate(zip(self.outputs, cots)):
+            if specs[t][0] != c.shape:
+                raise ValueError(
+                    f"Model '{self.name}': cotangent {i} must have the shape of output "
+                    f"{i} ('{self.output_names[i]}'), {format_shape(specs[t][0])}, "
+                    f"but has shape {format_shape(c.shape)}"
+                )
         plan = self._plan(
             ("vjp", tuple(t.id for t in targets)),
             self.inputs + cotangents,
@@ -333,3 +326,35 @@ class Sequential(Model):
                 f"Sequential '{self.name}' has no input shape yet: give the first "
                 "layer input_shape=..., add a ge.Input first, or call it on data"
             )
+
+
+def match_structure(
+    values: Any, struct: Any, names: list[str], owner: str, what: str, optional: Sequence[str] = ()
+) -> list:
+    """`values` as a flat list in the order of a model's inputs or outputs (`struct`): a dict is
+    matched by the struct's keys when the model was built with a dict, else by name; a list or
+    tuple by position; a lone array serves a single-entry model."""
+    if isinstance(values, dict):
+        keys = list(struct) if isinstance(struct, dict) else names
+        missing = [k for k in keys if k not in values and k not in optional]
+        unknown = [k for k in values if k not in keys]
+        if missing or unknown:
+            raise ValueError(
+                f"Model '{owner}': {what}s are keyed {keys}; missing {missing}, "
+                f"unexpected {unknown}"
+            )
+        return [values.get(k) for k in keys]
+    single = len(names) == 1
+    if isinstance(values, (list, tuple)) and not (single and len(values) != 1):
+        if len(values) != len(names):
+            raise ValueError(
+                f"Model '{owner}' expects {len(names)} {what}(s) ({', '.join(names)}), "
+                f"but received {len(values)}"
+            )
+        return list(values)
+    if not single:
+        raise ValueError(
+            f"Model '{owner}' expects {len(names)} {what}s ({', '.join(names)}) as a "
+            f"list or dict, but received one {type(values).__name__}"
+        )
+    return [values]

@@ -50,16 +50,22 @@ class L2(L1L2):
         return {"l2": self.l2}
 
 
-ALL = {"l1": L1, "l2": L2, "l1_l2": L1L2, "L1": L1, "L2": L2, "L1L2": L1L2}
+# Keras also exports the classes under lower-case names: ge.regularizers.l2(0.01)
+l1, l2, l1_l2 = L1, L2, L1L2
+ALL = {"l1": L1, "l2": L2, "l1_l2": L1L2}
+_BY_CLASS = {"L1": L1, "L2": L2, "L1L2": L1L2}
 
 
 def get(identifier: Any) -> Regularizer | None:
+    """A regularizer from None, an instance, a name ('l2', 'L2') or a config dict."""
     if identifier is None or isinstance(identifier, Regularizer):
         return identifier
     if isinstance(identifier, dict):
-        return utils.lookup("regularizer", identifier["class_name"], ALL)(**identifier["config"])
+        name = identifier["class_name"]
+        cls = _BY_CLASS.get(name) or utils.lookup("regularizer", name, ALL)
+        return cls(**identifier.get("config", {}))
     if isinstance(identifier, str):
-        return ALL.get(identifier) or utils.lookup("regularizer", identifier, ALL)()
+        return (_BY_CLASS.get(identifier) or utils.lookup("regularizer", identifier, ALL))()
     raise TypeError(f"Could not interpret regularizer {identifier!r}")
 
 

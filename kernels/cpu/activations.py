@@ -18,10 +18,11 @@ _INV_SQRT_2PI = 0.3989422804014327
 
 @njit(cache=True)
 def relu_forward(x, negative_slope, max_value, threshold, out):
-    """out = min(x, max_value) for x >= threshold, else negative_slope * (x - threshold)."""
+    """out = min(x, max_value) for x > threshold, else negative_slope * (x - threshold)
+    (strict, as Keras: relu(0) has slope negative_slope, so its gradient there is 0)."""
     for i in range(x.size):
         v = x[i]
-        if v >= threshold:
+        if v > threshold:
             out[i] = min(v, max_value)
         else:
             out[i] = negative_slope * (v - threshold)
@@ -29,12 +30,12 @@ def relu_forward(x, negative_slope, max_value, threshold, out):
 
 @njit(cache=True)
 def relu_backward(x, y, dy, negative_slope, max_value, threshold, dx):
-    """dx = dy in [threshold, max_value), dy * negative_slope below threshold, 0 at/above max."""
+    """dx = dy on (threshold, max_value), dy * negative_slope up to threshold, 0 from max up."""
     for i in range(x.size):
         v = x[i]
         if v >= max_value:
             dx[i] = 0.0
-        elif v >= threshold:
+        elif v > threshold:
             dx[i] = dy[i]
         else:
             dx[i] = dy[i] * negative_slope

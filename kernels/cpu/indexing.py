@@ -21,3 +21,18 @@ def _scatter_add(ids, dy, dtable):
 def gather_backward(ids, dy, dtable):
     """dtable = 0, then dtable[ids[i]] += dy[i]; ids (M,) flattened, dy (M, D), dtable (V, D)."""
     _scatter_add(ids.reshape(-1), dy.reshape(ids.size, dtable.shape[1]), dtable)
+
+
+@njit(cache=True)
+def _one_hot(ids, out):
+    out[:] = 0.0
+    depth = out.shape[1]
+    for i in range(ids.size):
+        if 0 <= ids[i] < depth:
+            out[i, ids[i]] = 1.0
+
+
+def one_hot(ids, out):
+    """out[..., c] = 1.0 where ids[...] == c else 0.0; ids int (any shape), out ids.shape + (C,).
+    Ids outside [0, C) give an all-zero row."""
+    _one_hot(ids.reshape(-1), out.reshape(ids.size, out.shape[-1]))

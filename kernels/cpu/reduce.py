@@ -73,3 +73,34 @@ def softmax_backward(y, dy, dx):
                 s += dy[i, j, k] * y[i, j, k]
             for j in range(n):
                 dx[i, j, k] = y[i, j, k] * (dy[i, j, k] - s)
+
+
+@njit(cache=True)
+def log_softmax_forward(x, out):
+    """out = x - max - log(sum(exp(x - max))) over axis 1 of x (outer, n, inner): finite for
+    any finite logits."""
+    a, n, b = x.shape
+    for i in range(a):
+        for k in range(b):
+            m = x[i, 0, k]
+            for j in range(1, n):
+                m = max(m, x[i, j, k])
+            s = 0.0
+            for j in range(n):
+                s += math.exp(x[i, j, k] - m)
+            shift = m + math.log(s)
+            for j in range(n):
+                out[i, j, k] = x[i, j, k] - shift
+
+
+@njit(cache=True)
+def log_softmax_backward(y, dy, dx):
+    """dx = dy - exp(y) * sum_j(dy) over axis 1 of (outer, n, inner) arrays (y = log_softmax)."""
+    a, n, b = y.shape
+    for i in range(a):
+        for k in range(b):
+            s = 0.0
+            for j in range(n):
+                s += dy[i, j, k]
+            for j in range(n):
+                dx[i, j, k] = dy[i, j, k] - math.exp(y[i, j, k]) * s
