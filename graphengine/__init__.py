@@ -5,7 +5,7 @@ from graphengine.graph.tensor import SymbolicTensor, Variable
 from graphengine.layers.core import Input
 from graphengine.ops import activations
 from graphengine.runtime.devices import device
-from graphengine.training import initializers, regularizers
+from graphengine.training import initializers, losses, regularizers
 from graphengine.training.model import Model, Sequential
 
 __version__ = "0.1.0"

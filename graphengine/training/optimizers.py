@@ -1,0 +1,605 @@
+"""Optimizers with Keras 3 update rules (SGD, Adam, AdamW, RMSprop, Adagrad), learning-rate
+schedules, and `get`. Slots are arrays made in `build`; the arithmetic of each step runs in one
+kernel per optimizer, `<optimizer>_update` of the kernel module passed to `apply`."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+import re
+from types import ModuleType, SimpleNamespace
+from typing import Any, Sequence
+
+import numpy as np
+
+import kernels.cpu as cpu_kernels
+from graphengine import utils
+
+# -- learning-rate schedules -----------------------------------------------------------------
+
+
+class LearningRateSchedule:
+    """Callable `(step) -> learning rate`; optimizers evaluate it at `iterations` every step."""
+
+    def __call__(self, step: int) -> float:
+        raise NotImplementedError(f"{type(self).__name__} must override __call__(self, step)")
+
+    def get_config(self) -> dict[str, Any]:
+        raise NotImplementedError(f"{type(self).__name__} must override get_config()")
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> LearningRateSchedule:
+        return cls(**config)
+
+
+class ExponentialDecay(LearningRateSchedule):
+    """lr = initial_learning_rate * decay_rate ^ (step / decay_steps), the exponent floored
+    when `staircase`."""
+
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        decay_steps: int,
+        decay_rate: float,
+        staircase: bool = False,
+        name: str = "ExponentialDecay",
+    ) -> None:
+        if decay_steps <= 0:
+            raise ValueError(f"ExponentialDecay needs decay_steps > 0, got {decay_steps=}")
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.decay_rate = decay_rate
+        self.staircase = staircase
+        self.name = name
+
+    def __call__(self, step: int) -> float:
+        p = step / self.decay_steps
+        if self.staircase:
+            p = math.floor(p)
+        return float(self.initial_learning_rate * self.decay_rate**p)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+            "name": self.name,
+        }
+
+
+def _serialize_schedule(schedule: LearningRateSchedule) -> dict[str, Any]:
+    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+
+
+def _deserialize_schedule(config: dict[str, Any]) -> LearningRateSchedule:
+    name = config["class_name"]
+    cls = _SCHEDULES[name] if name in _SCHEDULES else utils.registered(name)
+    return cls.from_config(config.get("config", {}))
+
+
+_SCHEDULES = {"ExponentialDecay": ExponentialDecay}
+schedules = SimpleNamespace(
+    LearningRateSchedule=LearningRateSchedule,
+    ExponentialDecay=ExponentialDecay,
+    serialize=_serialize_schedule,
+    deserialize=_deserialize_schedule,
+)
+
+# -- the base class --------------------------------------------------------------------------
+
+
+class _Default(float):
+    """A default learning rate that remembers it was not passed, so the legacy alias can tell
+    `SGD(lr=0.1)` (fine) from `SGD(learning_rate=0.1, lr=0.1)` (TypeError)."""
+
+
+_LR_0_01, _LR_0_001 = _Default(0.01), _Default(0.001)
+_LEGACY_KWARGS = ("lr", "decay")
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+
+
+def _optional_float(owner: str, name: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if not _is_number(value):
+        raise TypeError(f"{owner} expects {name} to be a number or None, got {value!r}")
+    return float(value)
+
+
+@functools.cache
+def _valid_kwargs(cls: type) -> frozenset[str]:
+    names = set(_LEGACY_KWARGS)
+    for klass in cls.__mro__:
+        if "__init__" in vars(klass) and klass is not object:
+            params = inspect.signature(vars(klass)["__init__"]).parameters.values()
+            names.update(p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD)
+    names.discard("self")
+    return frozenset(names)
+
+
+class Optimizer:
+    """Base class: learning rate, clipping, weight decay and the step loop. Subclasses add
+    their slots in `_build_slots`, call their kernel in `_update_variable`, and name their
+    hyperparameters in `_config_keys`."""
+
+    _config_keys: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule,
+        weight_decay: float | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        owner = type(self).__name__
+        utils.check_kwargs(owner, kwargs, _valid_kwargs(type(self)))
+        if "lr" in kwargs:
+            if not isinstance(learning_rate, _Default):
+                raise TypeError(
+                    f"{owner} got both learning_rate={learning_rate!r} and its legacy alias "
+                    f"lr={kwargs['lr']!r}; pass only learning_rate"
+                )
+            learning_rate = kwargs["lr"]
+        decay = kwargs.get("decay", 0.0)
+        if not _is_number(decay):
+            raise TypeError(f"{owner} expects the legacy decay to be a number, got {decay=}")
+        if decay < 0:
+            raise ValueError(f"{owner} expects the legacy decay to be >= 0, got {decay=}")
+        if clipnorm is not None and global_clipnorm is not None:
+            raise ValueError(
+                f"{owner}: at most one of clipnorm and global_clipnorm can be set, got "
+                f"{clipnorm=} and {global_clipnorm=}"
+            )
+        self.name = name or utils.unique_name(utils.snake_case(owner))
+        self._learning_rate: float | LearningRateSchedule = 0.0
+        self.learning_rate = learning_rate
+        self.decay = float(decay)
+        self.weight_decay = _optional_float(owner, "weight_decay", weight_decay)
+        self.clipnorm = _optional_float(owner, "clipnorm", clipnorm)
+        self.clipvalue = _optional_float(owner, "clipvalue", clipvalue)
+        self.global_clipnorm = _optional_float(owner, "global_clipnorm", global_clipnorm)
+        self.iterations = 0
+        self.built = False
+        self._exclude_ids: set[int] = set()
+        self._exclude_pattern: re.Pattern[str] | None = None
+
+    # -- learning rate -------------------------------------------------------------------------
+    @property
+    def learning_rate(self) -> float:
+        """The learning rate now: the float, or the schedule evaluated at `iterations`."""
+        if isinstance(self._learning_rate, LearningRateSchedule):
+            return float(self._learning_rate(self.iterations))
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value: float | LearningRateSchedule) -> None:
+        if isinstance(value, LearningRateSchedule):
+            self._learning_rate = value
+        elif not _is_number(value):
+            raise TypeError(
+                f"{type(self).__name__} expects learning_rate to be a number or a "
+                f"LearningRateSchedule, got {value!r}"
+            )
+        elif isinstance(self._learning_rate, LearningRateSchedule):
+            raise TypeError(
+                f"{type(self).__name__} was given a LearningRateSchedule, so its learning rate "
+                "cannot be set to a number; create it with a float learning_rate instead"
+            )
+        else:
+            self._learning_rate = float(value)
+
+    def _step_learning_rate(self) -> float:
+        """This step's rate, with the legacy time decay lr / (1 + decay * iterations)."""
+        lr = self.learning_rate
+        return lr / (1.0 + self.decay * self.iterations) if self.decay else lr
+
+    # -- state ----------------------------------------------------------------------------------
+    def exclude_from_weight_decay(
+        self, var_list: Sequence[Any] | None = None, var_names: Sequence[str] | None = None
+    ) -> None:
+        """Before `build`: no weight decay for these variables, or for names containing any of
+        `var_names`."""
+        if self.built:
+            raise ValueError(f"{self.name}: exclude_from_weight_decay must come before build")
+        self._exclude_ids = {id(v) for v in var_list or ()}
+        self._exclude_pattern = (
+            re.compile("|".join(map(re.escape, var_names))) if var_names else None
+        )
+
+    def _decays(self, variable: Any) -> bool:
+        if id(variable) in self._exclude_ids:
+            return False
+        name = getattr(variable, "name", "")
+        return not (self._exclude_pattern and self._exclude_pattern.search(str(name)))
+
+    def build(self, variables: Sequence[Any]) -> None:
+        """Creates the slots of `variables` (graphengine Variables or C-contiguous float arrays),
+        in Keras's order; does nothing when already built (as Keras)."""
+        if self.built:
+            return
+        arrays = [_value_of(v, i, type(self).__name__) for i, v in enumerate(variables)]
+        self._built_with = list(variables)  # keeps the ids in _index alive
+        self._index = {id(v): i for i, v in enumerate(variables)}
+        self._weights = [a.reshape(-1) for a in arrays]
+        self._shapes = [a.shape for a in arrays]
+        self._names = [
+            str(getattr(v, "path", None) or f"variable_{i}") for i, v in enumerate(variables)
+        ]
+        self._empty = [np.empty(0, a.dtype) for a in arrays]
+        self._use_decay = [self._decays(v) for v in variables]
+        self._grads: list[Any] = [None] * len(arrays)  # reused every step
+        self._slots: list[np.ndarray] = []
+        self._slot_names: list[str] = []
+        self.built = True
+        self._build_slots()
+
+    def _build_slots(self) -> None:
+        """Subclasses: create their slots with `_add_slots`."""
+
+    def _add_slots(self, names: Sequence[str], initial: float = 0.0) -> list[list[np.ndarray]]:
+        """One flat slot per variable and name, registered interleaved per variable (the order
+        of Keras's `add_optimizer_variables`); returns one list per name."""
+        groups: list[list[np.ndarray]] = [[] for _ in names]
+        for w, shape, var_name in zip(self._weights, self._shapes, self._names):
+            for group, name in zip(groups, names):
+                slot = np.full(w.size, initial, dtype=w.dtype)
+                group.append(slot)
+                self._slots.append(slot.reshape(shape))
+                self._slot_names.append(f"{var_name.replace('/', '_')}_{name}")
+        return groups
+
+    def _require_built(self, what: str) -> None:
+        if not self.built:
+            raise ValueError(f"{self.name} is not built; call build(variables) before {what}")
+
+    @property
+    def variables(self) -> list[np.ndarray]:
+        """[iterations (0-d int64), *slots], slots in Keras's order, live views (for saving)."""
+        self._require_built("reading its variables")
+        return [np.array(self.iterations, dtype=np.int64), *self._slots]
+
+    @property
+    def variable_names(self) -> list[str]:
+        self._require_built("reading its variables")
+        return ["iteration", *self._slot_names]
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [np.array(v) for v in self.variables]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Restores `iterations` and the slots from arrays ordered as `variables`."""
+        current = self.variables
+        if len(weights) != len(current):
+            raise ValueError(
+                f"{self.name} has {len(current)} variables, got {len(weights)} weights"
+            )
+        for name, old, new in zip(self.variable_names, current, weights):
+            new = np.asarray(new)
+            if new.shape != old.shape:
+                raise ValueError(
+                    f"{self.name} variable '{name}' has shape {old.shape}, got {new.shape}"
+                )
+        self.iterations = int(weights[0])
+        for slot, new in zip(self._slots, weights[1:]):
+            np.copyto(slot, new, casting="unsafe")
+
+    # -- the step -------------------------------------------------------------------------------
+    def apply_gradients(self, grads_and_vars: Sequence[tuple[Any, Any]]) -> None:
+        grads, variables = zip(*grads_and_vars)
+        self.apply(grads, variables)
+
+    def apply(
+        self,
+        grads: Sequence[Any],
+        variables: Sequence[Any] | None = None,
+        *,
+        kernels: ModuleType | None = None,
+    ) -> None:
+        """One step in place on the variables' arrays: clip (value, then per-variable or global
+        norm), weight decay, the update, then iterations += 1. `grads` are scratch owned by the
+        caller: clipping writes into them. A None gradient leaves its variable untouched."""
+        if variables is None:
+            self._require_built("apply(grads) without variables")
+            variables = self._built_with
+        self.build(variables)
+        self._gather_grads(grads, variables)
+        k = kernels or cpu_kernels
+        self._clip(k)
+        lr = self._step_learning_rate()
+        self._begin_step(lr)
+        wd_lr = 0.0 if self.weight_decay is None else self.weight_decay * lr
+        for i, g in enumerate(self._grads):
+            if g is not None:
+                self._update_variable(k, i, g, lr, wd_lr if self._use_decay[i] else 0.0)
+        self.iterations += 1
+
+    def _gather_grads(self, grads: Sequence[Any], variables: Sequence[Any]) -> None:
+        """Flat views of the gradients into self._grads, by built index (None where absent)."""
+        if len(grads) != len(variables):
+            raise ValueError(
+                f"{self.name}.apply got {len(grads)} gradients for {len(variables)} variables"
+            )
+        views = self._grads
+        for i in range(len(views)):
+            views[i] = None
+        found = False
+        for j, (g, v) in enumerate(zip(grads, variables)):
+            i = self._index.get(id(v))
+            if i is None:
+                raise ValueError(
+                    f"{self.name} was built for other variables and cannot update {v!r}; "
+                    "create a new optimizer for new variables"
+                )
+            if g is None:
+                continue
+            if g.size != self._weights[i].size:
+                raise ValueError(
+                    f"{self.name}.apply: gradient {j} has shape {tuple(g.shape)}, but variable "
+                    f"'{self._names[i]}' has shape {self._shapes[i]}"
+                )
+            views[i] = g.reshape(-1)
+            found = True
+        if not found:
+            raise ValueError(f"{self.name}.apply: no gradients provided for any variable")
+
+    def _clip(self, k: ModuleType) -> None:
+        """Keras 2's order when several are set: by value, then by norm or by global norm.
+        A zero (or None) threshold means no clipping, as in Keras."""
+        if (self.clipvalue or 0.0) > 0.0:
+            for g in self._grads:
+                if g is not None:
+                    k.clip_gradient_by_value(g, self.clipvalue)
+        if (self.clipnorm or 0.0) > 0.0:
+            c = self.clipnorm
+            for g in self._grads:
+                if g is not None:
+                    # g * c / max(norm, c); a NaN norm makes max() NaN and so the gradient NaN
+                    factor = c / max(math.sqrt(k.gradient_sum_of_squares(g)), c)
+                    if factor != 1.0:
+                        k.scale_gradient(g, factor)
+        elif (self.global_clipnorm or 0.0) > 0.0:
+            self._clip_global_norm(k, self.global_clipnorm)
+
+    def _clip_global_norm(self, k: ModuleType, c: float) -> None:
+        total = 0.0
+        for g in self._grads:
+            if g is not None:
+                total += k.gradient_sum_of_squares(g)
+        norm = math.sqrt(total)
+        if not math.isfinite(norm):
+            factor = math.nan  # an inf or NaN gradient poisons every gradient, as in Keras
+        elif norm > c:
+            factor = c / norm
+        else:
+            return
+        for g in self._grads:
+            if g is not None:
+                k.scale_gradient(g, factor)
+
+    def _begin_step(self, lr: float) -> None:
+        """Subclasses: per-step scalars (Adam's alpha), computed once for all variables."""
+
+    def _update_variable(self, k: ModuleType, i: int, g: Any, lr: float, decay: float) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must implement _update_variable")
+
+    # -- serialization -------------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        lr = self._learning_rate
+        if isinstance(lr, LearningRateSchedule):
+            lr = _serialize_schedule(lr)
+        return {
+            "name": self.name,
+            "learning_rate": lr,
+            "weight_decay": self.weight_decay,
+            "clipnorm": self.clipnorm,
+            "global_clipnorm": self.global_clipnorm,
+            "clipvalue": self.clipvalue,
+            "decay": self.decay,
+            **{key: getattr(self, key) for key in self._config_keys},
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Optimizer:
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = _deserialize_schedule(config["learning_rate"])
+        return cls(**config)
+
+
+def _value_of(variable: Any, index: int, owner: str) -> Any:
+    """The array an optimizer updates: a Variable's `.value`, or the array itself."""
+    value = variable if isinstance(variable, np.ndarray) else getattr(variable, "value", None)
+    if value is None:
+        raise TypeError(f"{owner}: variable {index} is {variable!r}, not a Variable or an array")
+    if isinstance(value, np.ndarray):
+        if not np.issubdtype(value.dtype, np.floating):
+            raise TypeError(f"{owner}: variable {index} has dtype {value.dtype}, not a float")
+        if not (value.flags.c_contiguous and value.flags.writeable):
+            raise ValueError(f"{owner}: variable {index} must be a C-contiguous writeable array")
+    return value
+
+
+# -- the optimizers --------------------------------------------------------------------------
+
+
+class SGD(Optimizer):
+    """Gradient descent, with optional momentum and Nesterov momentum."""
+
+    _config_keys = ("momentum", "nesterov")
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule = _LR_0_01,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(learning_rate, **kwargs)
+        if not _is_number(momentum) or not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"SGD expects momentum to be a float in [0, 1], got {momentum=}")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+
+    def _build_slots(self) -> None:
+        self._momentums = self._add_slots(["momentum"])[0] if self.momentum != 0 else self._empty
+
+    def _update_variable(self, k: ModuleType, i: int, g: Any, lr: float, decay: float) -> None:
+        k.sgd_update(
+            self._weights[i], g, self._momentums[i], lr, self.momentum, self.nesterov, decay
+        )
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2014), optionally AMSGrad (Reddi et al., 2018)."""
+
+    _config_keys = ("beta_1", "beta_2", "epsilon", "amsgrad")
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule = _LR_0_001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        amsgrad: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1, self.beta_2 = float(beta_1), float(beta_2)
+        self.epsilon = float(epsilon)
+        self.amsgrad = bool(amsgrad)
+
+    def _build_slots(self) -> None:
+        self._m, self._v = self._add_slots(["momentum", "velocity"])
+        self._v_hat = self._add_slots(["velocity_hat"])[0] if self.amsgrad else self._empty
+
+    def _begin_step(self, lr: float) -> None:
+        t = self.iterations + 1
+        self._alpha = lr * math.sqrt(1.0 - self.beta_2**t) / (1.0 - self.beta_1**t)
+
+    def _update_variable(self, k: ModuleType, i: int, g: Any, lr: float, decay: float) -> None:
+        k.adam_update(
+            self._weights[i], g, self._m[i], self._v[i], self._v_hat[i], self._alpha,
+            self.beta_1, self.beta_2, self.epsilon, self.amsgrad, decay,
+        )  # fmt: skip
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): Keras 3's Adam with a
+    required `weight_decay`, applied as w -= w * weight_decay * lr before each update."""
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule = _LR_0_001,
+        weight_decay: float = 0.004,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        amsgrad: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        if weight_decay is None:
+            raise ValueError("AdamW expects weight_decay to be a float, got weight_decay=None")
+        super().__init__(
+            learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay=weight_decay, **kwargs
+        )
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton, 2012), optionally centered (Graves, 2013) and with momentum."""
+
+    _config_keys = ("rho", "momentum", "epsilon", "centered")
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule = _LR_0_001,
+        rho: float = 0.9,
+        momentum: float = 0.0,
+        epsilon: float = 1e-7,
+        centered: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.rho, self.momentum = float(rho), float(momentum)
+        self.epsilon = float(epsilon)
+        self.centered = bool(centered)
+
+    def _build_slots(self) -> None:
+        self._velocities = self._add_slots(["velocity"])[0]
+        self._momentums = self._add_slots(["momentum"])[0] if self.momentum > 0 else self._empty
+        self._average_grads = (
+            self._add_slots(["average_gradient"])[0] if self.centered else self._empty
+        )
+
+    def _update_variable(self, k: ModuleType, i: int, g: Any, lr: float, decay: float) -> None:
+        k.rmsprop_update(
+            self._weights[i], g, self._velocities[i], self._momentums[i], self._average_grads[i],
+            lr, self.rho, self.momentum, self.epsilon, self.centered, decay,
+        )  # fmt: skip
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al., 2011); the accumulators start at `initial_accumulator_value`."""
+
+    _config_keys = ("initial_accumulator_value", "epsilon")
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule = _LR_0_001,
+        initial_accumulator_value: float = 0.1,
+        epsilon: float = 1e-7,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.initial_accumulator_value = float(initial_accumulator_value)
+        self.epsilon = float(epsilon)
+
+    def _build_slots(self) -> None:
+        self._accumulators = self._add_slots(["accumulator"], self.initial_accumulator_value)[0]
+
+    def _update_variable(self, k: ModuleType, i: int, g: Any, lr: float, decay: float) -> None:
+        k.adagrad_update(self._weights[i], g, self._accumulators[i], lr, self.epsilon, decay)
+
+
+# -- lookup ----------------------------------------------------------------------------------
+
+ALL = {"adagrad": Adagrad, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "sgd": SGD}
+
+
+def serialize(optimizer: Optimizer) -> dict[str, Any]:
+    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+
+
+def deserialize(config: dict[str, Any]) -> Optimizer:
+    """An optimizer from {"class_name", "config"}: a built-in name (any case) or a class
+    registered with ge.utils.register_serializable."""
+    name = config["class_name"]
+    if name.lower() in ALL:
+        cls = ALL[name.lower()]
+    else:
+        try:
+            cls = utils.registered(name)
+        except ValueError:
+            cls = utils.lookup("optimizer", name, ALL)  # raises, listing the valid names
+    return cls.from_config(config.get("config", {}))
+
+
+def get(identifier: Any) -> Optimizer | None:
+    """An optimizer from a name ("adam", any case), a config dict, or an instance (returned)."""
+    if identifier is None or isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str):
+        return utils.lookup("optimizer", identifier, ALL)()
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    raise TypeError(
+        f"Could not interpret optimizer {identifier!r}: pass a name "
+        f"({', '.join(sorted(ALL))}), a config dict or an Optimizer"
+    )
