@@ -8,84 +8,15 @@ import functools
 import inspect
 import math
 import re
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 from typing import Any, Sequence
 
 import numpy as np
 
 import kernels.cpu as cpu_kernels
 from graphengine import utils
-
-# -- learning-rate schedules -----------------------------------------------------------------
-
-
-class LearningRateSchedule:
-    """Callable `(step) -> learning rate`; optimizers evaluate it at `iterations` every step."""
-
-    def __call__(self, step: int) -> float:
-        raise NotImplementedError(f"{type(self).__name__} must override __call__(self, step)")
-
-    def get_config(self) -> dict[str, Any]:
-        raise NotImplementedError(f"{type(self).__name__} must override get_config()")
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> LearningRateSchedule:
-        return cls(**config)
-
-
-class ExponentialDecay(LearningRateSchedule):
-    """lr = initial_learning_rate * decay_rate ^ (step / decay_steps), the exponent floored
-    when `staircase`."""
-
-    def __init__(
-        self,
-        initial_learning_rate: float,
-        decay_steps: int,
-        decay_rate: float,
-        staircase: bool = False,
-        name: str = "ExponentialDecay",
-    ) -> None:
-        if decay_steps <= 0:
-            raise ValueError(f"ExponentialDecay needs decay_steps > 0, got {decay_steps=}")
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
-
-    def __call__(self, step: int) -> float:
-        p = step / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return float(self.initial_learning_rate * self.decay_rate**p)
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-            "name": self.name,
-        }
-
-
-def _serialize_schedule(schedule: LearningRateSchedule) -> dict[str, Any]:
-    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
-
-
-def _deserialize_schedule(config: dict[str, Any]) -> LearningRateSchedule:
-    name = config["class_name"]
-    cls = _SCHEDULES[name] if name in _SCHEDULES else utils.registered(name)
-    return cls.from_config(config.get("config", {}))
-
-
-_SCHEDULES = {"ExponentialDecay": ExponentialDecay}
-schedules = SimpleNamespace(
-    LearningRateSchedule=LearningRateSchedule,
-    ExponentialDecay=ExponentialDecay,
-    serialize=_serialize_schedule,
-    deserialize=_deserialize_schedule,
-)
+from graphengine.training import schedules
+from graphengine.training.schedules import LearningRateSchedule
 
 # -- the base class --------------------------------------------------------------------------
 
@@ -153,10 +84,12 @@ class Optimizer:
             raise TypeError(f"{owner} expects the legacy decay to be a number, got {decay=}")
         if decay < 0:
             raise ValueError(f"{owner} expects the legacy decay to be >= 0, got {decay=}")
-        if clipnorm is not None and global_clipnorm is not None:
+        clips = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
+        given = [k for k, v in clips.items() if v is not None]
+        if len(given) > 1:
             raise ValueError(
-                f"{owner}: at most one of clipnorm and global_clipnorm can be set, got "
-                f"{clipnorm=} and {global_clipnorm=}"
+                f"{owner}: only one of clipnorm, clipvalue and global_clipnorm can "
+                f"be set (as in Keras 3), got {' and '.join(given)}"
             )
         self.name = name or utils.unique_name(utils.snake_case(owner))
         self._learning_rate: float | LearningRateSchedule = 0.0
@@ -351,13 +284,13 @@ class Optimizer:
             raise ValueError(f"{self.name}.apply: no gradients provided for any variable")
 
     def _clip(self, k: ModuleType) -> None:
-        """Keras 2's order when several are set: by value, then by norm or by global norm.
-        A zero (or None) threshold means no clipping, as in Keras."""
+        """The one clipping set (by value, by norm, or by global norm); a zero threshold means
+        no clipping, as in Keras."""
         if (self.clipvalue or 0.0) > 0.0:
             for g in self._grads:
                 if g is not None:
                     k.clip_gradient_by_value(g, self.clipvalue)
-        if (self.clipnorm or 0.0) > 0.0:
+        elif (self.clipnorm or 0.0) > 0.0:
             c = self.clipnorm
             for g in self._grads:
                 if g is not None:
@@ -394,7 +327,7 @@ class Optimizer:
     def get_config(self) -> dict[str, Any]:
         lr = self._learning_rate
         if isinstance(lr, LearningRateSchedule):
-            lr = _serialize_schedule(lr)
+            lr = schedules.serialize(lr)
         return {
             "name": self.name,
             "learning_rate": lr,
@@ -410,7 +343,7 @@ class Optimizer:
     def from_config(cls, config: dict[str, Any]) -> Optimizer:
         config = dict(config)
         if isinstance(config.get("learning_rate"), dict):
-            config["learning_rate"] = _deserialize_schedule(config["learning_rate"])
+            config["learning_rate"] = schedules.deserialize(config["learning_rate"])
         return cls(**config)
 
 
