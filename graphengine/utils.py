@@ -58,6 +58,17 @@ def check_kwargs(owner: str, given: Iterable[str], valid: Iterable[str]) -> None
             raise TypeError(f"{owner} got an unexpected keyword argument '{key}'{hint}")
 
 
+def parameter_names(fn: Callable) -> list[str]:
+    """The named parameters of `fn` (the valid keywords of a call)."""
+    import inspect
+
+    return [
+        p.name
+        for p in inspect.signature(fn).parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"
+    ]
+
+
 def lookup(kind: str, identifier: str, table: dict[str, Any]) -> Any:
     """table[identifier] case-insensitively, or ValueError listing the valid names."""
     key = identifier.lower() if isinstance(identifier, str) else identifier

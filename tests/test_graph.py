@@ -510,7 +510,9 @@ def test_vjp_wrong_number_of_cotangents():
     xs = [rand(2, 3), rand(2, 2)]
     with pytest.raises(ValueError, match=r"'mimo' expects 2 cotangents \(o1, o2\).*received one"):
         model.vjp(xs, np.ones((2, 1)))
-    with pytest.raises(ValueError, match=r"'mimo' expects 2 cotangent\(s\) \(o1, o2\), but received 3"):
+    with pytest.raises(
+        ValueError, match=r"'mimo' expects 2 cotangent\(s\) \(o1, o2\), but received 3"
+    ):
         model.vjp(xs, [np.ones((2, 1)), np.ones((2, 2)), np.ones((2, 2))])
 
 

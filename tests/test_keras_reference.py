@@ -15,8 +15,7 @@ import os
 import numpy as np
 import pytest
 
-REF_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                       "keras_reference")
+REF_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_reference")
 RTOL, ATOL = 1e-4, 1e-5
 
 
@@ -27,8 +26,7 @@ def _load_cases():
 
 @pytest.fixture(scope="module")
 def arrays():
-    with np.load(os.path.join(REF_DIR, "arrays.npz"),
-                 allow_pickle=False) as data:
+    with np.load(os.path.join(REF_DIR, "arrays.npz"), allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
 
 
@@ -54,8 +52,10 @@ def test_matches_keras(case, arrays):
     ys = [ref("y%d" % k) for k in range(case["n_outputs"])]
     dys = [ref("dy%d" % k) for k in range(case["n_outputs"])]
 
-    inputs = [ge.Input(shape=tuple(s[1:]), dtype=d)
-              for s, d in zip(case["input_shapes"], case["input_dtypes"])]
+    inputs = [
+        ge.Input(shape=tuple(s[1:]), dtype=d)
+        for s, d in zip(case["input_shapes"], case["input_dtypes"])
+    ]
     layer = getattr(ge.layers, case["layer"])(**case["kwargs"])
     out = layer(_single_or_list(inputs))
     model = ge.Model(inputs, out)
@@ -64,25 +64,31 @@ def test_matches_keras(case, arrays):
     got_ys = _as_list(model(_single_or_list(xs)))
     assert len(got_ys) == len(ys)
     for k, (got, want) in enumerate(zip(got_ys, ys)):
-        np.testing.assert_allclose(np.asarray(got), want, rtol=RTOL, atol=ATOL,
-                                   err_msg="%s: output y%d" % (cid, k))
+        np.testing.assert_allclose(
+            np.asarray(got), want, rtol=RTOL, atol=ATOL, err_msg="%s: output y%d" % (cid, k)
+        )
 
-    dx, dw = model.vjp(_single_or_list(xs), _single_or_list(dys),
-                       training=False)
+    dx, dw = model.vjp(_single_or_list(xs), _single_or_list(dys), training=False)
     dx = _as_list(dx)
     assert len(dx) == n_in, "%s: dx must match the model inputs" % cid
     for i, (got, dtype) in enumerate(zip(dx, case["input_dtypes"])):
         if dtype != "float32":
-            assert got is None, "%s: dx%d for an int input must be None" % (
-                cid, i)
+            assert got is None, "%s: dx%d for an int input must be None" % (cid, i)
             continue
-        np.testing.assert_allclose(np.asarray(got), ref("dx%d" % i),
-                                   rtol=RTOL, atol=ATOL,
-                                   err_msg="%s: input gradient dx%d" % (cid, i))
+        np.testing.assert_allclose(
+            np.asarray(got),
+            ref("dx%d" % i),
+            rtol=RTOL,
+            atol=ATOL,
+            err_msg="%s: input gradient dx%d" % (cid, i),
+        )
     dw = list(dw)
-    assert len(dw) == case["n_weights"], (
-        "%s: dw must match model.trainable_weights" % cid)
+    assert len(dw) == case["n_weights"], "%s: dw must match model.trainable_weights" % cid
     for j, got in enumerate(dw):
-        np.testing.assert_allclose(np.asarray(got), ref("dw%d" % j),
-                                   rtol=RTOL, atol=ATOL,
-                                   err_msg="%s: weight gradient dw%d" % (cid, j))
+        np.testing.assert_allclose(
+            np.asarray(got),
+            ref("dw%d" % j),
+            rtol=RTOL,
+            atol=ATOL,
+            err_msg="%s: weight gradient dw%d" % (cid, j),
+        )

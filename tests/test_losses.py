@@ -38,8 +38,9 @@ def test_loss_matches_keras(case, arrays):
     np.testing.assert_allclose(grad, arrays[f"{case['id']}/grad"], rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["mse", "mae", "huber", "binary_crossentropy",
-                                  "categorical_crossentropy"])
+@pytest.mark.parametrize(
+    "name", ["mse", "mae", "huber", "binary_crossentropy", "categorical_crossentropy"]
+)
 def test_loss_gradients_float64(name):
     rng = np.random.default_rng(3)
     y_true = rng.uniform(0.1, 0.9, (3, 4))
@@ -61,7 +62,8 @@ def test_crossentropy_from_logits_is_stable_for_huge_logits():
     logits = np.array([[1e4, -1e4, 0.0]], "float32")
     loss = ge.losses.CategoricalCrossentropy(from_logits=True)
     value = loss_model(loss, np.array([[0, 1, 0]], "float32"), logits)(
-        [np.array([[0, 1, 0]], "float32"), logits])
+        [np.array([[0, 1, 0]], "float32"), logits]
+    )
     assert np.isfinite(value) and value == pytest.approx(2e4, rel=1e-6)
 
 

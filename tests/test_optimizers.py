@@ -383,8 +383,13 @@ def test_kernels_argument_routes_every_call():
     fake = SimpleNamespace(**{n: recorder(n) for n in names})
     Adam(clipvalue=0.5).apply([np.ones(3)], [np.ones(3)], kernels=fake)
     Adam(clipnorm=0.1).apply([np.ones(3)], [np.ones(3)], kernels=fake)
-    assert calls == ["clip_gradient_by_value", "adam_update", "gradient_sum_of_squares",
-                     "scale_gradient", "adam_update"]
+    assert calls == [
+        "clip_gradient_by_value",
+        "adam_update",
+        "gradient_sum_of_squares",
+        "scale_gradient",
+        "adam_update",
+    ]
 
 
 def test_apply_allocates_no_arrays():

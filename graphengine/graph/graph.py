@@ -120,10 +120,30 @@ class LayerGraph:
         return [self.digraph.nodes[name]["site"] for name in self.order]
 
 
-def layers_in_order(sites: Sequence[Site]) -> list[Any]:
-    """The distinct layers called at `sites`, in order of first call."""
-    seen: dict[int, Any] = {}
+def layers_in_order(sites: Sequence[Site], outputs: Sequence[SymbolicTensor]) -> list[Any]:
+    """The distinct layers called at `sites`, in Keras's order (so `get_weights()` lists
+    weights as Keras does): deepest from the outputs first, ties broken by when a depth-first
+    walk from the outputs first meets them."""
+    first_seen: dict[int, int] = {}
+    stack = [producer(t) for t in reversed(outputs)]
+    while stack:
+        site = stack.pop()
+        if site is None or site.id in first_seen:
+            continue
+        first_seen[site.id] = len(first_seen)
+        stack.extend(producer(t) for t in reversed(site_inputs(site)))
+    depth = {site.id: 0 for site in sites}
+    for site in reversed(sites):  # `sites` is topological: consumers come after producers
+        for t in site_inputs(site):
+            src = producer(t)
+            if src is not None and src.id in depth:
+                depth[src.id] = max(depth[src.id], depth[site.id] + 1)
+    rank: dict[int, tuple[int, int]] = {}
+    layers: dict[int, Any] = {}
     for site in sites:
         if isinstance(site, LayerCall):
-            seen.setdefault(id(site.layer), site.layer)
-    return list(seen.values())
+            key = (-depth[site.id], first_seen[site.id])
+            layer_id = id(site.layer)
+            layers[layer_id] = site.layer
+            rank[layer_id] = min(rank.get(layer_id, key), key)
+    return [layers[i] for i in sorted(layers, key=rank.__getitem__)]

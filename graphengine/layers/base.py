@@ -29,8 +29,9 @@ _BASE_KWARGS = (
 
 
 def flatten(struct: Any) -> list:
+    """Leaves of nested lists, tuples and dicts; dicts in sorted key order, as Keras's tree."""
     if isinstance(struct, dict):
-        return [v for k in struct for v in flatten(struct[k])]
+        return [v for k in sorted(struct) for v in flatten(struct[k])]
     if isinstance(struct, (list, tuple)):
         return [v for s in struct for v in flatten(s)]
     return [struct]
@@ -42,7 +43,8 @@ def pack_like(struct: Any, flat: list) -> Any:
 
     def build(s: Any) -> Any:
         if isinstance(s, dict):
-            return {k: build(v) for k, v in s.items()}
+            built = {k: build(s[k]) for k in sorted(s)}
+            return {k: built[k] for k in s}
         if isinstance(s, (list, tuple)):
             return type(s)(build(v) for v in s)
         return next(it)
@@ -115,7 +117,12 @@ class Layer:
         activity_regularizer: Any = None,
         **kwargs: Any,
     ) -> None:
-        valid = {p for cls in type(self).__mro__ for p in _init_params(cls)} | set(_BASE_KWARGS)
+        valid = {
+            p
+            for cls in type(self).__mro__
+            if "__init__" in vars(cls)
+            for p in utils.parameter_names(vars(cls)["__init__"])
+        } | set(_BASE_KWARGS)
         utils.check_kwargs(type(self).__name__, kwargs, valid)
         self.name = name or utils.unique_name(utils.snake_case(type(self).__name__))
         self.dtype = np.dtype(dtype or "float32").name
@@ -327,16 +334,6 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
-
-
-def _init_params(cls: type) -> list[str]:
-    if "__init__" not in vars(cls):
-        return []
-    return [
-        p.name
-        for p in inspect.signature(cls.__init__).parameters.values()
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"
-    ]
 
 
 def _named(error: ValueError, layer: Layer) -> ValueError:

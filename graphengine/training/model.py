@@ -17,9 +17,10 @@ from graphengine.layers.base import InputSpec, Layer, flatten, pack_like
 from graphengine.ops.base import RunContext, apply, is_symbolic
 from graphengine.runtime.devices import get_device
 from graphengine.runtime.plan import Plan, concrete_specs, forward_order
+from graphengine.training.trainer import Trainer
 
 
-class Model(Layer):
+class Model(Trainer, Layer):
     """`ge.Model(inputs, outputs)`: inputs and outputs may be a tensor, a list or a dict."""
 
     def __init__(
@@ -44,7 +45,7 @@ class Model(Layer):
         self._layer_graph = LayerGraph(self.inputs, self.outputs, self.name)
         self._sites = self._layer_graph.ordered_sites()
         self._forward_order = forward_order(self.inputs, self.outputs)
-        self._layers = layers_in_order(self._sites)
+        self._layers = layers_in_order(self._sites, self.outputs)
         self.input_spec = [
             InputSpec(
                 ndim=len(t.shape),
@@ -90,6 +91,9 @@ class Model(Layer):
 
     @property
     def output_names(self) -> list[str]:
+        """The keys of a dict of outputs, else the names of the layers producing them."""
+        if isinstance(self._outputs_struct, dict):
+            return sorted(self._outputs_struct)  # the order of self.outputs (flatten sorts)
         return [t.layer_call.layer.name if t.layer_call else t.name for t in self.outputs]
 
     # -- calling -------------------------------------------------------------------------------
@@ -335,7 +339,7 @@ def match_structure(
     matched by the struct's keys when the model was built with a dict, else by name; a list or
     tuple by position; a lone array serves a single-entry model."""
     if isinstance(values, dict):
-        keys = list(struct) if isinstance(struct, dict) else names
+        keys = sorted(struct) if isinstance(struct, dict) else names
         missing = [k for k in keys if k not in values and k not in optional]
         unknown = [k for k in values if k not in keys]
         if missing or unknown:

@@ -46,12 +46,25 @@ KINK_MARGIN = 1e-2
 MAX_ATTEMPTS = 10000
 
 ACTIVATIONS = [
-    "relu", "sigmoid", "tanh", "softmax", "elu", "selu", "gelu", "softplus",
-    "leaky_relu", "linear", "hard_sigmoid", "swish",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "elu",
+    "selu",
+    "gelu",
+    "softplus",
+    "leaky_relu",
+    "linear",
+    "hard_sigmoid",
+    "swish",
 ]
 # Kinks (derivative discontinuities) of each activation string.
 ACTIVATION_KINKS = {
-    "relu": [0.0], "elu": [0.0], "selu": [0.0], "leaky_relu": [0.0],
+    "relu": [0.0],
+    "elu": [0.0],
+    "selu": [0.0],
+    "leaky_relu": [0.0],
     "hard_sigmoid": [-3.0, 3.0],
 }
 
@@ -60,8 +73,19 @@ ACTIVATION_KINKS = {
 # Case specifications
 # --------------------------------------------------------------------------
 
-def case(id, layer, kwargs, input_shapes, input_dtypes=None, scale=1.0,
-         kinks=None, preact=None, distinct=False, int_high=None):
+
+def case(
+    id,
+    layer,
+    kwargs,
+    input_shapes,
+    input_dtypes=None,
+    scale=1.0,
+    kinks=None,
+    preact=None,
+    distinct=False,
+    int_high=None,
+):
     """One case.
 
     kinks:    points that the checked values must stay KINK_MARGIN away from;
@@ -71,34 +95,61 @@ def case(id, layer, kwargs, input_shapes, input_dtypes=None, scale=1.0,
     distinct: inputs must differ pairwise elementwise (Maximum/Minimum ties).
     int_high: integer inputs are drawn from [0, int_high).
     """
-    return dict(id=id, layer=layer, kwargs=kwargs,
-                input_shapes=[list(s) for s in input_shapes],
-                input_dtypes=input_dtypes or ["float32"] * len(input_shapes),
-                scale=scale, kinks=sorted(kinks or []), preact=preact,
-                distinct=distinct, int_high=int_high)
+    return dict(
+        id=id,
+        layer=layer,
+        kwargs=kwargs,
+        input_shapes=[list(s) for s in input_shapes],
+        input_dtypes=input_dtypes or ["float32"] * len(input_shapes),
+        scale=scale,
+        kinks=sorted(kinks or []),
+        preact=preact,
+        distinct=distinct,
+        int_high=int_high,
+    )
 
 
 def build_specs():
     specs = []
     # Dense.
     specs.append(case("dense_2d", "Dense", {"units": 3}, [(3, 4)]))
-    specs.append(case("dense_3d_relu", "Dense",
-                      {"units": 3, "activation": "relu"}, [(2, 3, 4)],
-                      kinks=[0.0], preact="dense"))
-    specs.append(case("dense_no_bias", "Dense",
-                      {"units": 3, "use_bias": False}, [(3, 4)]))
+    specs.append(
+        case(
+            "dense_3d_relu",
+            "Dense",
+            {"units": 3, "activation": "relu"},
+            [(2, 3, 4)],
+            kinks=[0.0],
+            preact="dense",
+        )
+    )
+    specs.append(case("dense_no_bias", "Dense", {"units": 3, "use_bias": False}, [(3, 4)]))
     for act in ACTIVATIONS:
         # hard_sigmoid needs pre-activations beyond +-3: use larger inputs.
         scale = 3.0 if act == "hard_sigmoid" else 1.5
-        specs.append(case("dense_act_" + act, "Dense",
-                          {"units": 4, "activation": act}, [(3, 4)],
-                          scale=scale, kinks=ACTIVATION_KINKS.get(act),
-                          preact="dense"))
+        specs.append(
+            case(
+                "dense_act_" + act,
+                "Dense",
+                {"units": 4, "activation": act},
+                [(3, 4)],
+                scale=scale,
+                kinks=ACTIVATION_KINKS.get(act),
+                preact="dense",
+            )
+        )
     # Activation layer: inputs straddle 0 and go beyond +-3 for every string.
     for act in ACTIVATIONS:
-        specs.append(case("activation_" + act, "Activation",
-                          {"activation": act}, [(3, 6)], scale=2.5,
-                          kinks=[-3.0, 0.0, 3.0]))
+        specs.append(
+            case(
+                "activation_" + act,
+                "Activation",
+                {"activation": act},
+                [(3, 6)],
+                scale=2.5,
+                kinks=[-3.0, 0.0, 3.0],
+            )
+        )
     # ReLU.
     relu_kinks = [0.0, 0.5, 1.0]
     for id, kw in [
@@ -106,56 +157,47 @@ def build_specs():
         ("relu_max_value", {"max_value": 1.0}),
         ("relu_negative_slope", {"negative_slope": 0.1}),
         ("relu_threshold", {"threshold": 0.5}),
-        ("relu_all", {"max_value": 1.0, "negative_slope": 0.1,
-                      "threshold": 0.5}),
+        ("relu_all", {"max_value": 1.0, "negative_slope": 0.1, "threshold": 0.5}),
     ]:
-        specs.append(case(id, "ReLU", kw, [(3, 5)], scale=1.5,
-                          kinks=relu_kinks))
+        specs.append(case(id, "ReLU", kw, [(3, 5)], scale=1.5, kinks=relu_kinks))
     # LeakyReLU, PReLU, ELU, Softmax.
-    specs.append(case("leaky_relu_default", "LeakyReLU", {}, [(3, 4)],
-                      kinks=[0.0]))
-    specs.append(case("leaky_relu_slope_0_2", "LeakyReLU",
-                      {"negative_slope": 0.2}, [(3, 4)], kinks=[0.0]))
-    specs.append(case("prelu_default", "PReLU", {}, [(2, 3, 4)],
-                      kinks=[0.0]))
-    specs.append(case("prelu_shared_axes", "PReLU", {"shared_axes": [1]},
-                      [(2, 3, 4)], kinks=[0.0]))
-    specs.append(case("elu_default", "ELU", {}, [(3, 4)], scale=1.5,
-                      kinks=[0.0]))
-    specs.append(case("elu_alpha_0_5", "ELU", {"alpha": 0.5}, [(3, 4)],
-                      scale=1.5, kinks=[0.0]))
-    specs.append(case("softmax_last_axis", "Softmax", {"axis": -1},
-                      [(2, 3, 4)], scale=1.5))
-    specs.append(case("softmax_axis_1", "Softmax", {"axis": 1},
-                      [(2, 3, 4)], scale=1.5))
+    specs.append(case("leaky_relu_default", "LeakyReLU", {}, [(3, 4)], kinks=[0.0]))
+    specs.append(
+        case("leaky_relu_slope_0_2", "LeakyReLU", {"negative_slope": 0.2}, [(3, 4)], kinks=[0.0])
+    )
+    specs.append(case("prelu_default", "PReLU", {}, [(2, 3, 4)], kinks=[0.0]))
+    specs.append(case("prelu_shared_axes", "PReLU", {"shared_axes": [1]}, [(2, 3, 4)], kinks=[0.0]))
+    specs.append(case("elu_default", "ELU", {}, [(3, 4)], scale=1.5, kinks=[0.0]))
+    specs.append(case("elu_alpha_0_5", "ELU", {"alpha": 0.5}, [(3, 4)], scale=1.5, kinks=[0.0]))
+    specs.append(case("softmax_last_axis", "Softmax", {"axis": -1}, [(2, 3, 4)], scale=1.5))
+    specs.append(case("softmax_axis_1", "Softmax", {"axis": 1}, [(2, 3, 4)], scale=1.5))
     # Reshaping.
-    specs.append(case("reshape_3x4", "Reshape", {"target_shape": [3, 4]},
-                      [(2, 12)]))
-    specs.append(case("reshape_minus1", "Reshape",
-                      {"target_shape": [-1, 2]}, [(2, 3, 4)]))
+    specs.append(case("reshape_3x4", "Reshape", {"target_shape": [3, 4]}, [(2, 12)]))
+    specs.append(case("reshape_minus1", "Reshape", {"target_shape": [-1, 2]}, [(2, 3, 4)]))
     specs.append(case("flatten_4d", "Flatten", {}, [(2, 2, 3, 2)]))
-    specs.append(case("permute_2_1", "Permute", {"dims": [2, 1]},
-                      [(2, 3, 4)]))
-    specs.append(case("permute_3_1_2", "Permute", {"dims": [3, 1, 2]},
-                      [(2, 2, 3, 4)]))
+    specs.append(case("permute_2_1", "Permute", {"dims": [2, 1]}, [(2, 3, 4)]))
+    specs.append(case("permute_3_1_2", "Permute", {"dims": [3, 1, 2]}, [(2, 2, 3, 4)]))
     specs.append(case("repeat_vector_3", "RepeatVector", {"n": 3}, [(2, 4)]))
     # Merging.
-    specs.append(case("concatenate_last_axis", "Concatenate", {"axis": -1},
-                      [(2, 3, 2), (2, 3, 4)]))
-    specs.append(case("concatenate_axis_1", "Concatenate", {"axis": 1},
-                      [(2, 2, 3), (2, 4, 3)]))
+    specs.append(case("concatenate_last_axis", "Concatenate", {"axis": -1}, [(2, 3, 2), (2, 3, 4)]))
+    specs.append(case("concatenate_axis_1", "Concatenate", {"axis": 1}, [(2, 2, 3), (2, 4, 3)]))
     specs.append(case("add_3", "Add", {}, [(2, 3, 4)] * 3))
     specs.append(case("subtract", "Subtract", {}, [(2, 3, 4)] * 2))
     specs.append(case("multiply", "Multiply", {}, [(2, 3, 4)] * 2))
     specs.append(case("average_3", "Average", {}, [(2, 3, 4)] * 3))
-    specs.append(case("maximum_3", "Maximum", {}, [(2, 3, 4)] * 3,
-                      distinct=True))
-    specs.append(case("minimum", "Minimum", {}, [(2, 3, 4)] * 2,
-                      distinct=True))
+    specs.append(case("maximum_3", "Maximum", {}, [(2, 3, 4)] * 3, distinct=True))
+    specs.append(case("minimum", "Minimum", {}, [(2, 3, 4)] * 2, distinct=True))
     # Embedding.
-    specs.append(case("embedding", "Embedding",
-                      {"input_dim": 7, "output_dim": 3}, [(2, 4)],
-                      input_dtypes=["int32"], int_high=7))
+    specs.append(
+        case(
+            "embedding",
+            "Embedding",
+            {"input_dim": 7, "output_dim": 3},
+            [(2, 4)],
+            input_dtypes=["int32"],
+            int_high=7,
+        )
+    )
     ids = [s["id"] for s in specs]
     assert len(ids) == len(set(ids)), "duplicate case ids"
     return specs
@@ -164,6 +206,7 @@ def build_specs():
 # --------------------------------------------------------------------------
 # Data drawing
 # --------------------------------------------------------------------------
+
 
 def values_ok(values, kinks):
     """No value near a kink, and every interval around the kinks is hit."""
@@ -174,8 +217,7 @@ def values_ok(values, kinks):
         if np.any(np.abs(v - k) < KINK_MARGIN):
             return False
     edges = [-np.inf] + list(kinks) + [np.inf]
-    return all(np.any((v > lo) & (v < hi))
-               for lo, hi in zip(edges[:-1], edges[1:]))
+    return all(np.any((v > lo) & (v < hi)) for lo, hi in zip(edges[:-1], edges[1:]))
 
 
 def distinct_ok(xs):
@@ -200,14 +242,15 @@ def draw_inputs(rng, spec):
             flat[-2] = flat[1] if flat[1] != 0 else 1
             xs.append(x)
         else:
-            xs.append((spec["scale"] * rng.standard_normal(shape))
-                      .astype(np.float32))
+            xs.append((spec["scale"] * rng.standard_normal(shape)).astype(np.float32))
     return xs
 
 
 def draw_weights(rng, layer):
-    return [(WEIGHT_SCALE * rng.standard_normal(tuple(v.shape)))
-            .astype(np.float32) for v in layer.weights]
+    return [
+        (WEIGHT_SCALE * rng.standard_normal(tuple(v.shape))).astype(np.float32)
+        for v in layer.weights
+    ]
 
 
 def checked_values(spec, xs, ws):
@@ -223,6 +266,7 @@ def checked_values(spec, xs, ws):
 # --------------------------------------------------------------------------
 # Keras evaluation
 # --------------------------------------------------------------------------
+
 
 def make_layer(spec):
     kwargs = json.loads(json.dumps(spec["kwargs"]))  # exactly what tests see
@@ -240,18 +284,22 @@ def as_list(y):
 def run_case(spec):
     seed = zlib.crc32(spec["id"].encode("utf-8"))
     rng = np.random.default_rng(seed)
-    keras.utils.set_random_seed(seed % (2 ** 31))
+    keras.utils.set_random_seed(seed % (2**31))
 
     layer = make_layer(spec)
     # Build by a first call on dummy inputs of the right shapes and dtypes.
-    dummies = [torch.zeros(s, dtype=getattr(torch, d))
-               for s, d in zip(spec["input_shapes"], spec["input_dtypes"])]
+    dummies = [
+        torch.zeros(s, dtype=getattr(torch, d))
+        for s, d in zip(spec["input_shapes"], spec["input_dtypes"])
+    ]
     layer(keras_args(dummies), training=False)
 
     weights = list(layer.weights)
     trainable = list(layer.trainable_weights)
     assert [id(v) for v in weights] == [id(v) for v in trainable], (
-        spec["id"], "get_weights order differs from trainable_weights order")
+        spec["id"],
+        "get_weights order differs from trainable_weights order",
+    )
     assert not layer.non_trainable_weights, spec["id"]
 
     for _ in range(MAX_ATTEMPTS):
@@ -269,8 +317,7 @@ def run_case(spec):
     got = layer.get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(got, ws)), spec["id"]
 
-    xs_t = [torch.tensor(x, requires_grad=(x.dtype == np.float32))
-            for x in xs]
+    xs_t = [torch.tensor(x, requires_grad=(x.dtype == np.float32)) for x in xs]
     params = [v.value for v in trainable]
     for p in params:
         assert p.requires_grad and p.is_leaf, spec["id"]
@@ -284,10 +331,13 @@ def run_case(spec):
     loss = sum((y * torch.from_numpy(dy)).sum() for y, dy in zip(ys_t, dys))
     float_xs = [t for t in xs_t if t.requires_grad]
     grads = torch.autograd.grad(loss, float_xs + params, allow_unused=True)
-    grads = [np.zeros(tuple(t.shape), np.float32) if g is None
-             else g.detach().cpu().numpy().astype(np.float32)
-             for t, g in zip(float_xs + params, grads)]
-    dxs, dws = grads[:len(float_xs)], grads[len(float_xs):]
+    grads = [
+        np.zeros(tuple(t.shape), np.float32)
+        if g is None
+        else g.detach().cpu().numpy().astype(np.float32)
+        for t, g in zip(float_xs + params, grads)
+    ]
+    dxs, dws = grads[: len(float_xs)], grads[len(float_xs) :]
 
     arrays = {}
     for i, x in enumerate(xs):
@@ -321,13 +371,13 @@ def run_case(spec):
 # Output
 # --------------------------------------------------------------------------
 
+
 def save_npz_deterministic(path, arrays):
     """np.savez_compressed, then rewrite the zip with fixed timestamps."""
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     buf.seek(0)
-    with zipfile.ZipFile(buf) as src, \
-            zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+    with zipfile.ZipFile(buf) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
         for name in src.namelist():
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -348,9 +398,17 @@ def main():
         # One case per line: readable, and diffs stay small.
         f.write("[\n" + ",\n".join(json.dumps(e) for e in entries) + "\n]\n")
     save_npz_deterministic(ARRAYS_PATH, arrays)
-    print("wrote %d cases, %d arrays: %s (%d bytes), %s (%d bytes)" % (
-        len(entries), len(arrays), CASES_PATH, os.path.getsize(CASES_PATH),
-        ARRAYS_PATH, os.path.getsize(ARRAYS_PATH)))
+    print(
+        "wrote %d cases, %d arrays: %s (%d bytes), %s (%d bytes)"
+        % (
+            len(entries),
+            len(arrays),
+            CASES_PATH,
+            os.path.getsize(CASES_PATH),
+            ARRAYS_PATH,
+            os.path.getsize(ARRAYS_PATH),
+        )
+    )
 
 
 if __name__ == "__main__":

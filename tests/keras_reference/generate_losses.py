@@ -30,22 +30,64 @@ CASES = [
     ("bce", "BinaryCrossentropy", {}, "binary", "prob", (6, 1), (6, 1)),
     ("bce_rank1", "BinaryCrossentropy", {}, "binary", "prob", (6,), (6, 1)),
     ("bce_extreme", "BinaryCrossentropy", {}, "binary", "prob_extreme", (6, 2), (6, 2)),
-    ("bce_logits", "BinaryCrossentropy", {"from_logits": True}, "binary", "logit_large",
-     (6, 2), (6, 2)),
-    ("bce_smoothing", "BinaryCrossentropy", {"label_smoothing": 0.1}, "binary", "prob",
-     (6, 1), (6, 1)),
+    (
+        "bce_logits",
+        "BinaryCrossentropy",
+        {"from_logits": True},
+        "binary",
+        "logit_large",
+        (6, 2),
+        (6, 2),
+    ),
+    (
+        "bce_smoothing",
+        "BinaryCrossentropy",
+        {"label_smoothing": 0.1},
+        "binary",
+        "prob",
+        (6, 1),
+        (6, 1),
+    ),
     ("cce", "CategoricalCrossentropy", {}, "onehot", "prob_rows", (5, 4), (5, 4)),
     ("cce_unnormalized", "CategoricalCrossentropy", {}, "onehot", "positive", (5, 4), (5, 4)),
-    ("cce_logits", "CategoricalCrossentropy", {"from_logits": True}, "onehot", "logit_large",
-     (5, 4), (5, 4)),
-    ("cce_smoothing", "CategoricalCrossentropy", {"label_smoothing": 0.2}, "onehot",
-     "prob_rows", (5, 4), (5, 4)),
+    (
+        "cce_logits",
+        "CategoricalCrossentropy",
+        {"from_logits": True},
+        "onehot",
+        "logit_large",
+        (5, 4),
+        (5, 4),
+    ),
+    (
+        "cce_smoothing",
+        "CategoricalCrossentropy",
+        {"label_smoothing": 0.2},
+        "onehot",
+        "prob_rows",
+        (5, 4),
+        (5, 4),
+    ),
     ("scce", "SparseCategoricalCrossentropy", {}, "ids", "prob_rows", (5,), (5, 4)),
     ("scce_col", "SparseCategoricalCrossentropy", {}, "ids", "prob_rows", (5, 1), (5, 4)),
-    ("scce_logits", "SparseCategoricalCrossentropy", {"from_logits": True}, "ids", "logit_large",
-     (5,), (5, 4)),
-    ("scce_seq_logits", "SparseCategoricalCrossentropy", {"from_logits": True}, "ids", "logit",
-     (2, 3), (2, 3, 4)),
+    (
+        "scce_logits",
+        "SparseCategoricalCrossentropy",
+        {"from_logits": True},
+        "ids",
+        "logit_large",
+        (5,),
+        (5, 4),
+    ),
+    (
+        "scce_seq_logits",
+        "SparseCategoricalCrossentropy",
+        {"from_logits": True},
+        "ids",
+        "logit",
+        (2, 3),
+        (2, 3, 4),
+    ),
 ]
 
 
@@ -83,9 +125,14 @@ def main():
         pred = torch.tensor(y_pred, requires_grad=True)
         loss = getattr(keras.losses, cls)(**kwargs)(torch.tensor(y_true), pred)
         loss.backward()
-        arrays.update({f"{cid}/y_true": y_true, f"{cid}/y_pred": y_pred,
-                       f"{cid}/loss": np.asarray(loss.detach().numpy(), "float32"),
-                       f"{cid}/grad": pred.grad.numpy().astype("float32")})
+        arrays.update(
+            {
+                f"{cid}/y_true": y_true,
+                f"{cid}/y_pred": y_pred,
+                f"{cid}/loss": np.asarray(loss.detach().numpy(), "float32"),
+                f"{cid}/grad": pred.grad.numpy().astype("float32"),
+            }
+        )
         cases.append({"id": cid, "loss": cls, "kwargs": kwargs})
     np.savez_compressed(os.path.join(HERE, "losses.npz"), **arrays)
     with open(os.path.join(HERE, "losses.json"), "w") as f:

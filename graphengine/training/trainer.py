@@ -1,0 +1,473 @@
+"""compile / fit / evaluate / predict for Model. A training step is one compiled plan: forward,
+loss, backward graph and the optimizer update, over buffers that batches are copied into."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from graphengine import utils
+from graphengine.autodiff.backward import gradients
+from graphengine.graph.node import LayerCall
+from graphengine.graph.tensor import Constant, SymbolicTensor, format_shape, graph_mode
+from graphengine.layers.base import pack_like
+from graphengine.ops import api as ops
+from graphengine.runtime.devices import get_device
+from graphengine.runtime.plan import Plan
+from graphengine.training import losses as losses_module
+from graphengine.training import metrics as metrics_module
+from graphengine.training import optimizers as optimizers_module
+from graphengine.training.callbacks import CallbackList
+
+
+class TrainingProgram:
+    """The symbolic training graph for one target signature: target placeholders, the total
+    loss (weighted output losses plus regularization), per-output losses and the gradients."""
+
+    def __init__(self, model: Any, targets: list[np.ndarray]) -> None:
+        self.weights = model.trainable_weights
+        self.y_true = [
+            SymbolicTensor((None,) + y.shape[1:], y.dtype, name=f"{name}_target")
+            for y, name in zip(targets, model.output_names)
+        ]
+        with graph_mode():
+            self.output_losses = [self._output_loss(model, i) for i in range(len(model.outputs))]
+            terms = [
+                ops.multiply(loss, w) if w != 1.0 else loss
+                for loss, w in zip(self.output_losses, model._loss_weights)
+                if loss is not None
+            ]
+            terms += [w.regularizer(w) for w in self.weights if w.regularizer is not None]
+            terms += [penalty for call in _all_calls(model._sites) for penalty in call.losses]
+            if not terms:
+                raise ValueError(
+                    f"Model '{model.name}': compile() was given no loss for any output"
+                )
+            total = terms[0]
+            for term in terms[1:]:
+                total = ops.add(total, term)
+            self.total = ops.sum(total) if total.shape else total
+            losses = [loss for loss in self.output_losses if loss is not None]
+            # what the logs show: the total, and each output's loss when there are several
+            self.reported = [self.total] + (losses if len(model.outputs) > 1 else [])
+        seed = Constant(np.ones((), self.total.dtype))
+        self.grads = gradients([self.total], [seed], self.weights)
+
+    def _output_loss(self, model: Any, i: int) -> SymbolicTensor | None:
+        loss, y_true, y_pred = model._loss_fns[i], self.y_true[i], model.outputs[i]
+        if loss is None:
+            return None
+        try:
+            return loss(y_true, y_pred)
+        except ValueError as e:
+            raise ValueError(
+                f"Model '{model.name}': the targets for output '{model.output_names[i]}' have "
+                f"shape {format_shape(y_true.shape)} but the output has shape "
+                f"{format_shape(y_pred.shape)}; loss '{loss.name}' cannot compare them ({e})"
+            ) from None
+
+
+def _all_calls(sites: Sequence[Any]) -> list[LayerCall]:
+    calls, stack = [], [s for s in sites if isinstance(s, LayerCall)]
+    while stack:
+        call = stack.pop()
+        calls.append(call)
+        stack.extend(call.children)
+    return calls
+
+
+class Trainer:
+    """Mixed into Model: the Keras training API."""
+
+    def compile(
+        self,
+        optimizer: Any = "rmsprop",
+        loss: Any = None,
+        loss_weights: Any = None,
+        metrics: Any = None,
+        device: str | None = None,
+        distributed: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        utils.check_kwargs("compile()", kwargs, utils.parameter_names(Trainer.compile))
+        self._require_graph()
+        if distributed:
+            raise ValueError(
+                "compile(distributed=True) needs ge.distributed, which this build "
+                "does not include yet"
+            )
+        get_device(device)  # unknown names and unavailable devices fail here, at compile
+        self.device_name = device
+        self.optimizer = optimizers_module.get(optimizer)
+        self._loss_fns = [
+            None if x is None else losses_module.get(x) for x in self._per_output(loss, "loss")
+        ]
+        weights = self._per_output(loss_weights, "loss_weights")
+        self._loss_weights = [1.0 if w is None else float(w) for w in weights]
+        self._metric_ids = [
+            list(m or []) if isinstance(m, (list, tuple)) else ([m] if m else [])
+            for m in self._per_output(metrics, "metrics", nested=True)
+        ]
+        for ids in self._metric_ids:
+            for m in ids:
+                metrics_module.check_name(m)
+        self._programs: dict[tuple, TrainingProgram] = {}
+        self._plans.clear()
+        self.compiled = True
+        self.stop_training = False
+
+    def _per_output(self, spec: Any, what: str, nested: bool = False) -> list:
+        """One entry per output from a single value (shared), a list, or a dict by output name."""
+        n, names = len(self.outputs), self.output_names
+        if isinstance(spec, dict):
+            unknown = [k for k in spec if k not in names]
+            if unknown:
+                raise ValueError(
+                    f"compile(): {what} has keys {unknown} that are not outputs of "
+                    f"model '{self.name}'; outputs: {names}"
+                )
+            return [spec.get(name) for name in names]
+        if isinstance(spec, (list, tuple)) and not (nested and n == 1):
+            if nested and not any(isinstance(s, (list, tuple, dict)) for s in spec):
+                return [list(spec)] * n  # one flat metric list serves every output
+            if len(spec) != n:
+                raise ValueError(
+                    f"compile(): {what} has {len(spec)} entries but model "
+                    f"'{self.name}' has {n} outputs ({', '.join(names)})"
+                )
+            return list(spec)
+        return [spec] * n
+
+    def _require_compiled(self, what: str) -> None:
+        if not getattr(self, "compiled", False):
+            raise RuntimeError(
+                f"Model '{self.name}' must be compiled before {what}(): call "
+                "model.compile(optimizer=..., loss=...) first"
+            )
+
+    # -- data ----------------------------------------------------------------------------------
+    def _targets_list(self, y: Any) -> list:
+        if isinstance(y, dict):
+            missing = [
+                n for n, f in zip(self.output_names, self._loss_fns) if f is not None and n not in y
+            ]
+            if missing:
+                raise ValueError(f"Model '{self.name}': missing targets for outputs {missing}")
+            return [y.get(n) for n in self.output_names]
+        ys = list(y) if isinstance(y, (list, tuple)) and len(self.outputs) > 1 else [y]
+        if len(ys) != len(self.outputs):
+            raise ValueError(
+                f"Model '{self.name}' has {len(self.outputs)} outputs "
+                f"({', '.join(self.output_names)}), but received {len(ys)} targets"
+            )
+        return ys
+
+    def _prepare(self, x: Any, y: Any = None, need_y: bool = True) -> tuple[list, list]:
+        """Validated, contiguous arrays for every input and target, before any work is done."""
+        if x is None:
+            raise ValueError(f"Model '{self.name}': x is required")
+        xs = [
+            np.ascontiguousarray(a, dtype=t.dtype)
+            for a, t in zip(self._check_arrays(self._feed_list(x), self.inputs), self.inputs)
+        ]
+        ys: list = []
+        if need_y:
+            if y is None:
+                raise ValueError(f"Model '{self.name}': y is required to compute the loss")
+            for i, t in enumerate(self._targets_list(y)):
+                if t is None:
+                    ys.append(None)
+                    continue
+                t = np.asarray(t)
+                if t.dtype.kind not in "biuf":
+                    raise TypeError(
+                        f"Model '{self.name}': target {i} ('{self.output_names[i]}') "
+                        f"must be numeric, received dtype {t.dtype}"
+                    )
+                if t.ndim == 0:
+                    raise ValueError(f"Model '{self.name}': target {i} must have a batch axis")
+                ys.append(
+                    np.ascontiguousarray(
+                        t if t.dtype.kind in "iu" else t.astype(self.outputs[i].dtype)
+                    )
+                )
+        sizes = [(f"input {i} ('{self.input_names[i]}')", len(a)) for i, a in enumerate(xs)]
+        sizes += [
+            (f"target {i} ('{self.output_names[i]}')", len(a))
+            for i, a in enumerate(ys)
+            if a is not None
+        ]
+        if len({n for _, n in sizes}) > 1:
+            raise ValueError(
+                f"Model '{self.name}': x and y must have the same number of samples, "
+                "got " + ", ".join(f"{what}: {n}" for what, n in sizes)
+            )
+        return xs, ys
+
+    # -- plans ---------------------------------------------------------------------------------
+    def _program(self, ys: list) -> TrainingProgram:
+        key = (
+            tuple((y.shape[1:], y.dtype.name) if y is not None else None for y in ys),
+            tuple(w.id for w in self.trainable_weights),
+        )
+        if key not in self._programs:
+            program = TrainingProgram(self, [y if y is not None else np.zeros((1,)) for y in ys])
+            self._programs[key] = program
+            self._backward_graph = None
+        return self._programs[key]
+
+    def _step_plan(
+        self, program: TrainingProgram, xs: list, ys: list, n: int, training: bool
+    ) -> Plan:
+        """The plan for one batch of n samples: loss, per-output losses and predictions, plus,
+        when training, the gradients and the optimizer update appended as the last step."""
+        y_feeds = [t for t, y in zip(program.y_true, ys) if y is not None]
+        y_arrays = [y for y in ys if y is not None]
+        targets = program.reported + self.outputs
+        pairs = [(g, w) for g, w in zip(program.grads, program.weights) if g is not None]
+        if training:
+            targets += [g for g, _ in pairs]
+        shapes = [(n,) + a.shape[1:] for a in xs + y_arrays]
+        return self._plan(
+            ("train" if training else "eval", id(program)),
+            self.inputs + y_feeds,
+            targets,
+            shapes,
+            training,
+            on_create=(lambda plan: self._append_update(plan, pairs)) if training else None,
+        )
+
+    def _append_update(self, plan: Plan, pairs: list) -> None:
+        """The optimizer update as the plan's last step, reading the gradient buffers."""
+        weights = [w for _, w in pairs]
+        self.optimizer.build(weights)
+        optimizer = self.optimizer
+
+        def update(k: Any, ins: list, outs: list, ctx: Any) -> None:
+            optimizer.apply(ins, weights, kernels=k)
+
+        plan.steps.append((update, [plan.buffer(g) for g, _ in pairs], []))
+
+    # -- the loops -----------------------------------------------------------------------------
+    def _metrics(self, ys: list) -> list[list]:
+        return [
+            [metrics_module.get(m, y.shape, tuple(o.shape)) for m in ids] if y is not None else []
+            for ids, y, o in zip(self._metric_ids, ys, self.outputs)
+        ]
+
+    def _log_names(self, metric_objs: list[list]) -> list[str]:
+        multi = len(self.outputs) > 1
+        names = ["loss"]
+        if multi:
+            names += [
+                f"{n}_loss" for n, f in zip(self.output_names, self._loss_fns) if f is not None
+            ]
+        for n, objs in zip(self.output_names, metric_objs):
+            names += [f"{n}_{m.name}" if multi else m.name for m in objs]
+        return names
+
+    def _run_batches(
+        self,
+        xs: list,
+        ys: list,
+        batch_size: int,
+        training: bool,
+        order: np.ndarray | None,
+        callbacks: CallbackList | None,
+        hook: str,
+    ) -> dict[str, float]:
+        """One pass over the data; returns the sample-weighted means (loss, metrics)."""
+        program = self._program(ys)
+        metric_objs = self._metrics(ys)
+        names = self._log_names(metric_objs)
+        n = len(xs[0])
+        order = np.arange(n) if order is None else order
+        sums = np.zeros(len(program.reported))
+        seen, logs = 0, {}
+        for b, start in enumerate(range(0, n, batch_size)):
+            idx = order[start : start + batch_size]
+            if callbacks is not None:
+                getattr(callbacks, f"on_{hook}_batch_begin")(b)
+            plan = self._step_plan(program, xs, ys, len(idx), training)
+            for buf, a in zip(plan.feed_buffers, xs + [y for y in ys if y is not None]):
+                np.take(a, idx, axis=0, out=buf)
+            results = plan.run()
+            sums += [float(plan.device.to_host(r)) * len(idx) for r in results[: len(sums)]]
+            seen += len(idx)
+            for objs, y, p in zip(metric_objs, ys, results[len(sums) :]):
+                if objs:
+                    p = plan.device.to_host(p)
+                    for m in objs:
+                        m.update_state(y[idx], p)
+            values = [float(v) for v in sums / seen]
+            values += [m.result() for objs in metric_objs for m in objs]
+            logs = dict(zip(names, values))
+            if callbacks is not None:
+                getattr(callbacks, f"on_{hook}_batch_end")(b, logs)
+            if training and self.stop_training:
+                break
+        return logs
+
+    def fit(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        epochs: int = 1,
+        verbose: Any = "auto",
+        callbacks: Sequence[Any] | None = None,
+        validation_split: float = 0.0,
+        validation_data: Any = None,
+        shuffle: bool = True,
+        initial_epoch: int = 0,
+        validation_batch_size: int | None = None,
+        validation_freq: int = 1,
+        **kwargs: Any,
+    ) -> Any:
+        """Trains for `epochs` epochs; returns the History (model.history)."""
+        utils.check_kwargs("fit()", kwargs, utils.parameter_names(Trainer.fit))
+        self._require_compiled("fit")
+        xs, ys = self._prepare(x, y)
+        batch_size = _batch_size(batch_size)
+        if not 0.0 <= validation_split < 1.0:
+            raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
+        val = None
+        if validation_data is not None:
+            vx, vy = validation_data[0], validation_data[1]
+            val = self._prepare(vx, vy)
+        elif validation_split:
+            split = int(math.floor(len(xs[0]) * (1.0 - validation_split)))
+            if split == 0 or split == len(xs[0]):
+                raise ValueError(
+                    f"validation_split={validation_split} leaves no samples for "
+                    f"training or validation out of {len(xs[0])}"
+                )
+            val = ([a[split:] for a in xs], [b[split:] if b is not None else None for b in ys])
+            xs, ys = [a[:split] for a in xs], [b[:split] if b is not None else None for b in ys]
+        verbose = _verbose(verbose)
+        steps = math.ceil(len(xs[0]) / batch_size)
+        cbs = CallbackList(
+            callbacks,
+            add_history=True,
+            add_progbar=verbose != 0,
+            model=self,
+            verbose=verbose,
+            epochs=epochs,
+            steps=steps,
+        )
+        self.stop_training = False
+        cbs.on_train_begin()
+        logs: dict[str, float] = {}
+        for epoch in range(initial_epoch, epochs):
+            cbs.on_epoch_begin(epoch)
+            order = utils.rng().permutation(len(xs[0])) if shuffle else None
+            logs = self._run_batches(xs, ys, batch_size, True, order, cbs, "train")
+            if val is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
+                val_logs = self._run_batches(
+                    *val, validation_batch_size or batch_size, False, None, None, "test"
+                )
+                logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        return self.history
+
+    def evaluate(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        verbose: Any = "auto",
+        callbacks: Sequence[Any] | None = None,
+        return_dict: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """The loss (and metrics) over the data: a scalar, [loss, *metrics], or a dict."""
+        utils.check_kwargs("evaluate()", kwargs, utils.parameter_names(Trainer.evaluate))
+        self._require_compiled("evaluate")
+        xs, ys = self._prepare(x, y)
+        batch_size = _batch_size(batch_size)
+        cbs = CallbackList(
+            callbacks,
+            add_progbar=_verbose(verbose) != 0,
+            model=self,
+            verbose=_verbose(verbose),
+            steps=math.ceil(len(xs[0]) / batch_size),
+        )
+        cbs.on_test_begin()
+        logs = self._run_batches(xs, ys, batch_size, False, None, cbs, "test")
+        cbs.on_test_end(logs)
+        return _logs_result(logs, return_dict)
+
+    def train_on_batch(self, x: Any, y: Any = None, return_dict: bool = False) -> Any:
+        """One optimizer step on exactly this batch; returns its loss (and metrics)."""
+        self._require_compiled("train_on_batch")
+        xs, ys = self._prepare(x, y)
+        logs = self._run_batches(xs, ys, len(xs[0]), True, None, None, "train")
+        return _logs_result(logs, return_dict)
+
+    def test_on_batch(self, x: Any, y: Any = None, return_dict: bool = False) -> Any:
+        self._require_compiled("test_on_batch")
+        xs, ys = self._prepare(x, y)
+        return _logs_result(
+            self._run_batches(xs, ys, len(xs[0]), False, None, None, "test"), return_dict
+        )
+
+    def predict(
+        self,
+        x: Any,
+        batch_size: int | None = None,
+        verbose: Any = "auto",
+        callbacks: Sequence[Any] | None = None,
+    ) -> Any:
+        """Outputs for every sample, batch by batch: an array (or a list for several outputs)."""
+        xs, _ = self._prepare(x, need_y=False)
+        batch_size = _batch_size(batch_size)
+        n = len(xs[0])
+        cbs = CallbackList(
+            callbacks,
+            add_progbar=_verbose(verbose) != 0,
+            model=self,
+            verbose=_verbose(verbose),
+            steps=math.ceil(n / batch_size),
+        )
+        cbs.on_predict_begin()
+        results: list[np.ndarray] = []
+        for b, start in enumerate(range(0, n, batch_size)):
+            cbs.on_predict_batch_begin(b)
+            outs = self._run(self.outputs, [a[start : start + batch_size] for a in xs], False)
+            if not results:
+                results = [np.empty((n,) + o.shape[1:], o.dtype) for o in outs]
+            for r, o in zip(results, outs):
+                r[start : start + len(o)] = o
+            cbs.on_predict_batch_end(b, {"outputs": outs})
+        cbs.on_predict_end()
+        return pack_like(self._outputs_struct, results) if len(results) > 1 else results[0]
+
+    def predict_on_batch(self, x: Any) -> Any:
+        """One forward pass on exactly this batch."""
+        xs, _ = self._prepare(x, need_y=False)
+        outs = self._run(self.outputs, xs, False)
+        return pack_like(self._outputs_struct, outs) if len(outs) > 1 else outs[0]
+
+
+def _verbose(verbose: Any) -> int:
+    return 1 if verbose == "auto" else int(verbose)
+
+
+def _batch_size(batch_size: int | None) -> int:
+    if batch_size is None:
+        return 32
+    if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    return int(batch_size)
+
+
+def _logs_result(logs: dict[str, float], return_dict: bool) -> Any:
+    if return_dict:
+        return dict(logs)
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values

@@ -1,0 +1,267 @@
+"""compile / fit / evaluate / predict: whole runs against Keras 3 (tests/keras_reference/
+training.*), frozen layers, multi-output models, progress output, and data errors."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import graphengine as ge
+
+REF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_reference")
+with open(os.path.join(REF, "training.json")) as f:
+    CASES = json.load(f)
+
+
+@pytest.fixture(scope="module")
+def arrays():
+    with np.load(os.path.join(REF, "training.npz"), allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def build(name):
+    if name in ("mlp_classifier", "mlp_classifier_frozen"):
+        model = ge.Sequential(
+            [
+                ge.Input((4,)),
+                ge.layers.Dense(5, activation="relu"),
+                ge.layers.Dense(3, activation="softmax"),
+            ]
+        )
+        model.layers[0].trainable = name == "mlp_classifier"
+        return model
+    if name.startswith("mlp_regressor"):
+        reg = ge.regularizers.L2(0.01) if name.endswith("l2") else None
+        return ge.Sequential(
+            [
+                ge.Input((3,)),
+                ge.layers.Dense(4, activation="tanh", kernel_regularizer=reg),
+                ge.layers.Dense(1),
+            ]
+        )
+    x = ge.Input((4,), name="x")
+    h = ge.layers.Dense(6, activation="relu", name="trunk")(x)
+    a = ge.layers.Dense(1, name="score")(h)
+    b = ge.layers.Dense(3, activation="softmax", name="label")(h)
+    return ge.Model(x, {"score": a, "label": b})
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c["id"])
+def test_fit_matches_keras(case, arrays):
+    cid = case["id"]
+    model = build(case["build"])
+    model.set_weights([arrays[f"{cid}/w_init{j}"] for j in range(case["n_weights"])])
+    name, kwargs = case["optimizer"]
+    model.compile(
+        optimizer=getattr(ge.optimizers, name)(**kwargs),
+        loss=case["loss"],
+        loss_weights=case.get("loss_weights"),
+        metrics=case["metrics"],
+    )
+    if f"{cid}/y" in arrays:
+        y = arrays[f"{cid}/y"]
+    else:
+        y = {"score": arrays[f"{cid}/y_score"], "label": arrays[f"{cid}/y_label"]}
+    history = model.fit(arrays[f"{cid}/x"], y, shuffle=False, verbose=0, **case["fit"])
+    assert sorted(history.history) == sorted(case["history"])
+    for key, values in case["history"].items():
+        np.testing.assert_allclose(
+            history.history[key], values, rtol=2e-5, atol=1e-6, err_msg=f"{cid}: history['{key}']"
+        )
+    for j, w in enumerate(model.get_weights()):
+        np.testing.assert_allclose(
+            w, arrays[f"{cid}/w_final{j}"], rtol=1e-4, atol=1e-5, err_msg=f"{cid}: weight {j}"
+        )
+
+
+def digits_mlp(hidden=32):
+    model = ge.Sequential(
+        [
+            ge.Input((64,)),
+            ge.layers.Dense(hidden, activation="relu"),
+            ge.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+@pytest.fixture(scope="module")
+def digits():
+    (x, y), (xt, yt) = ge.datasets.load_digits()
+    return x.reshape(len(x), -1), y, xt.reshape(len(xt), -1), yt
+
+
+def test_digits_mlp_learns(digits):
+    x, y, xt, yt = digits
+    ge.utils.set_random_seed(1)
+    model = digits_mlp()
+    history = model.fit(x, y, batch_size=32, epochs=12, verbose=0, validation_data=(xt, yt))
+    assert history.history["loss"][-1] < history.history["loss"][0] / 2
+    loss, accuracy = model.evaluate(xt, yt, verbose=0)
+    assert accuracy > 0.9
+    assert loss == pytest.approx(history.history["val_loss"][-1], rel=1e-6)
+    probs = model.predict(xt, batch_size=50, verbose=0)
+    assert probs.shape == (len(xt), 10)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    assert np.mean(probs.argmax(axis=1) == yt) == pytest.approx(accuracy)
+
+
+def test_same_seed_same_run(digits):
+    x, y, _, _ = digits
+    runs = []
+    for _ in range(2):
+        ge.utils.set_random_seed(7)
+        model = digits_mlp(8)
+        model.fit(x[:200], y[:200], batch_size=32, epochs=2, verbose=0)
+        runs.append(model.get_weights())
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_frozen_layer_gets_no_update_and_head_trains(digits):
+    x, y, _, _ = digits
+    base = digits_mlp(16)
+    base.fit(x[:256], y[:256], epochs=1, verbose=0)
+    trunk = base.layers[0]
+    trunk.trainable = False
+    inp = ge.Input((64,))
+    head = ge.layers.Dense(10, activation="softmax")
+    model = ge.Model(inp, head(trunk(inp)))
+    model.compile(optimizer=ge.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    frozen = trunk.get_weights()
+    head_before = head.get_weights()
+    model.fit(x[:256], y[:256], epochs=2, batch_size=32, verbose=0)
+    for a, b in zip(frozen, trunk.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert not np.allclose(head_before[0], head.get_weights()[0])
+    assert len(model.trainable_weights) == 2 and len(model.non_trainable_weights) == 2
+
+
+def test_train_on_batch_and_test_on_batch_return_loss_and_metrics(digits):
+    x, y, _, _ = digits
+    ge.utils.set_random_seed(0)
+    model = digits_mlp(8)
+    before = model.test_on_batch(x[:32], y[:32])
+    loss, acc = model.train_on_batch(x[:32], y[:32])
+    assert loss == pytest.approx(before[0]) and 0.0 <= acc <= 1.0
+    after = model.test_on_batch(x[:32], y[:32], return_dict=True)
+    assert set(after) == {"loss", "accuracy"} and after["loss"] < before[0]
+    out = model.predict_on_batch(x[:5])
+    np.testing.assert_allclose(out, model(x[:5]))
+
+
+def test_multi_output_with_lists_and_dicts():
+    inp_a, inp_b = ge.Input((3,), name="a"), ge.Input((2,), name="b")
+    h = ge.layers.Concatenate()([inp_a, inp_b])
+    out1 = ge.layers.Dense(1, name="reg")(h)
+    out2 = ge.layers.Dense(2, activation="softmax", name="cls")(h)
+    model = ge.Model({"a": inp_a, "b": inp_b}, [out1, out2])
+    model.compile(
+        optimizer="sgd",
+        loss=["mse", "sparse_categorical_crossentropy"],
+        loss_weights=[1.0, 0.5],
+        metrics=[[], ["accuracy"]],
+    )
+    rng = np.random.default_rng(0)
+    xs = {"a": rng.standard_normal((10, 3)), "b": rng.standard_normal((10, 2))}
+    ys = [rng.standard_normal((10, 1)), rng.integers(0, 2, 10)]
+    history = model.fit(xs, ys, batch_size=5, epochs=2, verbose=0)
+    assert sorted(history.history) == ["cls_accuracy", "cls_loss", "loss", "reg_loss"]
+    logs = model.evaluate(xs, {"reg": ys[0], "cls": ys[1]}, return_dict=True, verbose=0)
+    assert logs["loss"] == pytest.approx(logs["reg_loss"] + 0.5 * logs["cls_loss"], rel=1e-5)
+    reg, cls = model.predict(xs, verbose=0)
+    assert reg.shape == (10, 1) and cls.shape == (10, 2)
+
+
+def test_custom_loss_and_learning_rate_set_between_fits():
+    def half_squared(y_true, y_pred):
+        return ge.ops.mean(ge.ops.square(y_pred - y_true), axis=-1) * 0.5
+
+    model = ge.Sequential([ge.Input((2,)), ge.layers.Dense(1)])
+    model.compile(optimizer=ge.optimizers.SGD(learning_rate=0.1), loss=half_squared)
+    x = np.ones((4, 2), "float32")
+    model.fit(x, np.zeros((4, 1)), verbose=0, batch_size=4)
+    model.optimizer.learning_rate = 0.0
+    frozen = model.get_weights()
+    model.fit(x, np.zeros((4, 1)), verbose=0, batch_size=4)
+    for a, b in zip(frozen, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_callbacks_run_in_fit(digits, tmp_path):
+    x, y, xt, yt = digits
+    ge.utils.set_random_seed(0)
+    model = digits_mlp(8)
+    log = tmp_path / "log.csv"
+    stop = ge.callbacks.EarlyStopping(monitor="loss", patience=0, min_delta=10.0)
+    history = model.fit(
+        x[:128], y[:128], epochs=5, verbose=0, callbacks=[stop, ge.callbacks.CSVLogger(str(log))]
+    )
+    assert len(history.epoch) == 2  # no epoch improves by 10: stop after the patience runs out
+    rows = log.read_text().splitlines()
+    # Keras adds val_ columns (filled with NA) when the first epoch has no validation
+    assert rows[0] == "epoch,accuracy,loss,val_accuracy,val_loss" and len(rows) == 3
+    assert rows[1].startswith("0,") and rows[1].endswith(",NA,NA")
+
+
+def test_verbose_output(digits, capsys):
+    x, y, _, _ = digits
+    model = digits_mlp(4)
+    model.fit(x[:64], y[:64], epochs=1, batch_size=32, verbose=0)
+    model.evaluate(x[:64], y[:64], verbose=0)
+    model.predict(x[:64], verbose=0)
+    assert capsys.readouterr().out == ""
+    model.fit(x[:64], y[:64], epochs=2, batch_size=32, verbose=2)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[1].startswith("Epoch 2/2") and "loss:" in lines[1]
+
+
+def test_compile_errors():
+    model = ge.Sequential([ge.Input((2,)), ge.layers.Dense(1)])
+    with pytest.raises(ValueError, match="Unknown optimizer 'adamm'"):
+        model.compile(optimizer="adamm", loss="mse")
+    with pytest.raises(ValueError, match="Unknown loss 'msee'"):
+        model.compile(loss="msee")
+    with pytest.raises(ValueError, match="Unknown metric 'acuracy'"):
+        model.compile(loss="mse", metrics=["acuracy"])
+    with pytest.raises(TypeError, match="did you mean 'loss_weights'"):
+        model.compile(loss="mse", loss_weight=[1.0])
+    with pytest.raises(ValueError, match=r"loss has 2 entries but model .* has 1 outputs"):
+        model.compile(loss=["mse", "mae"])
+    with pytest.raises(RuntimeError, match="must be compiled before fit"):
+        model.fit(np.ones((2, 2)), np.ones((2, 1)))
+
+
+def test_data_errors_name_the_input_and_shapes():
+    model = ge.Sequential([ge.Input((3,), name="features"), ge.layers.Dense(2, name="out")])
+    model.compile(loss="mse")
+    with pytest.raises(
+        ValueError,
+        match=r"input 0 \('features'\) expects shape \(None, 3\), "
+        r"received an array of shape \(4, 5\)",
+    ):
+        model.fit(np.ones((4, 5)), np.ones((4, 2)))
+    with pytest.raises(ValueError, match=r"expects shape \(None, 3\), received .* \(4, 3, 1\)"):
+        model.predict(np.ones((4, 3, 1)))
+    with pytest.raises(
+        ValueError,
+        match=r"same number of samples.*input 0 \('features'\): 4, "
+        r"target 0 \('out'\): 3",
+    ):
+        model.fit(np.ones((4, 3)), np.ones((3, 2)))
+    with pytest.raises(TypeError, match=r"input 0 \('features'\) must be numeric"):
+        model.fit(np.array([["a", "b", "c"]]), np.ones((1, 2)))
+    with pytest.raises(TypeError, match=r"target 0 \('out'\) must be numeric"):
+        model.fit(np.ones((1, 3)), np.array([["a", "b"]]))
+    with pytest.raises(
+        ValueError,
+        match=r"targets for output 'out' have shape \(None, 5\) but "
+        r"the output has shape \(None, 2\)",
+    ):
+        model.fit(np.ones((4, 3)), np.ones((4, 5)))
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        model.fit(np.ones((4, 3)), np.ones((4, 2)), batch_size=0)
+    with pytest.raises(ValueError, match=r"validation_split must be in \[0, 1\)"):
+        model.fit(np.ones((4, 3)), np.ones((4, 2)), validation_split=1.5)
