@@ -96,6 +96,13 @@ class Model(Trainer, Layer):
             return sorted(self._outputs_struct)  # the order of self.outputs (flatten sorts)
         return [t.layer_call.layer.name if t.layer_call else t.name for t in self.outputs]
 
+    def summary(self, line_length: int | None = None, expand_nested: bool = False,
+                show_trainable: bool = False, print_fn: Any = None) -> None:
+        """Prints Keras's table of layers, output shapes, parameters and connections."""
+        from graphengine.viz.summary import summary
+
+        summary(self, line_length, expand_nested, show_trainable, print_fn)
+
     # -- calling -------------------------------------------------------------------------------
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         """Re-applies every call site to new symbolic inputs (a model used as a layer)."""

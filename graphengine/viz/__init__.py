@@ -1,0 +1,1 @@
+"""Looking at models: the summary table (and, later, graph pictures)."""
