@@ -12,7 +12,7 @@ from typing import Any, Callable
 from graphengine.graph.node import Node
 from graphengine.ops import api
 from graphengine.ops.base import apply
-from graphengine.ops.elementwise import Binary, Cast, GreaterEqual, Unary, UnaryGrad
+from graphengine.ops.elementwise import Binary, Cast, Compare, Unary, UnaryGrad
 from graphengine.ops.indexing import Gather, GatherGrad, OneHot
 from graphengine.ops.matmul import Matmul, MatmulAtB
 from graphengine.ops.pyfunc import PyFunc
@@ -62,8 +62,8 @@ def _binary(node: Node, g: list) -> list:
     return [ga, api.subtract(gy, ga)]
 
 
-@rule(GreaterEqual)
-def _greater_equal(node: Node, g: list) -> list:
+@rule(Compare)
+def _compare(node: Node, g: list) -> list:
     return [None, None]
 
 

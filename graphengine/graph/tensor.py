@@ -56,6 +56,7 @@ class SymbolicTensor:
         self.id = next(_ids)
         self.name = name or (f"{node.name}:{index}" if node is not None else f"tensor_{self.id}")
         self.layer_call: Any = None  # the layer call that returned this tensor (Keras's history)
+        self.mask: SymbolicTensor | None = None  # 1.0 for time steps to keep (from mask_zero)
 
     @property
     def ndim(self) -> int:

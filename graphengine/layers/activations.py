@@ -16,6 +16,8 @@ class ReLU(Layer):
     """max_value if x >= max_value; x if threshold <= x < max_value; else
     negative_slope * (x - threshold)."""
 
+    supports_masking = True
+
     def __init__(
         self,
         max_value: float | None = None,
@@ -49,6 +51,8 @@ class LeakyReLU(Layer):
     """x for x >= 0, negative_slope * x otherwise (Keras 3 layer default 0.3; `alpha` is the
     legacy name)."""
 
+    supports_masking = True
+
     def __init__(
         self, negative_slope: float = 0.3, alpha: float | None = None, **kwargs: Any
     ) -> None:
@@ -69,6 +73,8 @@ class LeakyReLU(Layer):
 class PReLU(Layer):
     """relu(x) - alpha * relu(-x) with a learned alpha shaped like the input without the batch
     axis, size 1 on `shared_axes` (counted from 1, as Keras)."""
+
+    supports_masking = True
 
     def __init__(
         self,
@@ -119,6 +125,8 @@ class PReLU(Layer):
 class ELU(Layer):
     """x for x > 0, alpha * (exp(x) - 1) otherwise."""
 
+    supports_masking = True
+
     def __init__(self, alpha: float = 1.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.alpha = float(alpha)
@@ -132,6 +140,8 @@ class ELU(Layer):
 
 class Softmax(Layer):
     """Softmax along `axis`."""
+
+    supports_masking = True
 
     def __init__(self, axis: int = -1, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -106,6 +106,8 @@ class Layer:
     """A callable unit with weights. Calling it on SymbolicTensors records a layer call in the
     graph; calling it on arrays runs it now and returns arrays."""
 
+    supports_masking = False  # whether an input mask passes through unchanged
+
     def __init__(
         self,
         name: str | None = None,
@@ -269,20 +271,34 @@ class Layer:
                 )
         self._check_inputs(flat)
         call = LayerCall(self, flat, inputs, kwargs)
+        masks = pack_like(inputs, [x.mask for x in flat])
+        call_kwargs = self._call_kwargs(kwargs)
+        if any(x.mask is not None for x in flat) and "mask" not in call_kwargs:
+            call_kwargs.update(self._call_kwargs({"mask": masks}))
         with layer_call_scope(call), graph_mode():
             try:
                 self._maybe_build(inputs)
-                outputs = self.call(self._autocast(inputs), *args, **self._call_kwargs(kwargs))
+                outputs = self.call(self._autocast(inputs), *args, **call_kwargs)
+                out_masks = self.compute_mask(inputs, masks)
             except ValueError as e:
                 raise _named(e, self) from None
             outputs = pack_like(outputs, [self._fresh(t, flat) for t in flatten(outputs)])
             if self.activity_regularizer is not None:
                 call.losses = [self.activity_regularizer(t) for t in flatten(outputs)]
         call.outputs, call.output_struct = flatten(outputs), outputs
+        out_masks = flatten(out_masks) if isinstance(out_masks, (list, tuple)) else [out_masks]
         for i, t in enumerate(call.outputs):
             t.layer_call = call
             t.name = call.name if len(call.outputs) == 1 else f"{call.name}:{i}"
+            t.mask = out_masks[i] if i < len(out_masks) else None
         return outputs
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The output's mask (a float tensor, 1 for steps to keep, as Keras's boolean masks):
+        layers with `supports_masking` pass their input's mask on, others drop it."""
+        if not self.supports_masking:
+            return None
+        return flatten(mask)[0] if isinstance(mask, (list, tuple, dict)) else mask
 
     def _call_eager(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         inputs = pack_like(

@@ -65,6 +65,8 @@ class Dense(Layer):
     """y = activation(x @ kernel + bias) on the last axis of x (any rank >= 2).
     Weights: kernel (in, units), bias (units,)."""
 
+    supports_masking = True
+
     def __init__(
         self,
         units: int,
@@ -133,6 +135,8 @@ class Dense(Layer):
 
 class Activation(Layer):
     """y = activation(x)."""
+
+    supports_masking = True
 
     def __init__(self, activation: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -243,6 +247,10 @@ class Embedding(Layer):
 
     def _autocast(self, inputs: Any) -> Any:
         return inputs
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """With mask_zero, id 0 is padding: the mask is 1.0 where ids != 0."""
+        return ops.not_equal(inputs, 0) if self.mask_zero else None
 
     def call(self, inputs: Any) -> Any:
         dtype = inputs.dtype if isinstance(inputs, SymbolicTensor) else inputs.dtype.name

@@ -7,7 +7,7 @@ from typing import Any
 
 from graphengine import ops
 from graphengine.graph.tensor import format_shape
-from graphengine.layers.base import Layer
+from graphengine.layers.base import Layer, flatten
 from graphengine.ops.base import broadcast_shapes
 
 
@@ -38,8 +38,15 @@ class Merge(Layer):
                     f"{format_shape(shape)}"
                 ) from None
 
+    supports_masking = True
+
     def call(self, inputs: list) -> Any:
         return reduce(self.merge, inputs)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """A step is kept when every masked input keeps it (Keras's logical and)."""
+        masks = [m for m in flatten(mask or []) if m is not None]
+        return reduce(ops.multiply, masks) if masks else None
 
     def merge(self, a: Any, b: Any) -> Any:
         raise NotImplementedError

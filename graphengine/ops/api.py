@@ -11,7 +11,7 @@ import numpy as np
 
 from graphengine.graph.tensor import SymbolicTensor
 from graphengine.ops.base import apply, normalize_axis
-from graphengine.ops.elementwise import Binary, Cast, GreaterEqual, Unary
+from graphengine.ops.elementwise import Binary, Cast, Compare, Unary
 from graphengine.ops.indexing import Gather, OneHot
 from graphengine.ops.matmul import Matmul
 from graphengine.ops.reduce import Reduce, Softmax, normalize_axes
@@ -75,9 +75,33 @@ def minimum(x1: Any, x2: Any) -> Any:
     return _binary("minimum", x1, x2)
 
 
+def _compare(kind: str, x1: Any, x2: Any) -> Any:
+    return apply(Compare(kind), *_operands(x1, x2))
+
+
 def greater_equal(x1: Any, x2: Any) -> Any:
-    """1.0 where x1 >= x2 else 0.0 (a float mask, not differentiable)."""
-    return apply(GreaterEqual(), *_operands(x1, x2))
+    """1.0 where x1 >= x2 else 0.0 (a float mask, not differentiable); likewise below."""
+    return _compare("greater_equal", x1, x2)
+
+
+def greater(x1: Any, x2: Any) -> Any:
+    return _compare("greater", x1, x2)
+
+
+def less_equal(x1: Any, x2: Any) -> Any:
+    return _compare("less_equal", x1, x2)
+
+
+def less(x1: Any, x2: Any) -> Any:
+    return _compare("less", x1, x2)
+
+
+def equal(x1: Any, x2: Any) -> Any:
+    return _compare("equal", x1, x2)
+
+
+def not_equal(x1: Any, x2: Any) -> Any:
+    return _compare("not_equal", x1, x2)
 
 
 def negative(x: Any) -> Any:
@@ -241,7 +265,8 @@ def take_rows(table: Any, ids: Any) -> Any:
 
 
 __all__ = """
-add subtract multiply divide maximum minimum greater_equal negative matmul
+add subtract multiply divide maximum minimum negative matmul
+greater_equal greater less_equal less equal not_equal
 exp log sqrt square abs tanh sigmoid relu clip softmax log_softmax one_hot
 sum mean max reshape transpose concatenate squeeze expand_dims broadcast_to getitem
 take_rows cast identity

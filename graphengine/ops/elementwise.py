@@ -33,20 +33,25 @@ class Binary(Op):
         getattr(k, self.name)(ins[0], ins[1], outs[0])
 
 
-class GreaterEqual(Op):
-    """out = 1 where a >= b else 0, as a float mask (no gradient)."""
+COMPARISONS = ("equal", "not_equal", "greater", "greater_equal", "less", "less_equal")
+
+
+class Compare(Op):
+    """out = 1 where `a (kind) b` else 0, as a float mask (no gradient)."""
 
     broadcasts = True
 
-    name = "greater_equal"
+    def __init__(self, kind: str) -> None:
+        if kind not in COMPARISONS:
+            raise ValueError(f"Unknown comparison {kind!r}; valid: {', '.join(COMPARISONS)}")
+        self.name = kind
 
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
-        return [
-            (broadcast_shapes(shapes[0], shapes[1], self.name), float_dtype(result_dtype(dtypes)))
-        ]
+        dtype = float_dtype(result_dtype(dtypes))
+        return [(broadcast_shapes(shapes[0], shapes[1], self.name), dtype)]
 
     def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
-        k.greater_equal(ins[0], ins[1], outs[0])
+        getattr(k, self.name)(ins[0], ins[1], outs[0])
 
 
 class Cast(Op):

@@ -38,8 +38,28 @@ def minimum(a, b, out):
 
 
 def greater_equal(a, b, out):
-    """out = 1.0 where a >= b else 0.0, in out's dtype (broadcasting)."""
+    """out = 1.0 where a >= b else 0.0, in out's dtype (broadcasting); likewise below."""
     np.greater_equal(a, b, out=out, casting="unsafe")
+
+
+def greater(a, b, out):
+    np.greater(a, b, out=out, casting="unsafe")
+
+
+def less_equal(a, b, out):
+    np.less_equal(a, b, out=out, casting="unsafe")
+
+
+def less(a, b, out):
+    np.less(a, b, out=out, casting="unsafe")
+
+
+def equal(a, b, out):
+    np.equal(a, b, out=out, casting="unsafe")
+
+
+def not_equal(a, b, out):
+    np.not_equal(a, b, out=out, casting="unsafe")
 
 
 def fill(value, out):
