@@ -1,11 +1,18 @@
 """graphengine: a Keras-style deep-learning graph engine running on Numba kernels."""
 
-from graphengine import datasets, layers, ops, utils
+from graphengine import datasets, layers, models, ops, utils
 from graphengine.graph.tensor import SymbolicTensor, Variable
 from graphengine.layers.core import Input
 from graphengine.ops import activations
 from graphengine.runtime.devices import device
-from graphengine.training import callbacks, initializers, losses, metrics, optimizers, regularizers
+from graphengine.training import (
+    callbacks,
+    initializers,
+    losses,
+    metrics,
+    optimizers,
+    regularizers,
+)
 from graphengine.training.model import Model, Sequential
 
 __version__ = "0.1.0"
@@ -24,6 +31,7 @@ __all__ = [
     "layers",
     "losses",
     "metrics",
+    "models",
     "ops",
     "optimizers",
     "regularizers",

@@ -127,7 +127,7 @@ class Layer:
         } | set(_BASE_KWARGS)
         utils.check_kwargs(type(self).__name__, kwargs, valid)
         self.name = name or utils.unique_name(utils.snake_case(type(self).__name__))
-        self.dtype = np.dtype(dtype or "float32").name
+        self.dtype = check_dtype(dtype or "float32", type(self).__name__)
         self._trainable = trainable
         self._weights: list[Variable] = []
         self._layers: list[Layer] = []
@@ -350,6 +350,23 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+SUPPORTED_DTYPES = ("float32", "float64", "int32", "int64", "uint8", "int8", "int16", "bool")
+
+
+def check_dtype(dtype: Any, owner: str) -> str:
+    """The dtype's name, or TypeError for what the kernels do not run (float16, complex...)."""
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        raise TypeError(f"{owner}: {dtype!r} is not a dtype") from None
+    if name not in SUPPORTED_DTYPES:
+        raise TypeError(
+            f"{owner}: dtype {name} is not supported; use float32 or float64 (or an "
+            f"integer type for ids): {', '.join(SUPPORTED_DTYPES)}"
+        )
+    return name
 
 
 def _named(error: ValueError, layer: Layer) -> ValueError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from graphengine import utils
 from graphengine.ops import api
 from graphengine.ops.base import apply
 from graphengine.ops.elementwise import Unary
@@ -97,16 +98,22 @@ def get(identifier: Any) -> Callable:
         return identifier
     if isinstance(identifier, str) and identifier.lower() in ACTIVATIONS:
         return ACTIVATIONS[identifier.lower()]
+    if isinstance(identifier, dict) and "registered" in identifier:
+        return utils.registered(identifier["registered"])
     raise ValueError(
         f"Unknown activation {identifier!r}; valid names: {', '.join(sorted(ACTIVATIONS))}"
     )
 
 
-def serialize(fn: Callable) -> str:
+def serialize(fn: Callable) -> str | dict:
+    """A name for the built-ins, `{"registered": name}` for registered functions."""
     for name, f in ACTIVATIONS.items():
         if f is fn:
             return name
-    raise ValueError(
-        f"activation {fn!r} is not a named activation and cannot be serialized; "
-        "register it with ge.utils.register_serializable"
-    )
+    name = utils.registered_name(fn)
+    if name is None:
+        raise ValueError(
+            f"activation {fn!r} is not a named activation and cannot be serialized; "
+            "register it with @ge.utils.register_serializable()"
+        )
+    return {"registered": name}

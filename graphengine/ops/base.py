@@ -55,6 +55,12 @@ class Op:
     def value_inputs(self, inputs: Sequence[SymbolicTensor]) -> list[SymbolicTensor]:
         return [t for i, t in enumerate(inputs) if i not in self.shape_only]
 
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments (read from the attributes of the same names)."""
+        from graphengine.utils import parameter_names
+
+        return {p: getattr(self, p) for p in parameter_names(type(self).__init__)}
+
     def attrs(self) -> dict[str, Any]:
         """Hyperparameters, for pictures and summaries."""
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}

@@ -21,7 +21,7 @@ class Binary(Op):
     def __init__(self, kind: str) -> None:
         if kind not in BINARY:
             raise ValueError(f"Unknown binary op {kind!r}; valid: {', '.join(BINARY)}")
-        self.name = kind
+        self.name = self.kind = kind
 
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         dtype = result_dtype(dtypes)
@@ -44,7 +44,7 @@ class Compare(Op):
     def __init__(self, kind: str) -> None:
         if kind not in COMPARISONS:
             raise ValueError(f"Unknown comparison {kind!r}; valid: {', '.join(COMPARISONS)}")
-        self.name = kind
+        self.name = self.kind = kind
 
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         dtype = float_dtype(result_dtype(dtypes))
@@ -105,6 +105,9 @@ class Unary(Op):
 
     def attrs(self) -> dict[str, Any]:
         return dict(zip(UNARY[self.name], self.params))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"kind": self.name, **self.attrs()}
 
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         return [(shapes[0], float_dtype(dtypes[0]))]

@@ -34,7 +34,7 @@ class Reduce(Op):
     """out = sum / mean / max of x over `axes`."""
 
     def __init__(self, kind: str, axes: tuple[int, ...], keepdims: bool) -> None:
-        self.name = kind
+        self.name = self.kind = kind
         self.axes = axes
         self.keepdims = keepdims
 

@@ -96,8 +96,13 @@ class Model(Trainer, Layer):
             return sorted(self._outputs_struct)  # the order of self.outputs (flatten sorts)
         return [t.layer_call.layer.name if t.layer_call else t.name for t in self.outputs]
 
-    def summary(self, line_length: int | None = None, expand_nested: bool = False,
-                show_trainable: bool = False, print_fn: Any = None) -> None:
+    def summary(
+        self,
+        line_length: int | None = None,
+        expand_nested: bool = False,
+        show_trainable: bool = False,
+        print_fn: Any = None,
+    ) -> None:
         """Prints Keras's table of layers, output shapes, parameters and connections."""
         from graphengine.viz.summary import summary
 
@@ -245,7 +250,34 @@ class Model(Trainer, Layer):
         return result[: len(self.inputs)], result[len(self.inputs) :]
 
     def get_config(self) -> dict[str, Any]:
-        raise NotImplementedError(f"Model '{self.name}': model configs come with model saving")
+        """The whole graph: layer configs and call sites (see graphengine.io.serialization)."""
+        from graphengine.io.serialization import functional_config
+
+        self._require_graph()
+        return functional_config(self)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Model:
+        from graphengine.io.serialization import functional_from_config
+
+        return functional_from_config(config)
+
+    def save(self, filepath: str) -> None:
+        """Writes one zip file: config.json (architecture, compile settings) and the weights and
+        optimizer state as .npy arrays; atomically, so an interrupted save keeps the old file."""
+        from graphengine.io.saving import save_model
+
+        save_model(self, filepath)
+
+    def save_weights(self, filepath: str) -> None:
+        from graphengine.io.saving import save_weights
+
+        save_weights(self, filepath)
+
+    def load_weights(self, filepath: str) -> None:
+        from graphengine.io.saving import load_weights
+
+        load_weights(self, filepath)
 
 
 class Sequential(Model):
@@ -324,6 +356,17 @@ class Sequential(Model):
     @property
     def layers(self) -> list[Layer]:
         return list(self._stack)
+
+    def get_config(self) -> dict[str, Any]:
+        from graphengine.io.serialization import sequential_config
+
+        return sequential_config(self)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
+        from graphengine.io.serialization import sequential_from_config
+
+        return sequential_from_config(config)
 
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         if not self.built:

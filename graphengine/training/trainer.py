@@ -129,7 +129,7 @@ class Trainer:
                     f"model '{self.name}'; outputs: {names}"
                 )
             return [spec.get(name) for name in names]
-        if isinstance(spec, (list, tuple)) and not (nested and n == 1):
+        if isinstance(spec, (list, tuple)):
             if nested and not any(isinstance(s, (list, tuple, dict)) for s in spec):
                 return [list(spec)] * n  # one flat metric list serves every output
             if len(spec) != n:
@@ -242,7 +242,7 @@ class Trainer:
     def _append_update(self, plan: Plan, pairs: list) -> None:
         """The optimizer update as the plan's last step, reading the gradient buffers."""
         weights = [w for _, w in pairs]
-        self.optimizer.build(weights)
+        self.optimizer.build(self.trainable_weights)  # all of them, as Keras, for its slots' order
         optimizer = self.optimizer
 
         def update(k: Any, ins: list, outs: list, ctx: Any) -> None:

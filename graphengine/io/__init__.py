@@ -1,0 +1,1 @@
+"""Saving and loading: model configs as JSON, weights as plain .npy arrays in one zip file."""
