@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from graphengine import distributed as dist
 from graphengine import utils
 from graphengine.autodiff.backward import gradients
 from graphengine.graph.node import LayerCall
@@ -19,7 +20,9 @@ from graphengine.runtime.plan import Plan
 from graphengine.training import losses as losses_module
 from graphengine.training import metrics as metrics_module
 from graphengine.training import optimizers as optimizers_module
-from graphengine.training.callbacks import CallbackList
+from graphengine.training.callbacks import CallbackList, CSVLogger, ModelCheckpoint
+
+ROOT_ONLY_CALLBACKS = (ModelCheckpoint, CSVLogger)
 
 
 class TrainingProgram:
@@ -52,6 +55,7 @@ class TrainingProgram:
             losses = [loss for loss in self.output_losses if loss is not None]
             # what the logs show: the total, and each output's loss when there are several
             self.reported = [self.total] + (losses if len(model.outputs) > 1 else [])
+        self.idle: Any = None  # the update of a rank with no samples in a batch (distributed)
         seed = Constant(np.ones((), self.total.dtype))
         self.grads = gradients([self.total], [seed], self.weights)
 
@@ -81,6 +85,8 @@ def _all_calls(sites: Sequence[Any]) -> list[LayerCall]:
 class Trainer:
     """Mixed into Model: the Keras training API."""
 
+    distributed = False  # set by compile(distributed=True)
+
     def compile(
         self,
         optimizer: Any = "rmsprop",
@@ -93,11 +99,10 @@ class Trainer:
     ) -> None:
         utils.check_kwargs("compile()", kwargs, utils.parameter_names(Trainer.compile))
         self._require_graph()
+        self.distributed = bool(distributed)
         if distributed:
-            raise ValueError(
-                "compile(distributed=True) needs ge.distributed, which this build "
-                "does not include yet"
-            )
+            dist.initialize()
+            dist.broadcast_weights(self.weights)  # every rank starts from rank 0's weights
         get_device(device)  # unknown names and unavailable devices fail here, at compile
         self.device_name = device
         self.optimizer = optimizers_module.get(optimizer)
@@ -241,14 +246,34 @@ class Trainer:
 
     def _append_update(self, plan: Plan, pairs: list) -> None:
         """The optimizer update as the plan's last step, reading the gradient buffers."""
-        weights = [w for _, w in pairs]
+        update, plan.reducer = self._make_update([w for _, w in pairs])
+        plan.steps.append(
+            (lambda k, ins, outs, ctx: update(k, ins), [plan.buffer(g) for g, _ in pairs], [])
+        )
+
+    def _make_update(self, weights: list) -> tuple[Any, Any]:
+        """A step `(kernels, grads) -> None`: the cross-rank average when distributed (one
+        allreduce over a flat buffer), then the optimizer; and its reducer (or None)."""
         self.optimizer.build(self.trainable_weights)  # all of them, as Keras, for its slots' order
         optimizer = self.optimizer
+        reducer = dist.GradientReducer([w.value for w in weights]) if self.distributed else None
 
-        def update(k: Any, ins: list, outs: list, ctx: Any) -> None:
-            optimizer.apply(ins, weights, kernels=k)
+        def update(k: Any, grads: list) -> None:
+            if reducer is not None:
+                reducer(grads)
+            optimizer.apply(grads, weights, kernels=k)
 
-        plan.steps.append((update, [plan.buffer(g) for g, _ in pairs], []))
+        return update, reducer
+
+    def _idle_update(self, program: TrainingProgram) -> None:
+        """A rank with no samples in this batch still joins the allreduce and the update."""
+        if program.idle is None:
+            weights = [w for g, w in zip(program.grads, program.weights) if g is not None]
+            update, reducer = self._make_update(weights)
+            reducer.fraction = 0.0
+            zeros = [np.zeros_like(w.value) for w in weights]
+            program.idle = lambda: update(get_device(self.device_name).kernels, zeros)
+        program.idle()
 
     # -- the loops -----------------------------------------------------------------------------
     def _metrics(self, ys: list) -> list[list]:
@@ -278,37 +303,66 @@ class Trainer:
         callbacks: CallbackList | None,
         hook: str,
     ) -> dict[str, float]:
-        """One pass over the data; returns the sample-weighted means (loss, metrics)."""
+        """One pass over the data; returns the sample-weighted means (loss, metrics). When
+        distributed, each rank runs its shard of every batch and the sums are allreduced."""
         program = self._program(ys)
-        metric_objs = self._metrics(ys)
-        names = self._log_names(metric_objs)
-        n = len(xs[0])
-        order = np.arange(n) if order is None else order
-        sums = np.zeros(len(program.reported))
-        seen, logs = 0, {}
-        for b, start in enumerate(range(0, n, batch_size)):
+        metrics = [(i, m) for i, ids in enumerate(self._metrics(ys)) for m in ids]
+        names = self._log_names(self._metrics(ys))
+        n_losses = len(program.reported)
+        order = np.arange(len(xs[0])) if order is None else order
+        totals = np.zeros(n_losses + 1 + 2 * len(metrics))  # loss sums, samples, metric sums
+        logs: dict[str, float] = {}
+        for b, start in enumerate(range(0, len(order), batch_size)):
             idx = order[start : start + batch_size]
             if callbacks is not None:
                 getattr(callbacks, f"on_{hook}_batch_begin")(b)
-            plan = self._step_plan(program, xs, ys, len(idx), training)
-            for buf, a in zip(plan.feed_buffers, xs + [y for y in ys if y is not None]):
-                np.take(a, idx, axis=0, out=buf)
-            results = plan.run()
-            sums += [float(plan.device.to_host(r)) * len(idx) for r in results[: len(sums)]]
-            seen += len(idx)
-            for objs, y, p in zip(metric_objs, ys, results[len(sums) :]):
-                if objs:
-                    p = plan.device.to_host(p)
-                    for m in objs:
-                        m.update_state(y[idx], p)
-            values = [float(v) for v in sums / seen]
-            values += [m.result() for objs in metric_objs for m in objs]
-            logs = dict(zip(names, values))
+            local = dist.shard(idx) if self.distributed else idx
+            step = np.zeros_like(totals)
+            if len(local):
+                step = self._run_batch(program, xs, ys, local, len(idx), training, metrics, step)
+            elif training:
+                self._idle_update(program)
+            if self.distributed:
+                dist.allreduce_sum(step)
+            totals += step
+            values = list(totals[:n_losses] / totals[n_losses])
+            values += [t / c if c else 0.0 for t, c in totals[n_losses + 1 :].reshape(-1, 2)]
+            logs = dict(zip(names, [float(v) for v in values]))
             if callbacks is not None:
                 getattr(callbacks, f"on_{hook}_batch_end")(b, logs)
             if training and self.stop_training:
                 break
         return logs
+
+    def _run_batch(
+        self,
+        program: TrainingProgram,
+        xs: list,
+        ys: list,
+        idx: np.ndarray,
+        n_global: int,
+        training: bool,
+        metrics: list,
+        step: np.ndarray,
+    ) -> np.ndarray:
+        """Runs one (local) batch; fills `step` with its loss sums, sample count and metric
+        (sum, count) pairs."""
+        plan = self._step_plan(program, xs, ys, len(idx), training)
+        if getattr(plan, "reducer", None) is not None:
+            plan.reducer.fraction = len(idx) / n_global
+        for buf, a in zip(plan.feed_buffers, xs + [y for y in ys if y is not None]):
+            np.take(a, idx, axis=0, out=buf)
+        results = plan.run()
+        n_losses = len(program.reported)
+        step[:n_losses] = [float(plan.device.to_host(r)) * len(idx) for r in results[:n_losses]]
+        step[n_losses] = len(idx)
+        preds = {}
+        for j, (i, metric) in enumerate(metrics):
+            if i not in preds:
+                preds[i] = plan.device.to_host(results[n_losses + i])
+            values = np.asarray(metric.fn(ys[i][idx], preds[i]), dtype=np.float64)
+            step[n_losses + 1 + 2 * j : n_losses + 3 + 2 * j] = values.sum(), values.size
+        return step
 
     def fit(
         self,
@@ -347,6 +401,9 @@ class Trainer:
             val = ([a[split:] for a in xs], [b[split:] if b is not None else None for b in ys])
             xs, ys = [a[:split] for a in xs], [b[:split] if b is not None else None for b in ys]
         verbose = _verbose(verbose)
+        if self.distributed and dist.rank() != 0:
+            verbose = 0  # rank 0 reports; only it writes checkpoints and logs
+            callbacks = [c for c in callbacks or [] if not isinstance(c, ROOT_ONLY_CALLBACKS)]
         steps = math.ceil(len(xs[0]) / batch_size)
         cbs = CallbackList(
             callbacks,
@@ -363,6 +420,8 @@ class Trainer:
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
             order = utils.rng().permutation(len(xs[0])) if shuffle else None
+            if order is not None and self.distributed:
+                dist.broadcast(order)  # every rank walks the same batches
             logs = self._run_batches(xs, ys, batch_size, True, order, cbs, "train")
             if val is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
                 val_logs = self._run_batches(
