@@ -265,3 +265,14 @@ def test_data_errors_name_the_input_and_shapes():
         model.fit(np.ones((4, 3)), np.ones((4, 2)), batch_size=0)
     with pytest.raises(ValueError, match=r"validation_split must be in \[0, 1\)"):
         model.fit(np.ones((4, 3)), np.ones((4, 2)), validation_split=1.5)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow is the point
+def test_terminate_on_nan_stops_at_the_first_non_finite_loss():
+    model = ge.Sequential([ge.Input((2,)), ge.layers.Dense(1)])
+    model.compile(optimizer=ge.optimizers.SGD(learning_rate=1e30), loss="mse")
+    x = np.ones((64, 2), "float32") * 1e10
+    history = model.fit(x, np.zeros((64, 1)), batch_size=8, epochs=5, verbose=0,
+                        callbacks=[ge.callbacks.TerminateOnNaN()])
+    assert len(history.epoch) == 1  # stopped inside the first epoch
+    assert not np.isfinite(history.history["loss"][0])
