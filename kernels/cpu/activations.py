@@ -17,6 +17,15 @@ _INV_SQRT_2PI = 0.3989422804014327
 
 
 @njit(cache=True)
+def _sigmoid(v):
+    """1 / (1 + exp(-v)), evaluated on the side where exp cannot overflow."""
+    if v >= 0:
+        return 1.0 / (1.0 + math.exp(-v))
+    e = math.exp(v)
+    return e / (1.0 + e)
+
+
+@njit(cache=True)
 def relu_forward(x, negative_slope, max_value, threshold, out):
     """out = min(x, max_value) for x > threshold, else negative_slope * (x - threshold)
     (strict, as Keras: relu(0) has slope negative_slope, so its gradient there is 0)."""
@@ -45,12 +54,7 @@ def relu_backward(x, y, dy, negative_slope, max_value, threshold, dx):
 def sigmoid_forward(x, out):
     """out = 1 / (1 + exp(-x)), evaluated on the side where exp cannot overflow."""
     for i in range(x.size):
-        v = x[i]
-        if v >= 0:
-            out[i] = 1.0 / (1.0 + math.exp(-v))
-        else:
-            e = math.exp(v)
-            out[i] = e / (1.0 + e)
+        out[i] = _sigmoid(x[i])
 
 
 @njit(cache=True)
@@ -153,11 +157,7 @@ def softplus_backward(x, y, dy, dx):
     """dx = dy * sigmoid(x)."""
     for i in range(x.size):
         v = x[i]
-        if v >= 0:
-            s = 1.0 / (1.0 + math.exp(-v))
-        else:
-            e = math.exp(v)
-            s = e / (1.0 + e)
+        s = _sigmoid(v)
         dx[i] = dy[i] * s
 
 
@@ -181,11 +181,7 @@ def swish_forward(x, out):
     """out = x * sigmoid(x) (swish / SiLU)."""
     for i in range(x.size):
         v = x[i]
-        if v >= 0:
-            s = 1.0 / (1.0 + math.exp(-v))
-        else:
-            e = math.exp(v)
-            s = e / (1.0 + e)
+        s = _sigmoid(v)
         out[i] = v * s
 
 
@@ -194,11 +190,7 @@ def swish_backward(x, y, dy, dx):
     """dx = dy * (s + x * s * (1 - s)), s = sigmoid(x)."""
     for i in range(x.size):
         v = x[i]
-        if v >= 0:
-            s = 1.0 / (1.0 + math.exp(-v))
-        else:
-            e = math.exp(v)
-            s = e / (1.0 + e)
+        s = _sigmoid(v)
         dx[i] = dy[i] * (s + v * s * (1.0 - s))
 
 
