@@ -14,6 +14,7 @@ from graphengine.training import (
     regularizers,
 )
 from graphengine.training.model import Model, Sequential
+from graphengine.viz.plot import plot_model
 
 __version__ = "0.1.0"
 
@@ -35,6 +36,7 @@ __all__ = [
     "models",
     "ops",
     "optimizers",
+    "plot_model",
     "regularizers",
     "utils",
 ]

@@ -99,14 +99,36 @@ class Model(Trainer, Layer):
     def summary(
         self,
         line_length: int | None = None,
+        positions: Any = None,
+        print_fn: Any = None,
         expand_nested: bool = False,
         show_trainable: bool = False,
-        print_fn: Any = None,
     ) -> None:
-        """Prints Keras's table of layers, output shapes, parameters and connections."""
+        """Prints Keras's table of layers, output shapes, parameters and connections
+        (Keras's argument order)."""
         from graphengine.viz.summary import summary
 
-        summary(self, line_length, expand_nested, show_trainable, print_fn)
+        summary(
+            self,
+            line_length=line_length,
+            positions=positions,
+            print_fn=print_fn,
+            expand_nested=expand_nested,
+            show_trainable=show_trainable,
+        )
+
+    def to_dot(self, **kwargs: Any) -> str:
+        """DOT text of the picture `ge.plot_model` draws (same keyword arguments)."""
+        from graphengine.viz.plot import model_to_dot
+
+        return model_to_dot(self, **kwargs)
+
+    def profile(self, x: Any, y: Any = None, repeats: int = 5, expand_nested: bool = False) -> Any:
+        """Times each step of one training step (inference without y) per layer; the result
+        prints as a table and colours `ge.plot_model(..., profile=...)`."""
+        from graphengine.viz.profile import profile_model
+
+        return profile_model(self, x, y, repeats, expand_nested)
 
     # -- calling -------------------------------------------------------------------------------
     def call(self, inputs: Any, training: bool | None = None) -> Any:
@@ -198,7 +220,6 @@ class Model(Trainer, Layer):
             ]
             wrt = self.inputs + wrt_weights
             grads = gradients(self.outputs, cotangents, wrt)
-            self._backward_graph = backward_digraph(grads)
             self._vjp_programs[key] = (cotangents, wrt_weights, grads)
         return self._vjp_programs[key]
 
@@ -206,7 +227,7 @@ class Model(Trainer, Layer):
     def backward_graph(self) -> nx.DiGraph:
         """The graph the backward pass built (for the latest vjp or training program)."""
         if self._backward_graph is None:
-            self._vjp_program()
+            self._backward_graph = backward_digraph(self._vjp_program()[2])
         return self._backward_graph
 
     def vjp(self, inputs: Any, output_cotangents: Any, training: bool = False) -> tuple[list, list]:

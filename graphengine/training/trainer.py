@@ -10,7 +10,7 @@ import numpy as np
 
 from graphengine import distributed as dist
 from graphengine import utils
-from graphengine.autodiff.backward import gradients
+from graphengine.autodiff.backward import backward_digraph, gradients
 from graphengine.graph.node import LayerCall
 from graphengine.graph.tensor import Constant, SymbolicTensor, format_shape, graph_mode
 from graphengine.layers.base import pack_like
@@ -220,7 +220,7 @@ class Trainer:
         if key not in self._programs:
             program = TrainingProgram(self, [y if y is not None else np.zeros((1,)) for y in ys])
             self._programs[key] = program
-            self._backward_graph = None
+            self._backward_graph = backward_digraph(program.grads)  # the training one now
         return self._programs[key]
 
     def _step_plan(
