@@ -47,14 +47,14 @@ def check_model_grads(
     """
     rng = np.random.default_rng(seed)
     xs = [np.array(x) for x in _as_list(xs)]
-    outs = _as_list(model(xs if len(xs) > 1 else xs[0]))
+    outs = _as_list(model(xs if len(xs) > 1 else xs[0], training=training))
     cots = [rng.standard_normal(np.shape(o)) for o in outs]
     dx, dw = model.vjp(
         xs if len(xs) > 1 else xs[0], cots if len(cots) > 1 else cots[0], training=training
     )
 
     def f() -> float:
-        ys = _as_list(model(xs if len(xs) > 1 else xs[0]))
+        ys = _as_list(model(xs if len(xs) > 1 else xs[0], training=training))
         return float(sum(np.sum(np.asarray(y) * c) for y, c in zip(ys, cots)))
 
     float_xs = [x for x in xs if x.dtype.kind == "f"]

@@ -497,7 +497,8 @@ class Trainer:
         results: list[np.ndarray] = []
         for b, start in enumerate(range(0, n, batch_size)):
             cbs.on_predict_batch_begin(b)
-            outs = self._run(self.outputs, [a[start : start + batch_size] for a in xs], False)
+            outs = self._run(self.outputs, [a[start : start + batch_size] for a in xs], False,
+                             checked=True)
             if not results:
                 results = [np.empty((n,) + o.shape[1:], o.dtype) for o in outs]
             for r, o in zip(results, outs):
@@ -509,7 +510,7 @@ class Trainer:
     def predict_on_batch(self, x: Any) -> Any:
         """One forward pass on exactly this batch."""
         xs, _ = self._prepare(x, need_y=False)
-        outs = self._run(self.outputs, xs, False)
+        outs = self._run(self.outputs, xs, False, checked=True)
         return pack_like(self._outputs_struct, outs) if len(outs) > 1 else outs[0]
 
 
