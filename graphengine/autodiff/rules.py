@@ -150,3 +150,154 @@ def _py_func(node: Node, g: list) -> list:
         "gradient flows through it. Write its body with ge.ops functions, or make the layers "
         "before it non-trainable."
     )
+
+
+# -- normalization and regularization --
+from graphengine.ops.normalization import (  # noqa: E402
+    BatchNorm,
+    BatchNormGrad,
+    LayerNorm,
+    LayerNormGrad,
+)
+from graphengine.ops.regularization import (  # noqa: E402
+    AlphaDropout,
+    Dropout,
+    GaussianDropout,
+    GaussianNoise,
+    MaskGrad,
+)
+
+
+@rule(BatchNorm)
+def _batch_norm(node: Node, g: list) -> list:
+    """Gradients for x, gamma, beta; none for the moving statistics (not trainable)."""
+    if g[0] is None:
+        return [None] * 5
+    x, gamma = node.inputs[:2]
+    _, mean, inv_std = node.outputs
+    dx, dgamma, dbeta = apply(BatchNormGrad(node.op), x, g[0], mean, inv_std, gamma)
+    return [dx, dgamma, dbeta, None, None]
+
+
+@rule(LayerNorm)
+def _layer_norm(node: Node, g: list) -> list:
+    if g[0] is None:
+        return [None] * 3
+    x, gamma = node.inputs[:2]
+    _, mean, inv_std = node.outputs
+    return apply(LayerNormGrad(node.op), x, g[0], mean, inv_std, gamma)
+
+
+@rule(Dropout)
+@rule(AlphaDropout)
+@rule(GaussianDropout)
+def _masked(node: Node, g: list) -> list:
+    """dy times the mask the forward pass drew (its output 1)."""
+    return [None if g[0] is None else apply(MaskGrad(node.op), g[0], node.outputs[1])]
+
+
+@rule(GaussianNoise)
+def _gaussian_noise(node: Node, g: list) -> list:
+    return [g[0]]
+
+
+# -- convolution and pooling --
+from graphengine.ops.conv import (  # noqa: E402
+    BiasActivationGrad,
+    BiasGrad,
+    Conv,
+    ConvBackwardInput,
+    ConvBackwardWeight,
+    ConvTranspose,
+    ConvTransposeBackwardInput,
+    ConvTransposeBackwardWeight,
+)
+from graphengine.ops.pooling import AvgPoolGrad, MaxPoolGrad, Pool  # noqa: E402
+
+
+def _first(out: Any) -> Any:
+    return out[0] if isinstance(out, list) else out
+
+
+def _bias_activation_grads(node: Node, gy: Any) -> tuple[Any, Any]:
+    """(dz, db): the cotangent before the fused bias + activation, taken from the saved output,
+    and the bias gradient (None without a bias)."""
+    op, y = node.op, node.outputs[0]
+    if op.activation != "linear":
+        out = apply(BiasActivationGrad(op.activation, op.use_bias), y, gy)
+        return (out[0], out[1]) if op.use_bias else (out, None)
+    return gy, apply(BiasGrad(), gy) if op.use_bias else None
+
+
+@rule(Conv)
+def _conv(node: Node, g: list) -> list:
+    if g[0] is None:
+        return [None] * len(node.inputs)
+    x, w = node.inputs[:2]
+    dz, db = _bias_activation_grads(node, g[0])
+    cols = node.outputs[1] if len(node.outputs) > 1 else x
+    # the weight gradient first: the columns die there, and the input gradient's scratch of
+    # the same size then reuses their buffer
+    dw = apply(ConvBackwardWeight(node.op), cols, dz, w)
+    dx = _first(apply(ConvBackwardInput(node.op), dz, w, x))
+    return [dx, dw] + ([db] if node.op.use_bias else [])
+
+
+@rule(ConvTranspose)
+def _conv_transpose(node: Node, g: list) -> list:
+    if g[0] is None:
+        return [None] * len(node.inputs)
+    x, w = node.inputs[:2]
+    dz, db = _bias_activation_grads(node, g[0])
+    out = apply(ConvTransposeBackwardInput(node.op), dz, w, x)
+    dx, cols = (out[0], out[1]) if isinstance(out, list) else (out, dz)
+    dw = apply(ConvTransposeBackwardWeight(node.op), cols, x, w)
+    return [dx, dw] + ([db] if node.op.use_bias else [])
+
+
+@rule(Pool)
+def _pool(node: Node, g: list) -> list:
+    if g[0] is None:
+        return [None]
+    x = node.inputs[0]
+    if node.op.mode == "max":
+        return [apply(MaxPoolGrad(node.op), g[0], node.outputs[1], x)]
+    return [apply(AvgPoolGrad(node.op), g[0], x)]
+
+
+# -- recurrent --------------------------------------------------------------------------------
+from graphengine.ops.recurrent import (  # noqa: E402
+    RecurrentInputGrad,
+    RecurrentSequence,
+    RecurrentSequenceGrad,
+    RecurrentWeightGrad,
+)
+
+
+@rule(RecurrentSequence)
+def _recurrent_sequence(node: Node, g: list) -> list:
+    """BPTT (one op) yields every step's pre-activation gradients dz (T, N, G*U); the input
+    and weight gradients are then products over all steps at once. Outputs past the states are
+    saved tensors and scratch: they never receive cotangents."""
+    op = node.op
+    ins, saved = dict(zip(op.in_names, node.inputs)), dict(zip(op.out_names, node.outputs))
+    cots = g[: 1 + op.n_states] + [None] * (2 - op.n_states)
+    grad_op = RecurrentSequenceGrad(op, *(c is not None for c in cots))
+    outs = apply(
+        grad_op,
+        *[c for c in cots if c is not None],
+        ins["recurrent_kernel"],
+        *[saved[name] for name in grad_op.saved_names],
+        *([ins["mask"]] if op.has_mask else []),
+    )
+    o = dict(zip(grad_op.out_names, outs))
+    dmask = [saved["dmask"]] if op.drop else []
+    weight_op = RecurrentWeightGrad(op)
+    h_in = saved["hd"] if op.rdrop else saved["hs"]  # the recurrent product's left operand
+    args = {"xt": saved["xt"], "hin": h_in, "aux": saved.get("aux"), "dz": o["dz"]}
+    args["dzh"] = o.get("dzh")
+    weights = apply(weight_op, *[args[name] for name in weight_op.in_names])
+    grads = dict(zip(["kernel", "recurrent_kernel", "bias"], weights))
+    grads["x"] = apply(RecurrentInputGrad(op), o["dz"], ins["kernel"], ins["x"], *dmask)[0]
+    grads.update({"h0": o.get("dh0"), "c0": o.get("dc0")})
+    return [grads.get(name) for name in op.in_names]

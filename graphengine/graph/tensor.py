@@ -154,16 +154,36 @@ class Variable(SymbolicTensor):
         value = np.asarray(value, order="C")
         super().__init__(value.shape, value.dtype, name=name)
         self._value = value
+        # device name -> (device, mirror array, device.version when host and mirror last agreed)
+        self._mirrors: dict[str, list] = {}
         self.trainable = trainable
         self.regularizer = regularizer
         self.path = path or name
 
     @property
     def value(self) -> np.ndarray:
+        """The host array, first copied back from a device mirror that a training plan may have
+        updated since the last sync."""
+        for entry in self._mirrors.values():
+            device, mirror, synced = entry
+            if device.version != synced:
+                self._value[...] = device.to_host(mirror)
+                entry[2] = device.version
         return self._value
 
+    def on_device(self, device: Any) -> Any:
+        """The array that plans on `device` read and update in place: `.value` on the host, a
+        mirror (made on first use) on a device with its own memory."""
+        if not device.resident:
+            return self.value
+        entry = self._mirrors.get(device.name)
+        if entry is None:
+            entry = self._mirrors[device.name] = [device, device.to_device(self.value), 0]
+            entry[2] = device.version
+        return entry[1]
+
     def numpy(self) -> np.ndarray:
-        return self._value.copy()
+        return self.value.copy()
 
     def assign(self, value: Any) -> None:
         """Copies `value` into the variable in place, so compiled plans see it."""
@@ -173,10 +193,19 @@ class Variable(SymbolicTensor):
                 f"Variable '{self.path}' has shape {format_shape(self.shape)}, "
                 f"cannot assign a value of shape {format_shape(value.shape)}"
             )
-        np.copyto(self._value, value, casting="unsafe")
+        # through .value: a newer device copy is read first, so the host copy is current
+        np.copyto(self.value, value, casting="unsafe")
+        self.push()
+
+    def push(self) -> None:
+        """Copies the host array into every device mirror (after a write to the host copy)."""
+        for entry in self._mirrors.values():
+            device, mirror, _ = entry
+            device.copy_in(mirror, self._value)
+            entry[2] = device.version
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self._value if dtype is None else self._value.astype(dtype)
+        return self.value if dtype is None else self.value.astype(dtype)
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         inputs = tuple(i.value if isinstance(i, Variable) else i for i in inputs)

@@ -47,9 +47,10 @@ class Op:
     def forward(self, k: Any, ins: list[Any], outs: list[Any], ctx: RunContext) -> None:
         raise NotImplementedError
 
-    def is_view(self, in_shapes: list[tuple], out_shape: tuple) -> bool:
-        """Whether, for these concrete shapes, output 0 is input 0's data unchanged (a reshape),
-        so a plan can hand out a view instead of running the op."""
+    def is_view(self, in_shapes: list[tuple], out_shape: tuple, training: bool = False) -> bool:
+        """Whether, for these concrete shapes and the plan's training flag, output 0 is input 0's
+        data unchanged (a reshape; dropout at inference), so a plan can hand out a view instead
+        of running the op. Any other outputs still get buffers, which nothing writes."""
         return False
 
     def value_inputs(self, inputs: Sequence[SymbolicTensor]) -> list[SymbolicTensor]:

@@ -113,10 +113,8 @@ class Unary(Op):
         return [(shapes[0], float_dtype(dtypes[0]))]
 
     def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
-        x = ins[0]
-        if x.dtype != outs[0].dtype:
-            x = x.astype(outs[0].dtype)
-        getattr(k, f"{self.name}_forward")(x.reshape(-1), *self.params, outs[0].reshape(-1))
+        # an integer x is converted inside the kernel, as it writes the float output
+        getattr(k, f"{self.name}_forward")(ins[0].reshape(-1), *self.params, outs[0].reshape(-1))
 
 
 class UnaryGrad(Op):
@@ -131,5 +129,5 @@ class UnaryGrad(Op):
         return [(shapes[2], dtypes[2])]
 
     def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
-        x, y, dy = (np.asarray(a, dtype=outs[0].dtype).reshape(-1) for a in ins)
+        x, y, dy = (a.reshape(-1) for a in ins)
         getattr(k, f"{self.kind}_backward")(x, y, dy, *self.params, outs[0].reshape(-1))

@@ -108,7 +108,7 @@ class Softmax(Op):
         x = ins[0]
         view = _three_d(x.shape, self.axis % x.ndim)
         kernel = k.log_softmax_forward if self.log else k.softmax_forward
-        kernel(x.astype(outs[0].dtype, copy=False).reshape(view), outs[0].reshape(view))
+        kernel(x.reshape(view), outs[0].reshape(view))  # an integer x is converted in the kernel
 
 
 class SoftmaxGrad(Op):

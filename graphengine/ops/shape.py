@@ -78,7 +78,7 @@ class Reshape(Op):
             return _prod(src_known) // max(_prod(tgt_known), 1)
         return None
 
-    def is_view(self, in_shapes: list[tuple], out_shape: tuple) -> bool:
+    def is_view(self, in_shapes: list[tuple], out_shape: tuple, training: bool = False) -> bool:
         return True
 
     def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
@@ -144,7 +144,7 @@ class SumTo(Op):
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         return [(shapes[1], dtypes[0])]
 
-    def is_view(self, in_shapes: list[tuple], out_shape: tuple) -> bool:
+    def is_view(self, in_shapes: list[tuple], out_shape: tuple, training: bool = False) -> bool:
         return tuple(in_shapes[0]) == tuple(out_shape)
 
     def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:

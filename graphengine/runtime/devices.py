@@ -16,11 +16,17 @@ DEVICES = ("cpu", "cuda")
 
 
 class Device:
-    """A device: its kernel module plus allocation and host transfers."""
+    """A device: its kernel module plus allocation and host transfers. The CPU is the host:
+    its arrays are NumPy arrays and a Variable's buffer is its own `.value`."""
+
+    resident = False  # whether weights live in device mirrors apart from the host copy
 
     def __init__(self, name: str, kernels: ModuleType) -> None:
         self.name = name
         self.kernels = kernels
+        # bumped by every training-plan run: device mirrors of Variables synced at an older
+        # version may be newer than their host copies (one counter, no per-weight work per step)
+        self.version = 0
 
     def empty(self, shape: tuple, dtype: Any) -> Any:
         return np.empty(shape, dtype)
@@ -35,8 +41,48 @@ class Device:
         """Writes a host array into a device buffer of the same shape (casting the dtype)."""
         np.copyto(buffer, value, casting="unsafe")
 
+    def full(self, shape: tuple, value: float, dtype: Any) -> Any:
+        return np.full(shape, value, dtype)
+
+    def take_rows(self, buffer: Any, array: np.ndarray, idx: np.ndarray) -> None:
+        """buffer = array[idx] (rows of a host dataset, a batch's feed)."""
+        np.take(array, idx, axis=0, out=buffer)
+
     def __repr__(self) -> str:
         return f"Device({self.name!r})"
+
+
+class CudaDevice(Device):
+    """An NVIDIA GPU through Numba (or Numba's simulator): buffers are device arrays that stay
+    on the device for the plan's life; data crosses only in copy_in / to_host."""
+
+    resident = True
+
+    def __init__(self) -> None:
+        import kernels.cuda
+        from numba import cuda
+
+        super().__init__("cuda", kernels.cuda)
+        self._cuda = cuda
+
+    def empty(self, shape: tuple, dtype: Any) -> Any:
+        return self._cuda.device_array(tuple(shape), np.dtype(dtype))
+
+    def to_device(self, array: np.ndarray) -> Any:
+        return self._cuda.to_device(np.ascontiguousarray(array))
+
+    def to_host(self, array: Any) -> np.ndarray:
+        return array.copy_to_host() if hasattr(array, "copy_to_host") else np.array(array)
+
+    def copy_in(self, buffer: Any, value: np.ndarray) -> None:
+        value = np.ascontiguousarray(np.asarray(value), dtype=buffer.dtype)
+        buffer.copy_to_device(value.reshape(buffer.shape))
+
+    def full(self, shape: tuple, value: float, dtype: Any) -> Any:
+        return self.to_device(np.full(shape, value, dtype))
+
+    def take_rows(self, buffer: Any, array: np.ndarray, idx: np.ndarray) -> None:
+        self.copy_in(buffer, np.take(array, idx, axis=0))
 
 
 _stack: list[str] = []
@@ -75,9 +121,7 @@ def _cuda_device() -> Device:
             "(pip install -e .[cuda]); without a GPU, set NUMBA_ENABLE_CUDASIM=1 to run the CUDA "
             "kernels in Numba's simulator"
         )
-    raise RuntimeError(
-        "device='cuda': this build has no CUDA kernel module (kernels.cuda) yet; use device='cpu'"
-    )
+    return CudaDevice()
 
 
 @contextmanager

@@ -40,7 +40,9 @@ def concrete_specs(
 
 
 def _leaf_spec(t: SymbolicTensor, feeds: Sequence[SymbolicTensor]) -> tuple:
-    if isinstance(t, (Variable, Constant)):
+    if isinstance(t, Variable):
+        return tuple(t.shape), t.dtype  # no sync from a device for a shape
+    if isinstance(t, Constant):
         return t.value.shape, t.dtype
     raise ValueError(
         f"Graph disconnected: tensor '{t.name}' {format_shape(t.shape)} is needed but "
@@ -73,14 +75,18 @@ class Plan:
         self.steps = self._schedule()
 
     def buffer(self, t: SymbolicTensor) -> Any:
-        if t not in self.buffers:
-            self.buffers[t] = self.device.to_device(t.value)  # a Variable or Constant leaf
+        if t not in self.buffers:  # a Variable (its device mirror) or a Constant leaf
+            if isinstance(t, Variable):
+                self.buffers[t] = t.on_device(self.device)
+            else:
+                self.buffers[t] = self.device.to_device(t.value)
         return self.buffers[t]
 
     def _schedule(self) -> list[tuple]:
         """Assigns buffers in order and returns the steps. An op whose output is a view of its
-        input (a reshape) gets no step; a buffer goes back to the pool once no live tensor uses
-        it (views counted), unless a target, feed or weight holds it."""
+        input (a reshape, dropout at inference) gets no step (its other outputs, if any, get
+        buffers nothing writes); a buffer goes back to the pool once no live tensor uses it
+        (views counted), unless a target, feed or weight holds it."""
         last = last_uses(self.order)
         keep = set(self.targets) | set(self.feeds)
         root: dict[SymbolicTensor, int] = {}  # tensor -> id of the pooled buffer it lives in
@@ -93,18 +99,20 @@ class Plan:
                 for j, t in enumerate(node.inputs)
             ]
             out_shapes = [self.specs[t][0] for t in node.outputs]
-            if node.op.is_view([self.specs[t][0] for t in node.inputs], out_shapes[0]):
+            in_shapes = [self.specs[t][0] for t in node.inputs]
+            view = node.op.is_view(in_shapes, out_shapes[0], self.ctx.training)
+            if view:
                 src, out = node.inputs[0], node.outputs[0]
                 self.buffers[out] = self.buffer(src).reshape(out_shapes[0])
                 if src in root:
                     root[out] = root[src]
                     users[root[out]] += 1
-            else:
-                for t in node.outputs:
-                    shape, dtype = self.specs[t]
-                    self.buffers[t] = self.pool.take(shape, dtype)
-                    root[t] = id(self.buffers[t])
-                    pooled[root[t]], users[root[t]] = self.buffers[t], 1
+            for t in node.outputs[1:] if view else node.outputs:
+                shape, dtype = self.specs[t]
+                self.buffers[t] = self.pool.take(shape, dtype)
+                root[t] = id(self.buffers[t])
+                pooled[root[t]], users[root[t]] = self.buffers[t], 1
+            if not view:
                 steps.append((node.op.forward, ins, [self.buffers[t] for t in node.outputs]))
             for t in node.outputs + node.inputs:
                 if t in root and t in keep:
@@ -129,6 +137,8 @@ class Plan:
         for t, value in zip(self.feeds, feeds or ()):
             self.device.copy_in(self.buffers[t], value)
         k, ctx = self.device.kernels, self.ctx
+        if ctx.training:
+            self.device.version += 1  # weights (and moving statistics) on the device change
         for forward, ins, outs in self.steps:
             forward(k, ins, outs, ctx)
         return [self.buffer(t) for t in self.targets]

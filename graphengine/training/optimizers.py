@@ -153,26 +153,50 @@ class Optimizer:
         name = getattr(variable, "name", "")
         return not (self._exclude_pattern and self._exclude_pattern.search(str(name)))
 
-    def build(self, variables: Sequence[Any]) -> None:
+    def build(self, variables: Sequence[Any], device: Any = None) -> None:
         """Creates the slots of `variables` (graphengine Variables or C-contiguous float arrays),
-        in Keras's order; does nothing when already built (as Keras)."""
+        in Keras's order; does nothing when already built (as Keras). With a `device` that keeps
+        weights in its own memory (cuda), the updates go to the Variables' device mirrors and the
+        slots live there too; a built optimizer given another device moves its slots over."""
         if self.built:
+            if device is not None and device.name != self._device.name:
+                self._move_to(device)
             return
-        arrays = [_value_of(v, i, type(self).__name__) for i, v in enumerate(variables)]
+        device = device if device is not None else _host()
+        self._device = device
         self._built_with = list(variables)  # keeps the ids in _index alive
         self._index = {id(v): i for i, v in enumerate(variables)}
-        self._weights = [a.reshape(-1) for a in arrays]
-        self._shapes = [a.shape for a in arrays]
+        arrays = self._arrays_on(device)
+        self._shapes = [tuple(a.shape) for a in arrays]
         self._names = [
             str(getattr(v, "path", None) or f"variable_{i}") for i, v in enumerate(variables)
         ]
-        self._empty = [np.empty(0, a.dtype) for a in arrays]
+        self._empty = [device.empty((0,), a.dtype) for a in arrays]
         self._use_decay = [self._decays(v) for v in variables]
         self._grads: list[Any] = [None] * len(arrays)  # reused every step
-        self._slots: list[np.ndarray] = []
+        self._slots: list[Any] = []
         self._slot_names: list[str] = []
         self.built = True
         self._build_slots()
+
+    def _arrays_on(self, device: Any) -> list[Any]:
+        """The arrays updated in place on `device` (flat views kept in self._weights)."""
+        owner = type(self).__name__
+        arrays = [_value_of(v, i, owner) for i, v in enumerate(self._built_with)]
+        if device.resident:
+            arrays = [
+                v.on_device(device) if hasattr(v, "on_device") else device.to_device(a)
+                for v, a in zip(self._built_with, arrays)
+            ]
+        self._weights = [a.reshape(-1) for a in arrays]
+        return arrays
+
+    def _move_to(self, device: Any) -> None:
+        """Rebuilds on `device` with the same iterations and slot values."""
+        saved = [np.array(v) for v in self.variables]
+        self.built = False
+        self.build(self._built_with, device)
+        self.set_weights(saved)
 
     def _build_slots(self) -> None:
         """Subclasses: create their slots with `_add_slots`."""
@@ -183,7 +207,7 @@ class Optimizer:
         groups: list[list[np.ndarray]] = [[] for _ in names]
         for w, shape, var_name in zip(self._weights, self._shapes, self._names):
             for group, name in zip(groups, names):
-                slot = np.full(w.size, initial, dtype=w.dtype)
+                slot = self._device.full((w.size,), initial, w.dtype)
                 group.append(slot)
                 self._slots.append(slot.reshape(shape))
                 self._slot_names.append(f"{var_name.replace('/', '_')}_{name}")
@@ -197,7 +221,10 @@ class Optimizer:
     def variables(self) -> list[np.ndarray]:
         """[iterations (0-d int64), *slots], slots in Keras's order, live views (for saving)."""
         self._require_built("reading its variables")
-        return [np.array(self.iterations, dtype=np.int64), *self._slots]
+        slots = [self._device.to_host(s) for s in self._slots] if self._device.resident else (
+            self._slots
+        )
+        return [np.array(self.iterations, dtype=np.int64), *slots]
 
     @property
     def variable_names(self) -> list[str]:
@@ -222,7 +249,7 @@ class Optimizer:
                 )
         self.iterations = int(weights[0])
         for slot, new in zip(self._slots, weights[1:]):
-            np.copyto(slot, new, casting="unsafe")
+            self._device.copy_in(slot, new)
 
     # -- the step -------------------------------------------------------------------------------
     def apply_gradients(self, grads_and_vars: Sequence[tuple[Any, Any]]) -> None:
@@ -345,6 +372,12 @@ class Optimizer:
         if isinstance(config.get("learning_rate"), dict):
             config["learning_rate"] = schedules.deserialize(config["learning_rate"])
         return cls(**config)
+
+
+def _host() -> Any:
+    from graphengine.runtime.devices import get_device
+
+    return get_device("cpu")
 
 
 def _value_of(variable: Any, index: int, owner: str) -> Any:

@@ -246,15 +246,17 @@ class Trainer:
 
     def _append_update(self, plan: Plan, pairs: list) -> None:
         """The optimizer update as the plan's last step, reading the gradient buffers."""
-        update, plan.reducer = self._make_update([w for _, w in pairs])
+        update, plan.reducer = self._make_update([w for _, w in pairs], plan.device)
         plan.steps.append(
             (lambda k, ins, outs, ctx: update(k, ins), [plan.buffer(g) for g, _ in pairs], [])
         )
 
-    def _make_update(self, weights: list) -> tuple[Any, Any]:
+    def _make_update(self, weights: list, device: Any) -> tuple[Any, Any]:
         """A step `(kernels, grads) -> None`: the cross-rank average when distributed (one
-        allreduce over a flat buffer), then the optimizer; and its reducer (or None)."""
-        self.optimizer.build(self.trainable_weights)  # all of them, as Keras, for its slots' order
+        allreduce over a flat buffer), then the optimizer, updating the weights where `device`
+        keeps them; and its reducer (or None)."""
+        # all of them, as Keras, for its slots' order
+        self.optimizer.build(self.trainable_weights, device=device)
         optimizer = self.optimizer
         reducer = dist.GradientReducer([w.value for w in weights]) if self.distributed else None
 
@@ -269,10 +271,11 @@ class Trainer:
         """A rank with no samples in this batch still joins the allreduce and the update."""
         if program.idle is None:
             weights = [w for g, w in zip(program.grads, program.weights) if g is not None]
-            update, reducer = self._make_update(weights)
+            device = get_device(self.device_name)
+            update, reducer = self._make_update(weights, device)
             reducer.fraction = 0.0
-            zeros = [np.zeros_like(w.value) for w in weights]
-            program.idle = lambda: update(get_device(self.device_name).kernels, zeros)
+            zeros = [device.to_device(np.zeros_like(w.value)) for w in weights]
+            program.idle = lambda: update(device.kernels, zeros)
         program.idle()
 
     # -- the loops -----------------------------------------------------------------------------
@@ -351,7 +354,7 @@ class Trainer:
         if getattr(plan, "reducer", None) is not None:
             plan.reducer.fraction = len(idx) / n_global
         for buf, a in zip(plan.feed_buffers, xs + [y for y in ys if y is not None]):
-            np.take(a, idx, axis=0, out=buf)
+            plan.device.take_rows(buf, a, idx)  # the batch's one copy in
         results = plan.run()
         n_losses = len(program.reported)
         step[:n_losses] = [float(plan.device.to_host(r)) * len(idx) for r in results[:n_losses]]

@@ -5,7 +5,11 @@ from numba import njit
 
 
 def gather_forward(table, ids, out):
-    """out[..., :] = table[ids[...], :]; table (V, D), ids int (any shape), out ids.shape + (D,)."""
+    """out[..., :] = table[ids[...], :]; table (V, D), ids int (any shape), out ids.shape + (D,).
+    Raises ValueError naming the first id outside [0, V)."""
+    if ids.size and (ids.min() < 0 or ids.max() >= table.shape[0]):
+        bad = ids[(ids < 0) | (ids >= table.shape[0])].flat[0]
+        raise ValueError(f"gather: index {bad} is out of range [0, {table.shape[0]})")
     np.take(table, ids, axis=0, out=out)
 
 

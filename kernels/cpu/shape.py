@@ -1,4 +1,5 @@
-"""Data movement: copies, transposes, broadcasts, slices, concatenation and their inverses."""
+"""Data movement: copies, transposes, broadcasts, slices, concatenation and their inverses; and
+the two host transfers a NumPy function in a graph needs (identities here: the host is the CPU)."""
 
 import numpy as np
 
@@ -58,3 +59,13 @@ def split(x, axis, outs):
         stop = start + out.shape[axis]
         np.copyto(out, x[(slice(None),) * axis + (slice(start, stop),)])
         start = stop
+
+
+def to_host(x):
+    """x as a host (NumPy) array: x itself on the CPU."""
+    return x
+
+
+def from_host(value, out):
+    """out = the host array value (cast to out's dtype, same shape)."""
+    np.copyto(out, value, casting="unsafe")

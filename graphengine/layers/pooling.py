@@ -1,0 +1,157 @@
+"""Pooling layers, channels-last: MaxPooling1D/2D, AveragePooling1D/2D, GlobalMaxPooling1D/2D,
+GlobalAveragePooling1D/2D, and Keras's aliases (MaxPool2D, AvgPool2D, GlobalAvgPool2D, ...).
+
+One base class per family does the work; each layer only says its rank and mode.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from graphengine import ops
+from graphengine.layers.base import InputSpec, Layer
+from graphengine.layers.convolutional import (
+    check_data_format,
+    normalize_padding,
+    normalize_tuple,
+)
+from graphengine.ops.base import apply
+from graphengine.ops.pooling import Pool
+
+
+class BasePooling(Layer):
+    """Max or average over pool_size windows moved by `strides` (default: pool_size); with
+    padding="same" the padding is never pooled (averages count the real cells only)."""
+
+    rank = 2
+    mode = "max"
+
+    def __init__(
+        self,
+        pool_size: int | Sequence[int] = 2,
+        strides: int | Sequence[int] | None = None,
+        padding: str = "valid",
+        data_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.pool_size = normalize_tuple(self, pool_size, self.rank, "pool_size")
+        self.strides = (
+            self.pool_size
+            if strides is None
+            else normalize_tuple(self, strides, self.rank, "strides")
+        )
+        self.padding = normalize_padding(self, padding, ("valid", "same"))
+        self.data_format = check_data_format(self, data_format)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
+
+    def _op(self) -> Pool:
+        return Pool(self.mode, self.rank, self.pool_size, self.strides, self.padding)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        """The output shape; a ValueError naming this layer, the input shape and pool_size when
+        a window does not fit."""
+        try:
+            return self._op().infer([tuple(input_shape)], [self.dtype])[0][0]
+        except ValueError as e:
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}): {e}") from None
+
+    def call(self, inputs: Any) -> Any:
+        self.compute_output_shape(tuple(inputs.shape))  # named errors on eager calls too
+        out = apply(self._op(), inputs)
+        return out[0] if isinstance(out, list) else out
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "pool_size": list(self.pool_size),
+            "strides": list(self.strides),
+            "padding": self.padding,
+            "data_format": self.data_format,
+        }
+
+
+class MaxPooling1D(BasePooling):
+    """Max over windows of the steps axis of (batch, steps, channels)."""
+
+    rank, mode = 1, "max"
+
+
+class MaxPooling2D(BasePooling):
+    """Max over windows of (batch, height, width, channels)."""
+
+    rank, mode = 2, "max"
+
+
+class AveragePooling1D(BasePooling):
+    """Mean over windows of the steps axis of (batch, steps, channels)."""
+
+    rank, mode = 1, "average"
+
+
+class AveragePooling2D(BasePooling):
+    """Mean over windows of (batch, height, width, channels)."""
+
+    rank, mode = 2, "average"
+
+
+class BaseGlobalPooling(Layer):
+    """Max or mean over every spatial axis: (N, *spatial, C) -> (N, C), or (N, 1, ..., 1, C) with
+    keepdims. A plain reduction (ge.ops max / mean), as in Keras."""
+
+    rank = 2
+    mode = "max"
+
+    def __init__(
+        self,
+        data_format: str | None = None,
+        keepdims: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.data_format = check_data_format(self, data_format)
+        self.keepdims = bool(keepdims)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
+
+    def call(self, inputs: Any) -> Any:
+        reduce = ops.max if self.mode == "max" else ops.mean
+        return reduce(inputs, axis=tuple(range(1, self.rank + 1)), keepdims=self.keepdims)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
+
+
+class GlobalMaxPooling1D(BaseGlobalPooling):
+    rank, mode = 1, "max"
+
+
+class GlobalMaxPooling2D(BaseGlobalPooling):
+    rank, mode = 2, "max"
+
+
+class GlobalAveragePooling1D(BaseGlobalPooling):
+    """Mean over the steps axis; with a mask (1.0 = keep, e.g. from Embedding(mask_zero=True))
+    the mean of the kept steps only, as Keras. The mask stops here."""
+
+    rank, mode = 1, "average"
+
+    def call(self, inputs: Any, mask: Any = None) -> Any:
+        if mask is None:
+            return super().call(inputs)
+        keep = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)  # (N, T, 1)
+        total = ops.sum(ops.multiply(inputs, keep), axis=1, keepdims=self.keepdims)
+        return ops.divide(total, ops.sum(keep, axis=1, keepdims=self.keepdims))
+
+
+class GlobalAveragePooling2D(BaseGlobalPooling):
+    rank, mode = 2, "average"
+
+
+MaxPool1D = MaxPooling1D
+MaxPool2D = MaxPooling2D
+AvgPool1D = AveragePooling1D
+AvgPool2D = AveragePooling2D
+GlobalMaxPool1D = GlobalMaxPooling1D
+GlobalMaxPool2D = GlobalMaxPooling2D
+GlobalAvgPool1D = GlobalAveragePooling1D
+GlobalAvgPool2D = GlobalAveragePooling2D

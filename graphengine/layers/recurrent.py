@@ -1,0 +1,408 @@
+"""Recurrent layers with Keras names and arguments: RNN(cell), SimpleRNN, LSTM, GRU.
+
+A built-in cell whose activations the fused kernels implement runs the whole sequence as one op
+(ops/recurrent.py); any other cell (a user's, written with ge.ops) is unrolled over a known
+number of time steps. Masks (1.0 = keep) make masked steps carry states and outputs through.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from graphengine import ops, utils
+from graphengine.graph.tensor import SymbolicTensor, format_shape
+from graphengine.layers.base import InputSpec, Layer, flatten
+from graphengine.layers.recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell, _Cell
+from graphengine.ops.base import apply
+from graphengine.ops.recurrent import RecurrentSequence
+
+
+def serialize_layer(layer: Layer) -> dict[str, Any]:
+    """{"class_name", "config"} of a nested layer (a cell, a wrapped layer)."""
+    name = type(layer).__name__
+    from graphengine import layers
+
+    if getattr(layers, name, None) is not type(layer):
+        name = utils.registered_name(type(layer))
+        if name is None:
+            raise ValueError(
+                f"Layer '{layer.name}' is a {type(layer).__name__}, which is not a built-in "
+                "layer: register the class with @ge.utils.register_serializable()"
+            )
+        return {"class_name": name, "registered": True, "config": layer.get_config()}
+    return {"class_name": name, "config": layer.get_config()}
+
+
+def deserialize_layer(config: Any) -> Layer:
+    if isinstance(config, Layer):
+        return config
+    from graphengine import layers
+
+    name = config["class_name"]
+    cls = utils.registered(name) if config.get("registered") else getattr(layers, name, None)
+    if cls is None:
+        raise ValueError(f"unknown layer class {name!r} in a config")
+    return cls.from_config(dict(config["config"]))
+
+
+def _dtype(x: Any) -> str:
+    return x.dtype if isinstance(x, SymbolicTensor) else np.dtype(x.dtype).name
+
+
+class RNN(Layer):
+    """Runs `cell` over the time axis of (N, T, D) inputs. Returns the last output (N, U), or all
+    of them (N, T, U) with return_sequences (in processing order, so reversed with
+    go_backwards, as Keras), followed by the final states with return_state. Call with
+    `initial_state=[...]` (a list of (N, size) tensors) and, eagerly, `mask=` (N, T)."""
+
+    supports_masking = True
+
+    def __init__(
+        self,
+        cell: Any,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        zero_output_for_mask: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if isinstance(cell, (list, tuple)):
+            raise ValueError(
+                f"RNN '{self.name}': a list of cells (StackedRNNCells) is not supported; stack "
+                "RNN layers with return_sequences=True instead"
+            )
+        if not isinstance(cell, Layer) or not hasattr(cell, "state_size"):
+            raise ValueError(
+                f"RNN '{self.name}': the cell must be a Layer with a `call(inputs, states)` "
+                f"method and a `state_size` attribute, received {cell!r}"
+            )
+        if stateful:
+            raise ValueError(
+                f"RNN '{self.name}': stateful=True is not supported; carry states between "
+                "batches with return_state=True and initial_state=[...]"
+            )
+        self.cell = cell
+        self._layers = [cell]
+        self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
+        self.go_backwards, self.stateful, self.unroll = bool(go_backwards), False, bool(unroll)
+        self.zero_output_for_mask = bool(zero_output_for_mask)
+        size = cell.state_size
+        self.state_size = [int(s) for s in size] if isinstance(size, (list, tuple)) else [int(size)]
+
+    # -- calling -------------------------------------------------------------------------------
+    def __call__(self, inputs: Any, initial_state: Any = None, **kwargs: Any) -> Any:
+        """`initial_state` joins the inputs ([sequences, *states]), so the model graph has its
+        edges and a nested model can replay the call."""
+        if initial_state is not None:
+            states = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
+            inputs = [inputs, *states]
+        return super().__call__(inputs, **kwargs)
+
+    def _split(self, inputs: Any) -> tuple[Any, list]:
+        if isinstance(inputs, (list, tuple)):
+            return inputs[0], list(inputs[1:])
+        return inputs, []
+
+    def _check_inputs(self, flat: list) -> None:
+        seq, states = flat[0], flat[1:]
+        dim = getattr(self, "_input_dim", None)
+        InputSpec(ndim=3, axes={-1: dim} if dim else {}).check(
+            self, 0, tuple(seq.shape), _dtype(seq)
+        )
+        if states and len(states) != len(self.state_size):
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) has {len(self.state_size)} "
+                f"state(s) of sizes {self.state_size}, but initial_state has {len(states)}"
+            )
+        batch = seq.shape[0]
+        for i, (s, size) in enumerate(zip(states, self.state_size)):
+            shape = tuple(s.shape)
+            same_batch = None in (shape[0], batch) if shape else True
+            if len(shape) != 2 or shape[1] != size or not (same_batch or shape[0] == batch):
+                raise ValueError(
+                    f"Layer '{self.name}' ({type(self).__name__}): initial_state {i} must have "
+                    f"shape {format_shape((batch, size))}, received {format_shape(shape)}"
+                )
+
+    def build(self, input_shape: Any) -> None:
+        seq = input_shape[0] if isinstance(input_shape, list) else input_shape
+        self._input_dim = seq[-1]
+        if not self.cell.built:
+            self.cell.build((seq[0],) + tuple(seq[2:]))
+            self.cell.built = True
+            for w in self.cell.weights:  # Keras's paths: lstm/lstm_cell/kernel
+                w.path = f"{self.name}/{w.path}"
+        self.built = True
+
+    def call(self, inputs: Any, mask: Any = None, training: bool | None = None) -> Any:
+        seq, states = self._split(inputs)
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        if mask is not None and _dtype(mask) != _dtype(seq):
+            mask = ops.cast(mask, _dtype(seq))
+        cell = self.cell
+        fused = cell.fused_activations() if isinstance(cell, _Cell) else None
+        if fused is None:
+            outputs, finals = self._unrolled(seq, states, mask, training)
+        else:
+            outputs, finals = self._fused(seq, states, mask, training, fused)
+        return [outputs, *finals] if self.return_state else outputs
+
+    def _fused(self, seq: Any, states: list, mask: Any, training: Any, acts: tuple) -> tuple:
+        cell = self.cell
+        op = RecurrentSequence(
+            cell.kind,
+            cell.units,
+            *acts,
+            use_bias=cell.use_bias,
+            return_sequences=self.return_sequences,
+            go_backwards=self.go_backwards,
+            zero_output_for_mask=self.zero_output_for_mask,
+            dropout=cell.dropout,
+            recurrent_dropout=cell.recurrent_dropout,
+            has_state=bool(states),
+            has_mask=mask is not None,
+            training=training,
+            rng=cell.rng,
+            **cell.fused_kwargs(),
+        )
+        weights = [cell.kernel, cell.recurrent_kernel] + ([cell.bias] if cell.use_bias else [])
+        outs = apply(op, seq, *states, *weights, *([mask] if mask is not None else []))
+        return outs[0], outs[1 : 1 + op.n_states]
+
+    def _unrolled(self, seq: Any, states: list, mask: Any, training: Any) -> tuple:
+        """The cell's own step, once per time step (ge.ops all the way, so differentiable)."""
+        cell, steps = self.cell, seq.shape[1]
+        if steps is None:
+            raise ValueError(
+                f"Layer '{self.name}': the cell {type(cell).__name__} has no fused kernel (a "
+                f"custom cell, or activations other than {', '.join(_fusable())}), so it is "
+                "unrolled over the time steps, whose number must then be known; received "
+                f"shape {format_shape(seq.shape)}"
+            )
+        if getattr(cell, "dropout", 0) or getattr(cell, "recurrent_dropout", 0):
+            raise ValueError(
+                f"Layer '{self.name}': dropout needs the fused kernel (activations "
+                f"{', '.join(_fusable())}); this cell is unrolled step by step"
+            )
+        if not states:
+            zeros = [np.zeros((seq.shape[-1], s), _dtype(seq)) for s in self.state_size]
+            states = [ops.matmul(seq[:, 0, :], z) for z in zeros]
+        takes_training = "training" in utils.parameter_names(cell.call)
+        kwargs = {"training": training} if takes_training and training is not None else {}
+        outputs: list = []
+        prev = None
+        order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
+        for t in order:
+            out, new = cell.call(seq[:, t, :], list(states), **kwargs)
+            new = flatten(new)
+            if mask is not None:
+                m = mask[:, t : t + 1]
+                keep_old = ops.subtract(1.0, m)
+                states = [
+                    ops.add(ops.multiply(m, n), ops.multiply(keep_old, s))
+                    for n, s in zip(new, states)
+                ]
+                kept = ops.multiply(m, out)
+                out = (
+                    kept
+                    if prev is None or self.zero_output_for_mask
+                    else ops.add(kept, ops.multiply(keep_old, prev))
+                )
+            else:
+                states = new
+            prev = out
+            outputs.append(ops.expand_dims(out, 1) if self.return_sequences else out)
+        y = ops.concatenate(outputs, axis=1) if self.return_sequences else prev
+        return y, states
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The input mask for return_sequences outputs (unchanged even with go_backwards, as
+        Keras), None for the last output and the states."""
+        mask = flatten(mask)[0] if isinstance(mask, (list, tuple)) else mask
+        out = mask if self.return_sequences else None
+        return [out] + [None] * len(self.state_size) if self.return_state else out
+
+    # -- config --------------------------------------------------------------------------------
+    def _rnn_config(self) -> dict[str, Any]:
+        return {
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+            "go_backwards": self.go_backwards,
+            "stateful": self.stateful,
+            "unroll": self.unroll,
+            "zero_output_for_mask": self.zero_output_for_mask,
+        }
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "cell": serialize_layer(self.cell), **self._rnn_config()}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> RNN:
+        config = dict(config)
+        return cls(deserialize_layer(config.pop("cell")), **config)
+
+
+def _fusable() -> list[str]:
+    from graphengine.ops.recurrent import ACTIVATION_CODES
+
+    return list(ACTIVATION_CODES)
+
+
+class _CellLayer(RNN):
+    """SimpleRNN, LSTM, GRU: an RNN that builds its own cell from Keras's flat arguments and
+    reads them back from it (`layer.units`, `layer.activation`, ...)."""
+
+    cell_class: type = _Cell
+    _rnn_args = (
+        "return_sequences",
+        "return_state",
+        "go_backwards",
+        "stateful",
+        "unroll",
+        "zero_output_for_mask",
+    )
+    _base_args = (
+        "name",
+        "trainable",
+        "dtype",
+        "input_shape",
+        "input_dim",
+        "batch_size",
+        "activity_regularizer",
+    )
+
+    def __init__(self, units: int, **kwargs: Any) -> None:
+        valid = set(utils.parameter_names(type(self).__init__)) | set(self._base_args)
+        utils.check_kwargs(type(self).__name__, kwargs, valid)
+        rnn = {k: kwargs.pop(k) for k in self._rnn_args if k in kwargs}
+        base = {k: kwargs.pop(k) for k in self._base_args if k in kwargs}
+        cell = self.cell_class(
+            units,
+            name=f"{self.cell_class.kind}_cell",
+            dtype=base.get("dtype"),
+            trainable=base.get("trainable", True),
+            **kwargs,
+        )
+        super().__init__(cell, **rnn, **base)
+
+    def __getattr__(self, name: str) -> Any:
+        cell = self.__dict__.get("cell")
+        if cell is not None and not name.startswith("_") and hasattr(cell, name):
+            return getattr(cell, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def get_config(self) -> dict[str, Any]:
+        cell = self.cell.get_config()
+        for key in ("name", "trainable", "dtype"):
+            cell.pop(key, None)
+        return {**Layer.get_config(self), **cell, **self._rnn_config()}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> RNN:
+        return cls(**config)
+
+
+class SimpleRNN(_CellLayer):
+    """A fully-connected RNN: h_t = activation(x_t W + h_{t-1} R + b).
+    Weights: kernel (in, U), recurrent_kernel (U, U), bias (U,)."""
+
+    cell_class = SimpleRNNCell
+
+    def __init__(
+        self,
+        units: int,
+        activation: Any = "tanh",
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        recurrent_initializer: Any = "orthogonal",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        recurrent_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed: int | None = None,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        zero_output_for_mask: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        args = {k: v for k, v in locals().items() if k not in ("self", "kwargs", "__class__")}
+        super().__init__(**args, **kwargs)
+
+
+class LSTM(_CellLayer):
+    """Long short-term memory, Keras's gate order i, f, c, o. Weights: kernel (in, 4U),
+    recurrent_kernel (U, 4U), bias (4U,); states [h, c]."""
+
+    cell_class = LSTMCell
+
+    def __init__(
+        self,
+        units: int,
+        activation: Any = "tanh",
+        recurrent_activation: Any = "sigmoid",
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        recurrent_initializer: Any = "orthogonal",
+        bias_initializer: Any = "zeros",
+        unit_forget_bias: bool = True,
+        kernel_regularizer: Any = None,
+        recurrent_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed: int | None = None,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        zero_output_for_mask: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        args = {k: v for k, v in locals().items() if k not in ("self", "kwargs", "__class__")}
+        super().__init__(**args, **kwargs)
+
+
+class GRU(_CellLayer):
+    """Gated recurrent unit, Keras's gate order z, r, h. Weights: kernel (in, 3U),
+    recurrent_kernel (U, 3U), bias (2, 3U) with reset_after (default), else (3U,)."""
+
+    cell_class = GRUCell
+
+    def __init__(
+        self,
+        units: int,
+        activation: Any = "tanh",
+        recurrent_activation: Any = "sigmoid",
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        recurrent_initializer: Any = "orthogonal",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        recurrent_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed: int | None = None,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        reset_after: bool = True,
+        zero_output_for_mask: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        args = {k: v for k, v in locals().items() if k not in ("self", "kwargs", "__class__")}
+        super().__init__(**args, **kwargs)

@@ -1,0 +1,412 @@
+"""Convolution primitives, channels-last, rank 1 (NWC) or 2 (NHWC): `Conv` and `ConvTranspose`
+with bias and activation fused in, and the backward ops their gradient rules build.
+
+Every op runs the rank-2 kernels; a rank-1 op views (N, W, C) as (N, 1, W, C). The im2col columns
+are a second output of the op that makes them, not a cache on the op: the plan then owns that
+memory like any tensor (allocated once per plan, on the plan's device, never per step), the
+weight gradient reads the forward pass's columns instead of recomputing them, and once that read
+is done the buffer goes back to the pool, where the same-sized scratch of the input gradient
+picks it up. The price is holding the columns from the forward to the backward pass
+(KH*KW times the input's size); an inference plan drops them at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+from graphengine.graph.tensor import Shape, format_shape
+from graphengine.ops.base import Op, RunContext, Spec, result_dtype
+
+# activations the kernels fuse into the output pass: each one's derivative can be taken from the
+# output alone, which keeps gradients exact without keeping the pre-activation
+FUSED_ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh")
+PADDINGS = ("valid", "same", "causal")
+
+
+@functools.lru_cache(maxsize=1024)
+def conv_axis(size: int, kernel: int, stride: int, dilation: int, padding: str) -> tuple[int, int]:
+    """(output size, padding before the first cell) of one spatial axis. "same" pads to
+    ceil(size / stride) outputs with the odd cell of padding at the end, as TensorFlow; "causal"
+    pads only before, by the dilated kernel extent minus one."""
+    extent = (kernel - 1) * dilation + 1
+    if padding == "valid":
+        return (size - extent) // stride + 1, 0
+    if padding == "causal":
+        return (size - 1) // stride + 1, extent - 1
+    out = -(-size // stride)
+    return out, max((out - 1) * stride + extent - size, 0) // 2
+
+
+@functools.lru_cache(maxsize=1024)
+def conv_transpose_axis(
+    size: int, kernel: int, stride: int, dilation: int, padding: str, output_padding: int | None
+) -> tuple[int, int]:
+    """(output size, padding before) of one axis of a transposed convolution, as Keras 3 sizes it;
+    the padding is the one of the convolution whose adjoint it is (how much of the full
+    (size - 1) * stride + extent output is cropped at the start)."""
+    extent = (kernel - 1) * dilation + 1
+    if padding == "valid":
+        extra = max(extent, stride) - extent if output_padding is None else output_padding
+        return (size - 1) * stride + extent + extra, 0
+    if output_padding is None:
+        out, total = size * stride, stride + extent - 2
+    else:
+        out = (size - 1) * stride + extent % 2 + output_padding
+        total = extent + extent % 2 - 2 + output_padding
+    before = min(total // 2 + total % 2, extent - 1)  # padding of the transposed view
+    return out, extent - 1 - before
+
+
+def as_2d(shape: tuple, rank: int, axis: int = 1) -> tuple:
+    """A rank-1 shape (N, W, C) or kernel (K, C, F) with a unit axis inserted for the rank-2
+    kernels; rank-2 shapes pass through."""
+    return shape if rank == 2 else shape[:axis] + (1,) + shape[axis:]
+
+
+def pair(values: tuple, rank: int, fill: int) -> tuple:
+    return tuple(values) if rank == 2 else (fill,) + tuple(values)
+
+
+class ConvBase(Op):
+    """Hyperparameters and shape checks shared by Conv and ConvTranspose."""
+
+    transposed = False
+
+    def __init__(
+        self,
+        rank: int,
+        strides: tuple[int, ...],
+        padding: str,
+        dilation_rate: tuple[int, ...],
+        activation: str = "linear",
+        use_bias: bool = False,
+        groups: int = 1,
+    ) -> None:
+        if padding not in PADDINGS:
+            raise ValueError(
+                f"{type(self).__name__}: padding must be one of {PADDINGS}, got {padding!r}"
+            )
+        if activation not in FUSED_ACTIVATIONS:
+            raise ValueError(
+                f"{type(self).__name__}: activation {activation!r} cannot be fused; valid: "
+                f"{', '.join(FUSED_ACTIVATIONS)}"
+            )
+        self.rank, self.strides, self.padding = rank, tuple(strides), padding
+        self.dilation_rate, self.groups = tuple(dilation_rate), groups
+        self.activation, self.use_bias = activation, use_bias
+
+    def needs_cols(self, kernel: Shape) -> bool:
+        """Whether the kernels need an im2col buffer: not for a 1x1, stride-1, ungrouped
+        convolution, whose columns are its input itself. `kernel` is the weight's shape."""
+        ones = all(k == 1 for k in kernel[: self.rank]) and all(s == 1 for s in self.strides)
+        return not ones or self.groups != 1
+
+    def check_operands(self, shapes: list[Shape], channels_axis: int) -> tuple[Shape, Shape]:
+        x, w = shapes[0], shapes[1]
+        n = self.rank + 2
+        if len(x) != n or len(w) != n:
+            raise ValueError(
+                f"{self.name}: expected an input of rank {n} (batch, "
+                f"{'width' if self.rank == 1 else 'height, width'}, channels) and a kernel of "
+                f"rank {n}, got input shape {format_shape(x)} and kernel shape {format_shape(w)}"
+            )
+        need = w[channels_axis] * (self.groups if not self.transposed else 1)
+        if x[-1] is not None and x[-1] != need:
+            raise ValueError(
+                f"{self.name}: input shape {format_shape(x)} has {x[-1]} channels but kernel "
+                f"shape {format_shape(w)} expects {need}"
+            )
+        filters = w[-2] if self.transposed else w[-1]
+        if self.use_bias and (len(shapes) < 3 or tuple(shapes[2]) != (filters,)):
+            got = format_shape(shapes[2]) if len(shapes) > 2 else "none"
+            raise ValueError(f"{self.name}: bias must have shape ({filters},), got {got}")
+        return x, w
+
+    def geometry(self, x_shape: tuple, w_shape: tuple) -> tuple[tuple, tuple, tuple, tuple]:
+        """Concrete (output spatial shape, and strides, dilation, pads as rank-2 pairs)."""
+        return _geometry(
+            type(self).__name__,
+            self.rank,
+            tuple(x_shape[1:-1]),
+            tuple(w_shape[: self.rank]),
+            self.strides,
+            self.dilation_rate,
+            self.padding,
+            getattr(self, "output_padding", None),
+        )
+
+
+@functools.lru_cache(maxsize=1024)
+def _geometry(
+    kind: str,
+    rank: int,
+    spatial: tuple,
+    kernel: tuple,
+    strides: tuple,
+    dilation: tuple,
+    padding: str,
+    output_padding: tuple | None,
+) -> tuple[tuple, tuple, tuple, tuple]:
+    axes = []
+    for i in range(rank):
+        if kind == "ConvTranspose":
+            op = None if output_padding is None else output_padding[i]
+            axes.append(
+                conv_transpose_axis(spatial[i], kernel[i], strides[i], dilation[i], padding, op)
+            )
+        else:
+            axes.append(conv_axis(spatial[i], kernel[i], strides[i], dilation[i], padding))
+    out = tuple(a[0] for a in axes)
+    pads = pair(tuple(a[1] for a in axes), rank, 0)
+    return out, pair(strides, rank, 1), pair(dilation, rank, 1), pads
+
+
+class Conv(ConvBase):
+    """y = act(conv(x, w) + b): x (N, *spatial, C), w (*kernel, C / groups, F), b (F,) when
+    use_bias. Outputs y (N, *out_spatial, F) and, when the kernels need them (`needs_cols`), the
+    im2col columns (groups, N, *out_spatial, prod(kernel) * C / groups)."""
+
+    def __init__(self, rank: int, *args: Any, **kwargs: Any) -> None:
+        super().__init__(rank, *args, **kwargs)
+        self.name = f"conv{rank}d"
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        x, w = self.check_operands(shapes, channels_axis=-2)
+        out = []
+        for i, size in enumerate(x[1:-1]):
+            if size is None:
+                out.append(None)
+                continue
+            o, _ = conv_axis(size, w[i], self.strides[i], self.dilation_rate[i], self.padding)
+            if o <= 0:
+                extent = tuple((k - 1) * d + 1 for k, d in zip(w[: self.rank], self.dilation_rate))
+                raise ValueError(
+                    f"{self.name}: kernel shape {format_shape(w)} (spatial extent {extent} with "
+                    f"dilation_rate={self.dilation_rate}) does not fit input shape "
+                    f"{format_shape(x)} with padding={self.padding!r}: the output size would "
+                    f"be {o} on spatial axis {i}"
+                )
+            out.append(o)
+        dtype = result_dtype(dtypes[:2])
+        specs = [((x[0], *out, w[-1]), dtype)]
+        if self.needs_cols(w):
+            taps = math.prod(w[: self.rank]) * w[-2]
+            specs.append(((self.groups, x[0], *out, taps), dtype))
+        return specs
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        x, w = ins[0], ins[1]
+        _, strides, dilation, pads = self.geometry(x.shape, w.shape)
+        y = outs[0]
+        cols = outs[1].reshape(self.groups, -1, outs[1].shape[-1]) if len(outs) > 1 else None
+        k.conv2d_forward(
+            x.reshape(as_2d(x.shape, self.rank)),
+            w.reshape(as_2d(w.shape, self.rank, 0)),
+            ins[2] if self.use_bias else None,
+            self.activation,
+            strides,
+            dilation,
+            pads,
+            cols,
+            y.reshape(as_2d(y.shape, self.rank)),
+        )
+
+
+class ConvTranspose(ConvBase):
+    """y = act(conv_transpose(x, w) + b): the adjoint of a convolution, sized as Keras 3 sizes it;
+    x (N, *spatial, C), w (*kernel, F, C) (Keras's layout), b (F,). Outputs y (N, *out, F) and,
+    when `needs_cols`, the scratch columns (1, N, *spatial, prod(kernel) * F)."""
+
+    transposed = True
+
+    def __init__(
+        self, rank: int, *args: Any, output_padding: tuple | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(rank, *args, **kwargs)
+        self.output_padding = None if output_padding is None else tuple(output_padding)
+        self.name = f"conv{rank}d_transpose"
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        x, w = self.check_operands(shapes, channels_axis=-1)
+        out = []
+        for i, size in enumerate(x[1:-1]):
+            if size is None:
+                out.append(None)
+                continue
+            op = None if self.output_padding is None else self.output_padding[i]
+            o, _ = conv_transpose_axis(
+                size, w[i], self.strides[i], self.dilation_rate[i], self.padding, op
+            )
+            if o <= 0:
+                raise ValueError(
+                    f"{self.name}: input shape {format_shape(x)} with kernel shape "
+                    f"{format_shape(w)} and padding={self.padding!r} gives output size {o} on "
+                    f"spatial axis {i}"
+                )
+            out.append(o)
+        dtype = result_dtype(dtypes[:2])
+        specs = [((x[0], *out, w[-2]), dtype)]
+        if self.needs_cols(w):
+            specs.append(((1, *x[:-1], math.prod(w[: self.rank]) * w[-2]), dtype))
+        return specs
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        x, w, y = ins[0], ins[1], outs[0]
+        _, strides, dilation, pads = self.geometry(x.shape, w.shape)
+        cols = outs[1].reshape(1, -1, outs[1].shape[-1]) if len(outs) > 1 else None
+        k.conv2d_backward_input(
+            x.reshape(as_2d(x.shape, self.rank)),
+            w.reshape(as_2d(w.shape, self.rank, 0)),
+            ins[2] if self.use_bias else None,
+            self.activation,
+            strides,
+            dilation,
+            pads,
+            cols,
+            y.reshape(as_2d(y.shape, self.rank)),
+        )
+
+
+# -- backward ops ---------------------------------------------------------------------------------
+
+
+class BiasActivationGrad(Op):
+    """dz = dy * act'(.) from inputs (y, dy), y the fused op's output; outputs [dz] plus db (F,),
+    the sum of dz over all axes but the last, when `use_bias`."""
+
+    def __init__(self, activation: str, use_bias: bool) -> None:
+        self.activation, self.use_bias = activation, use_bias
+        self.name = f"{activation}_bias_grad" if use_bias else f"{activation}_grad"
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        specs = [(shapes[0], dtypes[1])]
+        return specs + [((shapes[0][-1],), dtypes[1])] if self.use_bias else specs
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        db = outs[1] if self.use_bias else None
+        k.conv_backward_bias_activation(ins[0], ins[1], self.activation, outs[0], db)
+
+
+class BiasGrad(Op):
+    """db (F,) = dy summed over every axis but the last."""
+
+    name = "bias_grad"
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        return [((shapes[0][-1],), dtypes[0])]
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        k.conv_backward_bias(ins[0], outs[0])
+
+
+class ConvBackwardInput(Op):
+    """dx of a Conv from inputs (dz, w, x), x read for its shape only; outputs [dx] plus the
+    scratch columns when the forward op had columns."""
+
+    shape_only = (2,)
+
+    def __init__(self, conv: Conv) -> None:
+        self.conv = conv
+        self.name = f"{conv.name}_backward_input"
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        dz, w, x = shapes
+        specs = [(x, dtypes[0])]
+        if self.conv.needs_cols(w):
+            taps = math.prod(w[: self.conv.rank]) * w[-2]
+            specs.append(((self.conv.groups, *dz[:-1], taps), dtypes[0]))
+        return specs
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        dz, w = ins[0], ins[1]
+        dx, rank = outs[0], self.conv.rank
+        _, strides, dilation, pads = self.conv.geometry(dx.shape, w.shape)
+        dcols = outs[1].reshape(self.conv.groups, -1, outs[1].shape[-1]) if len(outs) > 1 else None
+        k.conv2d_backward_input(
+            dz.reshape(as_2d(dz.shape, rank)),
+            w.reshape(as_2d(w.shape, rank, 0)),
+            None,
+            "linear",
+            strides,
+            dilation,
+            pads,
+            dcols,
+            dx.reshape(as_2d(dx.shape, rank)),
+        )
+
+
+class ConvBackwardWeight(Op):
+    """dw = cols^T @ dz per group, from inputs (cols, dz, w), w read for its shape only; `cols`
+    is the Conv's column output, or its input x for a 1x1 stride-1 convolution."""
+
+    shape_only = (2,)
+
+    def __init__(self, conv: Conv) -> None:
+        self.conv = conv
+        self.name = f"{conv.name}_backward_weight"
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        return [(shapes[2], dtypes[1])]
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        cols, dz, dw = ins[0], ins[1], outs[0]
+        if cols.ndim == self.conv.rank + 3:  # columns, else the input itself (1x1)
+            cols = cols.reshape(self.conv.groups, -1, cols.shape[-1])
+        else:
+            cols = cols.reshape(1, -1, cols.shape[-1])
+        k.conv2d_backward_weight(cols, dz, dw)
+
+
+class ConvTransposeBackwardInput(Op):
+    """dx of a ConvTranspose from inputs (dz, w, x), x shape only: a plain convolution of dz.
+    Outputs [dx] plus the columns of dz, which the weight gradient reads next."""
+
+    shape_only = (2,)
+
+    def __init__(self, conv: ConvTranspose) -> None:
+        self.conv = conv
+        self.name = f"{conv.name}_backward_input"
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        dz, w, x = shapes
+        specs = [(x, dtypes[0])]
+        if self.conv.needs_cols(w):
+            specs.append(((1, *x[:-1], math.prod(w[: self.conv.rank]) * w[-2]), dtypes[0]))
+        return specs
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        dz, w = ins[0], ins[1]
+        dx, rank = outs[0], self.conv.rank
+        _, strides, dilation, pads = self.conv.geometry(dx.shape, w.shape)
+        cols = outs[1].reshape(1, -1, outs[1].shape[-1]) if len(outs) > 1 else None
+        k.conv2d_forward(
+            dz.reshape(as_2d(dz.shape, rank)),
+            w.reshape(as_2d(w.shape, rank, 0)),
+            None,
+            "linear",
+            strides,
+            dilation,
+            pads,
+            cols,
+            dx.reshape(as_2d(dx.shape, rank)),
+        )
+
+
+class ConvTransposeBackwardWeight(Op):
+    """dw (*kernel, F, C) = cols(dz)^T @ x from inputs (cols, x, w), w shape only; `cols` is
+    ConvTransposeBackwardInput's column output, or dz itself for a 1x1 stride-1 kernel."""
+
+    shape_only = (2,)
+
+    def __init__(self, conv: ConvTranspose) -> None:
+        self.conv = conv
+        self.name = f"{conv.name}_backward_weight"
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        return [(shapes[2], dtypes[1])]
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        cols, x = ins[0], ins[1]
+        k.conv2d_backward_weight(cols.reshape(1, -1, cols.shape[-1]), x, outs[0])

@@ -1,0 +1,177 @@
+"""Batch and layer normalization primitives and their backward ops.
+
+Both save their statistics as extra outputs (mean, inv_std) for the backward op. BatchNorm is the
+one op that writes an input: in training mode it updates the moving statistics in place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from graphengine.graph.tensor import Shape, format_shape
+from graphengine.ops.base import Op, RunContext, Spec, float_dtype, normalize_axis
+
+
+def channel_view(shape: tuple[int, ...], axis: int) -> tuple[int, int, int]:
+    """(outer, C, inner): the 3-D view of a C-contiguous array with channels on `axis`."""
+    return (int(np.prod(shape[:axis])), shape[axis], int(np.prod(shape[axis + 1 :])))
+
+
+def _check_vector(shapes: list[Shape], names: tuple[str, ...], want: Shape, opname: str) -> None:
+    for i, name in enumerate(names, start=1):
+        if tuple(shapes[i]) != tuple(want):
+            raise ValueError(
+                f"{opname}: {name} (input {i}) must have shape {format_shape(want)} to match "
+                f"the input, received {format_shape(shapes[i])}"
+            )
+
+
+class BatchNorm(Op):
+    """y = (x - mean) * inv_std * gamma + beta per channel of `axis`. Inputs (x, gamma, beta,
+    moving_mean, moving_variance), all but x of shape (C,); outputs (y, mean, inv_std) where
+    mean and inv_std = 1 / sqrt(var + epsilon) are the batch statistics in training mode (and
+    the moving ones are then updated in place, Keras's rule), the moving statistics otherwise.
+
+    Training mode is `training` when set (an explicit `training=` at the layer call), else the
+    running plan's flag; a frozen op (its layer is not trainable) always uses moving statistics.
+    """
+
+    name = "batch_norm"
+
+    def __init__(
+        self,
+        axis: int,
+        momentum: float,
+        epsilon: float,
+        training: bool | None = None,
+        frozen: bool = False,
+    ) -> None:
+        self.axis = axis
+        self.momentum = momentum
+        self.epsilon = epsilon
+        self.training = training
+        self.frozen = frozen
+
+    def uses_batch_stats(self, training: bool) -> bool:
+        mode = self.training if self.training is not None else training
+        return bool(mode) and not self.frozen
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        x = shapes[0]
+        axis = normalize_axis(self.axis, len(x))
+        _check_vector(
+            shapes, ("gamma", "beta", "moving_mean", "moving_variance"), (x[axis],), self.name
+        )
+        dtype = float_dtype(dtypes[0])
+        return [(x, dtype), ((x[axis],), dtype), ((x[axis],), dtype)]
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        x, gamma, beta, moving_mean, moving_var = ins
+        y, mean, inv_std = outs
+        view = channel_view(x.shape, self.axis % x.ndim)
+        if self.uses_batch_stats(ctx.training):
+            k.batchnorm_training_stats(
+                x.reshape(view), self.momentum, self.epsilon, moving_mean, moving_var, mean, inv_std
+            )
+        else:
+            k.batchnorm_inference_stats(moving_mean, moving_var, self.epsilon, mean, inv_std)
+        k.batchnorm_forward(x.reshape(view), mean, inv_std, gamma, beta, y.reshape(view))
+
+
+class BatchNormGrad(Op):
+    """(dx, dgamma, dbeta) from inputs (x, dy, mean, inv_std, gamma): exact through the batch
+    statistics when the forward op used them, the affine map's gradient otherwise."""
+
+    name = "batch_norm_grad"
+
+    def __init__(self, forward_op: BatchNorm) -> None:
+        self.axis = forward_op.axis
+        self._forward = forward_op
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        return [(shapes[0], dtypes[1]), (shapes[4], dtypes[1]), (shapes[4], dtypes[1])]
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        x, dy, mean, inv_std, gamma = ins
+        dx, dgamma, dbeta = outs
+        view = channel_view(x.shape, self.axis % x.ndim)
+        batch_stats = self._forward.uses_batch_stats(ctx.training)
+        k.batchnorm_backward(
+            x.reshape(view),
+            dy.reshape(view),
+            mean,
+            inv_std,
+            gamma,
+            batch_stats,
+            dx.reshape(view),
+            dgamma,
+            dbeta,
+        )
+
+
+class LayerNorm(Op):
+    """y = (x - mean) * inv_std * gamma + beta with statistics over the last `n_axes` axes of x.
+    Inputs (x, gamma, beta), gamma and beta shaped like those axes; outputs (y, mean, inv_std),
+    the statistics shaped x.shape[:-n_axes]. (The layer moves other axis choices last.)"""
+
+    name = "layer_norm"
+
+    def __init__(self, n_axes: int, epsilon: float) -> None:
+        self.n_axes = n_axes
+        self.epsilon = epsilon
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        x = shapes[0]
+        if not 1 <= self.n_axes <= len(x):
+            raise ValueError(
+                f"{self.name}: cannot normalize the last {self.n_axes} axes of a tensor of "
+                f"shape {format_shape(x)}"
+            )
+        _check_vector(shapes, ("gamma", "beta"), x[len(x) - self.n_axes :], self.name)
+        dtype = float_dtype(dtypes[0])
+        stats = x[: len(x) - self.n_axes]
+        return [(x, dtype), (stats, dtype), (stats, dtype)]
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        x, gamma, beta = ins
+        y, mean, inv_std = outs
+        rows = (mean.size, x.size // max(mean.size, 1))
+        k.layernorm_forward(
+            x.reshape(rows),
+            gamma.reshape(-1),
+            beta.reshape(-1),
+            self.epsilon,
+            y.reshape(rows),
+            mean.reshape(-1),
+            inv_std.reshape(-1),
+        )
+
+
+class LayerNormGrad(Op):
+    """(dx, dgamma, dbeta) from inputs (x, dy, mean, inv_std, gamma), exact through the per-row
+    statistics."""
+
+    name = "layer_norm_grad"
+
+    def __init__(self, forward_op: LayerNorm) -> None:
+        self.n_axes = forward_op.n_axes
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        return [(shapes[0], dtypes[1]), (shapes[4], dtypes[1]), (shapes[4], dtypes[1])]
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        x, dy, mean, inv_std, gamma = ins
+        dx, dgamma, dbeta = outs
+        rows = (mean.size, x.size // max(mean.size, 1))
+        k.layernorm_backward(
+            x.reshape(rows),
+            dy.reshape(rows),
+            mean.reshape(-1),
+            inv_std.reshape(-1),
+            gamma.reshape(-1),
+            dx.reshape(rows),
+            dgamma.reshape(-1),
+            dbeta.reshape(-1),
+        )

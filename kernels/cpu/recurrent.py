@@ -1,0 +1,512 @@
+"""Recurrent kernels: the per-step gate math of SimpleRNN, LSTM and GRU, fused into one @njit
+call per step, the time-major copies around them, and running batch rows in threads. The BPTT
+backward steps are in recurrent_backward.py.
+
+Layout: the op keeps everything time-major, (T, N, ...), so that one step's rows are contiguous
+and the weight gradients become single BLAS products over all T * N rows. `t` is the processing
+step (with go_backwards, step t reads time index T - 1 - t). Gate blocks are laid out as Keras:
+LSTM i, f, c, o; GRU z, r, h. All arrays are C-contiguous, float32 or float64, one dtype per call;
+`mask` is (N, T) with 1 = keep; absent optional arrays are passed as (1, 1) dummies with their
+flag False. Activation codes: 0 linear, 1 tanh, 2 sigmoid, 3 relu, 4 hard_sigmoid.
+"""
+
+import ctypes
+import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
+
+import numpy as np
+from numba import njit, types
+from numba.extending import overload
+
+LINEAR, TANH, SIGMOID, RELU, HARD_SIGMOID = 0, 1, 2, 3, 4
+# numpy's error model: float division without a zero check, so loops with one vectorize;
+# "contract" lets LLVM fuse a * b + c into one FMA (twice as fast for the polynomials below)
+_JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
+
+__all__ = [
+    "rnn_parallel_rows",
+    "rnn_to_time_major",
+    "rnn_from_time_major",
+    "rnn_dropout_mask",
+    "simple_rnn_forward_step",
+    "lstm_forward_step",
+    "gru_forward_step",
+    "gru_forward_gates",
+    "gru_forward_candidate",
+]
+
+# -- activations ------------------------------------------------------------------------------
+# No SVML here, so math.tanh / math.exp are scalar libm calls that stop LLVM from vectorizing.
+# In float32 tanh is a [13/6] rational function instead (Eigen's fast tanh: max abs error 3.5e-7
+# on [-12, 12], exact +-1 beyond 7.9); float64, used by gradient checks, keeps libm.
+_F = np.float32
+_TANH_CLAMP = _F(7.90531110763549805)
+_P = tuple(
+    _F(c)
+    for c in (
+        -2.76076847742355e-16,
+        2.00018790482477e-13,
+        -8.60467152213735e-11,
+        5.12229709037114e-08,
+        1.48572235717979e-05,
+        6.37261928875436e-04,
+        4.89352455891786e-03,
+    )
+)
+_Q = tuple(
+    _F(c)
+    for c in (
+        1.19825839466702e-06,
+        1.18534705686654e-04,
+        2.26843463243900e-03,
+        4.89352518554385e-03,
+    )
+)
+_P0, _P1, _P2, _P3, _P4, _P5, _P6 = _P
+_Q0, _Q1, _Q2, _Q3 = _Q
+_HALF32 = _F(0.5)
+
+
+def fast_tanh(x):
+    """tanh(x): rational in float32, libm in float64 (chosen at compile time)."""
+    return math.tanh(x)
+
+
+def fast_sigmoid(x):
+    """1 / (1 + exp(-x)); in float32 0.5 * tanh(x / 2) + 0.5 (absolute error < 2e-7)."""
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+@overload(fast_tanh, jit_options={"error_model": "numpy", "fastmath": {"contract"}})
+def _fast_tanh(x):
+    if x == types.float32:
+
+        def rational(x):
+            x = min(max(x, -_TANH_CLAMP), _TANH_CLAMP)
+            x2 = x * x
+            p = (((((x2 * _P0 + _P1) * x2 + _P2) * x2 + _P3) * x2 + _P4) * x2 + _P5) * x2 + _P6
+            q = ((x2 * _Q0 + _Q1) * x2 + _Q2) * x2 + _Q3
+            return p * x / q
+
+        return rational
+    return lambda x: math.tanh(x)
+
+
+@overload(fast_sigmoid, jit_options={"error_model": "numpy", "fastmath": {"contract"}})
+def _fast_sigmoid(x):
+    if x == types.float32:
+        return lambda x: _HALF32 * fast_tanh(_HALF32 * x) + _HALF32
+
+    def exact(x):
+        if x >= 0:
+            return 1.0 / (1.0 + math.exp(-x))
+        e = math.exp(x)  # the other side, where exp cannot overflow
+        return e / (1.0 + e)
+
+    return exact
+
+
+@njit(**_JIT)
+def _activate(v, code):
+    """v = f(v) in place on a 1-D row; the switch is outside the loops so each one vectorizes."""
+    zero, one = v.dtype.type(0), v.dtype.type(1)
+    if code == TANH:
+        for j in range(v.size):
+            v[j] = fast_tanh(v[j])
+    elif code == SIGMOID:
+        for j in range(v.size):
+            v[j] = fast_sigmoid(v[j])
+    elif code == RELU:
+        for j in range(v.size):
+            v[j] = v[j] if v[j] > zero else zero
+    elif code == HARD_SIGMOID:
+        sixth, half = v.dtype.type(1.0 / 6.0), v.dtype.type(0.5)
+        for j in range(v.size):
+            v[j] = min(max(v[j] * sixth + half, zero), one)
+
+
+@njit(**_JIT)
+def _scale_by_derivative(d, y, code):
+    """d *= f'(x), written with y = f(x): every supported activation's derivative is a function
+    of its output, so the backward pass saves activations only."""
+    zero, one = d.dtype.type(0), d.dtype.type(1)
+    if code == TANH:
+        for j in range(d.size):
+            d[j] *= one - y[j] * y[j]
+    elif code == SIGMOID:
+        for j in range(d.size):
+            d[j] *= y[j] * (one - y[j])
+    elif code == RELU:
+        for j in range(d.size):
+            d[j] = d[j] if y[j] > zero else zero
+    elif code == HARD_SIGMOID:
+        sixth = d.dtype.type(1.0 / 6.0)
+        for j in range(d.size):
+            d[j] = d[j] * sixth if zero < y[j] < one else zero
+
+
+# -- running rows in parallel ----------------------------------------------------------------
+# The recurrence couples time steps, never batch rows: each thread runs every step for its own
+# rows, its small per-step products on single-threaded BLAS. That costs one join per sequence,
+# where BLAS's own threads would meet at a barrier in every step's product, which stalls (for
+# milliseconds, measured) whenever the VM takes a core away. The kernels release the GIL
+# (nogil), as does BLAS.
+_MIN_ROWS = 8  # per thread
+_MIN_WORK = 1 << 22  # multiply-adds per sequence below which one thread is faster
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _find_blas_threads():
+    """(get, set) for the number of threads of the OpenBLAS that NumPy loaded, or None."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line.lower()}
+    except OSError:
+        return None
+    for path in sorted(p for p in paths if ".so" in p):
+        lib = ctypes.CDLL(path)
+        for prefix, suffix in (("scipy_", "64_"), ("scipy_", ""), ("", "64_"), ("", "")):
+            get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
+            put = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
+            if get is not None and put is not None:
+                return get, put
+    return None
+
+
+_BLAS_THREADS = _find_blas_threads()
+# GRAPHENGINE_RNN_THREADS=1 keeps every sequence on one thread (for a machine shared with other
+# busy processes, where a thread that loses its core holds up the join)
+_CORES = int(os.environ.get("GRAPHENGINE_RNN_THREADS", 0)) or (
+    len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+)
+
+
+@contextmanager
+def _single_threaded_blas():
+    get, put = _BLAS_THREADS
+    before = get()
+    put(1)
+    try:
+        yield
+    finally:
+        put(before)
+
+
+def rnn_parallel_rows(run, rows, work):
+    """Calls run(n0, n1) on disjoint row ranges covering [0, rows): in threads when `work`
+    (multiply-adds) is large enough, and always with single-threaded BLAS when its threads can
+    be set (else simply run(0, rows))."""
+    if _BLAS_THREADS is None:
+        run(0, rows)
+        return
+    chunks = min(_CORES, rows // _MIN_ROWS) if work >= _MIN_WORK else 1
+    with _single_threaded_blas():
+        if chunks < 2:
+            run(0, rows)
+            return
+        global _pool
+        with _pool_lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(_CORES - 1, thread_name_prefix="rnn-rows")
+        bounds = [rows * c // chunks for c in range(chunks + 1)]
+        futures = [_pool.submit(run, bounds[c], bounds[c + 1]) for c in range(1, chunks)]
+        try:
+            run(bounds[0], bounds[1])
+        finally:
+            wait(futures)  # no thread may still use BLAS once its threads are restored
+        for f in futures:
+            f.result()
+
+
+# -- layout and dropout -----------------------------------------------------------------------
+
+
+@njit(cache=True)
+def rnn_to_time_major(x, reverse, dmask, has_dmask, out):
+    """out (T, N, D)[t, n] = x (N, T, D)[n, s] * dmask (N, D)[n], s = T-1-t if reverse else t."""
+    N, T, D = x.shape
+    for t in range(T):
+        s = T - 1 - t if reverse else t
+        for n in range(N):
+            if has_dmask:
+                for d in range(D):
+                    out[t, n, d] = x[n, s, d] * dmask[n, d]
+            else:
+                for d in range(D):
+                    out[t, n, d] = x[n, s, d]
+
+
+@njit(cache=True)
+def rnn_from_time_major(src, reverse, dmask, has_dmask, out):
+    """out (N, T, D)[n, s] = src (T, N, D)[t, n] * dmask (N, D)[n]: the inverse of
+    rnn_to_time_major, used for the input gradient."""
+    T, N, D = src.shape
+    for t in range(T):
+        s = T - 1 - t if reverse else t
+        for n in range(N):
+            if has_dmask:
+                for d in range(D):
+                    out[n, s, d] = src[t, n, d] * dmask[n, d]
+            else:
+                for d in range(D):
+                    out[n, s, d] = src[t, n, d]
+
+
+def rnn_dropout_mask(rate, rng, out):
+    """out = 1 / (1 - rate) with probability 1 - rate, else 0 (inverted dropout, as Keras);
+    one mask per sequence, reused at every step."""
+    rng.random(dtype=out.dtype, out=out.reshape(-1))
+    _threshold(out.reshape(-1), out.dtype.type(rate), out.dtype.type(1.0 / (1.0 - rate)))
+
+
+@njit(cache=True)
+def _threshold(u, rate, scale):
+    zero = u.dtype.type(0)
+    for i in range(u.size):
+        u[i] = scale if u[i] >= rate else zero
+
+
+# -- forward steps ----------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _finish_row(t, n, keep, hnew, hs, hd, rmask, has_rmask, h_last, y, seq_out, zero_out):
+    """Writes row n of the state after step t (hnew if the step is kept, else the previous
+    state carried through) into hs[t + 1] or h_last, its dropped copy into hd, and the output:
+    y[n, t] (or y[n, 0] for the last output only) is hnew when kept, else the previous output
+    (zero before any kept step), or zero with zero_out, as Keras's masked rnn loop."""
+    T = hs.shape[0]
+    U = hnew.size
+    hp = hs[t, n]
+    hn = hs[t + 1, n] if t + 1 < T else h_last[n]
+    if keep:
+        for j in range(U):
+            hn[j] = hnew[j]
+    else:
+        for j in range(U):
+            hn[j] = hp[j]
+    if has_rmask and t + 1 < T:
+        for j in range(U):
+            hd[t + 1, n, j] = hn[j] * rmask[n, j]
+    yi = t if seq_out else 0
+    if keep:
+        for j in range(U):
+            y[n, yi, j] = hnew[j]
+    elif zero_out or t == 0:
+        for j in range(U):
+            y[n, yi, j] = 0
+    elif seq_out:
+        for j in range(U):
+            y[n, yi, j] = y[n, yi - 1, j]
+
+
+@njit(**_JIT)
+def _accumulate(g, hrow, bias, has_bias):
+    """g += hrow (+ bias): the recurrent product and the input-side bias join the projection."""
+    if has_bias:
+        for j in range(g.size):
+            g[j] += hrow[j] + bias[j]
+    else:
+        for j in range(g.size):
+            g[j] += hrow[j]
+
+
+@njit(cache=True)
+def _kept(mask, has_mask, n, t, reverse):
+    if not has_mask:
+        return True
+    T = mask.shape[1]
+    return mask[n, T - 1 - t if reverse else t] != 0
+
+
+@njit(**_JIT)
+def simple_rnn_forward_step(
+    t,
+    n0,
+    n1,
+    gates,
+    hr,
+    bias,
+    has_bias,
+    hs,
+    mask,
+    has_mask,
+    reverse,
+    act,
+    rmask,
+    has_rmask,
+    hd,
+    y,
+    seq_out,
+    zero_out,
+    h_last,
+):
+    """h = act(x W + b + h_{t-1} R). gates (T, N, U): on entry x W, on exit h (unmasked);
+    hr (N, U) = h_{t-1} R; hs (T, N, U) states before each step; y (N, T or 1, U)."""
+    for i in range(n1 - n0):  # 0-based bounds: no wraparound checks
+        n = n0 + i
+        g = gates[t, n]
+        _accumulate(g, hr[n], bias, has_bias)
+        _activate(g, act)
+        keep = _kept(mask, has_mask, n, t, reverse)
+        _finish_row(t, n, keep, g, hs, hd, rmask, has_rmask, h_last, y, seq_out, zero_out)
+
+
+@njit(**_JIT)
+def lstm_forward_step(
+    t,
+    n0,
+    n1,
+    gates,
+    hr,
+    bias,
+    has_bias,
+    hs,
+    cs,
+    tcs,
+    mask,
+    has_mask,
+    reverse,
+    act,
+    ract,
+    rmask,
+    has_rmask,
+    hd,
+    y,
+    seq_out,
+    zero_out,
+    h_last,
+    c_last,
+):
+    """i, f, o = ract(.), g = act(.) of x W + b + h_{t-1} R; c = f c_{t-1} + i g; h = o act(c).
+    gates (T, N, 4U): x W in, activations out; hr (N, 4U); bias (4U,); cs (T, N, U) cells
+    before each step (c_last after the last); tcs (T, N, U) receives act(c)."""
+    T, _, U = cs.shape
+    for i in range(n1 - n0):  # 0-based bounds: no wraparound checks
+        n = n0 + i
+        g = gates[t, n]
+        _accumulate(g, hr[n], bias, has_bias)
+        _activate(g[: 2 * U], ract)
+        _activate(g[2 * U : 3 * U], act)
+        _activate(g[3 * U :], ract)
+        keep = _kept(mask, has_mask, n, t, reverse)
+        cp, tc = cs[t, n], tcs[t, n]
+        cn = cs[t + 1, n] if t + 1 < T else c_last[n]
+        for j in range(U):
+            c = g[U + j] * cp[j] + g[j] * g[2 * U + j]
+            tc[j] = c
+            cn[j] = c if keep else cp[j]
+        _activate(tc, act)
+        hrow = hr[n, :U]  # this row of hr has been used: it holds the new h
+        for j in range(U):
+            hrow[j] = g[3 * U + j] * tc[j]
+        _finish_row(t, n, keep, hrow, hs, hd, rmask, has_rmask, h_last, y, seq_out, zero_out)
+
+
+@njit(**_JIT)
+def gru_forward_step(
+    t,
+    n0,
+    n1,
+    gates,
+    hr,
+    bias,
+    has_bias,
+    brec,
+    aux,
+    hs,
+    mask,
+    has_mask,
+    reverse,
+    act,
+    ract,
+    rmask,
+    has_rmask,
+    hd,
+    y,
+    seq_out,
+    zero_out,
+    h_last,
+):
+    """GRU with reset_after: z, r = ract(x W + b_x + h R + b_h), hh = act(x W_h + b_xh +
+    r (h R_h + b_hh)), h = z h_{t-1} + (1 - z) hh. gates (T, N, 3U): x W in, z r hh out; hr
+    (N, 3U) = h_{t-1} R; bias, brec (3U,) input and recurrent biases; aux (T, N, U) receives
+    h R_h + b_hh."""
+    U = aux.shape[2]
+    one = gates.dtype.type(1)
+    for i in range(n1 - n0):  # 0-based bounds: no wraparound checks
+        n = n0 + i
+        g, a, hrow = gates[t, n], aux[t, n], hr[n]
+        if has_bias:  # both sides' biases: input (on gates), recurrent (on hr)
+            for j in range(3 * U):
+                g[j] += bias[j]
+                hrow[j] += brec[j]
+        for j in range(2 * U):
+            g[j] += hrow[j]
+        _activate(g[: 2 * U], ract)
+        for j in range(U):
+            a[j] = hrow[2 * U + j]
+            g[2 * U + j] += g[U + j] * a[j]
+        _activate(g[2 * U :], act)
+        keep = _kept(mask, has_mask, n, t, reverse)
+        hp = hs[t, n]
+        for j in range(U):
+            hrow[j] = g[j] * hp[j] + (one - g[j]) * g[2 * U + j]  # hr is free now: new h
+        _finish_row(t, n, keep, hrow[:U], hs, hd, rmask, has_rmask, h_last, y, seq_out, zero_out)
+
+
+@njit(**_JIT)
+def gru_forward_gates(t, n0, n1, gates, hr, bias, has_bias, hin, aux, ract):
+    """GRU without reset_after, first half of a step: z, r = ract(x W + b + h R_zr) in gates
+    (T, N, 3U)[..., :2U]; aux (T, N, U) receives r * h_{t-1} (hin: the recurrent input, dropped
+    if recurrent dropout is on), the left operand of the candidate's product with R_h."""
+    U = aux.shape[2]
+    for i in range(n1 - n0):  # 0-based bounds: no wraparound checks
+        n = n0 + i
+        g = gates[t, n]
+        _accumulate(g[: 2 * U], hr[n], bias, has_bias)
+        _activate(g[: 2 * U], ract)
+        for j in range(U):
+            aux[t, n, j] = g[U + j] * hin[t, n, j]
+
+
+@njit(**_JIT)
+def gru_forward_candidate(
+    t,
+    n0,
+    n1,
+    gates,
+    hrh,
+    bias,
+    has_bias,
+    hs,
+    mask,
+    has_mask,
+    reverse,
+    act,
+    rmask,
+    has_rmask,
+    hd,
+    y,
+    seq_out,
+    zero_out,
+    h_last,
+):
+    """Second half: hh = act(x W_h + b_h + (r h) R_h), h = z h_{t-1} + (1 - z) hh; hrh (N, U)
+    = (r h) R_h on entry, the new h (scratch) on exit; bias (3U,)."""
+    U = hrh.shape[1]
+    one = gates.dtype.type(1)
+    for i in range(n1 - n0):  # 0-based bounds: no wraparound checks
+        n = n0 + i
+        g, hrow = gates[t, n], hrh[n]
+        _accumulate(g[2 * U :], hrow, bias[2 * U :], has_bias)
+        _activate(g[2 * U :], act)
+        keep = _kept(mask, has_mask, n, t, reverse)
+        hp = hs[t, n]
+        for j in range(U):
+            hrow[j] = g[j] * hp[j] + (one - g[j]) * g[2 * U + j]
+        _finish_row(t, n, keep, hrow, hs, hd, rmask, has_rmask, h_last, y, seq_out, zero_out)

@@ -1,0 +1,251 @@
+"""BPTT kernels of SimpleRNN, LSTM and GRU: the gradient of one time step's gate math, fused into
+one @njit call per step, in the layout of recurrent.py (time-major (T, N, ...), rows n0:n1)."""
+
+from numba import njit
+
+from kernels.cpu.recurrent import _JIT, _kept, _scale_by_derivative
+
+__all__ = [
+    "simple_rnn_backward_step",
+    "lstm_backward_step",
+    "gru_backward_step",
+    "gru_backward_candidate",
+    "gru_backward_gates",
+    "rnn_backward_finish",
+]
+
+# -- backward steps (BPTT) --------------------------------------------------------------------
+# Per step t, from the last to the first, the gradient reaching state h_t is
+#   dh = dhr * rmask + dpass,
+# dhr (N, U) being the previous (later) step's dz @ R^T and dpass what reaches h_t directly: the
+# carried gradient of a masked step, GRU's z * dh, or the final-state cotangent to start with.
+# The gradient of the output chain (a masked step repeats the previous output) is carried in
+# dout. Masked rows get dz = 0, so the weight gradients, taken afterwards as single products
+# over all steps, see only kept steps.
+
+
+@njit(cache=True)
+def _state_grad_row(t, n, keep, dhr, rmask, has_rmask, dpass, dout, dy, has_dy, zero_out):
+    """Leaves in dpass[n] the full gradient of state h_t (row n) and updates dout[n]."""
+    U = dpass.shape[1]
+    for j in range(U):
+        d = dhr[n, j] * rmask[n, j] if has_rmask else dhr[n, j]
+        gy = dout[n, j] + dy[n, t, j] if has_dy else dout[n, j]
+        if keep:
+            dpass[n, j] += d + gy
+            dout[n, j] = 0
+        else:
+            dpass[n, j] += d
+            dout[n, j] = 0 if zero_out else gy
+
+
+@njit(**_JIT)
+def simple_rnn_backward_step(
+    t,
+    n0,
+    n1,
+    dz,
+    gates,
+    dhr,
+    dpass,
+    dout,
+    dy,
+    has_dy,
+    mask,
+    has_mask,
+    reverse,
+    act,
+    rmask,
+    has_rmask,
+    zero_out,
+):
+    """dz (T, N, U)[t] = dh * act'(h); dpass keeps dh for masked rows, else 0. The caller then
+    forms dhr = dz[t] @ R^T for step t - 1."""
+    U = dpass.shape[1]
+    for i in range(n1 - n0):  # 0-based bounds: no wraparound checks
+        n = n0 + i
+        keep = _kept(mask, has_mask, n, t, reverse)
+        _state_grad_row(t, n, keep, dhr, rmask, has_rmask, dpass, dout, dy, has_dy, zero_out)
+        d, p = dz[t, n], dpass[n]
+        if keep:
+            for j in range(U):
+                d[j] = p[j]
+                p[j] = 0
+            _scale_by_derivative(d, gates[t, n], act)
+        else:
+            for j in range(U):
+                d[j] = 0
+
+
+@njit(**_JIT)
+def lstm_backward_step(
+    t,
+    n0,
+    n1,
+    dz,
+    dc,
+    gates,
+    cs,
+    tcs,
+    dhr,
+    dpass,
+    dout,
+    dy,
+    has_dy,
+    mask,
+    has_mask,
+    reverse,
+    act,
+    ract,
+    rmask,
+    has_rmask,
+    zero_out,
+):
+    """dz (T, N, 4U)[t]: pre-activation gradients of i, f, c, o from dh and dc (N, U), the
+    carried cell gradient, which becomes dc_{t-1} = dc * f (unchanged for masked rows)."""
+    U = dpass.shape[1]
+    for i in range(n1 - n0):  # 0-based bounds: no wraparound checks
+        n = n0 + i
+        keep = _kept(mask, has_mask, n, t, reverse)
+        _state_grad_row(t, n, keep, dhr, rmask, has_rmask, dpass, dout, dy, has_dy, zero_out)
+        d, g, p, tc, cp, dcn = dz[t, n], gates[t, n], dpass[n], tcs[t, n], cs[t, n], dc[n]
+        if not keep:
+            for j in range(4 * U):
+                d[j] = 0
+            continue
+        for j in range(U):
+            d[3 * U + j] = p[j] * tc[j]  # do
+            d[2 * U + j] = p[j] * g[3 * U + j]  # dh * o, times act'(c) below
+            p[j] = 0
+        _scale_by_derivative(d[2 * U : 3 * U], tc, act)
+        for j in range(U):
+            c_grad = dcn[j] + d[2 * U + j]
+            d[j] = c_grad * g[2 * U + j]
+            d[U + j] = c_grad * cp[j]
+            d[2 * U + j] = c_grad * g[j]
+            dcn[j] = c_grad * g[U + j]
+        _scale_by_derivative(d[: 2 * U], g[: 2 * U], ract)
+        _scale_by_derivative(d[2 * U : 3 * U], g[2 * U : 3 * U], act)
+        _scale_by_derivative(d[3 * U :], g[3 * U :], ract)
+
+
+@njit(**_JIT)
+def gru_backward_step(
+    t,
+    n0,
+    n1,
+    dz,
+    dzh,
+    gates,
+    aux,
+    hs,
+    dhr,
+    dpass,
+    dout,
+    dy,
+    has_dy,
+    mask,
+    has_mask,
+    reverse,
+    act,
+    ract,
+    rmask,
+    has_rmask,
+    zero_out,
+):
+    """GRU with reset_after. dz (T, N, 3U)[t]: gradients of the input-side pre-activations
+    (z, r, hh); dzh[t] those of the recurrent side (z, r, h R_h + b_hh), which differ in the
+    candidate block by the factor r. dpass becomes dh * z, the direct path to h_{t-1}."""
+    U = dpass.shape[1]
+    one = dz.dtype.type(1)
+    for i in range(n1 - n0):  # 0-based bounds: no wraparound checks
+        n = n0 + i
+        keep = _kept(mask, has_mask, n, t, reverse)
+        _state_grad_row(t, n, keep, dhr, rmask, has_rmask, dpass, dout, dy, has_dy, zero_out)
+        d, dh_, g, p, a, hp = dz[t, n], dzh[t, n], gates[t, n], dpass[n], aux[t, n], hs[t, n]
+        if not keep:
+            for j in range(3 * U):
+                d[j] = 0
+                dh_[j] = 0
+            continue
+        for j in range(U):
+            d[j] = p[j] * (hp[j] - g[2 * U + j])
+            d[2 * U + j] = p[j] * (one - g[j])
+            p[j] *= g[j]
+        _scale_by_derivative(d[2 * U :], g[2 * U :], act)
+        for j in range(U):
+            d[U + j] = d[2 * U + j] * a[j]
+            dh_[2 * U + j] = d[2 * U + j] * g[U + j]
+        _scale_by_derivative(d[: 2 * U], g[: 2 * U], ract)
+        for j in range(2 * U):
+            dh_[j] = d[j]
+
+
+@njit(**_JIT)
+def gru_backward_candidate(
+    t,
+    n0,
+    n1,
+    dz,
+    gates,
+    hs,
+    dhr,
+    dpass,
+    dout,
+    dy,
+    has_dy,
+    mask,
+    has_mask,
+    reverse,
+    act,
+    ract,
+    rmask,
+    has_rmask,
+    zero_out,
+):
+    """GRU without reset_after, first half of a step: dz[t] for z and the candidate; dpass
+    becomes dh * z. The caller then forms daux = dz[t, :, 2U:] @ R_h^T."""
+    U = dpass.shape[1]
+    one = dz.dtype.type(1)
+    for i in range(n1 - n0):  # 0-based bounds: no wraparound checks
+        n = n0 + i
+        keep = _kept(mask, has_mask, n, t, reverse)
+        _state_grad_row(t, n, keep, dhr, rmask, has_rmask, dpass, dout, dy, has_dy, zero_out)
+        d, g, p, hp = dz[t, n], gates[t, n], dpass[n], hs[t, n]
+        if not keep:
+            for j in range(3 * U):
+                d[j] = 0
+            continue
+        for j in range(U):
+            d[j] = p[j] * (hp[j] - g[2 * U + j])
+            d[U + j] = 0
+            d[2 * U + j] = p[j] * (one - g[j])
+            p[j] *= g[j]
+        _scale_by_derivative(d[:U], g[:U], ract)
+        _scale_by_derivative(d[2 * U :], g[2 * U :], act)
+
+
+@njit(**_JIT)
+def gru_backward_gates(t, n0, n1, dz, gates, hin, daux, dpass, ract, rmask, has_rmask):
+    """Second half: daux (N, U) = d(r * hin); dz[t] for r = daux * hin * ract'(r), and
+    dpass += daux * r (times the recurrent dropout mask, hin being h_{t-1} * rmask). Masked rows
+    have dz = 0, hence daux = 0, and are left unchanged."""
+    U = dpass.shape[1]
+    for i in range(n1 - n0):  # 0-based bounds: no wraparound checks
+        n = n0 + i
+        d, g = dz[t, n], gates[t, n]
+        for j in range(U):
+            d[U + j] = daux[n, j] * hin[t, n, j]
+            back = daux[n, j] * g[U + j]
+            dpass[n, j] += back * rmask[n, j] if has_rmask else back
+        _scale_by_derivative(d[U : 2 * U], g[U : 2 * U], ract)
+
+
+@njit(cache=True, nogil=True)
+def rnn_backward_finish(n0, n1, dhr, rmask, has_rmask, dpass, out):
+    """out (N, U)[n0:n1] = dhr * rmask + dpass: the gradient of the initial state."""
+    U = out.shape[1]
+    for i in range(n1 - n0):
+        n = n0 + i
+        for j in range(U):
+            out[n, j] = (dhr[n, j] * rmask[n, j] if has_rmask else dhr[n, j]) + dpass[n, j]

@@ -1,0 +1,314 @@
+"""Elementwise activation kernels (forward and backward) on 1-D contiguous device arrays: one
+device function per formula, mapped over the array by a grid-stride kernel.
+
+Forward: out[i] = f(x[i]); backward: dx[i] = dy[i] * f'(x[i]) from x, y = f(x) and dy, as the
+CPU kernels (kernels/cpu/activations.py, which state each formula).
+"""
+
+import math
+
+from numba import cuda
+
+from kernels.cuda.launch import elementwise
+
+SELU_ALPHA = 1.6732632423543772
+SELU_SCALE = 1.0507009873554805
+_INV_SQRT2 = 0.7071067811865476
+_INV_SQRT_2PI = 0.3989422804014327
+_C = 0.7978845608028654  # sqrt(2 / pi)
+
+
+@cuda.jit(device=True)
+def sigmoid_value(v):
+    """1 / (1 + exp(-v)), evaluated on the side where exp cannot overflow."""
+    if v >= 0:
+        return 1.0 / (1.0 + math.exp(-v))
+    e = math.exp(v)
+    return e / (1.0 + e)
+
+
+def _map_forward(f):
+    @cuda.jit
+    def map_forward_kernel(x, p0, p1, p2, out):
+        for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
+            out[i] = f(x[i], p0, p1, p2)
+
+    return map_forward_kernel
+
+
+def _map_backward(f):
+    @cuda.jit
+    def map_backward_kernel(x, y, dy, p0, p1, p2, dx):
+        for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
+            dx[i] = dy[i] * f(x[i], y[i], p0, p1, p2)
+
+    return map_backward_kernel
+
+
+# -- formulas: forward f(v, params), backward f'(v, y, params) ------------------------------------
+@cuda.jit(device=True)
+def _relu(v, slope, top, threshold):
+    return min(v, top) if v > threshold else slope * (v - threshold)
+
+
+@cuda.jit(device=True)
+def _relu_d(v, y, slope, top, threshold):
+    if v >= top:
+        return 0.0
+    return 1.0 if v > threshold else slope
+
+
+@cuda.jit(device=True)
+def _sigmoid(v, a, b, c):
+    return sigmoid_value(v)
+
+
+@cuda.jit(device=True)
+def _sigmoid_d(v, y, a, b, c):
+    return y * (1.0 - y)
+
+
+@cuda.jit(device=True)
+def _tanh(v, a, b, c):
+    return math.tanh(v)
+
+
+@cuda.jit(device=True)
+def _tanh_d(v, y, a, b, c):
+    return 1.0 - y * y
+
+
+@cuda.jit(device=True)
+def _elu(v, alpha, b, c):
+    return v if v > 0 else alpha * math.expm1(v)
+
+
+@cuda.jit(device=True)
+def _elu_d(v, y, alpha, b, c):
+    return 1.0 if v > 0 else y + alpha
+
+
+@cuda.jit(device=True)
+def _selu(v, a, b, c):
+    return SELU_SCALE * (v if v > 0 else SELU_ALPHA * math.expm1(v))
+
+
+@cuda.jit(device=True)
+def _selu_d(v, y, a, b, c):
+    return SELU_SCALE if v > 0 else y + SELU_SCALE * SELU_ALPHA
+
+
+@cuda.jit(device=True)
+def _gelu(v, a, b, c):
+    return 0.5 * v * (1.0 + math.erf(v * _INV_SQRT2))
+
+
+@cuda.jit(device=True)
+def _gelu_d(v, y, a, b, c):
+    return 0.5 * (1.0 + math.erf(v * _INV_SQRT2)) + v * _INV_SQRT_2PI * math.exp(-0.5 * v * v)
+
+
+@cuda.jit(device=True)
+def _gelu_tanh(v, a, b, c):
+    return 0.5 * v * (1.0 + math.tanh(_C * (v + 0.044715 * v * v * v)))
+
+
+@cuda.jit(device=True)
+def _gelu_tanh_d(v, y, a, b, c):
+    t = math.tanh(_C * (v + 0.044715 * v * v * v))
+    dt = (1.0 - t * t) * _C * (1.0 + 3.0 * 0.044715 * v * v)
+    return 0.5 * (1.0 + t) + 0.5 * v * dt
+
+
+@cuda.jit(device=True)
+def _softplus(v, a, b, c):
+    return max(v, 0.0) + math.log1p(math.exp(-abs(v)))
+
+
+@cuda.jit(device=True)
+def _softplus_d(v, y, a, b, c):
+    return sigmoid_value(v)
+
+
+@cuda.jit(device=True)
+def _softsign(v, a, b, c):
+    return v / (1.0 + abs(v))
+
+
+@cuda.jit(device=True)
+def _softsign_d(v, y, a, b, c):
+    d = 1.0 + abs(v)
+    return 1.0 / (d * d)
+
+
+@cuda.jit(device=True)
+def _swish(v, a, b, c):
+    return v * sigmoid_value(v)
+
+
+@cuda.jit(device=True)
+def _swish_d(v, y, a, b, c):
+    s = sigmoid_value(v)
+    return s + v * s * (1.0 - s)
+
+
+@cuda.jit(device=True)
+def _hard_sigmoid(v, a, b, c):
+    return min(max(v / 6.0 + 0.5, 0.0), 1.0)
+
+
+@cuda.jit(device=True)
+def _hard_sigmoid_d(v, y, a, b, c):
+    return 1.0 / 6.0 if -3.0 < v < 3.0 else 0.0
+
+
+@cuda.jit(device=True)
+def _exp(v, a, b, c):
+    return math.exp(v)
+
+
+@cuda.jit(device=True)
+def _exp_d(v, y, a, b, c):
+    return y
+
+
+@cuda.jit(device=True)
+def _log(v, a, b, c):
+    if v > 0:
+        return math.log(v)
+    return -math.inf if v == 0 else math.nan
+
+
+@cuda.jit(device=True)
+def _log_d(v, y, a, b, c):
+    return 1.0 / v
+
+
+@cuda.jit(device=True)
+def _sqrt(v, a, b, c):
+    return math.sqrt(v) if v >= 0 else math.nan
+
+
+@cuda.jit(device=True)
+def _sqrt_d(v, y, a, b, c):
+    return 0.5 / y
+
+
+@cuda.jit(device=True)
+def _square(v, a, b, c):
+    return v * v
+
+
+@cuda.jit(device=True)
+def _square_d(v, y, a, b, c):
+    return 2.0 * v
+
+
+@cuda.jit(device=True)
+def _abs(v, a, b, c):
+    return abs(v)
+
+
+@cuda.jit(device=True)
+def _abs_d(v, y, a, b, c):
+    return 1.0 if v > 0 else (-1.0 if v < 0 else 0.0)
+
+
+@cuda.jit(device=True)
+def _clip(v, lo, hi, c):
+    return min(max(v, lo), hi)
+
+
+@cuda.jit(device=True)
+def _clip_d(v, y, lo, hi, c):
+    return 1.0 if lo <= v <= hi else 0.0
+
+
+_KINDS = {
+    "relu": (_relu, _relu_d, 3),
+    "sigmoid": (_sigmoid, _sigmoid_d, 0),
+    "tanh": (_tanh, _tanh_d, 0),
+    "elu": (_elu, _elu_d, 1),
+    "selu": (_selu, _selu_d, 0),
+    "gelu": (_gelu, _gelu_d, 0),
+    "gelu_tanh": (_gelu_tanh, _gelu_tanh_d, 0),
+    "softplus": (_softplus, _softplus_d, 0),
+    "softsign": (_softsign, _softsign_d, 0),
+    "swish": (_swish, _swish_d, 0),
+    "hard_sigmoid": (_hard_sigmoid, _hard_sigmoid_d, 0),
+    "exp": (_exp, _exp_d, 0),
+    "log": (_log, _log_d, 0),
+    "sqrt": (_sqrt, _sqrt_d, 0),
+    "square": (_square, _square_d, 0),
+    "abs": (_abs, _abs_d, 0),
+    "clip": (_clip, _clip_d, 2),
+}
+KERNELS = {k: (_map_forward(f), _map_backward(d)) for k, (f, d, _) in _KINDS.items()}
+
+
+def _params(p):
+    return tuple(float(v) for v in p) + (0.0,) * (3 - len(p))
+
+
+def _run_forward(kind, x, params, out):
+    elementwise(KERNELS[kind][0], x.size)(x, *_params(params), out)
+
+
+def _run_backward(kind, x, y, dy, params, dx):
+    elementwise(KERNELS[kind][1], x.size)(x, y, dy, *_params(params), dx)
+
+
+def relu_forward(x, negative_slope, max_value, threshold, out):
+    _run_forward("relu", x, (negative_slope, max_value, threshold), out)
+
+
+def relu_backward(x, y, dy, negative_slope, max_value, threshold, dx):
+    _run_backward("relu", x, y, dy, (negative_slope, max_value, threshold), dx)
+
+
+def elu_forward(x, alpha, out):
+    _run_forward("elu", x, (alpha,), out)
+
+
+def elu_backward(x, y, dy, alpha, dx):
+    _run_backward("elu", x, y, dy, (alpha,), dx)
+
+
+def clip_forward(x, lo, hi, out):
+    _run_forward("clip", x, (lo, hi), out)
+
+
+def clip_backward(x, y, dy, lo, hi, dx):
+    _run_backward("clip", x, y, dy, (lo, hi), dx)
+
+
+def _plain(kind):
+    def forward(x, out):
+        _run_forward(kind, x, (), out)
+
+    def backward(x, y, dy, dx):
+        _run_backward(kind, x, y, dy, (), dx)
+
+    forward.__name__, backward.__name__ = f"{kind}_forward", f"{kind}_backward"
+    forward.__qualname__, backward.__qualname__ = forward.__name__, backward.__name__
+    forward.__doc__ = f"out = {kind}(x) on 1-D device arrays."
+    backward.__doc__ = f"dx = dy * {kind}'(x) on 1-D device arrays."
+    return forward, backward
+
+
+sigmoid_forward, sigmoid_backward = _plain("sigmoid")
+tanh_forward, tanh_backward = _plain("tanh")
+selu_forward, selu_backward = _plain("selu")
+gelu_forward, gelu_backward = _plain("gelu")
+gelu_tanh_forward, gelu_tanh_backward = _plain("gelu_tanh")
+softplus_forward, softplus_backward = _plain("softplus")
+softsign_forward, softsign_backward = _plain("softsign")
+swish_forward, swish_backward = _plain("swish")
+hard_sigmoid_forward, hard_sigmoid_backward = _plain("hard_sigmoid")
+exp_forward, exp_backward = _plain("exp")
+log_forward, log_backward = _plain("log")
+sqrt_forward, sqrt_backward = _plain("sqrt")
+square_forward, square_backward = _plain("square")
+abs_forward, abs_backward = _plain("abs")
+
+__all__ = [f"{k}_{d}" for k in _KINDS for d in ("forward", "backward")]

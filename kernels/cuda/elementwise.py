@@ -1,0 +1,195 @@
+"""Broadcasting binary elementwise kernels and fill. Broadcasting is index arithmetic: every
+output element decodes its C-order index and reads each operand with strides that are 0 along
+broadcast axes. Operands are C-contiguous device arrays; `out` may have another dtype."""
+
+from numba import cuda
+
+from kernels.cuda.launch import broadcast_strides, elementwise, flat, offset, shape_tuple
+
+__all__ = [
+    "add",
+    "subtract",
+    "multiply",
+    "divide",
+    "maximum",
+    "minimum",
+    "greater_equal",
+    "greater",
+    "less_equal",
+    "less",
+    "equal",
+    "not_equal",
+    "fill",
+]
+
+
+def _binary(f):
+    @cuda.jit
+    def binary_kernel(a, b, p, q, shape, sa, sb, out):
+        for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+            out[i] = f(a[offset(i, shape, sa)], b[offset(i, shape, sb)], p, q)
+
+    return binary_kernel
+
+
+@cuda.jit(device=True)
+def _add(a, b, p, q):
+    return a + b
+
+
+@cuda.jit(device=True)
+def _subtract(a, b, p, q):
+    return a - b
+
+
+@cuda.jit(device=True)
+def _multiply(a, b, p, q):
+    return a * b
+
+
+@cuda.jit(device=True)
+def _divide(a, b, p, q):
+    return a / b
+
+
+@cuda.jit(device=True)
+def _maximum(a, b, p, q):
+    if a != a or b != b:  # NaN propagates, as np.maximum
+        return a + b
+    return a if a >= b else b
+
+
+@cuda.jit(device=True)
+def _minimum(a, b, p, q):
+    if a != a or b != b:
+        return a + b
+    return a if a <= b else b
+
+
+@cuda.jit(device=True)
+def _ge(a, b, p, q):
+    return 1 if a >= b else 0
+
+
+@cuda.jit(device=True)
+def _gt(a, b, p, q):
+    return 1 if a > b else 0
+
+
+@cuda.jit(device=True)
+def _le(a, b, p, q):
+    return 1 if a <= b else 0
+
+
+@cuda.jit(device=True)
+def _lt(a, b, p, q):
+    return 1 if a < b else 0
+
+
+@cuda.jit(device=True)
+def _eq(a, b, p, q):
+    return 1 if a == b else 0
+
+
+@cuda.jit(device=True)
+def _ne(a, b, p, q):
+    return 1 if a != b else 0
+
+
+@cuda.jit(device=True)
+def _shift_scale_add(a, b, p, q):
+    """(a - p) * b + q: AlphaDropout's apply (b the mask)."""
+    return (a - p) * b + q
+
+
+KERNELS = {
+    name: _binary(f)
+    for name, f in (
+        ("add", _add),
+        ("subtract", _subtract),
+        ("multiply", _multiply),
+        ("divide", _divide),
+        ("maximum", _maximum),
+        ("minimum", _minimum),
+        ("greater_equal", _ge),
+        ("greater", _gt),
+        ("less_equal", _le),
+        ("less", _lt),
+        ("equal", _eq),
+        ("not_equal", _ne),
+        ("shift_scale_add", _shift_scale_add),
+    )
+}
+
+
+def broadcast_binary(kind, a, b, out, p=0.0, q=0.0):
+    """out = f(a, b) for the formula `kind` of KERNELS, a and b broadcast to out's shape."""
+    shape, sa = shape_tuple(out.shape, broadcast_strides(a.shape, out.shape))
+    _, sb = shape_tuple(out.shape, broadcast_strides(b.shape, out.shape))
+    elementwise(KERNELS[kind], out.size)(flat(a), flat(b), p, q, shape, sa, sb, flat(out))
+
+
+def add(a, b, out):
+    """out = a + b (broadcasting)."""
+    broadcast_binary("add", a, b, out)
+
+
+def subtract(a, b, out):
+    """out = a - b (broadcasting)."""
+    broadcast_binary("subtract", a, b, out)
+
+
+def multiply(a, b, out):
+    """out = a * b (broadcasting)."""
+    broadcast_binary("multiply", a, b, out)
+
+
+def divide(a, b, out):
+    """out = a / b (broadcasting)."""
+    broadcast_binary("divide", a, b, out)
+
+
+def maximum(a, b, out):
+    """out = max(a, b) (broadcasting)."""
+    broadcast_binary("maximum", a, b, out)
+
+
+def minimum(a, b, out):
+    """out = min(a, b) (broadcasting)."""
+    broadcast_binary("minimum", a, b, out)
+
+
+def greater_equal(a, b, out):
+    """out = 1 where a >= b else 0, in out's dtype (broadcasting); likewise below."""
+    broadcast_binary("greater_equal", a, b, out)
+
+
+def greater(a, b, out):
+    broadcast_binary("greater", a, b, out)
+
+
+def less_equal(a, b, out):
+    broadcast_binary("less_equal", a, b, out)
+
+
+def less(a, b, out):
+    broadcast_binary("less", a, b, out)
+
+
+def equal(a, b, out):
+    broadcast_binary("equal", a, b, out)
+
+
+def not_equal(a, b, out):
+    broadcast_binary("not_equal", a, b, out)
+
+
+@cuda.jit
+def fill_kernel(value, out):
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        out[i] = value
+
+
+def fill(value, out):
+    """out[...] = value (out C-contiguous)."""
+    elementwise(fill_kernel, out.size)(value, flat(out))

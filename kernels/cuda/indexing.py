@@ -1,0 +1,51 @@
+"""Gather (embedding lookup), its scatter-add backward (atomic adds) and one-hot encoding on the
+device. Ids outside the table give zero rows here: the range check of kernels.cpu would need the
+ids on the host, a round trip per step."""
+
+from numba import cuda
+
+from kernels.cuda.elementwise import fill
+from kernels.cuda.launch import elementwise, flat
+
+__all__ = ["gather_forward", "gather_backward", "one_hot"]
+
+
+@cuda.jit
+def gather_kernel(table, ids, out):
+    V, D = table.shape
+    for e in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        row = ids[e // D]
+        out[e] = table[row, e % D] if 0 <= row < V else 0
+
+
+def gather_forward(table, ids, out):
+    """out[..., :] = table[ids[...], :]; table (V, D), ids int (any shape), out ids.shape + (D,)."""
+    elementwise(gather_kernel, out.size)(table, flat(ids), flat(out))
+
+
+@cuda.jit
+def scatter_add_kernel(ids, dy, dtable):
+    V, D = dtable.shape
+    for e in range(cuda.grid(1), dy.size, cuda.gridsize(1)):
+        row = ids[e // D]
+        if 0 <= row < V:
+            cuda.atomic.add(dtable, (row, e % D), dy[e // D, e % D])
+
+
+def gather_backward(ids, dy, dtable):
+    """dtable = 0, then dtable[ids[i]] += dy[i]; ids (M,) flattened, dy (M, D), dtable (V, D)."""
+    fill(0, dtable)
+    D = dtable.shape[1]
+    elementwise(scatter_add_kernel, ids.size * D)(flat(ids), dy.reshape(ids.size, D), dtable)
+
+
+@cuda.jit
+def one_hot_kernel(ids, out):
+    depth = out.shape[1]
+    for e in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        out[e // depth, e % depth] = 1 if ids[e // depth] == e % depth else 0
+
+
+def one_hot(ids, out):
+    """out[..., c] = 1.0 where ids[...] == c else 0.0; ids outside [0, C) give zero rows."""
+    elementwise(one_hot_kernel, out.size)(flat(ids), out.reshape(ids.size, out.shape[-1]))

@@ -1,0 +1,109 @@
+"""Launch configuration for every CUDA kernel, in one place: threads per block, grid sizes for
+n elements (kernels loop grid-stride, so any grid covers any size), the GEMM tile, and device
+stand-ins for host arrays that callers pass for absent optional arguments."""
+
+import os
+
+import numpy as np
+from numba import cuda
+
+# The simulator runs every CUDA thread as a Python thread: small blocks and grids keep it quick
+# while still exercising several blocks and the grid-stride loops.
+SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+THREADS = 16 if SIMULATOR else 256  # a power of two: the block reductions halve it
+MAX_BLOCKS = 2 if SIMULATOR else 65535
+TILE = 4 if SIMULATOR else 16  # the GEMM's square tile (TILE x TILE threads per block)
+MAX_TILE_BLOCKS = 2 if SIMULATOR else 1024
+
+if SIMULATOR:
+    # the simulator's host-side shapes refuse negative indices, which a real device array's
+    # shape (a tuple) accepts, and which op code uses (x.shape[-1])
+    from numba.cuda.simulator.cudadrv import devicearray as _simulated
+
+    _simulated.FakeShape.__getitem__ = tuple.__getitem__
+
+
+def blocks(n):
+    """Blocks for n independent elements, THREADS each, capped (grid-stride covers the rest)."""
+    return max(1, min(MAX_BLOCKS, (int(n) + THREADS - 1) // THREADS))
+
+
+def elementwise(kernel, n):
+    """kernel configured for n independent elements."""
+    return kernel[blocks(n), THREADS]
+
+
+def per_block(kernel, n):
+    """kernel configured with one block per reduced group (n groups; grid-stride over groups)."""
+    return kernel[max(1, min(MAX_BLOCKS, int(n))), THREADS]
+
+
+def tiles(kernel, rows, cols):
+    """kernel configured over TILE x TILE output tiles of a (rows, cols) product."""
+    gy = max(1, min(MAX_TILE_BLOCKS, (rows + TILE - 1) // TILE))
+    gx = max(1, min(MAX_TILE_BLOCKS, (cols + TILE - 1) // TILE))
+    return kernel[(gx, gy), (TILE, TILE)]
+
+
+def is_host(a):
+    return isinstance(a, np.ndarray)
+
+
+_STANDINS = {}
+
+
+def device(a):
+    """a itself when it already lives on the device; for a host array of at most one element (the
+    dummies ops pass for absent arguments) a cached device copy, else a fresh copy."""
+    if not is_host(a):
+        return a
+    if a.size > 1:
+        return cuda.to_device(np.ascontiguousarray(a))
+    key = (a.dtype.str, a.shape, a.tobytes())
+    if key not in _STANDINS:
+        _STANDINS[key] = cuda.to_device(np.ascontiguousarray(a))
+    return _STANDINS[key]
+
+
+def contiguous(a):
+    return a.is_c_contiguous() if hasattr(a, "is_c_contiguous") else a.flags.c_contiguous
+
+
+def flat(a):
+    """A 1-D view of a C-contiguous array (0-d arrays become length 1)."""
+    return a.reshape(max(a.size, 1)) if a.ndim == 0 else a.reshape(a.size)
+
+
+def c_strides(shape):
+    """Element strides of a C-contiguous array of `shape`."""
+    out, acc = [], 1
+    for d in reversed(shape):
+        out.append(acc)
+        acc *= int(d)
+    return tuple(reversed(out))
+
+
+def broadcast_strides(shape, out_shape):
+    """Element strides reading a C-contiguous array of `shape` broadcast to `out_shape` (0 along
+    broadcast axes), as a tuple as long as out_shape."""
+    pad = (1,) * (len(out_shape) - len(shape)) + tuple(shape)
+    strides = c_strides(pad)
+    return tuple(0 if pad[d] == 1 else strides[d] for d in range(len(out_shape)))
+
+
+def shape_tuple(shape, strides):
+    """(shape, strides) padded to rank >= 1, as int64 tuples for the index device functions."""
+    if not shape:
+        return (1,), (0,)
+    return tuple(int(d) for d in shape), tuple(int(s) for s in strides)
+
+
+@cuda.jit(device=True)
+def offset(i, shape, strides):
+    """The element offset of flat C-order index i over `shape`, read with `strides`."""
+    off = 0
+    for d in range(len(shape) - 1, -1, -1):
+        n = shape[d]
+        off += (i % n) * strides[d]
+        i //= n
+    return off

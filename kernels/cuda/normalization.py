@@ -1,0 +1,187 @@
+"""Batch and layer normalization on the device: statistics by block reductions (one block per
+channel, or per row, two passes: mean, then squared deviations), then elementwise normalize /
+gradient passes. Views as kernels/cpu/normalization.py: batch norm (outer, C, inner), layer norm
+(rows, n)."""
+
+import math
+
+from numba import cuda, float64
+
+from kernels.cuda.launch import THREADS, elementwise, per_block
+from kernels.cuda.reduce import block_sum
+
+__all__ = [
+    "batchnorm_training_stats",
+    "batchnorm_inference_stats",
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "layernorm_forward",
+    "layernorm_backward",
+]
+
+
+@cuda.jit
+def channel_stats_kernel(x, momentum, epsilon, moving_mean, moving_var, mean, inv_std):
+    buf = cuda.shared.array(THREADS, float64)
+    a, c, b = x.shape
+    m = a * b
+    tid = cuda.threadIdx.x
+    for ch in range(cuda.blockIdx.x, c, cuda.gridDim.x):
+        s = 0.0
+        for e in range(tid, m, THREADS):
+            s += x[e // b, ch, e % b]
+        mu = block_sum(buf, s) / m
+        q = 0.0
+        for e in range(tid, m, THREADS):
+            d = x[e // b, ch, e % b] - mu
+            q += d * d
+        var = block_sum(buf, q) / m
+        if tid == 0:
+            mean[ch] = mu
+            moving_mean[ch] = moving_mean[ch] * momentum + mu * (1.0 - momentum)
+            moving_var[ch] = moving_var[ch] * momentum + var * (1.0 - momentum)
+            inv_std[ch] = 1.0 / math.sqrt(var + epsilon)
+
+
+def batchnorm_training_stats(x, momentum, epsilon, moving_mean, moving_var, mean, inv_std):
+    """Batch statistics of x (outer, C, inner): writes mean (C,), inv_std = 1 / sqrt(var + eps)
+    with the biased variance, and updates moving_mean and moving_var (C,) IN PLACE with
+    moving = moving * momentum + batch * (1 - momentum)."""
+    per_block(channel_stats_kernel, x.shape[1])(
+        x, momentum, epsilon, moving_mean, moving_var, mean, inv_std
+    )
+
+
+@cuda.jit
+def inference_stats_kernel(moving_mean, moving_var, epsilon, mean, inv_std):
+    for ch in range(cuda.grid(1), mean.size, cuda.gridsize(1)):
+        mean[ch] = moving_mean[ch]
+        inv_std[ch] = 1.0 / math.sqrt(moving_var[ch] + epsilon)
+
+
+def batchnorm_inference_stats(moving_mean, moving_var, epsilon, mean, inv_std):
+    """mean = moving_mean, inv_std = 1 / sqrt(moving_var + eps); all (C,)."""
+    elementwise(inference_stats_kernel, mean.size)(moving_mean, moving_var, epsilon, mean, inv_std)
+
+
+@cuda.jit
+def normalize_kernel(x, mean, inv_std, gamma, beta, y):
+    a, c, b = x.shape
+    for e in range(cuda.grid(1), x.size, cuda.gridsize(1)):
+        o, rest = e // (c * b), e % (c * b)
+        ch, i = rest // b, rest % b
+        y[o, ch, i] = (x[o, ch, i] - mean[ch]) * (inv_std[ch] * gamma[ch]) + beta[ch]
+
+
+def batchnorm_forward(x, mean, inv_std, gamma, beta, y):
+    """y = (x - mean) * (inv_std * gamma) + beta per channel; x, y (outer, C, inner)."""
+    elementwise(normalize_kernel, x.size)(x, mean, inv_std, gamma, beta, y)
+
+
+@cuda.jit
+def dy_sums_kernel(x, dy, mean, inv_std, dgamma, dbeta):
+    buf = cuda.shared.array(THREADS, float64)
+    a, c, b = x.shape
+    tid = cuda.threadIdx.x
+    for ch in range(cuda.blockIdx.x, c, cuda.gridDim.x):
+        sb, sg = 0.0, 0.0
+        for e in range(tid, a * b, THREADS):
+            g = dy[e // b, ch, e % b]
+            sb += g
+            sg += g * (x[e // b, ch, e % b] - mean[ch]) * inv_std[ch]
+        sb = block_sum(buf, sb)
+        sg = block_sum(buf, sg)
+        if tid == 0:
+            dbeta[ch] = sb
+            dgamma[ch] = sg
+
+
+@cuda.jit
+def batchnorm_dx_kernel(x, dy, mean, inv_std, gamma, k, dgamma, dbeta, dx):
+    a, c, b = x.shape
+    for e in range(cuda.grid(1), x.size, cuda.gridsize(1)):
+        o, rest = e // (c * b), e % (c * b)
+        ch, i = rest // b, rest % b
+        xhat = (x[o, ch, i] - mean[ch]) * inv_std[ch]
+        g = dy[o, ch, i] - k * (dbeta[ch] + xhat * dgamma[ch])
+        dx[o, ch, i] = gamma[ch] * inv_std[ch] * g
+
+
+def batchnorm_backward(x, dy, mean, inv_std, gamma, batch_stats, dx, dgamma, dbeta):
+    """Gradients of y = xhat * gamma + beta; x, dy, dx (outer, C, inner), the rest (C,). Writes
+    dx, dgamma = sum(dy * xhat), dbeta = sum(dy); through the batch statistics when batch_stats
+    (Ioffe & Szegedy 2015, sec. 3), else with constant statistics."""
+    per_block(dy_sums_kernel, x.shape[1])(x, dy, mean, inv_std, dgamma, dbeta)
+    k = 1.0 / (x.shape[0] * x.shape[2]) if batch_stats else 0.0
+    elementwise(batchnorm_dx_kernel, x.size)(x, dy, mean, inv_std, gamma, k, dgamma, dbeta, dx)
+
+
+@cuda.jit
+def layernorm_forward_kernel(x, gamma, beta, epsilon, y, mean, inv_std):
+    buf = cuda.shared.array(THREADS, float64)
+    rows, n = x.shape
+    tid = cuda.threadIdx.x
+    for r in range(cuda.blockIdx.x, rows, cuda.gridDim.x):
+        s = 0.0
+        for j in range(tid, n, THREADS):
+            s += x[r, j]
+        m = block_sum(buf, s) / n
+        q = 0.0
+        for j in range(tid, n, THREADS):
+            d = x[r, j] - m
+            q += d * d
+        inv = 1.0 / math.sqrt(block_sum(buf, q) / n + epsilon)
+        if tid == 0:
+            mean[r] = m
+            inv_std[r] = inv
+        for j in range(tid, n, THREADS):
+            y[r, j] = (x[r, j] - m) * inv * gamma[j] + beta[j]
+
+
+def layernorm_forward(x, gamma, beta, epsilon, y, mean, inv_std):
+    """Per row of x (rows, n): mean, inv_std = 1 / sqrt(var + eps) (biased), and
+    y = (x - mean) * inv_std * gamma + beta. Writes y, mean, inv_std (rows,)."""
+    per_block(layernorm_forward_kernel, x.shape[0])(x, gamma, beta, epsilon, y, mean, inv_std)
+
+
+@cuda.jit
+def layernorm_dx_kernel(x, dy, mean, inv_std, gamma, dx):
+    buf = cuda.shared.array(THREADS, float64)
+    rows, n = x.shape
+    tid = cuda.threadIdx.x
+    for r in range(cuda.blockIdx.x, rows, cuda.gridDim.x):
+        m, s = mean[r], inv_std[r]
+        sg, sgx = 0.0, 0.0
+        for j in range(tid, n, THREADS):
+            g = dy[r, j] * gamma[j]
+            sg += g
+            sgx += g * (x[r, j] - m) * s
+        sg = block_sum(buf, sg) / n
+        sgx = block_sum(buf, sgx) / n
+        for j in range(tid, n, THREADS):
+            xhat = (x[r, j] - m) * s
+            dx[r, j] = s * (dy[r, j] * gamma[j] - sg - xhat * sgx)
+
+
+@cuda.jit
+def layernorm_param_grad_kernel(x, dy, mean, inv_std, dgamma, dbeta):
+    buf = cuda.shared.array(THREADS, float64)
+    rows, n = x.shape
+    tid = cuda.threadIdx.x
+    for j in range(cuda.blockIdx.x, n, cuda.gridDim.x):
+        sg, sb = 0.0, 0.0
+        for r in range(tid, rows, THREADS):
+            sg += dy[r, j] * (x[r, j] - mean[r]) * inv_std[r]
+            sb += dy[r, j]
+        sg = block_sum(buf, sg)
+        sb = block_sum(buf, sb)
+        if tid == 0:
+            dgamma[j] = sg
+            dbeta[j] = sb
+
+
+def layernorm_backward(x, dy, mean, inv_std, gamma, dx, dgamma, dbeta):
+    """Gradients of y = xhat * gamma + beta with per-row statistics; x, dy, dx (rows, n), mean,
+    inv_std (rows,), gamma, dgamma, dbeta (n,). Writes dx, dgamma, dbeta."""
+    per_block(layernorm_dx_kernel, x.shape[0])(x, dy, mean, inv_std, gamma, dx)
+    per_block(layernorm_param_grad_kernel, x.shape[1])(x, dy, mean, inv_std, dgamma, dbeta)

@@ -1,0 +1,157 @@
+"""Optimizer update kernels on the device, one grid-stride kernel per Keras 3 update rule (the
+formulas are stated in kernels/cpu/optimizers.py), and gradient clipping. Arrays are flat device
+views of one weight, its gradient and its slots; an unused slot is an empty device array. The
+sum of squares for norm clipping is a block reduction returned to the host as a float."""
+
+import math
+
+import numpy as np
+from numba import cuda, float64
+
+from kernels.cuda.launch import THREADS, elementwise
+from kernels.cuda.reduce import block_sum
+
+__all__ = [
+    "adagrad_update",
+    "adam_update",
+    "clip_gradient_by_value",
+    "gradient_sum_of_squares",
+    "rmsprop_update",
+    "scale_gradient",
+    "sgd_update",
+]
+
+
+@cuda.jit
+def sgd_kernel(w, g, m, lr, momentum, nesterov, decay):
+    for i in range(cuda.grid(1), w.size, cuda.gridsize(1)):
+        x = w[i]
+        x -= x * decay
+        step = lr * g[i]
+        if momentum != 0.0:
+            mi = momentum * m[i] - step
+            m[i] = mi
+            x += momentum * mi - step if nesterov else mi
+        else:
+            x -= step
+        w[i] = x
+
+
+def sgd_update(w, g, m, lr, momentum, nesterov, decay):
+    """SGD with optional (Nesterov) momentum. Writes w and m."""
+    elementwise(sgd_kernel, w.size)(w, g, m, lr, momentum, nesterov, decay)
+
+
+@cuda.jit
+def adam_kernel(w, g, m, v, v_hat, alpha, beta_1, beta_2, epsilon, amsgrad, decay):
+    for i in range(cuda.grid(1), w.size, cuda.gridsize(1)):
+        x = w[i]
+        x -= x * decay
+        gi = g[i]
+        mi = m[i] + (gi - m[i]) * (1.0 - beta_1)
+        vi = v[i] + (gi * gi - v[i]) * (1.0 - beta_2)
+        m[i] = mi
+        v[i] = vi
+        if amsgrad:
+            if not v_hat[i] >= vi:
+                v_hat[i] = vi
+            vi = v_hat[i]
+        w[i] = x - mi * alpha / (math.sqrt(vi) + epsilon)
+
+
+def adam_update(w, g, m, v, v_hat, alpha, beta_1, beta_2, epsilon, amsgrad, decay):
+    """Adam (optionally AMSGrad), epsilon outside the root as Keras. Writes w, m, v, v_hat."""
+    elementwise(adam_kernel, w.size)(w, g, m, v, v_hat, alpha, beta_1, beta_2, epsilon, amsgrad,
+                                     decay)  # fmt: skip
+
+
+@cuda.jit
+def rmsprop_kernel(w, g, velocity, mom, average_grad, lr, rho, momentum, epsilon, centered,
+                   decay):  # fmt: skip
+    for i in range(cuda.grid(1), w.size, cuda.gridsize(1)):
+        x = w[i]
+        x -= x * decay
+        gi = g[i]
+        vel = rho * velocity[i] + (1.0 - rho) * (gi * gi)
+        velocity[i] = vel
+        if centered:
+            avg = rho * average_grad[i] + (1.0 - rho) * gi
+            average_grad[i] = avg
+            denominator = vel - avg * avg + epsilon
+        else:
+            denominator = vel + epsilon
+        increment = lr * gi / math.sqrt(denominator)
+        if momentum > 0.0:
+            mi = momentum * mom[i] + increment
+            mom[i] = mi
+            w[i] = x - mi
+        else:
+            w[i] = x - increment
+
+
+def rmsprop_update(w, g, velocity, mom, average_grad, lr, rho, momentum, epsilon, centered, decay):
+    """RMSprop, optionally centered and with momentum. Writes w, velocity, mom, average_grad."""
+    elementwise(rmsprop_kernel, w.size)(
+        w, g, velocity, mom, average_grad, lr, rho, momentum, epsilon, centered, decay
+    )
+
+
+@cuda.jit
+def adagrad_kernel(w, g, accumulator, lr, epsilon, decay):
+    for i in range(cuda.grid(1), w.size, cuda.gridsize(1)):
+        x = w[i]
+        x -= x * decay
+        gi = g[i]
+        acc = accumulator[i] + gi * gi
+        accumulator[i] = acc
+        w[i] = x - lr * gi / math.sqrt(acc + epsilon)
+
+
+def adagrad_update(w, g, accumulator, lr, epsilon, decay):
+    """Adagrad, epsilon inside the root as Keras. Writes w and accumulator."""
+    elementwise(adagrad_kernel, w.size)(w, g, accumulator, lr, epsilon, decay)
+
+
+@cuda.jit
+def sum_of_squares_kernel(g, out):
+    """out[0] = sum(g^2) in float64, by one block."""
+    buf = cuda.shared.array(THREADS, float64)
+    s = 0.0
+    for i in range(cuda.threadIdx.x, g.size, THREADS):
+        s += float64(g[i]) * float64(g[i])
+    total = block_sum(buf, s)
+    if cuda.threadIdx.x == 0:
+        out[0] = total
+
+
+def gradient_sum_of_squares(g):
+    """sum(g^2) over a 1-D gradient, accumulated in float64; returns it as a host float."""
+    out = cuda.device_array(1, np.float64)
+    sum_of_squares_kernel[1, THREADS](g, out)
+    return float(out.copy_to_host()[0])
+
+
+@cuda.jit
+def scale_kernel(g, factor):
+    for i in range(cuda.grid(1), g.size, cuda.gridsize(1)):
+        g[i] = g[i] * factor
+
+
+def scale_gradient(g, factor):
+    """g *= factor, in place (norm clipping)."""
+    elementwise(scale_kernel, g.size)(g, factor)
+
+
+@cuda.jit
+def clip_value_kernel(g, clipvalue):
+    for i in range(cuda.grid(1), g.size, cuda.gridsize(1)):
+        gi = g[i]
+        if gi > clipvalue:
+            g[i] = clipvalue
+        elif gi < -clipvalue:
+            g[i] = -clipvalue
+
+
+def clip_gradient_by_value(g, clipvalue):
+    """g = clip(g, -clipvalue, clipvalue), in place; NaN stays NaN."""
+    elementwise(clip_value_kernel, g.size)(g, clipvalue)

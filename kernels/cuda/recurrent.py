@@ -1,0 +1,286 @@
+"""Recurrent kernels on the device: the per-step gate math of SimpleRNN, LSTM and GRU (one
+thread per batch row and unit: every unit's gates, cell and state depend on that unit alone),
+the time-major copies around them, and dropout masks. Layout, activation codes and signatures
+are those of kernels/cpu/recurrent.py; BPTT steps are in recurrent_backward.py. The recurrent
+products run on the tiled GEMM between steps, called by the op."""
+
+import math
+
+import numpy as np
+from numba import cuda
+
+from kernels.cuda.launch import device, elementwise, flat
+
+LINEAR, TANH, SIGMOID, RELU, HARD_SIGMOID = 0, 1, 2, 3, 4
+
+__all__ = [
+    "rnn_parallel_rows",
+    "rnn_to_time_major",
+    "rnn_from_time_major",
+    "rnn_dropout_mask",
+    "simple_rnn_forward_step",
+    "lstm_forward_step",
+    "gru_forward_step",
+    "gru_forward_gates",
+    "gru_forward_candidate",
+]
+
+
+@cuda.jit(device=True)
+def act_value(v, code):
+    if code == TANH:
+        return math.tanh(v)
+    if code == SIGMOID:
+        if v >= 0:
+            return 1.0 / (1.0 + math.exp(-v))
+        e = math.exp(v)
+        return e / (1.0 + e)
+    if code == RELU:
+        return v if v > 0 else 0.0
+    if code == HARD_SIGMOID:
+        return min(max(v / 6.0 + 0.5, 0.0), 1.0)
+    return v
+
+
+@cuda.jit(device=True)
+def act_derivative(y, code):
+    """f'(x) written with y = f(x)."""
+    if code == TANH:
+        return 1.0 - y * y
+    if code == SIGMOID:
+        return y * (1.0 - y)
+    if code == RELU:
+        return 1.0 if y > 0 else 0.0
+    if code == HARD_SIGMOID:
+        return 1.0 / 6.0 if 0 < y < 1 else 0.0
+    return 1.0
+
+
+@cuda.jit(device=True)
+def kept(mask, has_mask, n, t, reverse):
+    if not has_mask:
+        return True
+    T = mask.shape[1]
+    return mask[n, T - 1 - t if reverse else t] != 0
+
+
+@cuda.jit(device=True)
+def finish(t, n, j, keep, hnew, hs, hd, rmask, has_rmask, h_last, y, seq_out, zero_out):
+    """Unit j of row n after step t: the carried state, its dropped copy and the output, as
+    kernels/cpu/recurrent.py's _finish_row."""
+    T = hs.shape[0]
+    hn = hnew if keep else hs[t, n, j]
+    if t + 1 < T:
+        hs[t + 1, n, j] = hn
+        if has_rmask:
+            hd[t + 1, n, j] = hn * rmask[n, j]
+    else:
+        h_last[n, j] = hn
+    yi = t if seq_out else 0
+    if keep:
+        y[n, yi, j] = hnew
+    elif zero_out or t == 0:
+        y[n, yi, j] = 0
+    elif seq_out:
+        y[n, yi, j] = y[n, yi - 1, j]
+
+
+def launch_rows(kernel, rows, units, *args):
+    """kernel over rows x units threads; host stand-ins for absent arrays go to the device."""
+    elementwise(kernel, rows * units)(*[device(a) for a in args])
+
+
+def rnn_parallel_rows(run, rows, work):
+    """run(0, rows): on the device the rows are parallel inside every kernel."""
+    run(0, rows)
+
+
+@cuda.jit
+def time_major_kernel(x, reverse, dmask, has_dmask, to_time, out):
+    """to_time: out (T, N, D)[t, n] = x (N, T, D)[n, s] * dmask; else the inverse."""
+    if to_time:
+        N, T, D = x.shape
+    else:
+        T, N, D = x.shape
+    for e in range(cuda.grid(1), x.size, cuda.gridsize(1)):
+        t, rest = e // (N * D), e % (N * D)
+        n, d = rest // D, rest % D
+        s = T - 1 - t if reverse else t
+        m = dmask[n, d] if has_dmask else 1.0
+        if to_time:
+            out[t, n, d] = x[n, s, d] * m
+        else:
+            out[n, s, d] = x[t, n, d] * m
+
+
+def rnn_to_time_major(x, reverse, dmask, has_dmask, out):
+    """out (T, N, D)[t, n] = x (N, T, D)[n, s] * dmask (N, D)[n], s = T-1-t if reverse else t."""
+    elementwise(time_major_kernel, x.size)(x, reverse, device(dmask), has_dmask, True, out)
+
+
+def rnn_from_time_major(src, reverse, dmask, has_dmask, out):
+    """out (N, T, D)[n, s] = src (T, N, D)[t, n] * dmask (N, D)[n]."""
+    elementwise(time_major_kernel, src.size)(src, reverse, device(dmask), has_dmask, False, out)
+
+
+@cuda.jit
+def threshold_kernel(u, rate, scale):
+    for i in range(cuda.grid(1), u.size, cuda.gridsize(1)):
+        u[i] = scale if u[i] >= rate else 0
+
+
+def rnn_dropout_mask(rate, rng, out):
+    """out = 1 / (1 - rate) with probability 1 - rate, else 0; the randoms drawn on the host as
+    the CPU kernel draws them (same seed, same mask)."""
+    host = np.empty(out.size, out.dtype)
+    rng.random(dtype=out.dtype, out=host)
+    u = flat(out)
+    u.copy_to_device(host)
+    t = out.dtype.type
+    elementwise(threshold_kernel, u.size)(u, t(rate), t(1.0 / (1.0 - rate)))
+
+
+@cuda.jit
+def simple_rnn_step_kernel(t, n0, n1, gates, hr, bias, has_bias, hs, mask, has_mask, reverse,
+                           act, rmask, has_rmask, hd, y, seq_out, zero_out, h_last):  # fmt: skip
+    U = hs.shape[2]
+    for e in range(cuda.grid(1), (n1 - n0) * U, cuda.gridsize(1)):
+        n, j = n0 + e // U, e % U
+        v = gates[t, n, j] + hr[n, j]
+        if has_bias:
+            v += bias[j]
+        h = act_value(v, act)
+        gates[t, n, j] = h
+        keep = kept(mask, has_mask, n, t, reverse)
+        finish(t, n, j, keep, h, hs, hd, rmask, has_rmask, h_last, y, seq_out, zero_out)
+
+
+def simple_rnn_forward_step(t, n0, n1, gates, hr, bias, has_bias, hs, mask, has_mask, reverse,
+                            act, rmask, has_rmask, hd, y, seq_out, zero_out, h_last):  # fmt: skip
+    """h = act(x W + b + h_{t-1} R); gates (T, N, U): x W in, h out; hr (N, U) = h_{t-1} R."""
+    launch_rows(simple_rnn_step_kernel, n1 - n0, hs.shape[2], t, n0, n1, gates, hr, bias,
+                has_bias, hs, mask, has_mask, reverse, act, rmask, has_rmask, hd, y, seq_out,
+                zero_out, h_last)  # fmt: skip
+
+
+@cuda.jit
+def lstm_step_kernel(t, n0, n1, gates, hr, bias, has_bias, hs, cs, tcs, mask, has_mask, reverse,
+                     act, ract, rmask, has_rmask, hd, y, seq_out, zero_out, h_last,
+                     c_last):  # fmt: skip
+    T, _, U = cs.shape
+    for e in range(cuda.grid(1), (n1 - n0) * U, cuda.gridsize(1)):
+        n, j = n0 + e // U, e % U
+        zi = gates[t, n, j] + hr[n, j]
+        zf = gates[t, n, U + j] + hr[n, U + j]
+        zc = gates[t, n, 2 * U + j] + hr[n, 2 * U + j]
+        zo = gates[t, n, 3 * U + j] + hr[n, 3 * U + j]
+        if has_bias:
+            zi += bias[j]
+            zf += bias[U + j]
+            zc += bias[2 * U + j]
+            zo += bias[3 * U + j]
+        i, f = act_value(zi, ract), act_value(zf, ract)
+        g, o = act_value(zc, act), act_value(zo, ract)
+        gates[t, n, j] = i
+        gates[t, n, U + j] = f
+        gates[t, n, 2 * U + j] = g
+        gates[t, n, 3 * U + j] = o
+        keep = kept(mask, has_mask, n, t, reverse)
+        cp = cs[t, n, j]
+        c = f * cp + i * g
+        tc = act_value(c, act)
+        tcs[t, n, j] = tc
+        if t + 1 < T:
+            cs[t + 1, n, j] = c if keep else cp
+        else:
+            c_last[n, j] = c if keep else cp
+        h = o * tc
+        hr[n, j] = h
+        finish(t, n, j, keep, h, hs, hd, rmask, has_rmask, h_last, y, seq_out, zero_out)
+
+
+def lstm_forward_step(t, n0, n1, gates, hr, bias, has_bias, hs, cs, tcs, mask, has_mask, reverse,
+                      act, ract, rmask, has_rmask, hd, y, seq_out, zero_out, h_last,
+                      c_last):  # fmt: skip
+    """i, f, o = ract(.), g = act(.) of x W + b + h_{t-1} R; c = f c_{t-1} + i g; h = o act(c).
+    gates (T, N, 4U): x W in, activations out; cs (T, N, U) cells before each step; tcs act(c)."""
+    launch_rows(lstm_step_kernel, n1 - n0, cs.shape[2], t, n0, n1, gates, hr, bias, has_bias, hs,
+                cs, tcs, mask, has_mask, reverse, act, ract, rmask, has_rmask, hd, y, seq_out,
+                zero_out, h_last, c_last)  # fmt: skip
+
+
+@cuda.jit
+def gru_step_kernel(t, n0, n1, gates, hr, bias, has_bias, brec, aux, hs, mask, has_mask, reverse,
+                    act, ract, rmask, has_rmask, hd, y, seq_out, zero_out, h_last):  # fmt: skip
+    U = aux.shape[2]
+    for e in range(cuda.grid(1), (n1 - n0) * U, cuda.gridsize(1)):
+        n, j = n0 + e // U, e % U
+        if has_bias:
+            for q in range(3):
+                gates[t, n, q * U + j] += bias[q * U + j]
+                hr[n, q * U + j] += brec[q * U + j]
+        z = act_value(gates[t, n, j] + hr[n, j], ract)
+        r = act_value(gates[t, n, U + j] + hr[n, U + j], ract)
+        a = hr[n, 2 * U + j]
+        aux[t, n, j] = a
+        hh = act_value(gates[t, n, 2 * U + j] + r * a, act)
+        gates[t, n, j] = z
+        gates[t, n, U + j] = r
+        gates[t, n, 2 * U + j] = hh
+        h = z * hs[t, n, j] + (1.0 - z) * hh
+        hr[n, j] = h
+        keep = kept(mask, has_mask, n, t, reverse)
+        finish(t, n, j, keep, h, hs, hd, rmask, has_rmask, h_last, y, seq_out, zero_out)
+
+
+def gru_forward_step(t, n0, n1, gates, hr, bias, has_bias, brec, aux, hs, mask, has_mask, reverse,
+                     act, ract, rmask, has_rmask, hd, y, seq_out, zero_out, h_last):  # fmt: skip
+    """GRU with reset_after (z r hh gate order); aux (T, N, U) receives h R_h + b_hh."""
+    launch_rows(gru_step_kernel, n1 - n0, aux.shape[2], t, n0, n1, gates, hr, bias, has_bias,
+                brec, aux, hs, mask, has_mask, reverse, act, ract, rmask, has_rmask, hd, y,
+                seq_out, zero_out, h_last)  # fmt: skip
+
+
+@cuda.jit
+def gru_gates_kernel(t, n0, n1, gates, hr, bias, has_bias, hin, aux, ract):
+    U = aux.shape[2]
+    for e in range(cuda.grid(1), (n1 - n0) * U, cuda.gridsize(1)):
+        n, j = n0 + e // U, e % U
+        for q in range(2):
+            v = gates[t, n, q * U + j] + hr[n, q * U + j]
+            if has_bias:
+                v += bias[q * U + j]
+            gates[t, n, q * U + j] = act_value(v, ract)
+        aux[t, n, j] = gates[t, n, U + j] * hin[t, n, j]
+
+
+def gru_forward_gates(t, n0, n1, gates, hr, bias, has_bias, hin, aux, ract):
+    """GRU without reset_after, first half: z, r into gates; aux = r * h_{t-1}."""
+    launch_rows(gru_gates_kernel, n1 - n0, aux.shape[2], t, n0, n1, gates, hr, bias, has_bias,
+                hin, aux, ract)  # fmt: skip
+
+
+@cuda.jit
+def gru_candidate_kernel(t, n0, n1, gates, hrh, bias, has_bias, hs, mask, has_mask, reverse, act,
+                         rmask, has_rmask, hd, y, seq_out, zero_out, h_last):  # fmt: skip
+    U = hrh.shape[1]
+    for e in range(cuda.grid(1), (n1 - n0) * U, cuda.gridsize(1)):
+        n, j = n0 + e // U, e % U
+        v = gates[t, n, 2 * U + j] + hrh[n, j]
+        if has_bias:
+            v += bias[2 * U + j]
+        hh = act_value(v, act)
+        gates[t, n, 2 * U + j] = hh
+        z = gates[t, n, j]
+        h = z * hs[t, n, j] + (1.0 - z) * hh
+        hrh[n, j] = h
+        keep = kept(mask, has_mask, n, t, reverse)
+        finish(t, n, j, keep, h, hs, hd, rmask, has_rmask, h_last, y, seq_out, zero_out)
+
+
+def gru_forward_candidate(t, n0, n1, gates, hrh, bias, has_bias, hs, mask, has_mask, reverse, act,
+                          rmask, has_rmask, hd, y, seq_out, zero_out, h_last):  # fmt: skip
+    """Second half: hh = act(x W_h + b_h + (r h) R_h), h = z h_{t-1} + (1 - z) hh."""
+    launch_rows(gru_candidate_kernel, n1 - n0, hrh.shape[1], t, n0, n1, gates, hrh, bias,
+                has_bias, hs, mask, has_mask, reverse, act, rmask, has_rmask, hd, y, seq_out,
+                zero_out, h_last)  # fmt: skip

@@ -1,0 +1,212 @@
+"""Reductions (block per output: threads stride over the reduced elements, then a shared-memory
+tree), softmax and their backward kernels. Axis-generic kernels take C-contiguous arrays; the
+softmax family sees them as (outer, n, inner) views made by the caller, one thread per row."""
+
+import math
+
+from numba import cuda, float64
+
+from kernels.cuda.launch import (
+    THREADS,
+    broadcast_strides,
+    c_strides,
+    elementwise,
+    flat,
+    offset,
+    per_block,
+    shape_tuple,
+)
+
+__all__ = [
+    "sum_forward",
+    "mean_forward",
+    "max_forward",
+    "broadcast_scaled",
+    "max_backward",
+    "softmax_forward",
+    "softmax_backward",
+    "log_softmax_forward",
+    "log_softmax_backward",
+]
+
+
+@cuda.jit(device=True)
+def block_sum(buf, v):
+    """The sum of v over the block's THREADS threads, returned to every thread (buf: a shared
+    float64 array of THREADS)."""
+    tid = cuda.threadIdx.x
+    buf[tid] = v
+    cuda.syncthreads()
+    s = THREADS // 2
+    while s > 0:
+        if tid < s:
+            buf[tid] += buf[tid + s]
+        cuda.syncthreads()
+        s //= 2
+    total = buf[0]
+    cuda.syncthreads()
+    return total
+
+
+@cuda.jit
+def reduce_kernel(x, oshape, ostr, rshape, rstr, nr, is_max, scale, out):
+    """out[o] = sum (or max) of x over the reduced index set of output o, times scale."""
+    buf = cuda.shared.array(THREADS, float64)
+    tid = cuda.threadIdx.x
+    for o in range(cuda.blockIdx.x, out.size, cuda.gridDim.x):
+        base = offset(o, oshape, ostr)
+        acc = -math.inf if is_max else 0.0
+        for r in range(tid, nr, THREADS):
+            v = x[base + offset(r, rshape, rstr)]
+            if is_max:
+                if v > acc or v != v:
+                    acc = v
+            else:
+                acc += v
+        buf[tid] = acc
+        cuda.syncthreads()
+        s = THREADS // 2
+        while s > 0:
+            if tid < s:
+                if is_max:
+                    b = buf[tid + s]
+                    if b > buf[tid] or b != b:
+                        buf[tid] = b
+                else:
+                    buf[tid] += buf[tid + s]
+            cuda.syncthreads()
+            s //= 2
+        if tid == 0:
+            out[o] = buf[0] * scale
+        cuda.syncthreads()
+
+
+def _split_axes(shape, kept):
+    """(out shape, out strides, reduced shape, reduced strides, count) reducing C-contiguous x of
+    `shape` to `kept` (right-aligned, size 1 where reduced)."""
+    kept = (1,) * (len(shape) - len(kept)) + tuple(kept)
+    strides = c_strides(shape)
+    red = [d for d in range(len(shape)) if kept[d] == 1 and shape[d] != 1]
+    keep = [d for d in range(len(shape)) if d not in red]
+    oshape, ostr = shape_tuple([shape[d] for d in keep], [strides[d] for d in keep])
+    rshape, rstr = shape_tuple([shape[d] for d in red], [strides[d] for d in red])
+    count = 1
+    for d in red:
+        count *= shape[d]
+    return oshape, ostr, rshape, rstr, count
+
+
+def reduce_to(x, kept, out, mode, scale):
+    """out (kept shape, C-contiguous) = sum / mean / max of x over the axes where kept has 1."""
+    oshape, ostr, rshape, rstr, count = _split_axes(x.shape, kept)
+    scale = scale / count if mode == "mean" else scale
+    per_block(reduce_kernel, out.size)(
+        flat(x), oshape, ostr, rshape, rstr, count, mode == "max", scale, flat(out)
+    )
+
+
+def sum_forward(x, axes, out):
+    """out = sum of x over `axes` (tuple), out shaped with the reduced axes kept as size 1."""
+    reduce_to(x, out.shape, out, "sum", 1.0)
+
+
+def mean_forward(x, axes, out):
+    """out = mean of x over `axes` (tuple), out shaped with the reduced axes kept as size 1."""
+    reduce_to(x, out.shape, out, "mean", 1.0)
+
+
+def max_forward(x, axes, out):
+    """out = max of x over `axes` (tuple), out shaped with the reduced axes kept as size 1."""
+    reduce_to(x, out.shape, out, "max", 1.0)
+
+
+def broadcast_scaled(dy, scale, dx):
+    """dx = broadcast(dy) * scale; dy has size-1 axes where dx was reduced (sum / mean grad)."""
+    from kernels.cuda.shape import read
+
+    read(dy, 0, broadcast_strides(dy.shape, dx.shape), float(scale), dx)
+
+
+@cuda.jit
+def max_backward_kernel(x, y, dy, shape, ys, gs, rshape, rstr, nr, dx):
+    """dx[i] = dy / (ties in i's group) where x[i] equals its group's max, else 0."""
+    for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
+        j = offset(i, shape, ys)
+        m = y[j]
+        if x[i] != m:
+            dx[i] = 0
+            continue
+        base = offset(i, shape, gs)
+        count = 0
+        for r in range(nr):
+            if x[base + offset(r, rshape, rstr)] == m:
+                count += 1
+        dx[i] = dy[j] / count
+
+
+def max_backward(x, y, dy, dx):
+    """dx = dy * (x == y) / count(x == y): ties share the gradient equally, as TensorFlow does.
+    y and dy are x's max and its cotangent with the reduced axes kept as size 1."""
+    shape, ys = shape_tuple(x.shape, broadcast_strides(y.shape, x.shape))
+    strides = c_strides(x.shape)
+    gs = tuple(strides[d] if y.shape[d] != 1 or x.shape[d] == 1 else 0 for d in range(x.ndim))
+    _, _, rshape, rstr, count = _split_axes(x.shape, y.shape)
+    shape, gs = shape_tuple(x.shape, gs)
+    elementwise(max_backward_kernel, x.size)(
+        flat(x), flat(y), flat(dy), shape, ys, gs, rshape, rstr, count, flat(dx)
+    )
+
+
+@cuda.jit
+def softmax_forward_kernel(x, log, out):
+    a, n, b = x.shape
+    for r in range(cuda.grid(1), a * b, cuda.gridsize(1)):
+        i, k = r // b, r % b
+        m = x[i, 0, k]
+        for j in range(1, n):
+            m = max(m, x[i, j, k])
+        s = 0.0
+        for j in range(n):
+            s += math.exp(x[i, j, k] - m)
+        if log:
+            shift = m + math.log(s)
+            for j in range(n):
+                out[i, j, k] = x[i, j, k] - shift
+        else:
+            for j in range(n):
+                out[i, j, k] = math.exp(x[i, j, k] - m) / s
+
+
+@cuda.jit
+def softmax_backward_kernel(y, dy, log, dx):
+    a, n, b = y.shape
+    for r in range(cuda.grid(1), a * b, cuda.gridsize(1)):
+        i, k = r // b, r % b
+        s = 0.0
+        for j in range(n):
+            s += dy[i, j, k] if log else dy[i, j, k] * y[i, j, k]
+        for j in range(n):
+            if log:
+                dx[i, j, k] = dy[i, j, k] - math.exp(y[i, j, k]) * s
+            else:
+                dx[i, j, k] = y[i, j, k] * (dy[i, j, k] - s)
+
+
+def softmax_forward(x, out):
+    """Softmax over axis 1 of x (outer, n, inner); subtracts the max for stability."""
+    elementwise(softmax_forward_kernel, x.shape[0] * x.shape[2])(x, False, out)
+
+
+def softmax_backward(y, dy, dx):
+    """dx = y * (dy - sum_j(dy * y)) over axis 1 of (outer, n, inner) arrays."""
+    elementwise(softmax_backward_kernel, y.shape[0] * y.shape[2])(y, dy, False, dx)
+
+
+def log_softmax_forward(x, out):
+    """out = x - max - log(sum(exp(x - max))) over axis 1 of x (outer, n, inner)."""
+    elementwise(softmax_forward_kernel, x.shape[0] * x.shape[2])(x, True, out)
+
+
+def log_softmax_backward(y, dy, dx):
+    """dx = dy - exp(y) * sum_j(dy) over axis 1 of (outer, n, inner) arrays (y = log_softmax)."""
+    elementwise(softmax_backward_kernel, y.shape[0] * y.shape[2])(y, dy, True, dx)

@@ -1,0 +1,312 @@
+"""CUDA kernels against the CPU kernels, in Numba's CUDA simulator. Run by test_cuda.py in a
+subprocess with NUMBA_ENABLE_CUDASIM=1 (the simulator is process-global); shapes are tiny."""
+
+import inspect
+import os
+
+import numpy as np
+import pytest
+
+assert os.environ.get("NUMBA_ENABLE_CUDASIM") == "1", "run through tests/test_cuda.py"
+
+from numba import cuda  # noqa: E402
+
+import graphengine as ge  # noqa: E402
+import kernels.cpu as cpu  # noqa: E402
+import kernels.cuda as gpu  # noqa: E402
+
+DTYPES = ["float32", "float64"]
+
+
+class Backend:
+    """A kernel module plus how arrays reach it and come back."""
+
+    def __init__(self, name):
+        self.name, self.k = name, {"cpu": cpu, "cuda": gpu}[name]
+
+    def put(self, a):
+        return cuda.to_device(a) if self.name == "cuda" else a.copy()
+
+    def get(self, a):
+        return a.copy_to_host() if self.name == "cuda" else a
+
+
+@pytest.fixture(params=["cpu", "cuda"])
+def device(request):
+    return Backend(request.param)
+
+
+def _seeded(a):
+    return np.random.default_rng(7) if isinstance(a, np.random.Generator) else a
+
+
+def check(device, name, *args, rtol=None):
+    """Runs kernel `name` on `device` and on the CPU from the same inputs; every array argument
+    (kernels write in place) and the return value must agree."""
+    rtol = rtol or 1e-4
+    ref = [a.copy() if isinstance(a, np.ndarray) else _seeded(a) for a in args]
+    mine = [device.put(a) if isinstance(a, np.ndarray) else _seeded(a) for a in args]
+    expected = getattr(cpu, name)(*ref)
+    got = getattr(device.k, name)(*mine)
+    if expected is not None:
+        np.testing.assert_allclose(got, expected, rtol=rtol, err_msg=name)
+    for i, (r, m) in enumerate(zip(ref, mine)):
+        if isinstance(r, np.ndarray):
+            got_i = device.get(m)
+            np.testing.assert_allclose(got_i, r, rtol=rtol, atol=1e-6, err_msg=f"{name} {i}")
+
+
+def rand(*shape, dtype="float64", seed=0, low=-2.0, high=2.0):
+    return np.random.default_rng(seed + len(shape)).uniform(low, high, shape).astype(dtype)
+
+
+def test_same_names_and_signatures():
+    """kernels.cuda exports every public kernel of kernels.cpu with the same parameters."""
+    for name in sorted(n for n in dir(cpu) if not n.startswith("_")):
+        f = getattr(cpu, name)
+        if not callable(f) or not getattr(f, "__module__", "").startswith("kernels.cpu"):
+            continue
+        assert hasattr(gpu, name), name
+        want = inspect.signature(getattr(f, "py_func", f)).parameters
+        assert list(inspect.signature(getattr(gpu, name)).parameters) == list(want), name
+
+
+UNARY = ["sigmoid", "tanh", "selu", "gelu", "gelu_tanh", "softplus", "softsign", "swish",
+         "hard_sigmoid", "exp", "log", "sqrt", "square", "abs"]  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_activations(device, dtype):
+    x = rand(7, dtype=dtype, low=0.1)
+    y, dy, out = rand(7, dtype=dtype, seed=1, low=0.5), rand(7, dtype=dtype, seed=2), x * 0
+    for kind in UNARY:
+        check(device, f"{kind}_forward", x, out)
+        check(device, f"{kind}_backward", x, y, dy, out)
+    xs = rand(7, dtype=dtype)
+    check(device, "relu_forward", xs, 0.1, 1.5, 0.0, out)
+    check(device, "relu_backward", xs, y, dy, 0.1, 1.5, 0.0, out)
+    check(device, "elu_forward", xs, 1.0, out)
+    check(device, "elu_backward", xs, y, dy, 1.0, out)
+    check(device, "clip_forward", xs, -1.0, 1.0, out)
+    check(device, "clip_backward", xs, y, dy, -1.0, 1.0, out)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_elementwise_and_shape(device, dtype):
+    a, b = rand(2, 3, 4, dtype=dtype), rand(3, 1, dtype=dtype, seed=3)
+    out = np.zeros((2, 3, 4), dtype)
+    for name in ["add", "subtract", "multiply", "divide", "maximum", "minimum", "greater_equal",
+                 "greater", "less_equal", "less", "equal", "not_equal"]:  # fmt: skip
+        check(device, name, a, b, out)
+    check(device, "fill", 2.5, out)
+    check(device, "copy", a, np.zeros((6, 4), dtype))
+    check(device, "cast", a, np.zeros((2, 3, 4), "float32"))
+    check(device, "transpose", a, (2, 0, 1), np.zeros((4, 2, 3), dtype))
+    check(device, "broadcast_to", b, np.zeros((2, 3, 4), dtype))
+    check(device, "sum_to", a, np.zeros((3, 1), dtype))
+    check(device, "getitem", a, (1, slice(0, 3, 2), None), np.zeros((2, 1, 4), dtype))
+    check(device, "getitem_backward", rand(2, 1, 4, dtype=dtype), (1, slice(0, 3, 2), None), a)
+    check(device, "concatenate", [a, a[:, :1]], 1, np.zeros((2, 4, 4), dtype))
+    check(device, "split", a, 1, [np.zeros((2, 1, 4), dtype), np.zeros((2, 2, 4), dtype)])
+    host = device.k.to_host(device.put(a))
+    np.testing.assert_array_equal(host, a)
+    target = device.put(np.zeros_like(a))
+    device.k.from_host(a * 2, target)
+    np.testing.assert_array_equal(device.get(target), a * 2)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_reduce_softmax_matmul(device, dtype):
+    x = rand(2, 3, 4, dtype=dtype)
+    check(device, "sum_forward", x, (0, 2), np.zeros((1, 3, 1), dtype))
+    check(device, "mean_forward", x, (1,), np.zeros((2, 1, 4), dtype))
+    check(device, "max_forward", x, (2,), np.zeros((2, 3, 1), dtype))
+    check(device, "broadcast_scaled", rand(2, 1, 4, dtype=dtype), 0.5, np.zeros_like(x))
+    xt = np.array([[1.0, 3.0, 3.0], [2.0, 0.0, 1.0]], dtype)
+    check(device, "max_backward", xt, xt.max(1, keepdims=True), np.ones((2, 1), dtype),
+          np.zeros_like(xt))  # fmt: skip
+    for name in ["softmax", "log_softmax"]:
+        y = np.zeros_like(x)
+        check(device, f"{name}_forward", x, y)
+        cpu_y = np.zeros_like(x)
+        getattr(cpu, f"{name}_forward")(x, cpu_y)
+        check(device, f"{name}_backward", cpu_y, rand(2, 3, 4, dtype=dtype, seed=5), y)
+    check(device, "matmul", rand(5, 3, dtype=dtype), rand(3, 6, dtype=dtype, seed=4),
+          np.zeros((5, 6), dtype))  # fmt: skip
+    check(device, "matmul", rand(2, 2, 3, dtype=dtype), rand(3, 2, dtype=dtype, seed=4),
+          np.zeros((2, 2, 2), dtype))  # fmt: skip
+    check(device, "matmul_at_b", rand(5, 3, dtype=dtype), rand(5, 2, dtype=dtype, seed=4),
+          np.zeros((3, 2), dtype))  # fmt: skip
+
+
+def test_indexing(device):
+    table, ids = rand(5, 3), np.array([[0, 4], [2, 2]], np.int64)
+    check(device, "gather_forward", table, ids, np.zeros((2, 2, 3)))
+    check(device, "gather_backward", ids.reshape(-1), rand(4, 3), np.zeros((5, 3)))
+    check(device, "one_hot", np.array([1, 0, 3]), np.zeros((3, 3), "float32"))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv_and_pooling(device, dtype):
+    x, w = rand(2, 5, 4, 2, dtype=dtype), rand(3, 2, 2, 4, dtype=dtype, seed=1)
+    b = rand(4, dtype=dtype)
+    geo = ((2, 1), (1, 2), (1, 1))  # strides, dilation, pads
+    y, cols = np.zeros((2, 3, 2, 4), dtype), np.zeros((1, 12, 12), dtype)
+    check(device, "conv2d_forward", x, w, b, "relu", *geo, cols, y)
+    check(device, "conv2d_forward", x, rand(1, 1, 2, 4, dtype=dtype), None, "tanh", (1, 1),
+          (1, 1), (0, 0), None, np.zeros((2, 5, 4, 4), dtype))  # fmt: skip
+    g = rand(2, 3, 2, 4, dtype=dtype, seed=2)
+    check(device, "conv2d_backward_input", g, w, None, "linear", *geo, cols, np.zeros_like(x))
+    check(device, "conv2d_backward_input", g, w, b[:2], "sigmoid", *geo, cols, np.zeros_like(x))
+    cpu_cols = cols.copy()
+    cpu.conv2d_forward(x, w, b, "relu", *geo, cpu_cols, y.copy())
+    check(device, "conv2d_backward_weight", cpu_cols, g, np.zeros_like(w))
+    yy = np.abs(g)
+    check(device, "conv_backward_bias_activation", yy, g, "relu", np.zeros_like(g),
+          np.zeros(4, dtype))  # fmt: skip
+    check(device, "conv_backward_bias", g, np.zeros(4, dtype))
+    check(device, "bias_activation", g.reshape(12, 4), b, "sigmoid")
+    pool = ((2, 2), (2, 1), (0, 1))
+    check(device, "max_pool2d_forward", x, *pool, np.zeros((2, 2, 5, 2), dtype),
+          np.zeros((2, 2, 5, 2), "int32"))  # fmt: skip
+    check(device, "avg_pool2d_forward", x, *pool, np.zeros((2, 2, 5, 2), dtype))
+    argmax = np.zeros((2, 2, 5, 2), "int32")
+    cpu.max_pool2d_forward(x, *pool, np.zeros((2, 2, 5, 2), dtype), argmax)
+    dy = rand(2, 2, 5, 2, dtype=dtype, seed=3)
+    check(device, "max_pool2d_backward", dy, argmax, np.zeros_like(x))
+    check(device, "avg_pool2d_backward", dy, *pool, np.zeros_like(x))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_normalization(device, dtype):
+    x, c = rand(3, 2, 4, dtype=dtype), 2
+    stats = [rand(c, dtype=dtype, low=0.5) for _ in range(2)] + [np.zeros(c, dtype)] * 2
+    check(device, "batchnorm_training_stats", x, 0.9, 1e-3, *stats)
+    check(device, "batchnorm_inference_stats", *stats[:2], 1e-3, *stats[2:])
+    mean, inv = x.mean((0, 2)).astype(dtype), (1 / x.std((0, 2))).astype(dtype)
+    gamma, beta = rand(c, dtype=dtype, seed=1), rand(c, dtype=dtype, seed=2)
+    check(device, "batchnorm_forward", x, mean, inv, gamma, beta, np.zeros_like(x))
+    dy = rand(3, 2, 4, dtype=dtype, seed=3)
+    for batch_stats in (True, False):
+        check(device, "batchnorm_backward", x, dy, mean, inv, gamma, batch_stats,
+              np.zeros_like(x), np.zeros(c, dtype), np.zeros(c, dtype))  # fmt: skip
+    x2, g2, b2 = rand(3, 5, dtype=dtype), rand(5, dtype=dtype, seed=1), rand(5, dtype=dtype, seed=2)
+    check(device, "layernorm_forward", x2, g2, b2, 1e-3, np.zeros_like(x2), np.zeros(3, dtype),
+          np.zeros(3, dtype))  # fmt: skip
+    m2, i2 = x2.mean(1).astype(dtype), (1 / x2.std(1)).astype(dtype)
+    check(device, "layernorm_backward", x2, rand(3, 5, dtype=dtype, seed=4), m2, i2, g2,
+          np.zeros_like(x2), np.zeros(5, dtype), np.zeros(5, dtype))  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_optimizers_and_regularization(device, dtype):
+    w, g = rand(9, dtype=dtype), rand(9, dtype=dtype, seed=1)
+    s = [rand(9, dtype=dtype, low=0.1, seed=i) for i in range(3)]
+    check(device, "sgd_update", w, g, s[0], 0.1, 0.9, True, 0.01)
+    check(device, "adam_update", w, g, *s, 0.01, 0.9, 0.999, 1e-7, True, 0.0)
+    small = s[2] * 0.01  # centered: the mean gradient's square stays below the velocity
+    check(device, "rmsprop_update", w, g, s[0], s[1], small, 0.01, 0.9, 0.5, 1e-7, True, 0.0)
+    check(device, "adagrad_update", w, g, s[0], 0.01, 1e-7, 0.0)
+    check(device, "gradient_sum_of_squares", g)
+    check(device, "scale_gradient", g, 0.5)
+    check(device, "clip_gradient_by_value", g, 0.5)
+    rng = np.random.default_rng(0)  # check() reseeds it identically on both sides
+    x, mask = rand(3, 4, dtype=dtype), np.zeros((3, 4), dtype)
+    check(device, "dropout_forward", x, 0.3, rng, mask, np.zeros_like(x))
+    check(device, "dropout_mask", 0.3, rng, np.zeros((1, 4), dtype))
+    check(device, "dropout_apply", x, rand(1, 4, dtype=dtype), np.zeros_like(x))
+    check(device, "alpha_dropout_forward", x, 0.3, -1.7, 0.9, 0.1, rng, mask, np.zeros_like(x))
+    check(device, "alpha_dropout_mask", 0.3, 0.9, rng, np.zeros((1, 4), dtype))
+    check(device, "alpha_dropout_apply", x, rand(1, 4, dtype=dtype), -1.7, 0.2, np.zeros_like(x))
+    check(device, "gaussian_dropout_forward", x, 0.5, rng, mask, np.zeros_like(x))
+    check(device, "gaussian_noise_forward", x, 0.5, rng, mask, np.zeros_like(x))
+    check(device, "dropout_backward", x, rand(3, 1, dtype=dtype), np.zeros_like(x))
+
+
+def test_recurrent_kernels(device):
+    """Every recurrent kernel through one whole layer each (forward and BPTT), which calls them
+    all on realistic saved tensors; CPU against this device at 1e-4."""
+    import graphengine.ops.recurrent as rec
+
+    x = rand(2, 3, 2, dtype="float32")
+    mask = np.array([[1, 1, 0], [1, 0, 1]], "float32")
+    for cell, extra in (("lstm", {}), ("gru", {}), ("gru", {"reset_after": False}),
+                        ("simple_rnn", {"recurrent_dropout": 0.3, "dropout": 0.2})):  # fmt: skip
+        U, G = 3, rec.GATES[cell] * 3
+        op = rec.RecurrentSequence(cell, U, return_sequences=True, has_mask=True, training=True,
+                                   **extra)  # fmt: skip
+        bias = rand(2, G, seed=3) if cell == "gru" and op.reset_after else rand(G, seed=3)
+        ins = {"x": x, "kernel": rand(2, G, seed=1), "recurrent_kernel": rand(U, G, seed=2),
+               "bias": bias.astype("float32"), "mask": mask}  # fmt: skip
+        ins = [ins[n].astype("float32") for n in op.in_names]
+        results = []
+        for backend in (Backend("cpu"), device):
+            specs = op.infer([a.shape for a in ins], [a.dtype.name for a in ins])
+            outs = [backend.put(np.zeros(s, d)) for s, d in specs]
+            args = [backend.put(a) for a in ins]
+            ctx = ge.ops.base.RunContext(training=True, rng=np.random.default_rng(1))
+            op.forward(backend.k, args, outs, ctx)
+            saved = dict(zip(op.out_names, outs))
+            gop = rec.RecurrentSequenceGrad(op, True, True, cell == "lstm")
+            cots = [backend.put(rand(*s.shape, dtype="float32", seed=9)) for s in
+                    (saved["y"], saved["h"]) + ((saved["c"],) if cell == "lstm" else ())]
+            gins = cots + [args[op.in_names.index("recurrent_kernel")]]
+            gins += [saved[n] for n in gop.saved_names] + [args[-1]]
+            gspecs = gop.infer([a.shape for a in gins], [a.dtype.name for a in gins])
+            gouts = [backend.put(np.zeros(s, d)) for s, d in gspecs]
+            gop.forward(backend.k, gins, gouts, ctx)
+            results.append([backend.get(a) for a in outs + gouts])
+        for name, a, b in zip(op.out_names + gop.out_names, *results):
+            np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5, err_msg=f"{cell} {name}")
+
+
+def _mixed_model():
+    ge.utils.set_random_seed(3)
+    inp = ge.Input(shape=(6, 6, 1))
+    # no conv bias: before BatchNormalization its true gradient is 0, and Adam would scale the
+    # rounding noise of that 0 up to a step of its own (different on every device)
+    y = ge.layers.Conv2D(2, 3, padding="same", activation="relu", use_bias=False)(inp)
+    y = ge.layers.MaxPooling2D(2)(y)
+    y = ge.layers.BatchNormalization()(y)
+    y = ge.layers.Reshape((3, 6))(y)
+    y = ge.layers.LSTM(3)(y)
+    out = ge.layers.Dense(2, activation="softmax")(y)
+    return ge.Model(inp, out)
+
+
+def test_mixed_model_matches_cpu():
+    """Conv2D, MaxPooling2D, BatchNormalization, LSTM and Dense: the same predictions, and the
+    same weights (moving statistics included) after one train_on_batch, on cuda as on cpu."""
+    x = rand(4, 6, 6, 1, dtype="float32")
+    y = np.array([0, 1, 1, 0])
+    results = {}
+    for name in ("cpu", "cuda"):
+        model = _mixed_model()
+        model.compile(optimizer=ge.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy",
+                      device=name)  # fmt: skip
+        with ge.device(name):
+            before = model.predict(x, verbose=0)
+        loss = model.train_on_batch(x, y)
+        results[name] = (before, loss, model.get_weights(), model.optimizer.get_weights())
+    (p0, l0, w0, o0), (p1, l1, w1, o1) = results["cpu"], results["cuda"]
+    np.testing.assert_allclose(p1, p0, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(l1, l0, rtol=1e-4)
+    assert len(w0) == len(w1) == 10
+    for a, b in zip(w0 + o0[1:], w1 + o1[1:]):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(w0[0], _mixed_model().get_weights()[0])  # the step changed weights
+
+
+def test_weights_stay_on_device_and_sync_lazily():
+    model = _mixed_model()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", device="cuda")
+    x, y = rand(4, 6, 6, 1, dtype="float32"), np.array([0, 1, 1, 0])
+    model.train_on_batch(x, y)
+    w = model.layers[-1].weights[0]
+    device = ge.runtime.devices.get_device("cuda")
+    mirror = w.on_device(device)
+    assert mirror is w.on_device(device)  # one mirror, updated in place
+    host = w.numpy()
+    np.testing.assert_array_equal(host, mirror.copy_to_host())  # synced on read
+    w.assign(np.zeros(w.shape, "float32"))  # set_weights path: the mirror follows
+    np.testing.assert_array_equal(mirror.copy_to_host(), 0)
