@@ -15,7 +15,7 @@ def run_example(name: str) -> str:
         [sys.executable, os.path.join(ROOT, "examples", name)],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
         cwd=ROOT,
     )
     assert done.returncode == 0, done.stderr[-2000:]
@@ -40,3 +40,25 @@ def test_quickstart_reaches_95_percent():
 )
 def test_example(name, pattern):
     assert re.search(pattern, run_example(name))
+
+
+@pytest.mark.parametrize(
+    "name, pattern, floor",
+    [
+        ("sequence_classification.py", r"(LSTM|GRU) test accuracy: ([\d.]+)%", 95.0),
+        ("many_to_many.py", r"(per-step) tag accuracy .*: ([\d.]+)%", 98.0),
+    ],
+)
+def test_sequence_examples_learn(name, pattern, floor):
+    out = run_example(name)
+    found = re.findall(pattern, out)
+    assert found, out[-2000:]
+    for what, accuracy in found:
+        assert float(accuracy) >= floor, f"{name}: {what} accuracy {accuracy}%"
+
+
+def test_batch_norm_and_dropout_improve_validation():
+    out = run_example("digits_cnn_bn_dropout.py")
+    gain = float(re.search(r"validation gain from BatchNormalization \+ Dropout: ([+-][\d.]+)",
+                           out).group(1))
+    assert gain > 0

@@ -719,33 +719,3 @@ def test_matches_keras(case, keras_arrays):
     assert len(dw) == case["n_weights"]
     for j, g in enumerate(dw):
         np.testing.assert_allclose(g, get(f"dw{j}"), rtol=1e-4, atol=1e-5, err_msg=f"dw{j}")
-
-
-# -- examples -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "name, pattern, floor",
-    [
-        ("sequence_classification.py", r"(LSTM|GRU) test accuracy: ([\d.]+)%", 95.0),
-        ("many_to_many.py", r"(per-step) tag accuracy .*: ([\d.]+)%", 98.0),
-    ],
-)
-def test_examples_learn(name, pattern, floor):
-    import re
-    import subprocess
-    import sys
-
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    done = subprocess.run(
-        [sys.executable, os.path.join(root, "examples", name)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=root,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    found = re.findall(pattern, done.stdout)
-    assert found, done.stdout[-2000:]
-    for what, accuracy in found:
-        assert float(accuracy) >= floor, f"{name}: {what} accuracy {accuracy}%"
