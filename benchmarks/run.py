@@ -17,7 +17,11 @@ import tempfile
 import time
 from typing import Callable
 
-import numpy as np
+# Both frameworks share one process: without this, PyTorch's OpenMP threads spin after their
+# work and starve graphengine's BLAS threads on a 2-core machine (and the reverse).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 

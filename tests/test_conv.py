@@ -1,7 +1,7 @@
 """Convolution layers: the layer harness against the naive references in tests/reference.py
 (float64 forward, central-difference gradients), Keras 3 reference numbers (float32 forward and
-gradients), the kernels' parallel paths, the backward graph's reuse of the forward columns, and
-the error messages. Shapes are tiny: every compiled kernel is shared across these tests."""
+gradients), the backward graph's reuse of the forward columns, saving, the examples, and the
+error messages. Shapes are tiny: every compiled kernel is shared across these tests."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 import graphengine as ge
-import kernels.cpu.conv as conv_kernels
 from graphengine.autodiff.backward import backward_digraph, gradients
 import reference as R
 from layer_harness import run_layer_test
@@ -217,24 +216,7 @@ def test_keras_reference_covers_every_conv_layer():
     assert {(layer, p) for layer in CONV_LAYERS[1:] for p in ("valid", "same")} <= kinds
 
 
-# -- kernels: parallel paths, fused activations, column reuse -------------------------------------
-def test_parallel_kernels_match_serial(monkeypatch):
-    """The prange variants (taken for large work) give the serial variants' numbers."""
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((3, 9, 8, 4)).astype(np.float32)
-    model_in = ge.Input(shape=(9, 8, 4))
-    conv = L.Conv2D(6, 3, strides=2, padding="same", activation="relu")
-    up = L.Conv2DTranspose(3, 3, strides=2, padding="same", activation="sigmoid")
-    model = ge.Model(model_in, up(conv(model_in)))
-    dy = rng.standard_normal(model(x).shape).astype(np.float32)
-    serial = [model(x)] + [a for part in model.vjp(x, dy) for a in part]
-    monkeypatch.setattr(conv_kernels, "PARALLEL_MIN_WORK", 0)
-    monkeypatch.setattr(conv_kernels, "THREADS", 2)  # the prange variants even on one core
-    parallel = [model(x)] + [a for part in model.vjp(x, dy) for a in part]
-    for s, p in zip(serial, parallel):
-        np.testing.assert_allclose(p, s, rtol=1e-5, atol=1e-6)
-
-
+# -- fused activations, column reuse, training -------------------------------------
 def test_relu_gradient_is_zero_where_the_output_is_zero():
     """The fused relu takes its derivative from the output: 0 at a pre-activation of exactly 0,
     as Keras's relu."""

@@ -1,6 +1,6 @@
 """Pooling layers: the layer harness against the naive references in tests/reference.py, Keras 3
-reference numbers, max-pool gradients routed through the saved argmax (ties included), the
-kernels' parallel paths, and the error messages."""
+reference numbers, max-pool gradients routed through the saved argmax (ties included), masks,
+and the error messages."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 import graphengine as ge
-import kernels.cpu.conv as conv_kernels
 import reference as R
 from layer_harness import run_layer_test
 from test_conv import check_keras_case, keras_arrays, keras_cases  # noqa: F401 (a fixture)
@@ -155,21 +154,6 @@ def test_max_pool_gradient_with_ties_goes_to_the_first_maximum(kwargs):
     )
     np.testing.assert_allclose(dx, expected, rtol=1e-12)
     np.testing.assert_allclose(dx.sum(), dy.sum(), rtol=1e-12)
-
-
-def test_parallel_pooling_kernels_match_serial(monkeypatch):
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal((3, 9, 8, 4)).astype(np.float32)
-    inp = ge.Input(shape=(9, 8, 4))
-    h = L.MaxPooling2D(3, strides=2, padding="same")(inp)
-    model = ge.Model(inp, L.AveragePooling2D(2, strides=1, padding="same")(h))
-    dy = rng.standard_normal(model(x).shape).astype(np.float32)
-    serial = [model(x), model.vjp(x, dy)[0][0]]
-    monkeypatch.setattr(conv_kernels, "PARALLEL_MIN_WORK", 0)
-    monkeypatch.setattr(conv_kernels, "THREADS", 2)  # the prange variants even on one core
-    parallel = [model(x), model.vjp(x, dy)[0][0]]
-    for s, p in zip(serial, parallel):
-        np.testing.assert_allclose(p, s, rtol=1e-6, atol=1e-7)
 
 
 def test_aliases_defaults_and_config():

@@ -11,6 +11,15 @@ were measured and dropped: single-threaded on this machine they took 1.3x (forwa
 (28x28x1 -> 32 filters, 3x3, batch 64: 3.9 / 3.2 / 12.3 ms against 3.0 / 1.3 / 2.9 ms), and
 3-27x on 3x3x32 -> 64.
 
+Threads: only BLAS's. The Numba kernels are memory-bound passes and run on the calling thread.
+Measured on this 2-core VM (CNN train step of benchmarks/cnn_train_step.py, medians, idle
+machine): 25-27 ms with these kernels single-threaded, 33-36 ms with them cut into chunks for a
+second thread (work sharing, single-threaded BLAS inside), 30 ms with that plus OpenBLAS's own
+threads for the products; with @njit(parallel=True) prange kernels OpenMP's workers and
+OpenBLAS's threads took turns spinning on the two cores (80-145 ms under GNU OpenMP's default
+wait policy, ~25 ms with OMP_WAIT_POLICY=passive), and any of the threaded variants fell apart
+(100-800 ms) whenever other processes kept both cores busy, where this one stayed at ~30 ms.
+
 Geometry (per spatial axis): output cell o reads input cells o * stride + t * dilation - pad for
 taps t; cells outside the input read as zero. `pad` is the padding before the first cell and
 the arrays' sizes fix the rest, so the same kernels serve "valid", "same" (the odd cell at the
@@ -22,39 +31,14 @@ output cells and K = KH*KW*C/G taps. Arrays are C-contiguous float32 or float64.
 """
 
 import math
-import os
 
-import numba
 import numpy as np
-from numba import njit, prange, uint64
+from numba import njit, uint64
 
-
-def _start_thread_pool_passive():
-    """Starts Numba's thread pool with idle workers that sleep instead of spinning, unless the
-    user set OMP_WAIT_POLICY; the environment is left as it was, so OpenMP runtimes loaded later
-    (PyTorch's, for one) keep their own defaults.
-
-    Why: between two parallel kernels OpenBLAS runs its own threads; OpenMP workers spinning next
-    to them made the median CNN training step 3-6x slower on this 2-core VM (passive: ~25 ms,
-    GNU OpenMP's default spin: 80-145 ms). libgomp reads the setting once, when it is loaded,
-    which numba.get_num_threads() does (it launches the pool)."""
-    if "OMP_WAIT_POLICY" in os.environ:
-        return
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-    try:
-        numba.get_num_threads()
-    finally:
-        del os.environ["OMP_WAIT_POLICY"]
-
-
-_start_thread_pool_passive()
-
-# Below this many elements of work a kernel runs on one thread: an OpenMP fork/join costs tens of
-# microseconds, and far more when the VM has lost a core and a barrier waits on a descheduled one.
-PARALLEL_MIN_WORK = 1 << 18
 # Activation kinds fused into the output pass: each one's derivative can be taken from the
 # output alone, which is what the backward pass keeps.
 ACTIVATIONS = {"linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
+SUM_BLOCK = 256  # rows summed on their own before joining a column total (float32 accuracy)
 
 __all__ = [
     "bias_activation",
@@ -68,21 +52,6 @@ __all__ = [
 _NO_BIAS = {np.dtype(np.float32): np.zeros(0, np.float32), np.dtype(np.float64): np.zeros(0)}
 
 
-# The size of Numba's thread pool (numba.get_num_threads() costs ~30 us a call: more than some
-# of the kernels it would decide about).
-THREADS = numba.config.NUMBA_NUM_THREADS
-
-
-def parallel_worth_it(work):
-    """Whether `work` elements justify waking the thread pool."""
-    return work >= PARALLEL_MIN_WORK and THREADS > 1
-
-
-def chunks():
-    """Row blocks for the kernels that reduce over rows: a few per thread, for balance."""
-    return 4 * THREADS
-
-
 def _bias(bias, dtype):
     return _NO_BIAS[dtype] if bias is None else bias
 
@@ -93,10 +62,10 @@ def _bias(bias, dtype):
 
 
 @njit(cache=True)
-def _bias_act_rows(y, r0, r1, bias, act, zero):
-    """y[r] = act(y[r] + bias) for rows r0 <= r < r1 of y (M, F); bias (F,) or empty."""
+def _bias_act(y, bias, act, zero):
+    """y[r] = act(y[r] + bias) for every row of y (M, F); bias (F,) or empty."""
     F = y.shape[1]
-    for r in range(r0, r1):
+    for r in range(y.shape[0]):
         v = y[r]
         if bias.size > 0:
             for f in range(F):
@@ -113,77 +82,44 @@ def _bias_act_rows(y, r0, r1, bias, act, zero):
                 v[f] = math.tanh(v[f])
 
 
-@njit(cache=True)
-def _bias_act_serial(y, bias, act, zero):
-    _bias_act_rows(y, 0, y.shape[0], bias, act, zero)
-
-
-@njit(cache=True, parallel=True)
-def _bias_act_parallel(y, bias, act, zero, chunks):
-    """Row blocks are disjoint: the prange writes never overlap."""
-    M = y.shape[0]
-    step = (M + chunks - 1) // chunks
-    for b in prange(chunks):
-        _bias_act_rows(y, min(b * step, M), min((b + 1) * step, M), bias, act, zero)
-
-
 def bias_activation(y2d, bias, activation):
     """y2d (M, F) = activation(y2d + bias) in place; bias (F,) or None."""
     act = ACTIVATIONS[activation]
     if bias is None and act == 0:
         return
-    b, zero = _bias(bias, y2d.dtype), y2d.dtype.type(0)
-    if parallel_worth_it(y2d.size):
-        _bias_act_parallel(y2d, b, act, zero, chunks())
-    else:
-        _bias_act_serial(y2d, b, act, zero)
+    _bias_act(y2d, _bias(bias, y2d.dtype), act, y2d.dtype.type(0))
 
 
 @njit(cache=True)
-def _act_grad_rows(y, dy, r0, r1, act, one, zero, dz, db):
-    """dz = dy * act'(x) from y = act(x) on rows r0..r1 of (M, F) arrays (relu: 1 where y > 0,
-    so 0 at 0 as Keras; sigmoid: y (1 - y); tanh: 1 - y^2); db (F,) += column sums of dz.
-    Row views keep every inner index 0-based (no wraparound selects in the vector loop)."""
-    F = y.shape[1]
-    for r in range(r0, r1):
-        yr, dyr, dzr = y[r], dy[r], dz[r]
-        if act == 1:
-            for f in range(F):
-                g = dyr[f] if yr[f] > zero else zero
-                dzr[f] = g
-                db[f] += g
-        elif act == 2:
-            for f in range(F):
-                g = dyr[f] * yr[f] * (one - yr[f])
-                dzr[f] = g
-                db[f] += g
-        elif act == 3:
-            for f in range(F):
-                g = dyr[f] * (one - yr[f] * yr[f])
-                dzr[f] = g
-                db[f] += g
-
-
-@njit(cache=True)
-def _act_grad_serial(y, dy, act, one, zero, dz, db):
-    db[:] = zero
-    _act_grad_rows(y, dy, 0, y.shape[0], act, one, zero, dz, db)
-
-
-@njit(cache=True, parallel=True)
-def _act_grad_parallel(y, dy, act, one, zero, dz, db, chunks):
-    """Row block b sums into partial[b] alone (no shared writes); the blocks are added up
-    serially afterwards."""
+def _act_grad(y, dy, act, one, zero, dz, db):
+    """dz = dy * act'(x) from y = act(x) for (M, F) arrays (relu: 1 where y > 0, so 0 at 0 as
+    Keras; sigmoid: y (1 - y); tanh: 1 - y^2); db (F,) = column sums of dz, summed in blocks
+    of SUM_BLOCK rows (float32 sums of ~1e5 rows then keep ~1e-6 relative error rather than
+    ~1e-5). Row views keep every inner index 0-based (no wraparound selects in the vector
+    loop)."""
     M, F = y.shape
-    step = (M + chunks - 1) // chunks
-    partial = np.zeros((chunks, F), db.dtype)
-    for b in prange(chunks):
-        _act_grad_rows(y, dy, min(b * step, M), min((b + 1) * step, M), act, one, zero, dz,
-                       partial[b])  # fmt: skip
     db[:] = zero
-    for b in range(chunks):
+    for r0 in range(0, M, SUM_BLOCK):
+        block = np.zeros(F, db.dtype)
+        for r in range(r0, min(r0 + SUM_BLOCK, M)):
+            yr, dyr, dzr = y[r], dy[r], dz[r]
+            if act == 1:
+                for f in range(F):
+                    g = dyr[f] if yr[f] > zero else zero
+                    dzr[f] = g
+                    block[f] += g
+            elif act == 2:
+                for f in range(F):
+                    g = dyr[f] * yr[f] * (one - yr[f])
+                    dzr[f] = g
+                    block[f] += g
+            elif act == 3:
+                for f in range(F):
+                    g = dyr[f] * (one - yr[f] * yr[f])
+                    dzr[f] = g
+                    block[f] += g
         for f in range(F):
-            db[f] += partial[b, f]
+            db[f] += block[f]
 
 
 def conv_backward_bias_activation(y, dy, activation, dz, db):
@@ -191,18 +127,31 @@ def conv_backward_bias_activation(y, dy, activation, dz, db):
     but the last (db None: no bias). y, dy, dz (..., F), db (F,). activation is not "linear"."""
     F = y.shape[-1]
     y2, dy2, dz2 = y.reshape(-1, F), dy.reshape(-1, F), dz.reshape(-1, F)
+    act, one, zero = ACTIVATIONS[activation], y.dtype.type(1), y.dtype.type(0)
     # an activation without a bias is rare: a throwaway accumulator costs nothing that matters
     acc = np.zeros(F, y.dtype) if db is None else db
-    act, one, zero = ACTIVATIONS[activation], y.dtype.type(1), y.dtype.type(0)
-    if parallel_worth_it(y.size):
-        _act_grad_parallel(y2, dy2, act, one, zero, dz2, acc, chunks())
-    else:
-        _act_grad_serial(y2, dy2, act, one, zero, dz2, acc)
+    _act_grad(y2, dy2, act, one, zero, dz2, acc)
+
+
+@njit(cache=True)
+def _column_sums(a, out):
+    """out (F,) = sum of the rows of a (M, F), blocked as _act_grad's (3x faster than
+    np.sum(axis=0) on (43264, 32) float32, measured)."""
+    M, F = a.shape
+    out[:] = 0.0
+    for r0 in range(0, M, SUM_BLOCK):
+        block = np.zeros(F, out.dtype)
+        for r in range(r0, min(r0 + SUM_BLOCK, M)):
+            row = a[r]
+            for f in range(F):
+                block[f] += row[f]
+        for f in range(F):
+            out[f] += block[f]
 
 
 def conv_backward_bias(dy, db):
     """db (F,) = sum of dy (..., F) over every axis but the last."""
-    np.sum(dy.reshape(-1, dy.shape[-1]), axis=0, out=db)
+    _column_sums(dy.reshape(-1, dy.shape[-1]), db)
 
 
 # -- im2col / col2im -------------------------------------------------------------------------------
@@ -262,15 +211,8 @@ def _im2col_row(x, r, C, kh, kw, sh, sw, dh, dw, ph, pw, OH, OW, cols):
 
 
 @njit(cache=True)
-def _im2col_serial(x, C, kh, kw, sh, sw, dh, dw, ph, pw, OH, OW, cols):
+def _im2col(x, C, kh, kw, sh, sw, dh, dw, ph, pw, OH, OW, cols):
     for r in range(x.shape[0] * OH):
-        _im2col_row(x, r, C, kh, kw, sh, sw, dh, dw, ph, pw, OH, OW, cols)
-
-
-@njit(cache=True, parallel=True)
-def _im2col_parallel(x, C, kh, kw, sh, sw, dh, dw, ph, pw, OH, OW, cols):
-    """Each output row fills its own block of column rows: race-free."""
-    for r in prange(x.shape[0] * OH):
         _im2col_row(x, r, C, kh, kw, sh, sw, dh, dw, ph, pw, OH, OW, cols)
 
 
@@ -306,19 +248,12 @@ def _col2im_image(dcols, n, C, kh, kw, sh, sw, dh, dw, ph, pw, OH, OW, bias, act
                         if 0 <= w < W:
                             _add_run(src, base + j * cg, dst, w * C + g * cg, cg)
     if act != 0:
-        _bias_act_rows(image, 0, H, bias[:0], act, zero)
+        _bias_act(image, bias[:0], act, zero)
 
 
 @njit(cache=True)
-def _col2im_serial(dcols, C, kh, kw, sh, sw, dh, dw, ph, pw, OH, OW, bias, act, zero, dx):
+def _col2im(dcols, C, kh, kw, sh, sw, dh, dw, ph, pw, OH, OW, bias, act, zero, dx):
     for n in range(dx.shape[0]):
-        _col2im_image(dcols, n, C, kh, kw, sh, sw, dh, dw, ph, pw, OH, OW, bias, act, zero, dx)
-
-
-@njit(cache=True, parallel=True)
-def _col2im_parallel(dcols, C, kh, kw, sh, sw, dh, dw, ph, pw, OH, OW, bias, act, zero, dx):
-    """Each image is accumulated by one iteration: race-free."""
-    for n in prange(dx.shape[0]):
         _col2im_image(dcols, n, C, kh, kw, sh, sw, dh, dw, ph, pw, OH, OW, bias, act, zero, dx)
 
 
@@ -341,8 +276,7 @@ def conv2d_forward(x, w, bias, activation, strides, dilation, pads, cols, y):
     if cols is None:
         a = x.reshape(1, -1, x.shape[3])
     else:
-        run = _im2col_parallel if parallel_worth_it(cols.size) else _im2col_serial
-        run(x.reshape(N, x.shape[1], -1), x.shape[3], KH, KW, *geo, OH, OW, cols)
+        _im2col(x.reshape(N, x.shape[1], -1), x.shape[3], KH, KW, *geo, OH, OW, cols)
         a = cols
     y2d, w2d = y.reshape(N * OH * OW, F), w.reshape(-1, F)
     fg = F // a.shape[0]
@@ -368,10 +302,9 @@ def conv2d_backward_input(dz, w, bias, activation, strides, dilation, pads, dcol
     fg = F // G
     for g in range(G):
         np.matmul(dz2d[:, g * fg : (g + 1) * fg], w2d[:, g * fg : (g + 1) * fg].T, out=dcols[g])
-    dx3 = dx.reshape(N, dx.shape[1], -1)
-    run = _col2im_parallel if parallel_worth_it(dcols.size) else _col2im_serial
-    run(dcols, dx.shape[3], KH, KW, *_geometry(strides, dilation, pads), OH, OW,
-        _bias(bias, dx.dtype), ACTIVATIONS[activation], dx.dtype.type(0), dx3)  # fmt: skip
+    geo, b = _geometry(strides, dilation, pads), _bias(bias, dx.dtype)
+    act, zero = ACTIVATIONS[activation], dx.dtype.type(0)
+    _col2im(dcols, dx.shape[3], KH, KW, *geo, OH, OW, b, act, zero, dx.reshape(N, dx.shape[1], -1))
 
 
 def conv2d_backward_weight(cols, dz, dw):

@@ -4,13 +4,10 @@ their backward kernels. Direct Numba loops: pooling has no product for BLAS to d
 Geometry (per spatial axis): output cell o pools input cells o * stride - pad + t for taps
 0 <= t < pool that fall inside the input; the padding is never read (max ignores it, the average
 divides by the number of real cells, as Keras / TensorFlow do for padding="same").
-Each output row (n, oh) is written by one prange iteration, and each backward pass owns whole
-images, so no two threads ever write the same cell.
+Single-threaded, as the convolution kernels (kernels/cpu/conv.py says why).
 """
 
-from numba import njit, prange
-
-from kernels.cpu.conv import parallel_worth_it
+from numba import njit
 
 
 @njit(cache=True)
@@ -41,25 +38,16 @@ def _max_pool_row(x, r, kh, kw, sh, sw, ph, pw, OH, y, argmax):
 
 
 @njit(cache=True)
-def _max_pool_serial(x, kh, kw, sh, sw, ph, pw, y, argmax):
-    OH = y.shape[1]
-    for r in range(y.shape[0] * OH):
-        _max_pool_row(x, r, kh, kw, sh, sw, ph, pw, OH, y, argmax)
-
-
-@njit(cache=True, parallel=True)
-def _max_pool_parallel(x, kh, kw, sh, sw, ph, pw, y, argmax):
-    OH = y.shape[1]
-    for r in prange(y.shape[0] * OH):
-        _max_pool_row(x, r, kh, kw, sh, sw, ph, pw, OH, y, argmax)
+def _max_pool(x, kh, kw, sh, sw, ph, pw, y, argmax):
+    for r in range(y.shape[0] * y.shape[1]):
+        _max_pool_row(x, r, kh, kw, sh, sw, ph, pw, y.shape[1], y, argmax)
 
 
 def max_pool2d_forward(x, pool_size, strides, pads, y, argmax):
     """y (N, OH, OW, C) = max pooling of x (N, H, W, C); argmax (int32, like y) = the flat index
     h * W + w of each maximum, saved for the backward pass. Writes y and argmax."""
     (kh, kw), (sh, sw), (ph, pw) = pool_size, strides, pads
-    run = _max_pool_parallel if parallel_worth_it(x.size) else _max_pool_serial
-    run(x, kh, kw, sh, sw, ph, pw, y, argmax)
+    _max_pool(x, kh, kw, sh, sw, ph, pw, y, argmax)
 
 
 @njit(cache=True)
@@ -75,14 +63,8 @@ def _max_pool_grad_image(dy, argmax, n, dx):
 
 
 @njit(cache=True)
-def _max_pool_grad_serial(dy, argmax, dx):
+def _max_pool_grad(dy, argmax, dx):
     for n in range(dx.shape[0]):
-        _max_pool_grad_image(dy, argmax, n, dx)
-
-
-@njit(cache=True, parallel=True)
-def _max_pool_grad_parallel(dy, argmax, dx):
-    for n in prange(dx.shape[0]):
         _max_pool_grad_image(dy, argmax, n, dx)
 
 
@@ -90,9 +72,8 @@ def max_pool2d_backward(dy, argmax, dx):
     """dx (N, H, W, C) = dy (N, OH, OW, C) routed to the input cell each window's maximum came
     from (argmax from max_pool2d_forward); overlapping windows add up. Writes dx."""
     N, H, W, C = dx.shape
-    dy3, arg3 = dy.reshape(N, -1, C), argmax.reshape(N, -1, C)
-    run = _max_pool_grad_parallel if parallel_worth_it(dx.size) else _max_pool_grad_serial
-    run(dy3, arg3, dx.reshape(N, H * W, C))
+    dy3, arg3, dx3 = dy.reshape(N, -1, C), argmax.reshape(N, -1, C), dx.reshape(N, H * W, C)
+    _max_pool_grad(dy3, arg3, dx3)
 
 
 @njit(cache=True)
@@ -119,25 +100,16 @@ def _avg_pool_row(x, r, kh, kw, sh, sw, ph, pw, OH, y):
 
 
 @njit(cache=True)
-def _avg_pool_serial(x, kh, kw, sh, sw, ph, pw, y):
-    OH = y.shape[1]
-    for r in range(y.shape[0] * OH):
-        _avg_pool_row(x, r, kh, kw, sh, sw, ph, pw, OH, y)
-
-
-@njit(cache=True, parallel=True)
-def _avg_pool_parallel(x, kh, kw, sh, sw, ph, pw, y):
-    OH = y.shape[1]
-    for r in prange(y.shape[0] * OH):
-        _avg_pool_row(x, r, kh, kw, sh, sw, ph, pw, OH, y)
+def _avg_pool(x, kh, kw, sh, sw, ph, pw, y):
+    for r in range(y.shape[0] * y.shape[1]):
+        _avg_pool_row(x, r, kh, kw, sh, sw, ph, pw, y.shape[1], y)
 
 
 def avg_pool2d_forward(x, pool_size, strides, pads, y):
     """y (N, OH, OW, C) = average pooling of x (N, H, W, C) over the real cells of each window
     (padding is not counted). Writes y."""
     (kh, kw), (sh, sw), (ph, pw) = pool_size, strides, pads
-    run = _avg_pool_parallel if parallel_worth_it(x.size) else _avg_pool_serial
-    run(x, kh, kw, sh, sw, ph, pw, y)
+    _avg_pool(x, kh, kw, sh, sw, ph, pw, y)
 
 
 @njit(cache=True)
@@ -160,14 +132,8 @@ def _avg_pool_grad_image(dy, n, kh, kw, sh, sw, ph, pw, dx):
 
 
 @njit(cache=True)
-def _avg_pool_grad_serial(dy, kh, kw, sh, sw, ph, pw, dx):
+def _avg_pool_grad(dy, kh, kw, sh, sw, ph, pw, dx):
     for n in range(dx.shape[0]):
-        _avg_pool_grad_image(dy, n, kh, kw, sh, sw, ph, pw, dx)
-
-
-@njit(cache=True, parallel=True)
-def _avg_pool_grad_parallel(dy, kh, kw, sh, sw, ph, pw, dx):
-    for n in prange(dx.shape[0]):
         _avg_pool_grad_image(dy, n, kh, kw, sh, sw, ph, pw, dx)
 
 
@@ -175,8 +141,7 @@ def avg_pool2d_backward(dy, pool_size, strides, pads, dx):
     """dx (N, H, W, C) = the adjoint of avg_pool2d_forward applied to dy (N, OH, OW, C). Writes
     dx."""
     (kh, kw), (sh, sw), (ph, pw) = pool_size, strides, pads
-    run = _avg_pool_grad_parallel if parallel_worth_it(dx.size) else _avg_pool_grad_serial
-    run(dy, kh, kw, sh, sw, ph, pw, dx)
+    _avg_pool_grad(dy, kh, kw, sh, sw, ph, pw, dx)
 
 
 __all__ = [
