@@ -17,10 +17,6 @@ import tempfile
 import time
 from typing import Callable
 
-# Both frameworks share one process: without this, PyTorch's OpenMP threads spin after their
-# work and starve graphengine's BLAS threads on a 2-core machine (and the reverse).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -123,9 +119,11 @@ WORKLOADS = {
 }
 
 
-def interleaved(ge_step: Callable, pt_step: Callable | None, steps: int, block: int = 5
+def interleaved(ge_step: Callable, pt_step: Callable | None, steps: int, block: int = 10
                 ) -> tuple[float, float | None]:
-    """Medians (seconds) of both, taking turns in blocks after a warm-up."""
+    """Medians (seconds) of both, taking turns in blocks after a warm-up. Each framework keeps
+    its own threading defaults; a pause between turns lets the other's idle threads (OpenMP
+    spins for a while after its work, BLAS too) go to sleep before the timed steps."""
     for _ in range(10):
         ge_step()
         if pt_step is not None:
@@ -135,6 +133,7 @@ def interleaved(ge_step: Callable, pt_step: Callable | None, steps: int, block: 
         for step, times in ((ge_step, ge_times), (pt_step, pt_times)):
             if step is None:
                 continue
+            time.sleep(0.3)
             for _ in range(block):
                 t = time.perf_counter()
                 step()

@@ -317,7 +317,9 @@ def test_backward_graph_holds_gradient_nodes():
         "backward_graph must hold only nodes made by gradient rules"
     )
     forward_ops = {n.grad_of.op.name for n in bg.nodes}
-    assert {"matmul", "tanh", "sigmoid"} <= forward_ops
+    assert forward_ops == {"dense"}  # Dense is one fused primitive (product, bias, activation)
+    grad_ops = {n.op.name for n in bg.nodes}
+    assert {"tanh_bias_grad", "sigmoid_bias_grad", "matmul_at_b"} <= grad_ops
     check_model_grads(model, xs)
 
 

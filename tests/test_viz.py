@@ -532,7 +532,7 @@ def test_profile_times_every_layer_and_leaves_weights_alone(tmp_path):
         assert prof.layers[name].forward_ms > 0
     for name in ["stem", "block", "branch", "head"]:
         assert prof.layers[name].backward_ms > 0 and prof.layers[name].backward_bytes > 0
-    assert prof.layers["head"].forward_bytes == 3 * 32 * 3 * 4  # matmul, bias add, softmax
+    assert prof.layers["head"].forward_bytes == 2 * 32 * 3 * 4  # fused dense (+ bias), softmax
     assert "(loss)" in prof.layers and "(optimizer update)" in prof.layers
     assert prof.total_ms == pytest.approx(sum(p.total_ms for p in prof.layers.values()))
     assert "total" in str(prof) and set(prof.as_dict()) == set(prof.layers)

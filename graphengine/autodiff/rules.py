@@ -14,7 +14,7 @@ from graphengine.ops import api
 from graphengine.ops.base import apply
 from graphengine.ops.elementwise import Binary, Cast, Compare, Unary, UnaryGrad
 from graphengine.ops.indexing import Gather, GatherGrad, OneHot
-from graphengine.ops.matmul import Matmul, MatmulAtB
+from graphengine.ops.matmul import Dense, DenseBackwardInput, Matmul, MatmulAtB
 from graphengine.ops.pyfunc import PyFunc
 from graphengine.ops.reduce import MaxGrad, Reduce, ReduceGrad, Softmax, SoftmaxGrad
 from graphengine.ops.shape import (
@@ -103,6 +103,21 @@ def _matmul(node: Node, g: list) -> list:
     # a weight matrix: contract every leading axis at once instead of a batched a^T @ g
     gb = apply(MatmulAtB(), a, gy) if b.ndim == 2 else api.matmul(_swap_last(a), gy)
     return [ga, gb]
+
+
+@rule(Dense)
+def _dense(node: Node, g: list) -> list:
+    from graphengine.ops.conv import BiasActivationGrad, BiasGrad
+
+    x, w = node.inputs[:2]
+    op, dz, db = node.op, g[0], None
+    if op.activation != "linear":
+        out = apply(BiasActivationGrad(op.activation, op.use_bias), node.outputs[0], g[0])
+        dz, db = (out[0], out[1]) if op.use_bias else (out, None)
+    elif op.use_bias:
+        db = apply(BiasGrad(), g[0])
+    dx = apply(DenseBackwardInput(), dz, w, x)
+    return [dx, apply(MatmulAtB(), x, dz)] + ([db] if op.use_bias else [])
 
 
 @rule(Reshape)

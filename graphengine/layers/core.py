@@ -13,6 +13,7 @@ from graphengine.graph.tensor import SymbolicTensor, format_shape
 from graphengine.layers.base import InputSpec, Layer, flatten, pack_like
 from graphengine.ops import activations
 from graphengine.ops.base import apply, is_symbolic
+from graphengine.ops.matmul import Dense as DenseOp
 from graphengine.ops.pyfunc import PyFunc
 from graphengine.training import initializers, regularizers
 
@@ -115,10 +116,11 @@ class Dense(Layer):
         self.input_spec = InputSpec(min_ndim=2, axes={-1: last})
 
     def call(self, inputs: Any) -> Any:
-        y = ops.matmul(inputs, self.kernel)
-        if self.bias is not None:
-            y = ops.add(y, self.bias)
-        return self.activation(y)
+        """One fused op (product, bias, activation) where the activation can be fused."""
+        fused = activations.fusable_name(self.activation)
+        args = (inputs, self.kernel) + ((self.bias,) if self.bias is not None else ())
+        y = apply(DenseOp(fused or "linear", self.bias is not None), *args)
+        return y if fused else self.activation(y)
 
     def get_config(self) -> dict[str, Any]:
         return {

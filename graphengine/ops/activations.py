@@ -90,6 +90,14 @@ ACTIVATIONS: dict[str, Callable] = {
 }
 
 
+FUSABLE = {"linear": linear, "relu": relu, "sigmoid": sigmoid, "tanh": tanh}
+
+
+def fusable_name(fn: Callable) -> str | None:
+    """The name of an activation the Dense and conv kernels apply in their output pass."""
+    return next((name for name, f in FUSABLE.items() if f is fn), None)
+
+
 def get(identifier: Any) -> Callable:
     """An activation from a name, None (linear) or a callable; unknown names list the valid ones."""
     if identifier is None:

@@ -46,3 +46,42 @@ class MatmulAtB(Op):
     def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
         a, g = ins
         k.matmul_at_b(a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1]), outs[0])
+
+
+class Dense(Op):
+    """y (..., N) = act(x (..., K) @ kernel (K, N) + bias (N,)) in one step: the product through
+    BLAS, then bias and activation in one pass over its output (the conv kernels' fused pass);
+    `act` is one of the fused activations (linear, relu, sigmoid, tanh)."""
+
+    name = "dense"
+
+    def __init__(self, activation: str = "linear", use_bias: bool = True) -> None:
+        self.activation, self.use_bias = activation, use_bias
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        x, w = shapes[0], shapes[1]
+        if len(w) != 2 or (x[-1] is not None and x[-1] != w[0]):
+            raise ValueError(
+                f"dense: input {format_shape(x)} does not fit kernel {format_shape(w)}"
+            )
+        return [(tuple(x[:-1]) + (w[1],), result_dtype(dtypes))]
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        x, w = ins[0], ins[1]
+        y2 = outs[0].reshape(-1, w.shape[1])
+        k.matmul(x.reshape(-1, x.shape[-1]), w, y2)
+        k.bias_activation(y2, ins[2] if self.use_bias else None, self.activation)
+
+
+class DenseBackwardInput(Op):
+    """dx (..., K) = dz (..., N) @ kernel.T from inputs (dz, kernel, x), x for its shape only."""
+
+    name = "dense_backward_input"
+    shape_only = (2,)
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        return [(shapes[2], dtypes[0])]
+
+    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+        dz, w = ins[0], ins[1]
+        k.matmul_a_bt(dz.reshape(-1, w.shape[1]), w, outs[0].reshape(-1, w.shape[0]))

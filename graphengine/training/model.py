@@ -197,14 +197,20 @@ class Model(Trainer, Layer):
             self._plans[full_key] = plan
         return self._plans[full_key]
 
-    def _run(self, targets: list, arrays: list, training: bool, checked: bool = False
-             ) -> list[np.ndarray]:
+    def _run(
+        self, targets: list, arrays: list, training: bool, checked: bool = False
+    ) -> list[np.ndarray]:
         """Runs the forward plan for these input arrays (validated here unless `checked`)."""
         self._require_graph()
         if not checked:
             arrays = self._check_arrays(arrays, self.inputs)
-        plan = self._plan(("forward", tuple(t.id for t in targets)), self.inputs, targets,
-                          [a.shape for a in arrays], training)
+        plan = self._plan(
+            ("forward", tuple(t.id for t in targets)),
+            self.inputs,
+            targets,
+            [a.shape for a in arrays],
+            training,
+        )
         return [plan.device.to_host(b) for b in plan.run(arrays)]
 
     # -- gradients -----------------------------------------------------------------------------

@@ -221,8 +221,10 @@ class Optimizer:
     def variables(self) -> list[np.ndarray]:
         """[iterations (0-d int64), *slots], slots in Keras's order, live views (for saving)."""
         self._require_built("reading its variables")
-        slots = [self._device.to_host(s) for s in self._slots] if self._device.resident else (
-            self._slots
+        slots = (
+            [self._device.to_host(s) for s in self._slots]
+            if self._device.resident
+            else (self._slots)
         )
         return [np.array(self.iterations, dtype=np.int64), *slots]
 

@@ -500,8 +500,9 @@ class Trainer:
         results: list[np.ndarray] = []
         for b, start in enumerate(range(0, n, batch_size)):
             cbs.on_predict_batch_begin(b)
-            outs = self._run(self.outputs, [a[start : start + batch_size] for a in xs], False,
-                             checked=True)
+            outs = self._run(
+                self.outputs, [a[start : start + batch_size] for a in xs], False, checked=True
+            )
             if not results:
                 results = [np.empty((n,) + o.shape[1:], o.dtype) for o in outs]
             for r, o in zip(results, outs):

@@ -7,7 +7,7 @@ from numba import cuda, float32, float64
 
 from kernels.cuda.launch import TILE, tiles
 
-__all__ = ["matmul", "matmul_at_b"]
+__all__ = ["matmul", "matmul_a_bt", "matmul_at_b"]
 
 
 def _make_gemm(dtype):
@@ -68,6 +68,11 @@ def matmul(a, b, out):
         ia = int(np.ravel_multi_index([j if n > 1 else 0 for j, n in zip(idx, pa)], pa))
         ib = int(np.ravel_multi_index([j if n > 1 else 0 for j, n in zip(idx, pb)], pb))
         gemm(a3[ia], b3[ib], o3[i])
+
+
+def matmul_a_bt(a, b, out):
+    """out = a @ b.T for 2-D a (M, N), b (K, N), out (M, K): the input gradient of a Dense."""
+    gemm(a, b, out, tb=True)
 
 
 def matmul_at_b(a, b, out):

@@ -65,9 +65,12 @@ def lstm_back_kernel(t, n0, n1, dz, dc, gates, cs, tcs, dhr, dpass, dout, dy, ha
                 dz[t, n, q * U + j] = 0
             continue
         p, tc = dpass[n, j], tcs[t, n, j]
-        i, f, g, o = gates[t, n, j], gates[t, n, U + j], gates[t, n, 2 * U + j], gates[
-            t, n, 3 * U + j
-        ]
+        i, f, g, o = (
+            gates[t, n, j],
+            gates[t, n, U + j],
+            gates[t, n, 2 * U + j],
+            gates[t, n, 3 * U + j],
+        )
         dpass[n, j] = 0
         c_grad = dc[n, j] + p * o * act_derivative(tc, act)
         dz[t, n, j] = c_grad * g * act_derivative(i, ract)
