@@ -62,3 +62,16 @@ def test_batch_norm_and_dropout_improve_validation():
     gain = float(re.search(r"validation gain from BatchNormalization \+ Dropout: ([+-][\d.]+)",
                            out).group(1))
     assert gain > 0
+
+
+def test_cnn_digits_example_reaches_95_percent():
+    out = run_example("cnn_digits.py")
+    assert 'Model: "digits_cnn"' in out
+    assert float(re.search(r"test accuracy: ([\d.]+)%", out).group(1)) >= 95.0
+
+
+def test_conv_autoencoder_example_beats_the_mean_digit():
+    out = run_example("conv_autoencoder.py")
+    found = re.search(r"mse: ([\d.]+) \(the mean digit scores ([\d.]+)", out)
+    mse, baseline = map(float, found.groups())
+    assert mse < baseline / 5
