@@ -305,8 +305,11 @@ class Layer:
             inputs, [x if isinstance(x, Variable) else np.asarray(x) for x in flatten(inputs)]
         )
         self._check_inputs(flatten(inputs))
-        self._maybe_build(inputs)
-        return self.call(self._autocast(inputs), *args, **self._call_kwargs(kwargs))
+        try:  # errors name the layer, as on symbolic calls
+            self._maybe_build(inputs)
+            return self.call(self._autocast(inputs), *args, **self._call_kwargs(kwargs))
+        except ValueError as e:
+            raise _named(e, self) from None
 
     def _call_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         """`training=` and `mask=` reach `call` only if it takes them, as in Keras."""
