@@ -4,7 +4,14 @@ broadcast axes. Operands are C-contiguous device arrays; `out` may have another 
 
 from numba import cuda
 
-from kernels.cuda.launch import broadcast_strides, elementwise, flat, offset, shape_tuple
+from kernels.cuda.launch import (
+    broadcast_strides,
+    contiguous,
+    elementwise,
+    flat,
+    offset,
+    shape_tuple,
+)
 
 __all__ = [
     "add",
@@ -190,6 +197,17 @@ def fill_kernel(value, out):
         out[i] = value
 
 
+@cuda.jit
+def fill_2d_kernel(value, out):
+    """out[...] = value for a 2-D array of any strides (a column slice of a buffer)."""
+    cols = out.shape[1]
+    for i in range(cuda.grid(1), out.shape[0] * cols, cuda.gridsize(1)):
+        out[i // cols, i % cols] = value
+
+
 def fill(value, out):
-    """out[...] = value (out C-contiguous)."""
+    """out[...] = value (out C-contiguous, or 2-D with any strides)."""
+    if out.ndim == 2 and not contiguous(out):
+        elementwise(fill_2d_kernel, out.size)(value, out)
+        return
     elementwise(fill_kernel, out.size)(value, flat(out))
