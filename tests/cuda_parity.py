@@ -137,6 +137,9 @@ def test_reduce_softmax_matmul(device, dtype):
           np.zeros((2, 2, 2), dtype))  # fmt: skip
     check(device, "matmul_at_b", rand(5, 3, dtype=dtype), rand(5, 2, dtype=dtype, seed=4),
           np.zeros((3, 2), dtype))  # fmt: skip
+    for act, bias in [("relu", rand(6, dtype=dtype, seed=6)), ("tanh", None)]:
+        check(device, "dense_forward", rand(5, 3, dtype=dtype), rand(3, 6, dtype=dtype, seed=4),
+              bias, act, np.zeros((5, 6), dtype))  # fmt: skip
 
 
 def test_indexing(device):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import kernels.cpu as k
+from kernels.cpu.matmul import SMALL_DENSE
 import reference as ref
 
 DTYPES = [np.float32, np.float64]
@@ -418,6 +419,33 @@ def test_matmul_at_b(dtype):
     out = nan_like((3, 2), dtype)
     k.matmul_at_b(a, g, out)
     close(out, ref.matmul(a.T, g), dtype, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
+
+
+DENSE_ACTIVATIONS = {
+    "linear": lambda v: v,
+    "relu": ref.relu,
+    "sigmoid": ref.sigmoid,
+    "tanh": ref.tanh,
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", sorted(DENSE_ACTIVATIONS))
+@pytest.mark.parametrize("shape", [(1, 8, 16), (3, 5, 1), (64, 32, 16)], ids=str)
+def test_dense_forward(shape, activation, dtype):
+    """The fused Dense forward on both of its paths: one Numba loop for tiny products (the first
+    two shapes), BLAS then the bias/activation pass beyond SMALL_DENSE multiply-adds."""
+    m, kk, n = shape
+    assert (m * kk * n <= SMALL_DENSE) == (m < 64)
+    rng = np.random.default_rng(9)
+    x, w = rng.standard_normal((m, kk)).astype(dtype), rng.standard_normal((kk, n)).astype(dtype)
+    b = rng.standard_normal(n).astype(dtype)
+    for bias in (b, None):
+        out = nan_like((m, n), dtype)
+        k.dense_forward(x, w, bias, activation, out)
+        z = ref.matmul(x, w) + (0 if bias is None else bias)
+        expected = DENSE_ACTIVATIONS[activation](z)
+        close(out, expected, dtype, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
 
 
 # -- binary elementwise -----------------------------------------------------------------------

@@ -50,8 +50,9 @@ class MatmulAtB(Op):
 
 class Dense(Op):
     """y (..., N) = act(x (..., K) @ kernel (K, N) + bias (N,)) in one step: the product through
-    BLAS, then bias and activation in one pass over its output (the conv kernels' fused pass);
-    `act` is one of the fused activations (linear, relu, sigmoid, tanh)."""
+    BLAS, then bias and activation in one pass over its output (the conv kernels' fused pass), or
+    for tiny products all of it in one Numba loop; `act` is one of the fused activations
+    (linear, relu, sigmoid, tanh)."""
 
     name = "dense"
 
@@ -67,10 +68,10 @@ class Dense(Op):
         return [(tuple(x[:-1]) + (w[1],), result_dtype(dtypes))]
 
     def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
-        x, w = ins[0], ins[1]
-        y2 = outs[0].reshape(-1, w.shape[1])
-        k.matmul(x.reshape(-1, x.shape[-1]), w, y2)
-        k.bias_activation(y2, ins[2] if self.use_bias else None, self.activation)
+        x, w, y = ins[0], ins[1], outs[0]
+        if x.ndim != 2:  # rank > 2: every leading axis is a row of the product
+            x, y = x.reshape(-1, x.shape[-1]), y.reshape(-1, w.shape[1])
+        k.dense_forward(x, w, ins[2] if self.use_bias else None, self.activation, y)
 
 
 class DenseBackwardInput(Op):

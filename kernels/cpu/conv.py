@@ -61,25 +61,31 @@ def _bias(bias, dtype):
 # literal would widen float32 arithmetic and halve the vector width.
 
 
+@njit(inline="always")
+def _bias_act_row(v, bias, act, zero):
+    """v (F,) = act(v + bias) in place; bias (F,) or empty. Inlined into its callers (also the
+    small Dense kernel of matmul.py, whose disk cache does not see edits made here)."""
+    F = v.shape[0]
+    if bias.size > 0:
+        for f in range(F):
+            v[f] += bias[f]
+    if act == 1:
+        for f in range(F):
+            v[f] = v[f] if v[f] > zero else zero
+    elif act == 2:
+        for f in range(F):
+            e = math.exp(-abs(v[f]))  # never overflows
+            v[f] = 1.0 / (1.0 + e) if v[f] >= zero else e / (1.0 + e)
+    elif act == 3:
+        for f in range(F):
+            v[f] = math.tanh(v[f])
+
+
 @njit(cache=True)
 def _bias_act(y, bias, act, zero):
     """y[r] = act(y[r] + bias) for every row of y (M, F); bias (F,) or empty."""
-    F = y.shape[1]
     for r in range(y.shape[0]):
-        v = y[r]
-        if bias.size > 0:
-            for f in range(F):
-                v[f] += bias[f]
-        if act == 1:
-            for f in range(F):
-                v[f] = v[f] if v[f] > zero else zero
-        elif act == 2:
-            for f in range(F):
-                e = math.exp(-abs(v[f]))  # never overflows
-                v[f] = 1.0 / (1.0 + e) if v[f] >= zero else e / (1.0 + e)
-        elif act == 3:
-            for f in range(F):
-                v[f] = math.tanh(v[f])
+        _bias_act_row(y[r], bias, act, zero)
 
 
 def bias_activation(y2d, bias, activation):

@@ -1,6 +1,20 @@
-"""Matrix products: NumPy's matmul, which calls BLAS for the heavy lifting."""
+"""Matrix products: NumPy's matmul, which calls BLAS for the heavy lifting, and the fused Dense
+forward, which runs tiny products as one Numba loop instead."""
 
 import numpy as np
+from numba import njit
+
+from kernels.cpu.conv import ACTIVATIONS, _bias, _bias_act_row, bias_activation
+
+__all__ = ["dense_forward", "matmul", "matmul_a_bt", "matmul_at_b"]
+
+# Products of at most this many multiply-adds skip BLAS: one Numba call (~0.6 us of dispatch)
+# beats BLAS's call plus the separate bias/activation pass below it. Measured on this machine,
+# float32, single loop vs np.matmul + bias_activation: (1, 8, 16) 1.3 vs 3.0 us, (32, 8, 16)
+# 2.8 vs 4.1 us, (1, 128, 128) 3.0 vs 4.4 us; at 32768 both ~4.5 us, beyond that BLAS wins
+# (3-9x at 131072).
+SMALL_DENSE = 8192
+_ZERO = {np.dtype(np.float32): np.float32(0), np.dtype(np.float64): np.float64(0)}
 
 
 def matmul(a, b, out):
@@ -17,3 +31,32 @@ def matmul_a_bt(a, b, out):
 def matmul_at_b(a, b, out):
     """out = a.T @ b for 2-D a (M, K), b (M, N), out (K, N): the weight gradient of a Dense."""
     np.matmul(a.T, b, out=out)
+
+
+@njit(cache=True, error_model="numpy")
+def _dense_small(x, w, bias, act, zero, y):
+    """y (M, N) = act(x (M, K) @ w (K, N) + bias) row by row; the same activation pass as
+    bias_activation, after the whole product (its rounding order)."""
+    M, K = x.shape
+    N = w.shape[1]
+    for m in range(M):
+        xm, ym = x[m], y[m]
+        for n in range(N):
+            ym[n] = zero
+        for k in range(K):
+            xv, wk = xm[k], w[k]
+            for n in range(N):
+                ym[n] += xv * wk[n]
+        _bias_act_row(ym, bias, act, zero)
+
+
+def dense_forward(x, w, bias, activation, out):
+    """out (M, N) = activation(x (M, K) @ w (K, N) + bias (N,)); bias None for none; activation
+    one of bias_activation's. float32 or float64; tiny products of one dtype (the same dtype
+    object: native byte order) take the single-loop path."""
+    dtype = out.dtype
+    if x.size * w.shape[1] <= SMALL_DENSE and x.dtype is dtype and w.dtype is dtype:
+        _dense_small(x, w, _bias(bias, dtype), ACTIVATIONS[activation], _ZERO[dtype], out)
+        return
+    np.matmul(x, w, out=out)
+    bias_activation(out, bias, activation)

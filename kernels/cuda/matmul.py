@@ -7,7 +7,7 @@ from numba import cuda, float32, float64
 
 from kernels.cuda.launch import TILE, tiles
 
-__all__ = ["matmul", "matmul_a_bt", "matmul_at_b"]
+__all__ = ["dense_forward", "matmul", "matmul_a_bt", "matmul_at_b"]
 
 
 def _make_gemm(dtype):
@@ -78,3 +78,12 @@ def matmul_a_bt(a, b, out):
 def matmul_at_b(a, b, out):
     """out = a.T @ b for 2-D a (M, K), b (M, N), out (K, N): the weight gradient of a Dense."""
     gemm(a, b, out, ta=True)
+
+
+def dense_forward(x, w, bias, activation, out):
+    """out (M, N) = activation(x (M, K) @ w (K, N) + bias (N,)); bias None for none: the GEMM,
+    then the fused bias/activation pass."""
+    from kernels.cuda.conv import bias_activation  # conv imports gemm from here
+
+    gemm(x, w, out)
+    bias_activation(out, bias, activation)
