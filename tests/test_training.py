@@ -276,3 +276,65 @@ def test_terminate_on_nan_stops_at_the_first_non_finite_loss():
                         callbacks=[ge.callbacks.TerminateOnNaN()])
     assert len(history.epoch) == 1  # stopped inside the first epoch
     assert not np.isfinite(history.history["loss"][0])
+
+
+def test_repeated_predict_calls_take_the_fast_path_and_stay_exact():
+    """predict_on_batch and eager calls that repeat the last call's signature skip validation
+    and the plan lookup; results stay fresh arrays and follow weights, shapes and dtypes."""
+    ge.utils.set_random_seed(0)
+    model = ge.Sequential(
+        [ge.Input((8,), name="features"), ge.layers.Dense(16, activation="relu"),
+         ge.layers.Dense(1)]
+    )  # fmt: skip
+    rng = np.random.default_rng(0)
+    x = rng.random((1, 8), dtype=np.float32)
+    w = model.get_weights()
+    expected = np.maximum(x @ w[0] + w[1], 0) @ w[2] + w[3]
+    first = model.predict_on_batch(x)
+    checks = []
+    model._prepared = lambda a, check=model._prepared: checks.append(a) or check(a)
+    second = model.predict_on_batch(x)
+    assert checks == []  # the repeated call skipped the checks
+    np.testing.assert_allclose(second, expected, rtol=1e-6)
+    np.testing.assert_array_equal(first, second)
+    assert first is not second and not np.shares_memory(first, second)
+    second += 1.0  # the caller owns the result: the next call is unaffected
+    np.testing.assert_array_equal(model.predict_on_batch(x), first)
+    np.testing.assert_array_equal(model(x), first)  # eager calls share the path
+    # another shape, a float64 copy, a strided view, new weights: each one exact
+    x4 = rng.random((4, 8))
+    np.testing.assert_allclose(model(x4), model.predict(x4, verbose=0), rtol=1e-6)
+    np.testing.assert_allclose(model.predict_on_batch(x.astype(np.float64)), first, rtol=1e-6)
+    assert len(checks) == 1  # a new dtype is checked again
+    wide = rng.random((1, 16), dtype=np.float32)
+    for _ in range(2):
+        np.testing.assert_allclose(model(wide[:, ::2]), model(wide[:, ::2].copy()), rtol=1e-6)
+    model.set_weights([a * 2 for a in w])
+    np.testing.assert_allclose(
+        model.predict_on_batch(x),
+        np.maximum(x @ (2 * w[0]) + 2 * w[1], 0) @ (2 * w[2]) + 2 * w[3],
+        rtol=1e-5,
+    )
+    # bad input after a fast call still gets the checks' errors
+    with pytest.raises(ValueError, match=r"input 0 \('features'\) expects shape \(None, 8\), "
+                       r"received an array of shape \(1, 9\)"):  # fmt: skip
+        model.predict_on_batch(np.ones((1, 9), np.float32))
+    with pytest.raises(TypeError, match=r"input 0 \('features'\) must be numeric"):
+        model(np.array([list("abcdefgh")]))
+    with pytest.raises(ValueError, match="x is required"):
+        model.predict_on_batch(None)
+
+
+def test_fast_path_keeps_training_flag_and_input_lists_apart():
+    """A list of arrays that a one-input model stacks, and training=True, never reuse the plan
+    of another signature."""
+    model = ge.Sequential([ge.Input((3,)), ge.layers.Dropout(0.5)])
+    rows = [np.ones(3, np.float32), np.ones(3, np.float32)]
+    for _ in range(2):
+        assert model.predict_on_batch(rows).shape == (2, 3)  # stacked: one (2, 3) input
+        np.testing.assert_array_equal(model(np.ones((2, 3), np.float32)), np.ones((2, 3)))
+        dropped = model(np.ones((2, 3), np.float32), training=True)
+        assert set(np.unique(dropped)) <= {0.0, 2.0} and (dropped == 0).any()
+    model.compile(loss="mse")  # a new compile forgets the plans and the fast path with them
+    assert model._last_forward is None
+    np.testing.assert_array_equal(model(np.ones((2, 3), np.float32)), np.ones((2, 3)))

@@ -39,6 +39,8 @@ def flatten(struct: Any) -> list:
 
 def pack_like(struct: Any, flat: list) -> Any:
     """Rebuilds `struct`'s nesting from a flat list (inverse of flatten)."""
+    if not isinstance(struct, (dict, list, tuple)):
+        return flat[0]
     it = iter(flat)
 
     def build(s: Any) -> Any:

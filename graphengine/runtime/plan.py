@@ -73,6 +73,9 @@ class Plan:
         for t, shape in zip(self.feeds, feed_shapes):
             self.buffers[t] = self.pool.take(shape, t.dtype)
         self.steps = self._schedule()
+        # fixed from here on: what run() copies into and returns, without a lookup per call
+        self._feed_buffers = [self.buffers[t] for t in self.feeds]
+        self._target_buffers = [self.buffer(t) for t in self.targets]
 
     def buffer(self, t: SymbolicTensor) -> Any:
         if t not in self.buffers:  # a Variable (its device mirror) or a Constant leaf
@@ -129,16 +132,18 @@ class Plan:
     @property
     def feed_buffers(self) -> list[Any]:
         """The buffers the feeds are read from; fill them and call `run()` with no feeds."""
-        return [self.buffers[t] for t in self.feeds]
+        return list(self._feed_buffers)
 
     def run(self, feeds: Sequence[Any] | None = None) -> list[Any]:
         """Copies `feeds` (if given) into their buffers, runs every step, returns the target
         buffers (owned by the plan: the next run overwrites them)."""
-        for t, value in zip(self.feeds, feeds or ()):
-            self.device.copy_in(self.buffers[t], value)
-        k, ctx = self.device.kernels, self.ctx
+        device, ctx = self.device, self.ctx
+        if feeds is not None:
+            for buffer, value in zip(self._feed_buffers, feeds):
+                device.copy_in(buffer, value)
         if ctx.training:
-            self.device.version += 1  # weights (and moving statistics) on the device change
+            device.version += 1  # weights (and moving statistics) on the device change
+        k = device.kernels
         for forward, ins, outs in self.steps:
             forward(k, ins, outs, ctx)
-        return [self.buffer(t) for t in self.targets]
+        return list(self._target_buffers)

@@ -119,7 +119,7 @@ class Trainer:
             for m in ids:
                 metrics_module.check_name(m)
         self._programs: dict[tuple, TrainingProgram] = {}
-        self._plans.clear()
+        self._forget_plans()
         self.compiled = True
         self.stop_training = False
 
@@ -512,10 +512,15 @@ class Trainer:
         return pack_like(self._outputs_struct, results) if len(results) > 1 else results[0]
 
     def predict_on_batch(self, x: Any) -> Any:
-        """One forward pass on exactly this batch."""
-        xs, _ = self._prepare(x, need_y=False)
-        outs = self._run(self.outputs, xs, False, checked=True)
+        """One forward pass on exactly this batch (a repeated call skips straight to the plan,
+        see Model._forward)."""
+        outs = self._forward(x, False, self._prepared)
         return pack_like(self._outputs_struct, outs) if len(outs) > 1 else outs[0]
+
+    def _prepared(self, x: Any) -> list[np.ndarray]:
+        xs, _ = self._prepare(x, need_y=False)
+        self._require_graph()
+        return xs
 
 
 def _verbose(verbose: Any) -> int:
