@@ -338,3 +338,41 @@ def test_fast_path_keeps_training_flag_and_input_lists_apart():
     model.compile(loss="mse")  # a new compile forgets the plans and the fast path with them
     assert model._last_forward is None
     np.testing.assert_array_equal(model(np.ones((2, 3), np.float32)), np.ones((2, 3)))
+
+
+def test_large_inputs_are_read_in_place_and_never_changed():
+    """A plan reads a large, contiguous input of its feed's dtype in place (no copy-in) for one
+    run, and puts its own buffer back afterwards, also when a step raises; views of the input
+    and Lambda bodies (user code) keep the copy."""
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 256), dtype=np.float32)  # 64 KiB: lent
+    model = ge.Sequential([ge.Input((256,)), ge.layers.Dense(4)])
+    w, b = model.get_weights()
+    np.testing.assert_allclose(model.predict_on_batch(x), x @ w + b, rtol=1e-5)
+    plan = model._last_forward[2]
+    ins = plan.steps[0][1]
+    assert plan._lendable[0] == [(ins, 0)] and ins[0] is plan.feed_buffers[0]  # restored
+    ids = rng.integers(0, 10, (8, 1024))  # int64, 64 KiB
+    emb = ge.Sequential([ge.Input((1024,), dtype="int64"), ge.layers.Embedding(10, 2)])
+    table = emb.get_weights()[0]
+    np.testing.assert_array_equal(emb.predict_on_batch(ids), table[ids])
+    bad = ids.copy()
+    bad[3, 5] = 10
+    with pytest.raises(ValueError, match=r"index 10 is out of range \[0, 10\)"):
+        emb.predict_on_batch(bad)
+    feed = emb._last_forward[2].feed_buffers[0]
+    assert all(ins[j] is feed for ins, j in emb._last_forward[2]._lendable[0])
+    np.testing.assert_array_equal(emb.predict_on_batch(ids), table[ids])
+    # a Lambda that writes into its argument, and a reshape view: the caller's array is copied
+    doubled = ge.Sequential(
+        [ge.Input((256,)), ge.layers.Lambda(lambda a: np.multiply(a, 2, out=a))]
+    )
+    before = x.copy()
+    np.testing.assert_allclose(doubled.predict_on_batch(x), 2 * before)
+    np.testing.assert_array_equal(x, before)
+    assert doubled._last_forward[2]._lendable == [None]
+    flat = ge.Sequential([ge.Input((16, 16)), ge.layers.Flatten(), ge.layers.Dense(3)])
+    x3 = x.reshape(64, 16, 16)
+    kernel, bias = flat.get_weights()
+    np.testing.assert_allclose(flat(x3), x @ kernel + bias, rtol=1e-5)
+    assert flat._last_forward[2]._lendable == [None]

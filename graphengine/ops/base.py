@@ -40,6 +40,7 @@ class Op:
     name = "op"
     shape_only: tuple[int, ...] = ()  # inputs read for their shape only (None in `forward`)
     broadcasts = False  # whether inputs of different shapes are broadcast against each other
+    host_code = False  # whether forward hands its input arrays to user code (a Lambda's fn)
 
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         raise NotImplementedError

@@ -15,6 +15,7 @@ class PyFunc(Op):
     batch axis) or, when absent, from running fn once on zeros of the input shapes."""
 
     name = "py_func"
+    host_code = True
 
     def __init__(self, fn: Callable, output_shape: tuple | None, owner: str) -> None:
         self.fn = fn

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
+
 from graphengine.graph.tensor import Constant, SymbolicTensor, Variable, format_shape
 from graphengine.graph.topo import collect_nodes, last_uses, node_digraph, topological_order
 from graphengine.ops.base import RunContext
@@ -76,6 +78,7 @@ class Plan:
         # fixed from here on: what run() copies into and returns, without a lookup per call
         self._feed_buffers = [self.buffers[t] for t in self.feeds]
         self._target_buffers = [self.buffer(t) for t in self.targets]
+        self._lendable = [self._lendable_slots(t) for t in self.feeds]
 
     def buffer(self, t: SymbolicTensor) -> Any:
         if t not in self.buffers:  # a Variable (its device mirror) or a Constant leaf
@@ -129,21 +132,71 @@ class Plan:
                         self.pool.give(pooled[root[t]])
         return steps
 
+    def _lendable_slots(self, feed: SymbolicTensor) -> list[tuple[list, int]] | None:
+        """The (step inputs, index) slots that read `feed`'s buffer, where run() may put the
+        caller's array instead of copying it in; None where that is not safe: a device with its
+        own memory, a view of the buffer (a reshape, a target) that would keep showing the old
+        data, or a step handing its inputs to user code (a Lambda's fn could keep or edit them)."""
+        buffer = self.buffers[feed]
+        if self.device.resident or any(
+            b is not buffer and np.may_share_memory(b, buffer) for b in self.buffers.values()
+        ):
+            return None
+        if any(b is buffer for b in self._target_buffers):
+            return None
+        slots = []
+        for forward, ins, _ in self.steps:
+            for j, a in enumerate(ins):
+                if a is buffer:
+                    if getattr(getattr(forward, "__self__", None), "host_code", True):
+                        return None
+                    slots.append((ins, j))
+        return slots
+
     @property
     def feed_buffers(self) -> list[Any]:
         """The buffers the feeds are read from; fill them and call `run()` with no feeds."""
         return list(self._feed_buffers)
 
     def run(self, feeds: Sequence[Any] | None = None) -> list[Any]:
-        """Copies `feeds` (if given) into their buffers, runs every step, returns the target
-        buffers (owned by the plan: the next run overwrites them)."""
+        """Runs every step on `feeds` (if given; else on what the feed buffers hold) and returns
+        the target buffers (owned by the plan: the next run overwrites them). A large feed that
+        is already a writeable, aligned C-contiguous array of the buffer's shape and dtype is
+        read in place for this run, as PyTorch's from_numpy (it is only read); any other is
+        copied into its buffer, casting the dtype."""
         device, ctx = self.device, self.ctx
+        lent: list[tuple[list, int, Any]] = []
         if feeds is not None:
-            for buffer, value in zip(self._feed_buffers, feeds):
-                device.copy_in(buffer, value)
+            for buffer, slots, value in zip(self._feed_buffers, self._lendable, feeds):
+                if slots is not None and _lendable(value, buffer):
+                    for ins, j in slots:
+                        ins[j] = value
+                        lent.append((ins, j, buffer))
+                else:
+                    device.copy_in(buffer, value)
         if ctx.training:
             device.version += 1  # weights (and moving statistics) on the device change
         k = device.kernels
-        for forward, ins, outs in self.steps:
-            forward(k, ins, outs, ctx)
+        try:
+            for forward, ins, outs in self.steps:
+                forward(k, ins, outs, ctx)
+        finally:
+            for ins, j, buffer in lent:
+                ins[j] = buffer
         return list(self._target_buffers)
+
+
+LEND_BYTES = 1 << 16  # below this a copy costs about what checking for a lend does
+
+
+def _lendable(value: Any, buffer: np.ndarray) -> bool:
+    if type(value) is not np.ndarray or value.nbytes < LEND_BYTES:
+        return False
+    flags = value.flags
+    return (
+        value.dtype is buffer.dtype
+        and value.shape == buffer.shape
+        and flags.c_contiguous
+        and flags.writeable
+        and flags.aligned
+    )
