@@ -1,6 +1,6 @@
 """graphengine: a Keras-style deep-learning graph engine running on Numba kernels."""
 
-from graphengine import datasets, distributed, layers, models, ops, utils
+from graphengine import config, datasets, distributed, layers, models, ops, utils
 from graphengine.graph.tensor import SymbolicTensor, Variable
 from graphengine.layers.core import Input
 from graphengine.ops import activations
@@ -26,6 +26,7 @@ __all__ = [
     "Variable",
     "activations",
     "callbacks",
+    "config",
     "datasets",
     "device",
     "distributed",

@@ -365,7 +365,7 @@ def test_batch_rows_in_threads_match_one_thread(layer, extra, monkeypatch):
     monkeypatch.setattr(kr, "_pool", pool)
     monkeypatch.setattr(kr, "_MIN_ROWS", 1)
     monkeypatch.setattr(kr, "_MIN_WORK", 0)
-    monkeypatch.setattr(kr, "_CORES", 3)  # rows 0:2, 2:4, 4:7
+    monkeypatch.setattr(kr, "num_threads", lambda: 3)  # rows 0:2, 2:4, 4:7
     monkeypatch.setattr(kr, "_BLAS_THREADS", kr._BLAS_THREADS or (lambda: 1, lambda n: None))
     got = [model(xs), *model.vjp(xs, cots)]
     assert pool.submitted >= 4  # forward and backward, two chunks each in the pool

@@ -10,9 +10,7 @@ LSTM i, f, c, o; GRU z, r, h. All arrays are C-contiguous, float32 or float64, o
 flag False. Activation codes: 0 linear, 1 tanh, 2 sigmoid, 3 relu, 4 hard_sigmoid.
 """
 
-import ctypes
 import math
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -20,6 +18,8 @@ from contextlib import contextmanager
 import numpy as np
 from numba import njit, types
 from numba.extending import overload
+
+from kernels.cpu.threads import BLAS_THREADS, num_threads
 
 LINEAR, TANH, SIGMOID, RELU, HARD_SIGMOID = 0, 1, 2, 3, 4
 # numpy's error model: float division without a zero check, so loops with one vectorize;
@@ -156,33 +156,15 @@ def _scale_by_derivative(d, y, code):
 # (nogil), as does BLAS.
 _MIN_ROWS = 8  # per thread
 _MIN_WORK = 1 << 22  # multiply-adds per sequence below which one thread is faster
+_MAX_POOL = 64
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
-def _find_blas_threads():
-    """(get, set) for the number of threads of the OpenBLAS that NumPy loaded, or None."""
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = {line.split()[-1] for line in maps if "openblas" in line.lower()}
-    except OSError:
-        return None
-    for path in sorted(p for p in paths if ".so" in p):
-        lib = ctypes.CDLL(path)
-        for prefix, suffix in (("scipy_", "64_"), ("scipy_", ""), ("", "64_"), ("", "")):
-            get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
-            put = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
-            if get is not None and put is not None:
-                return get, put
-    return None
-
-
-_BLAS_THREADS = _find_blas_threads()
-# GRAPHENGINE_RNN_THREADS=1 keeps every sequence on one thread (for a machine shared with other
-# busy processes, where a thread that loses its core holds up the join)
-_CORES = int(os.environ.get("GRAPHENGINE_RNN_THREADS", 0)) or (
-    len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-)
+_BLAS_THREADS = BLAS_THREADS
+# the row threads follow ge.config.set_num_threads (threads.num_threads, read at each call);
+# 1 keeps every sequence on one thread (for a machine shared with other busy processes, where a
+# thread that loses its core holds up the join)
 
 
 @contextmanager
@@ -203,15 +185,15 @@ def rnn_parallel_rows(run, rows, work):
     if _BLAS_THREADS is None:
         run(0, rows)
         return
-    chunks = min(_CORES, rows // _MIN_ROWS) if work >= _MIN_WORK else 1
+    chunks = min(num_threads(), rows // _MIN_ROWS) if work >= _MIN_WORK else 1
     with _single_threaded_blas():
         if chunks < 2:
             run(0, rows)
             return
         global _pool
         with _pool_lock:
-            if _pool is None:
-                _pool = ThreadPoolExecutor(_CORES - 1, thread_name_prefix="rnn-rows")
+            if _pool is None:  # starts threads on demand, at most chunks - 1 in use at once
+                _pool = ThreadPoolExecutor(_MAX_POOL, thread_name_prefix="rnn-rows")
         bounds = [rows * c // chunks for c in range(chunks + 1)]
         futures = [_pool.submit(run, bounds[c], bounds[c + 1]) for c in range(1, chunks)]
         try:

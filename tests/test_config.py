@@ -1,0 +1,99 @@
+"""ge.config.set_num_threads: one thread count for NumPy's BLAS, the recurrent row threads and
+Numba's pool; training gives the same weights on one thread as on two."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import graphengine as ge
+import kernels.cpu.recurrent as kr
+from kernels.cpu import threads
+
+
+@pytest.fixture(autouse=True)
+def restore_threads():
+    before = ge.config.get_num_threads()
+    yield
+    ge.config.set_num_threads(before)
+
+
+def test_default_is_what_blas_started_with():
+    assert ge.config.get_num_threads() >= 1
+    if threads.BLAS_THREADS is not None:
+        assert threads._DEFAULT == threads.BLAS_THREADS[0]()
+
+
+@pytest.mark.skipif(threads.BLAS_THREADS is None, reason="NumPy's BLAS is not OpenBLAS")
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_blas_and_rnn_row_threads_follow_the_setting(n, monkeypatch):
+    ge.config.set_num_threads(np.int64(n))
+    assert ge.config.get_num_threads() == n
+    assert threads.BLAS_THREADS[0]() == n
+    monkeypatch.setattr(kr, "_MIN_ROWS", 1)
+    calls, blas = [], []
+
+    def run(n0, n1):
+        calls.append((n0, n1))
+        blas.append(threads.BLAS_THREADS[0]())
+
+    kr.rnn_parallel_rows(run, 6, kr._MIN_WORK)
+    assert sorted(calls) == [(6 * c // n, 6 * (c + 1) // n) for c in range(n)]
+    assert blas == [1] * n  # each row thread's products on one BLAS thread
+    assert threads.BLAS_THREADS[0]() == n  # restored after the sequence
+
+
+def test_numba_pool_follows_when_running():
+    import numba
+    from numba.np.ufunc import parallel
+
+    ge.config.set_num_threads(1)
+    if parallel._is_initialized:
+        assert numba.get_num_threads() == 1
+
+
+def _train(n):
+    ge.config.set_num_threads(n)
+    ge.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 12, 16)).astype(np.float32)
+    y = rng.integers(0, 5, 64)
+    model = ge.Sequential(
+        [
+            ge.Input((12, 16)),
+            ge.layers.LSTM(96),
+            ge.layers.Dense(256, activation="relu"),
+            ge.layers.Dense(5),
+        ]
+    )
+    model.compile(optimizer="adam", loss=ge.losses.SparseCategoricalCrossentropy(from_logits=True))
+    losses = [model.train_on_batch(x, y) for _ in range(3)]
+    return losses, model.get_weights()
+
+
+class _CountingPool(ThreadPoolExecutor):
+    submitted = 0
+
+    def submit(self, fn, *args):
+        self.submitted += 1
+        return super().submit(fn, *args)
+
+
+def test_training_is_the_same_on_one_and_two_threads(monkeypatch):
+    monkeypatch.setattr(kr, "_MIN_WORK", 0)  # the LSTM's rows split across threads at n=2
+    monkeypatch.setattr(kr, "_MIN_ROWS", 1)
+    monkeypatch.setattr(kr, "_pool", _CountingPool(1))
+    losses1, weights1 = _train(1)
+    assert kr._pool.submitted == 0
+    losses2, weights2 = _train(2)
+    assert kr._pool.submitted > 0 or threads.BLAS_THREADS is None
+    np.testing.assert_allclose(losses1, losses2, rtol=1e-6)
+    for a, b in zip(weights1, weights2):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "2", None, True])
+def test_bad_thread_counts_raise(bad):
+    with pytest.raises(ValueError, match=r"set_num_threads: n must be a positive integer, got"):
+        ge.config.set_num_threads(bad)
+    assert ge.config.get_num_threads() >= 1
