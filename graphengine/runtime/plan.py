@@ -130,7 +130,12 @@ class Plan:
                     users[root[t]] -= 1
                     if users[root[t]] == 0:
                         self.pool.give(pooled[root[t]])
-        return steps
+        self.pool.allocate()  # every block at the largest size its tensors need
+        resolve = self.pool.resolve
+        self.buffers = {t: resolve(b) for t, b in self.buffers.items()}
+        return [
+            (f, [resolve(a) for a in ins], [resolve(o) for o in outs]) for f, ins, outs in steps
+        ]
 
     def _lendable_slots(self, feed: SymbolicTensor) -> list[tuple[list, int]] | None:
         """The (step inputs, index) slots that read `feed`'s buffer, where run() may put the
