@@ -76,6 +76,7 @@ def torch_step(x: np.ndarray, y: np.ndarray):
         opt.step()
         return loss.item()
 
+    step.net, step.opt = model, opt  # for benchmarks/memory.py
     return step
 
 

@@ -4,7 +4,8 @@ the same model in PyTorch CPU (2 threads), with the ratio graphengine / PyTorch.
 Run: python -m benchmarks [--steps 100] [--only mlp_train,cnn_train] (or python benchmarks/run.py)
 
 The frameworks take turns in blocks of a few steps, so a slow spell of a shared machine hits
-both alike: absolute times drift, the ratio measured in one run holds.
+both alike: absolute times drift, the ratio measured in one run holds. After the timing table,
+the peak memory of the MLP and CNN training steps next to PyTorch's (how: benchmarks/memory.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import graphengine as ge  # noqa: E402
-from benchmarks import cnn_train_step, rnn_train_step  # noqa: E402
+from benchmarks import cnn_train_step, memory, rnn_train_step  # noqa: E402
 
 PEAK_GFLOPS = 200.0  # 2 cores x AVX2 FMA on this machine, measured
 
@@ -42,18 +43,25 @@ def mlp(train: bool) -> tuple[Callable, Callable | None, float]:
     x = rng.random((128, 784), dtype=np.float32)
     y = rng.integers(0, 10, 128)
     ge.utils.set_random_seed(0)
-    model = ge.Sequential([ge.Input((784,)), ge.layers.Dense(256, activation="relu"),
-                           ge.layers.Dense(256, activation="relu"), ge.layers.Dense(10)])
-    model.compile(optimizer="adam",
-                  loss=ge.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model = ge.Sequential(
+        [
+            ge.Input((784,)),
+            ge.layers.Dense(256, activation="relu"),
+            ge.layers.Dense(256, activation="relu"),
+            ge.layers.Dense(10),
+        ]
+    )
+    model.compile(optimizer="adam", loss=ge.losses.SparseCategoricalCrossentropy(from_logits=True))
     flops = 2 * 128 * (784 * 256 + 256 * 256 + 256 * 10) * (3 if train else 1)
     ge_step = (lambda: model.train_on_batch(x, y)) if train else (lambda: model.predict_on_batch(x))
+    ge_step.model = model  # for the memory report
     torch = _torch()
     if torch is None:
         return ge_step, None, flops
     nn = torch.nn
-    net = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
-                        nn.Linear(256, 10))
+    net = nn.Sequential(
+        nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10)
+    )
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
@@ -67,14 +75,16 @@ def mlp(train: bool) -> tuple[Callable, Callable | None, float]:
         with torch.no_grad():
             net(xt).numpy()
 
+    pt_train.net, pt_train.opt = net, opt
     return ge_step, pt_train if train else pt_infer, flops
 
 
 def latency() -> tuple[Callable, Callable | None, float]:
     """Dense(16)-relu-Dense(1) on one sample: framework overhead."""
     x = np.random.default_rng(0).random((1, 8), dtype=np.float32)
-    model = ge.Sequential([ge.Input((8,)), ge.layers.Dense(16, activation="relu"),
-                           ge.layers.Dense(1)])
+    model = ge.Sequential(
+        [ge.Input((8,)), ge.layers.Dense(16, activation="relu"), ge.layers.Dense(1)]
+    )
     torch = _torch()
     if torch is None:
         return lambda: model(x), None, 0.0
@@ -95,7 +105,9 @@ def cnn() -> tuple[Callable, Callable | None, float]:
     ge.utils.set_random_seed(0)
     model = cnn_train_step.graphengine_model()
     flops = 3 * 2 * 64 * (26 * 26 * 9 * 32 + 11 * 11 * 9 * 32 * 64 + 1600 * 128 + 1280)
-    return lambda: model.train_on_batch(x, y), cnn_train_step.torch_step(x, y), flops
+    ge_step = lambda: model.train_on_batch(x, y)  # noqa: E731
+    ge_step.model = model
+    return ge_step, cnn_train_step.torch_step(x, y), flops
 
 
 def rnn(cell: str) -> tuple[Callable, Callable | None, float]:
@@ -119,8 +131,12 @@ WORKLOADS = {
 }
 
 
-def interleaved(ge_step: Callable, pt_step: Callable | None, steps: int, block: int = 10
-                ) -> tuple[float, float | None]:
+MEMORY = ("mlp_train", "cnn_train")  # workloads whose training step's peak memory is reported
+
+
+def interleaved(
+    ge_step: Callable, pt_step: Callable | None, steps: int, block: int = 10
+) -> tuple[float, float | None]:
     """Medians (seconds) of both, taking turns in blocks after a warm-up. Each framework keeps
     its own threading defaults; a pause between turns lets the other's idle threads (OpenMP
     spins for a while after its work, BLAS too) go to sleep before the timed steps."""
@@ -159,15 +175,23 @@ def cold_start() -> tuple[float, float]:
 
     def run(cwd: str) -> float:
         env = dict(os.environ, PYTHONPATH=cwd)
-        out = subprocess.run([sys.executable, "-c", COLD_START], cwd=cwd, env=env,
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", COLD_START],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return float(out.stdout.strip().splitlines()[-1])
 
     with tempfile.TemporaryDirectory() as tmp:
         for package in ("graphengine", "kernels"):
             subprocess.run(["cp", "-r", os.path.join(root, package), tmp], check=True)
-        subprocess.run(["find", tmp, "-name", "__pycache__", "-prune", "-exec", "rm", "-rf", "{}",
-                        "+"], check=True)
+        subprocess.run(
+            ["find", tmp, "-name", "__pycache__", "-prune", "-exec", "rm", "-rf", "{}", "+"],
+            check=True,
+        )
         cold = run(tmp)
     run(root)  # make sure this checkout's cache is warm
     return cold, run(root)
@@ -179,21 +203,42 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated workload names")
     args = parser.parse_args()
     names = [n for n in WORKLOADS if not args.only or n in args.only.split(",")]
-    print(f"{'workload':46s} {'graphengine':>12s} {'PyTorch':>10s} {'ratio':>6s} {'target':>7s}"
-          f" {'GFLOP/s':>8s}")
+    print(
+        f"{'workload':46s} {'graphengine':>12s} {'PyTorch':>10s} {'ratio':>6s} {'target':>7s}"
+        f" {'GFLOP/s':>8s}"
+    )
+    trained = {}
     for name in names:
         title, make, target = WORKLOADS[name]
         ge_step, pt_step, flops = make()
-        ge_s, pt_s = interleaved(ge_step, pt_step, args.steps if name != "latency" else 2000)
+        if name in MEMORY:
+            trained[name] = (ge_step, pt_step)
+        if name == "latency":  # 2000 calls of ~0.05 ms: turns of 100 keep the pauses short
+            ge_s, pt_s = interleaved(ge_step, pt_step, 2000, block=100)
+        else:
+            ge_s, pt_s = interleaved(ge_step, pt_step, args.steps)
         ratio = f"{ge_s / pt_s:6.2f}" if pt_s else "     -"
         gflops = f"{flops / ge_s / 1e9:8.1f}" if flops else "        "
         pt = f"{pt_s * 1e3:8.3f}ms" if pt_s else "         -"
-        print(f"{title:46s} {ge_s * 1e3:10.3f}ms {pt} {ratio} {'<= ' + str(target):>7s} {gflops}",
-              flush=True)
+        print(
+            f"{title:46s} {ge_s * 1e3:10.3f}ms {pt} {ratio} {'<= ' + str(target):>7s} {gflops}",
+            flush=True,
+        )
+    if trained:
+        print(
+            f"\n{'peak memory of a training step':46s} {'graphengine':>12s} {'PyTorch':>10s} "
+            f"{'ratio':>6s}   (see benchmarks/memory.py)"
+        )
+        for name, (ge_step, pt_step) in trained.items():
+            ge_bytes = memory.graphengine_step(ge_step.model, ge_step)
+            pt_bytes = memory.torch_step(pt_step.net, pt_step.opt, pt_step) if pt_step else None
+            print(memory.report(WORKLOADS[name][0], ge_bytes, pt_bytes), flush=True)
     if not args.only or "cold_start" in args.only:
         cold, warm = cold_start()
-        print(f"{'cold start to first trained step':46s} empty cache {cold:.2f} s, warm cache "
-              f"{warm:.2f} s (target < 3 s warm)")
+        print(
+            f"{'cold start to first trained step':46s} empty cache {cold:.2f} s, warm cache "
+            f"{warm:.2f} s (target < 3 s warm)"
+        )
     print(f"(fp32 peak of this machine: about {PEAK_GFLOPS:.0f} GFLOP/s)")
 
 
