@@ -63,8 +63,8 @@ def _bias(bias, dtype):
 
 @njit(inline="always")
 def _bias_act_row(v, bias, act, zero):
-    """v (F,) = act(v + bias) in place; bias (F,) or empty. Inlined into its callers (also the
-    small Dense kernel of matmul.py, whose disk cache does not see edits made here)."""
+    """v (F,) = act(v + bias) in place; bias (F,) or empty. Inlined into its callers, which live
+    in this file so that Numba's disk cache (keyed by the caller's file) sees any edit here."""
     F = v.shape[0]
     if bias.size > 0:
         for f in range(F):
@@ -86,6 +86,24 @@ def _bias_act(y, bias, act, zero):
     """y[r] = act(y[r] + bias) for every row of y (M, F); bias (F,) or empty."""
     for r in range(y.shape[0]):
         _bias_act_row(y[r], bias, act, zero)
+
+
+@njit(cache=True, error_model="numpy")
+def _dense_small(x, w, bias, act, zero, y):
+    """y (M, N) = act(x (M, K) @ w (K, N) + bias) row by row: a tiny Dense in one call
+    (matmul.dense_forward), the same bias/activation pass as bias_activation after each row's
+    product (BLAS's rounding order)."""
+    M, K = x.shape
+    N = w.shape[1]
+    for m in range(M):
+        xm, ym = x[m], y[m]
+        for n in range(N):
+            ym[n] = zero
+        for k in range(K):
+            xv, wk = xm[k], w[k]
+            for n in range(N):
+                ym[n] += xv * wk[n]
+        _bias_act_row(ym, bias, act, zero)
 
 
 def bias_activation(y2d, bias, activation):

@@ -2,9 +2,8 @@
 forward, which runs tiny products as one Numba loop instead."""
 
 import numpy as np
-from numba import njit
 
-from kernels.cpu.conv import ACTIVATIONS, _bias, _bias_act_row, bias_activation
+from kernels.cpu.conv import ACTIVATIONS, _bias, _dense_small, bias_activation
 
 __all__ = ["dense_forward", "matmul", "matmul_a_bt", "matmul_at_b"]
 
@@ -31,23 +30,6 @@ def matmul_a_bt(a, b, out):
 def matmul_at_b(a, b, out):
     """out = a.T @ b for 2-D a (M, K), b (M, N), out (K, N): the weight gradient of a Dense."""
     np.matmul(a.T, b, out=out)
-
-
-@njit(cache=True, error_model="numpy")
-def _dense_small(x, w, bias, act, zero, y):
-    """y (M, N) = act(x (M, K) @ w (K, N) + bias) row by row; the same activation pass as
-    bias_activation, after the whole product (its rounding order)."""
-    M, K = x.shape
-    N = w.shape[1]
-    for m in range(M):
-        xm, ym = x[m], y[m]
-        for n in range(N):
-            ym[n] = zero
-        for k in range(K):
-            xv, wk = xm[k], w[k]
-            for n in range(N):
-                ym[n] += xv * wk[n]
-        _bias_act_row(ym, bias, act, zero)
 
 
 def dense_forward(x, w, bias, activation, out):
