@@ -40,6 +40,15 @@ def build(name):
                 ge.layers.Dense(1),
             ]
         )
+    if name == "masked_tagger":
+        return ge.Sequential(
+            [
+                ge.Input((5,), dtype="int32"),
+                ge.layers.Embedding(6, 3, mask_zero=True),
+                ge.layers.LSTM(4, return_sequences=True),
+                ge.layers.Dense(3, activation="softmax"),
+            ]
+        )
     x = ge.Input((4,), name="x")
     h = ge.layers.Dense(6, activation="relu", name="trunk")(x)
     a = ge.layers.Dense(1, name="score")(h)
@@ -91,6 +100,34 @@ def digits_mlp(hidden=32):
 def digits():
     (x, y), (xt, yt) = ge.datasets.load_digits()
     return x.reshape(len(x), -1), y, xt.reshape(len(xt), -1), yt
+
+
+@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum", "none"])
+def test_output_masks_weight_the_loss_and_metrics(reduction):
+    """As Keras (losses.loss.apply_mask, MeanMetricWrapper): masked entries of an output count
+    0; 'sum_over_batch_size' averages over the kept ones (0 for a batch with none); metrics are
+    means over the kept entries."""
+    model = ge.Sequential(
+        [
+            ge.Input((4,), dtype="int32"),
+            ge.layers.Embedding(5, 2, mask_zero=True),
+            ge.layers.Dense(3),
+        ]
+    )
+    loss = ge.losses.MeanSquaredError(reduction=reduction)
+    model.compile(optimizer="sgd", loss=loss, metrics=["mae"])
+    x = np.array([[1, 2, 0, 0], [3, 0, 0, 0], [0, 0, 0, 0], [4, 4, 1, 2]], dtype=np.int32)
+    y = np.random.default_rng(0).standard_normal((4, 4, 3)).astype(np.float32)
+    pred = model.predict(x, verbose=0)
+    keep = (x != 0).astype(np.float64)
+    squares, absolute = ((pred - y) ** 2).mean(-1), np.abs(pred - y).mean(-1)
+    mae = (absolute * keep).sum() / keep.sum()
+    expected = {"sum_over_batch_size": (squares * keep).sum() / keep.sum()}
+    expected["sum"] = expected["none"] = (squares * keep).sum()  # 'none': the trainer sums
+    got = model.evaluate(x, y, batch_size=4, verbose=0)
+    np.testing.assert_allclose(got, [expected[reduction], mae], rtol=1e-5)
+    if reduction == "sum_over_batch_size":  # a batch of padding only: 0, not 0 / 0
+        assert model.evaluate(x[2:3], y[2:3], verbose=0) == [0.0, 0.0]
 
 
 def test_digits_mlp_learns(digits):
@@ -272,8 +309,14 @@ def test_terminate_on_nan_stops_at_the_first_non_finite_loss():
     model = ge.Sequential([ge.Input((2,)), ge.layers.Dense(1)])
     model.compile(optimizer=ge.optimizers.SGD(learning_rate=1e30), loss="mse")
     x = np.ones((64, 2), "float32") * 1e10
-    history = model.fit(x, np.zeros((64, 1)), batch_size=8, epochs=5, verbose=0,
-                        callbacks=[ge.callbacks.TerminateOnNaN()])
+    history = model.fit(
+        x,
+        np.zeros((64, 1)),
+        batch_size=8,
+        epochs=5,
+        verbose=0,
+        callbacks=[ge.callbacks.TerminateOnNaN()],
+    )
     assert len(history.epoch) == 1  # stopped inside the first epoch
     assert not np.isfinite(history.history["loss"][0])
 

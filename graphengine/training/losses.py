@@ -139,7 +139,11 @@ def sparse_categorical_crossentropy(
 
 class Loss:
     """A loss: per-sample values from `fn(y_true, y_pred, **kwargs)`, then `reduction`:
-    'sum_over_batch_size' (the mean over every per-sample value), 'sum' or 'none'."""
+    'sum_over_batch_size' (the mean over every per-sample value), 'sum' or 'none'.
+
+    As in Keras, a mask on `y_pred` (e.g. the time steps an Embedding with mask_zero keeps)
+    weights the values: masked entries count 0, and 'sum_over_batch_size' is the mean over the
+    kept entries (0 when none is kept)."""
 
     fn: Callable[..., Any] = staticmethod(mean_squared_error)
 
@@ -155,6 +159,12 @@ class Loss:
 
     def __call__(self, y_true: Any, y_pred: Any) -> Any:
         values = self.call(y_true, y_pred)
+        mask = getattr(y_pred, "mask", None)
+        if mask is not None and len(mask.shape) == len(values.shape):
+            mask = ops.cast(mask, values.dtype)
+            values = ops.multiply(values, mask)
+            if self.reduction == "sum_over_batch_size":
+                return ops.divide(ops.sum(values), ops.maximum(ops.sum(mask), 1.0))
         if self.reduction == "none":
             return values
         if self.reduction == "sum":

@@ -230,7 +230,9 @@ class Trainer:
         when training, the gradients and the optimizer update appended as the last step."""
         y_feeds = [t for t, y in zip(program.y_true, ys) if y is not None]
         y_arrays = [y for y in ys if y is not None]
-        targets = program.reported + self.outputs
+        targets = (
+            program.reported + self.outputs + [m for m in self._output_masks() if m is not None]
+        )
         pairs = [(g, w) for g, w in zip(program.grads, program.weights) if g is not None]
         if training:
             targets += [g for g, _ in pairs]
@@ -359,13 +361,24 @@ class Trainer:
         n_losses = len(program.reported)
         step[:n_losses] = [float(plan.device.to_host(r)) * len(idx) for r in results[:n_losses]]
         step[n_losses] = len(idx)
-        preds = {}
+        preds: dict[int, tuple] = {}
+        masks = iter(results[n_losses + len(self.outputs) :])
+        for i, mask in enumerate(self._output_masks()):
+            out = plan.device.to_host(results[n_losses + i])
+            preds[i] = (out, None if mask is None else plan.device.to_host(next(masks)))
         for j, (i, metric) in enumerate(metrics):
-            if i not in preds:
-                preds[i] = plan.device.to_host(results[n_losses + i])
-            values = np.asarray(metric.fn(ys[i][idx], preds[i]), dtype=np.float64)
-            step[n_losses + 1 + 2 * j : n_losses + 3 + 2 * j] = values.sum(), values.size
+            pred, mask = preds[i]
+            values = np.asarray(metric.fn(ys[i][idx], pred), dtype=np.float64)
+            if mask is not None and mask.shape == values.shape:  # as Keras: kept entries only
+                total, count = (values * mask).sum(), mask.sum()
+            else:
+                total, count = values.sum(), values.size
+            step[n_losses + 1 + 2 * j : n_losses + 3 + 2 * j] = total, count
         return step
+
+    def _output_masks(self) -> list:
+        """Each output's mask (a tensor of 1.0 for the entries to keep), or None."""
+        return [getattr(o, "mask", None) for o in self.outputs]
 
     def fit(
         self,

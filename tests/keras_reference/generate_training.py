@@ -49,6 +49,18 @@ def two_heads():
     return keras.Model(x, {"score": a, "label": b})
 
 
+def masked_tagger():
+    """Padded id sequences (id 0) tagged step by step: the mask reaches the loss and metrics."""
+    return keras.Sequential(
+        [
+            keras.Input((5,), dtype="int32"),
+            keras.layers.Embedding(6, 3, mask_zero=True),
+            keras.layers.LSTM(4, return_sequences=True),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+
+
 CASES = [
     {
         "id": "adam_sparse_cce",
@@ -101,6 +113,16 @@ CASES = [
         "target": "heads",
         "fit": {"batch_size": 4, "epochs": 2},
     },
+    {
+        "id": "masked_tagger_adam",
+        "build": "masked_tagger",
+        "optimizer": ["Adam", {"learning_rate": 0.02}],
+        "loss": "sparse_categorical_crossentropy",
+        "metrics": ["accuracy"],
+        "n": 8,
+        "target": "ids3_steps",
+        "fit": {"batch_size": 4, "epochs": 3, "validation_split": 0.25},
+    },
 ]
 
 
@@ -114,7 +136,20 @@ def build(name):
     return globals()[name]()
 
 
+def inputs(model, n, rng):
+    """Real features, or for an int input padded ids: 1-5 with a zero tail of 0-3 steps."""
+    shape = (n,) + tuple(model.inputs[0].shape[1:])
+    if model.inputs[0].dtype != "int32":
+        return rng.standard_normal(shape).astype("float32")
+    ids = rng.integers(1, 6, shape).astype("int32")
+    for row, pad in zip(ids, rng.integers(0, 4, n)):
+        row[shape[1] - pad :] = 0
+    return ids
+
+
 def targets(kind, n, rng):
+    if kind == "ids3_steps":
+        return {"y": rng.integers(0, 3, (n, 5)).astype("int32")}
     if kind == "ids3":
         return {"y": rng.integers(0, 3, n).astype("int32")}
     if kind == "real1":
@@ -137,7 +172,7 @@ def main():
             rng.standard_normal(w.shape).astype("float32") * 0.5 for w in model.get_weights()
         ]
         model.set_weights(weights)
-        x = rng.standard_normal((case["n"], model.inputs[0].shape[1])).astype("float32")
+        x = inputs(model, case["n"], rng)
         ys = targets(case["target"], case["n"], rng)
         opt_name, opt_kwargs = case["optimizer"]
         model.compile(
