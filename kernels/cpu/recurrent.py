@@ -25,6 +25,10 @@ LINEAR, TANH, SIGMOID, RELU, HARD_SIGMOID = 0, 1, 2, 3, 4
 # numpy's error model: float division without a zero check, so loops with one vectorize;
 # "contract" lets LLVM fuse a * b + c into one FMA (twice as fast for the polynomials below)
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
+# the row helpers below are inlined into the step kernels: a call per row and helper, arrays
+# passed as structs, was a sixth of the forward step and a fifth of the backward one (LSTM, 64
+# rows, 4 x 128 gates: 72 -> 61 us and 83 -> 65 us)
+_INLINE = {"inline": "always", "error_model": "numpy", "fastmath": {"contract"}}
 
 __all__ = [
     "rnn_parallel_rows",
@@ -109,7 +113,7 @@ def _fast_sigmoid(x):
     return exact
 
 
-@njit(**_JIT)
+@njit(**_INLINE)
 def _activate(v, code):
     """v = f(v) in place on a 1-D row; the switch is outside the loops so each one vectorizes."""
     zero, one = v.dtype.type(0), v.dtype.type(1)
@@ -128,7 +132,7 @@ def _activate(v, code):
             v[j] = min(max(v[j] * sixth + half, zero), one)
 
 
-@njit(**_JIT)
+@njit(**_INLINE)
 def _scale_by_derivative(d, y, code):
     """d *= f'(x), written with y = f(x): every supported activation's derivative is a function
     of its output, so the backward pass saves activations only."""
@@ -255,7 +259,7 @@ def _threshold(u, rate, scale):
 # -- forward steps ----------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(**_INLINE)
 def _finish_row(t, n, keep, hnew, hs, hd, rmask, has_rmask, h_last, y, seq_out, zero_out):
     """Writes row n of the state after step t (hnew if the step is kept, else the previous
     state carried through) into hs[t + 1] or h_last, its dropped copy into hd, and the output:
@@ -286,7 +290,7 @@ def _finish_row(t, n, keep, hnew, hs, hd, rmask, has_rmask, h_last, y, seq_out, 
             y[n, yi, j] = y[n, yi - 1, j]
 
 
-@njit(**_JIT)
+@njit(**_INLINE)
 def _accumulate(g, hrow, bias, has_bias):
     """g += hrow (+ bias): the recurrent product and the input-side bias join the projection."""
     if has_bias:
@@ -297,7 +301,7 @@ def _accumulate(g, hrow, bias, has_bias):
             g[j] += hrow[j]
 
 
-@njit(cache=True)
+@njit(**_INLINE)
 def _kept(mask, has_mask, n, t, reverse):
     if not has_mask:
         return True

@@ -3,7 +3,7 @@ one @njit call per step, in the layout of recurrent.py (time-major (T, N, ...), 
 
 from numba import njit
 
-from kernels.cpu.recurrent import _JIT, _kept, _scale_by_derivative
+from kernels.cpu.recurrent import _INLINE, _JIT, _kept, _scale_by_derivative
 
 __all__ = [
     "simple_rnn_backward_step",
@@ -24,7 +24,7 @@ __all__ = [
 # over all steps, see only kept steps.
 
 
-@njit(cache=True)
+@njit(**_INLINE)
 def _state_grad_row(t, n, keep, dhr, rmask, has_rmask, dpass, dout, dy, has_dy, zero_out):
     """Leaves in dpass[n] the full gradient of state h_t (row n) and updates dout[n]."""
     U = dpass.shape[1]
