@@ -200,6 +200,25 @@ def relu(y):
     return np.maximum(y, 0.0)
 
 
+def test_tensor_given_as_keyword_is_an_input_of_the_call(tmp_path):
+    """As Keras: `layer(x, mask=m)` with a symbolic m records m as an input of the call, so the
+    model connects it (an edge in model.graph), re-applies it when nested, and saves it."""
+    x, m = ge.Input((5, 3), name="x"), ge.Input((5,), name="m")
+    lstm = ge.layers.LSTM(4, name="lstm")
+    model = ge.Model([x, m], lstm(x, mask=m))
+    assert set(model.graph.edges) == {("x", "lstm"), ("m", "lstm")}
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((2, 5, 3)), np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])]
+    xs = [a.astype(np.float32) for a in xs]
+    out = model(xs)
+    np.testing.assert_array_equal(out, lstm(xs[0], mask=xs[1]))
+    assert not np.allclose(out[0], lstm(xs[0][:1])[0])  # the mask is used
+    outer_x, outer_m = ge.Input((5, 3)), ge.Input((5,))
+    np.testing.assert_array_equal(ge.Model([outer_x, outer_m], model([outer_x, outer_m]))(xs), out)
+    model.save(tmp_path / "m.gez")
+    np.testing.assert_array_equal(ge.models.load_model(tmp_path / "m.gez")(xs), out)
+
+
 def test_sequential_input_dim():
     d1, d2 = dense(5, "sq1", input_dim=1, activation="relu"), dense(1, "sq2")
     seq = ge.Sequential([d1, d2])

@@ -44,11 +44,18 @@ class LayerCall:
     """One call of a layer on symbolic inputs: a node of `model.graph`."""
 
     def __init__(
-        self, layer: Any, inputs: list[SymbolicTensor], input_struct: Any, kwargs: dict[str, Any]
+        self,
+        layer: Any,
+        args: list[SymbolicTensor],
+        input_struct: Any,
+        kwargs: dict[str, Any],
+        kwarg_inputs: Sequence[SymbolicTensor] = (),
     ) -> None:
         self.id = next(_ids)
         self.layer = layer
-        self.inputs = inputs
+        # the flat positional inputs (nested as input_struct), then tensors given as keywords
+        self.inputs = list(args) + list(kwarg_inputs)
+        self.n_args = len(args)
         self.input_struct = input_struct
         self.kwargs = kwargs
         self.outputs: list[SymbolicTensor] = []

@@ -10,7 +10,7 @@ import numpy as np
 from graphengine import utils
 from graphengine.graph.node import LayerCall
 from graphengine.graph.tensor import Constant, SymbolicTensor, Variable
-from graphengine.layers.base import flatten, pack_like
+from graphengine.layers.base import flatten, map_tensors, pack_like
 from graphengine.ops.base import apply
 from graphengine.ops.elementwise import Binary, Cast, Compare, Unary
 from graphengine.ops.indexing import Gather, OneHot
@@ -127,12 +127,10 @@ def functional_config(model: Any) -> dict[str, Any]:
             if id(site.layer) not in seen:
                 seen.add(id(site.layer))
                 layers.append(serialize_layer(site.layer))
-            refs = (
-                pack_like(site.input_struct, [ref(t) for t in site.inputs]) if site.inputs else None
-            )
-            sites.append(
-                {"layer": site.layer.name, "args": encode(refs), "kwargs": encode(site.kwargs)}
-            )
+            args = [ref(t) for t in site.inputs[: site.n_args]]
+            refs = pack_like(site.input_struct, args) if site.inputs else None
+            kwargs = map_tensors(site.kwargs, ref)
+            sites.append({"layer": site.layer.name, "args": encode(refs), "kwargs": encode(kwargs)})
         else:
             sites.append(
                 {
@@ -177,7 +175,7 @@ def functional_from_config(config: dict[str, Any]) -> Any:
             if site["args"] is None:
                 outputs.append([layer.output])  # an InputLayer
                 continue
-            result = layer(resolve(decode(site["args"])), **decode(site["kwargs"]))
+            result = layer(resolve(decode(site["args"])), **resolve(decode(site["kwargs"])))
         else:
             op_cls = OPS.get(site["op"])
             if op_cls is None:

@@ -7,7 +7,7 @@ Subclasses follow Keras: `__init__` stores hyperparameters, `build(input_shape)`
 from __future__ import annotations
 
 import inspect
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -52,6 +52,18 @@ def pack_like(struct: Any, flat: list) -> Any:
         return next(it)
 
     return build(struct)
+
+
+def map_tensors(struct: Any, fn: Callable[[SymbolicTensor], Any]) -> Any:
+    """`struct` with every symbolic tensor t among its leaves replaced by fn(t)."""
+    return pack_like(
+        struct, [fn(x) if isinstance(x, SymbolicTensor) else x for x in flatten(struct)]
+    )
+
+
+def tensor_leaves(struct: Any) -> list[SymbolicTensor]:
+    """The symbolic tensors among `struct`'s leaves (e.g. a call's `mask=` keyword)."""
+    return [x for x in flatten(struct) if isinstance(x, SymbolicTensor)]
 
 
 def shape_of(struct: Any) -> Any:
@@ -272,7 +284,8 @@ class Layer:
                     "other inputs are symbolic; pass SymbolicTensors (ge.Input) only"
                 )
         self._check_inputs(flat)
-        call = LayerCall(self, flat, inputs, kwargs)
+        # tensors given as keywords (mask=...) are inputs of the call too, after the positional
+        call = LayerCall(self, flat, inputs, kwargs, tensor_leaves(kwargs))
         masks = pack_like(inputs, [x.mask for x in flat])
         call_kwargs = self._call_kwargs(kwargs)
         if any(x.mask is not None for x in flat) and "mask" not in call_kwargs:

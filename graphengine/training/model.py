@@ -13,7 +13,7 @@ from graphengine.autodiff.backward import backward_digraph, gradients, is_differ
 from graphengine.graph.graph import LayerGraph, layers_in_order
 from graphengine.graph.node import LayerCall
 from graphengine.graph.tensor import SymbolicTensor, format_shape
-from graphengine.layers.base import InputSpec, Layer, flatten, pack_like
+from graphengine.layers.base import InputSpec, Layer, flatten, map_tensors, pack_like
 from graphengine.ops.base import RunContext, apply, is_symbolic
 from graphengine.runtime.devices import get_device
 from graphengine.runtime.plan import Plan, concrete_specs, forward_order
@@ -140,8 +140,9 @@ class Model(Trainer, Layer):
             if isinstance(site, LayerCall):
                 if not site.inputs:
                     continue  # an InputLayer: its value is fed
-                args = pack_like(site.input_struct, [values[t] for t in site.inputs])
-                out = flatten(site.layer(args, **site.kwargs))
+                args = pack_like(site.input_struct, [values[t] for t in site.inputs[: site.n_args]])
+                kwargs = map_tensors(site.kwargs, lambda t: values.get(t, t))
+                out = flatten(site.layer(args, **kwargs))
             else:
                 out = flatten(apply(site.op, *[values.get(t, t) for t in site.inputs]))
             values.update(zip(site.outputs, out))
