@@ -361,12 +361,15 @@ class Trainer:
         n_losses = len(program.reported)
         step[:n_losses] = [float(plan.device.to_host(r)) * len(idx) for r in results[:n_losses]]
         step[n_losses] = len(idx)
-        preds: dict[int, tuple] = {}
-        masks = iter(results[n_losses + len(self.outputs) :])
-        for i, mask in enumerate(self._output_masks()):
-            out = plan.device.to_host(results[n_losses + i])
-            preds[i] = (out, None if mask is None else plan.device.to_host(next(masks)))
+        # the outputs' masks follow the outputs among the results (see _step_plan)
+        mask_at = np.cumsum([m is not None for m in self._output_masks()])
+        mask_at += n_losses + len(self.outputs) - 1
+        preds: dict[int, tuple] = {}  # output -> (prediction, mask), copied to the host once
         for j, (i, metric) in enumerate(metrics):
+            if i not in preds:
+                masked = self._output_masks()[i] is not None
+                mask = plan.device.to_host(results[mask_at[i]]) if masked else None
+                preds[i] = (plan.device.to_host(results[n_losses + i]), mask)
             pred, mask = preds[i]
             values = np.asarray(metric.fn(ys[i][idx], pred), dtype=np.float64)
             if mask is not None and mask.shape == values.shape:  # as Keras: kept entries only
