@@ -44,12 +44,17 @@ def test_blas_and_rnn_row_threads_follow_the_setting(n, monkeypatch):
 
 
 def test_numba_pool_follows_when_running():
+    """Once Numba's pool runs (a user's parallel=True kernel; get_num_threads starts it), the
+    setting reaches it, capped at the pool's size."""
     import numba
     from numba.np.ufunc import parallel
 
+    numba.get_num_threads()
+    assert parallel._is_initialized
     ge.config.set_num_threads(1)
-    if parallel._is_initialized:
-        assert numba.get_num_threads() == 1
+    assert numba.get_num_threads() == 1
+    ge.config.set_num_threads(2)
+    assert numba.get_num_threads() == min(2, numba.config.NUMBA_NUM_THREADS)
 
 
 def _train(n):

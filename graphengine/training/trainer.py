@@ -362,13 +362,14 @@ class Trainer:
         step[:n_losses] = [float(plan.device.to_host(r)) * len(idx) for r in results[:n_losses]]
         step[n_losses] = len(idx)
         # the outputs' masks follow the outputs among the results (see _step_plan)
-        mask_at = np.cumsum([m is not None for m in self._output_masks()])
-        mask_at += n_losses + len(self.outputs) - 1
+        mask_results = iter(results[n_losses + len(self.outputs) :])
+        mask_of = {
+            i: next(mask_results) for i, m in enumerate(self._output_masks()) if m is not None
+        }
         preds: dict[int, tuple] = {}  # output -> (prediction, mask), copied to the host once
         for j, (i, metric) in enumerate(metrics):
             if i not in preds:
-                masked = self._output_masks()[i] is not None
-                mask = plan.device.to_host(results[mask_at[i]]) if masked else None
+                mask = plan.device.to_host(mask_of[i]) if i in mask_of else None
                 preds[i] = (plan.device.to_host(results[n_losses + i]), mask)
             pred, mask = preds[i]
             values = np.asarray(metric.fn(ys[i][idx], pred), dtype=np.float64)
