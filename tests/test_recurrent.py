@@ -376,6 +376,63 @@ def test_batch_rows_in_threads_match_one_thread(layer, extra, monkeypatch):
             np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize(
+    "layer, extra",
+    [
+        ("SimpleRNN", {"use_bias": False}),
+        ("LSTM", {}),
+        ("GRU", {}),
+        ("GRU", {"use_bias": False}),
+        ("GRU", {"reset_after": False}),
+    ],
+    ids=["SimpleRNN_no_bias", "LSTM", "GRU", "GRU_no_bias", "GRU_reset_before"],
+)
+def test_weight_gradients_in_row_blocks_match_one_block(layer, extra, monkeypatch):
+    """The weight gradients sum partial products over blocks of rows (ops.recurrent.
+    weight_grad_blocks), the blocks in threads; forced here on a small batch, they must match
+    the single product, and the block count must not depend on the thread count."""
+    import graphengine.ops.recurrent as opr
+    import kernels.cpu.recurrent as kr
+
+    rows = 7
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((rows, T, D))
+    cot = rng.standard_normal((rows, T, U))
+
+    def weight_grads():
+        ge.utils.set_random_seed(5)
+        inp = ge.Input(shape=(T, D), dtype="float64")
+        rnn = getattr(L, layer)(U, return_sequences=True, dtype="float64", **extra)
+        return ge.Model(inp, rnn(inp)).vjp(x, cot)[1]
+
+    expected = weight_grads()
+    monkeypatch.setattr(opr, "_WEIGHT_GRAD_BLOCK_ROWS", 3)  # 28 rows: 8 blocks of 3 or 4
+    assert opr.weight_grad_blocks(rows * T) == 8
+    monkeypatch.setattr(kr, "_pool", _CountingPool())
+    monkeypatch.setattr(kr, "_MIN_WORK", 0)
+    monkeypatch.setattr(kr, "num_threads", lambda: 3)  # blocks 0:2, 2:5, 5:8
+    monkeypatch.setattr(kr, "_BLAS_THREADS", kr._BLAS_THREADS or (lambda: 1, lambda n: None))
+    got = weight_grads()
+    assert kr._pool.submitted >= 2
+    assert len(got) == len(expected) == (2 if extra.get("use_bias") is False else 3)
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-14)
+
+
+def test_weight_grad_blocks_depend_on_rows_only():
+    from graphengine.ops.recurrent import weight_grad_blocks
+
+    assert [weight_grad_blocks(r) for r in (None, 1, 2047, 2048, 3200, 4096, 10**6)] == [
+        None,
+        1,
+        1,
+        2,
+        2,
+        4,
+        8,
+    ]
+
+
 # -- Bidirectional --------------------------------------------------------------------------
 
 

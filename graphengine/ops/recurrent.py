@@ -418,19 +418,41 @@ class RecurrentInputGrad(Op):
         )
 
 
+# The weight gradients sum over all T * N rows. Split into this many blocks of rows (at most),
+# each one product into its own partial sum, the blocks run in threads; the count depends on
+# the rows only, never on the thread count, so the sums (and training) are the same on any
+# number of threads. A row block of 1024 or more keeps each product efficient: measured, LSTM(128)
+# on 3200 rows, one thread's half of the rows 3.2 ms against 4.4 ms for half of the columns.
+_WEIGHT_GRAD_BLOCKS = 8
+_WEIGHT_GRAD_BLOCK_ROWS = 1024
+
+
+def weight_grad_blocks(rows: int | None) -> int | None:
+    """The number of row blocks: the largest power of two with blocks of at least
+    _WEIGHT_GRAD_BLOCK_ROWS rows, 1 to _WEIGHT_GRAD_BLOCKS."""
+    if rows is None:
+        return None
+    blocks = 1
+    while 2 * blocks <= _WEIGHT_GRAD_BLOCKS and rows >= 2 * blocks * _WEIGHT_GRAD_BLOCK_ROWS:
+        blocks *= 2
+    return blocks
+
+
 class RecurrentWeightGrad(Op):
     """The weight gradients from every step's pre-activation gradients, as products over all
     T * N rows: dkernel = xt^T dz, drecurrent_kernel = hin^T dz (dzh for a GRU with
     reset_after; for one without, the candidate's columns take aux^T = (r * h)^T instead),
     dbias = the rows' sums (two rows for a GRU with reset_after: input side, recurrent side).
     Inputs xt, hin, then aux (GRU without reset_after), dz, then dzh (GRU with reset_after).
-    Outputs dkernel, drecurrent_kernel, dbias (with use_bias), then scratch.
+    Outputs dkernel, drecurrent_kernel, dbias (with use_bias), then scratch: [xt | hin | 1] and
+    the blocks' partial sums.
 
     Where both take dz, dkernel and drecurrent_kernel come from one product [xt | hin]^T dz
     (about 25% faster than two, the narrow xt^T being inefficient on its own), and with one
     bias a column of ones, [xt | hin | 1], makes the bias gradient the product's last row
-    instead of a separate pass over dz. The output columns are shared out between threads,
-    each on single-threaded BLAS."""
+    instead of a separate pass over dz. The rows are split into blocks (weight_grad_blocks),
+    each giving a partial (D + U + bias rows, G) = [dkernel; drecurrent_kernel; dbias], summed
+    at the end; the blocks run in threads, each on single-threaded BLAS."""
 
     def __init__(self, forward_op: RecurrentSequence) -> None:
         f = forward_op
@@ -438,6 +460,7 @@ class RecurrentWeightGrad(Op):
         self.split = 2 * f.units if f.gru and not f.reset_after else None
         self.use_bias, self.two_biases = f.use_bias, f.gru and f.reset_after
         self.ones = int(f.use_bias and not self.two_biases)  # the column of ones in [xt | hin]
+        self.bias_rows = (2 if self.two_biases else 1) if f.use_bias else 0
         self.in_names = ["xt", "hin"] + (["aux"] if self.split else []) + ["dz"]
         self.in_names += ["dzh"] if self.two_biases else []
 
@@ -448,41 +471,44 @@ class RecurrentWeightGrad(Op):
         if self.use_bias:
             specs.append(((2, G) if self.two_biases else (G,), dtype))
         rows = None if T is None or N is None else T * N
-        width = D + U + self.ones
-        return specs + [((rows, width), dtype), ((width, G), dtype)]  # [xt | hin | 1], product
+        partials = (weight_grad_blocks(rows), D + U + self.bias_rows, G)
+        return specs + [((rows, D + U + self.ones), dtype), (partials, dtype)]
 
     def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
         i = {name: a.reshape(-1, a.shape[-1]) for name, a in zip(self.in_names, ins)}
-        dk, dr, xh, dkr = outs[0], outs[1], outs[-2], outs[-1]
-        db = outs[2].reshape(-1, outs[2].shape[-1]) if self.use_bias else None
+        dk, dr, xh, partials = outs[0], outs[1], outs[-2], outs[-1]
         xt, dz, D = i["xt"], i["dz"], i["xt"].shape[1]
         DU = D + i["hin"].shape[1]
-        rows, width = dz.shape
-        merged = min(self.split or width, 0 if self.two_biases else width)  # columns [0, merged)
+        rows, G = dz.shape
+        blocks = partials.shape[0]
+        merged = min(self.split or G, 0 if self.two_biases else G)  # columns [0, merged)
+        bounds = [rows * b // blocks for b in range(blocks + 1)]
 
-        def copy_rows(a: int, b: int) -> None:
-            k.copy(xt[a:b], xh[a:b, :D])
-            k.copy(i["hin"][a:b], xh[a:b, D:DU])
-            if self.ones:
-                k.fill(1.0, xh[a:b, DU:])
-
-        def columns(a: int, b: int) -> None:
-            m = min(b, merged)
-            if a < m:
-                k.matmul_at_b(xh, dz[:, a:m], dkr[:, a:m])
-                k.copy(dkr[:D, a:m], dk[:, a:m])
-                k.copy(dkr[D:DU, a:m], dr[:, a:m])
+        def block(b: int) -> None:  # partials[b] from rows bounds[b]:bounds[b + 1]
+            r0, r1, p = bounds[b], bounds[b + 1], partials[b]
+            m = merged
+            if m:
+                k.copy(xt[r0:r1], xh[r0:r1, :D])
+                k.copy(i["hin"][r0:r1], xh[r0:r1, D:DU])
                 if self.ones:
-                    k.copy(dkr[DU:, a:m], db[:, a:m])
-            c0 = max(a, merged)
-            if c0 < b:
-                k.matmul_at_b(xt, dz[:, c0:b], dk[:, c0:b])
-                k.matmul_at_b(i.get("aux", i["hin"]), i.get("dzh", dz)[:, c0:b], dr[:, c0:b])
-                if db is not None:
-                    k.sum_forward(dz[:, c0:b], (0,), db[:1, c0:b])
-            if db is not None and self.two_biases:
-                k.sum_forward(i["dzh"][:, a:b], (0,), db[1:, a:b])
+                    k.fill(1.0, xh[r0:r1, DU:])
+                k.matmul_at_b(xh[r0:r1], dz[r0:r1, :m], p[:, :m])
+            if m < G:
+                k.matmul_at_b(xt[r0:r1], dz[r0:r1, m:], p[:D, m:])
+                left, right = i.get("aux", i["hin"]), i.get("dzh", dz)
+                k.matmul_at_b(left[r0:r1], right[r0:r1, m:], p[D:DU, m:])
+                if self.use_bias:
+                    k.sum_forward(dz[r0:r1, m:], (0,), p[DU : DU + 1, m:])
+            if self.two_biases and self.use_bias:
+                k.sum_forward(i["dzh"][r0:r1], (0,), p[DU + 1 :])
 
-        if merged:
-            k.rnn_parallel_rows(copy_rows, rows, rows * xh.shape[1])
-        k.rnn_parallel_rows(columns, width, rows * width * xh.shape[1])
+        def run(b0: int, b1: int) -> None:
+            for b in range(b0, b1):
+                block(b)
+
+        k.rnn_parallel_rows(run, blocks, rows * G * partials.shape[1], 1)
+        grads = [(dk, 0, D), (dr, D, DU)]
+        if self.use_bias:
+            grads.append((outs[2], DU, DU + self.bias_rows))
+        for out, r0, r1 in grads:  # the blocks' sum, in a fixed order
+            k.sum_forward(partials[:, r0:r1], (0,), out.reshape(1, r1 - r0, G))

@@ -182,14 +182,14 @@ def _single_threaded_blas():
         put(before)
 
 
-def rnn_parallel_rows(run, rows, work):
-    """Calls run(n0, n1) on disjoint row ranges covering [0, rows): in threads when `work`
-    (multiply-adds) is large enough, and always with single-threaded BLAS when its threads can
-    be set (else simply run(0, rows))."""
+def rnn_parallel_rows(run, rows, work, min_rows=None):
+    """Calls run(n0, n1) on disjoint row ranges covering [0, rows), each of at least min_rows
+    rows (default _MIN_ROWS): in threads when `work` (multiply-adds) is large enough, and
+    always with single-threaded BLAS when its threads can be set (else simply run(0, rows))."""
     if _BLAS_THREADS is None:
         run(0, rows)
         return
-    chunks = min(num_threads(), rows // _MIN_ROWS) if work >= _MIN_WORK else 1
+    chunks = min(num_threads(), rows // (min_rows or _MIN_ROWS)) if work >= _MIN_WORK else 1
     with _single_threaded_blas():
         if chunks < 2:
             run(0, rows)

@@ -90,7 +90,7 @@ def launch_rows(kernel, rows, units, *args):
     elementwise(kernel, rows * units)(*[device(a) for a in args])
 
 
-def rnn_parallel_rows(run, rows, work):
+def rnn_parallel_rows(run, rows, work, min_rows=None):
     """run(0, rows): on the device the rows are parallel inside every kernel."""
     run(0, rows)
 
