@@ -378,6 +378,49 @@ def test_batch_rows_in_threads_match_one_thread(layer, extra, monkeypatch):
 
 @pytest.mark.parametrize(
     "layer, extra",
+    [("SimpleRNN", {}), ("LSTM", {}), ("GRU", {}), ("GRU", {"reset_after": False})],
+    ids=["SimpleRNN", "LSTM", "GRU", "GRU_reset_before"],
+)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sequences_without_blas_from_numba_match(layer, extra, dtype, monkeypatch):
+    """Whole sequences run in Numba, calling OpenBLAS's gemm (kernels/cpu/blas.py); without it
+    (a NumPy on another BLAS) the same steps run from Python. Both must agree, with masks,
+    states, both dropouts and go_backwards, forward and backward."""
+    import kernels.cpu.recurrent_sequences as seqs
+
+    assert seqs.GEMMS, "NumPy's OpenBLAS gemm was not found"
+    rows, n = 5, N_STATES[layer]
+    inp = ge.Input(shape=(T,), dtype="int32")
+    states = [ge.Input(shape=(U,), dtype=dtype) for _ in range(n)]
+    seq = L.Embedding(6, D, mask_zero=True, dtype=dtype)(inp)
+    rnn = getattr(L, layer)(
+        U,
+        return_sequences=True,
+        return_state=True,
+        go_backwards=True,
+        dropout=0.3,
+        recurrent_dropout=0.2,
+        dtype=dtype,
+        **extra,
+    )
+    rnn.cell.rng = FixedDraws(3)
+    model = ge.Model([inp, *states], rnn(seq, initial_state=states, training=True))
+    rng = np.random.default_rng(17)
+    xs = [rng.integers(0, 6, (rows, T)).astype(np.int32)]
+    xs += [rng.standard_normal((rows, U)).astype(dtype) for _ in range(n)]
+    cots = [rng.standard_normal(o.shape).astype(dtype) for o in model(xs)]
+    expected = [model(xs), *model.vjp(xs, cots)]
+    monkeypatch.setattr(seqs, "GEMMS", {})
+    got = [model(xs), *model.vjp(xs, cots)]
+    for g, e in zip(ge.layers.base.flatten(got), ge.layers.base.flatten(expected)):
+        if e is None:
+            assert g is None
+        else:
+            np.testing.assert_allclose(g, e, rtol=1e-5 if dtype == "float32" else 1e-12)
+
+
+@pytest.mark.parametrize(
+    "layer, extra",
     [
         ("SimpleRNN", {"use_bias": False}),
         ("LSTM", {}),

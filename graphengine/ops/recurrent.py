@@ -195,18 +195,17 @@ class RecurrentSequence(Op):
         if self.lstm:
             _initial(k, i.get("c0"), o["cs"][0])
         mask = i.get("mask")  # any dtype: the kernels test it against 0
-        step = self._step_function(k, i, o, _StepArgs(self, x.dtype, o, mask))
+        stages = self._stages(k, i, o, _StepArgs(self, x.dtype, o, mask))
         U, G = self.units, GATES[self.cell] * self.units
 
         def run(n0: int, n1: int) -> None:
-            for t in range(T):
-                step(t, n0, n1)
+            k.rnn_forward_sequence(n0, n1, stages)
 
         k.rnn_parallel_rows(run, N, T * N * U * G)
 
-    def _step_function(self, k: Any, i: dict, o: dict, a: _StepArgs) -> Any:
-        """step(t, n0, n1): time step t for batch rows n0:n1, the recurrent product on BLAS
-        and the gate math in one fused kernel."""
+    def _stages(self, k: Any, i: dict, o: dict, a: _StepArgs) -> tuple:
+        """The stages of a step (kernels.sequences): the recurrent product on BLAS, then the
+        gate math in one fused kernel (twice for a GRU without reset_after)."""
         R, hr, hin, gates, hs = i["recurrent_kernel"], o["hr"], a.hin, o["gates"], o["hs"]
         bias = i.get("bias")
         # the input-side bias is added in the step kernel (b[0] for a GRU with reset_after)
@@ -214,39 +213,24 @@ class RecurrentSequence(Op):
         masking = (a.mask, a.has_mask, self.go_backwards)
         out = (a.rmask, self.rdrop, a.hd, a.y, self.return_sequences, self.zero_output_for_mask)
         if self.cell == "simple_rnn":
-            tail = (*biases, hs, *masking, self._act, *out, o["h"])
-
-            def step(t: int, n0: int, n1: int) -> None:
-                k.matmul(hin[t, n0:n1], R, hr[n0:n1])
-                k.simple_rnn_forward_step(t, n0, n1, gates, hr, *tail)
-
-        elif self.lstm:
+            args = (gates, hr, *biases, hs, *masking, self._act, *out, o["h"])
+            return ((hin, R, hr, k.simple_rnn_forward_step, args),)
+        if self.lstm:
             tail = (hs, o["cs"], o["tcs"], *masking, self._act, self._ract, *out, o["h"], o["c"])
-
-            def step(t: int, n0: int, n1: int) -> None:
-                k.matmul(hin[t, n0:n1], R, hr[n0:n1])
-                k.lstm_forward_step(t, n0, n1, gates, hr, *biases, *tail)
-
-        elif self.reset_after:
+            return ((hin, R, hr, k.lstm_forward_step, (gates, hr, *biases, *tail)),)
+        if self.reset_after:
             brec = a.d1 if bias is None else bias[1]
             tail = (*biases, brec, o["aux"], hs, *masking, self._act, self._ract, *out, o["h"])
-
-            def step(t: int, n0: int, n1: int) -> None:
-                k.matmul(hin[t, n0:n1], R, hr[n0:n1])
-                k.gru_forward_step(t, n0, n1, gates, hr, *tail)
-
-        else:  # GRU, reset gate before the product: two products per step
-            u2 = 2 * self.units
-            r_zr, r_h, aux, hrh = R[:, :u2], R[:, u2:], o["aux"], o["hrh"]
-            tail = (*biases, hs, *masking, self._act, *out, o["h"])
-
-            def step(t: int, n0: int, n1: int) -> None:
-                k.matmul(hin[t, n0:n1], r_zr, hr[n0:n1])
-                k.gru_forward_gates(t, n0, n1, gates, hr, *biases, hin, aux, self._ract)
-                k.matmul(aux[t, n0:n1], r_h, hrh[n0:n1])
-                k.gru_forward_candidate(t, n0, n1, gates, hrh, *tail)
-
-        return step
+            return ((hin, R, hr, k.gru_forward_step, (gates, hr, *tail)),)
+        # GRU, reset gate before the product: z, r first, then the candidate's product with r h
+        u2 = 2 * self.units
+        r_zr, r_h, aux, hrh = R[:, :u2], R[:, u2:], o["aux"], o["hrh"]
+        gate_args = (gates, hr, *biases, hin, aux, self._ract)
+        cand_args = (gates, hrh, *biases, hs, *masking, self._act, *out, o["h"])
+        return (
+            (hin, r_zr, hr, k.gru_forward_gates, gate_args),
+            (aux, r_h, hrh, k.gru_forward_candidate, cand_args),
+        )
 
 
 class _StepArgs:
@@ -326,11 +310,10 @@ class RecurrentSequenceGrad(Op):
             f.go_backwards,
         )
         rm = (i["rmask"], True) if f.rdrop else (d2, False)
-        step = self._step_function(k, i, o, common, rm)
+        stages = self._stages(k, i, o, common, rm)
 
         def run(n0: int, n1: int) -> None:
-            for t in range(T - 1, -1, -1):
-                step(t, n0, n1)
+            k.rnn_backward_sequence(n0, n1, stages)
             if f.has_state:
                 k.rnn_backward_finish(n0, n1, o["dhr"], *rm, o["dpass"], o["dh0"])
                 if f.lstm:
@@ -339,8 +322,8 @@ class RecurrentSequenceGrad(Op):
         U, G = f.units, GATES[f.cell] * f.units
         k.rnn_parallel_rows(run, N, T * N * U * G)
 
-    def _step_function(self, k: Any, i: dict, o: dict, common: tuple, rm: tuple) -> Any:
-        """step(t, n0, n1): the fused gate-gradient kernel of step t for rows n0:n1, then the
+    def _stages(self, k: Any, i: dict, o: dict, common: tuple, rm: tuple) -> tuple:
+        """The stages of a step (kernels.sequences): the fused gate-gradient kernel, then the
         product with R^T that carries the gradient to step t - 1."""
         f = self.fwd
         # R^T copied once: the per-step products then read a C-contiguous right operand, which
@@ -350,40 +333,24 @@ class RecurrentSequenceGrad(Op):
         carry = (dhr, o["dpass"], o["dout"], *common)
         zero_out = f.zero_output_for_mask
         if f.cell == "simple_rnn":
-            tail = (*carry, f._act, *rm, zero_out)
-
-            def step(t: int, n0: int, n1: int) -> None:
-                k.simple_rnn_backward_step(t, n0, n1, dz, g, *tail)
-                k.matmul(dz[t, n0:n1], rt, dhr[n0:n1])
-
-        elif f.lstm:
+            args = (dz, g, *carry, f._act, *rm, zero_out)
+            return ((dz, rt, dhr, k.simple_rnn_backward_step, args),)
+        if f.lstm:
             tail = (o["dcarry"], g, i["cs"], i["tcs"], *carry, f._act, f._ract, *rm, zero_out)
-
-            def step(t: int, n0: int, n1: int) -> None:
-                k.lstm_backward_step(t, n0, n1, dz, *tail)
-                k.matmul(dz[t, n0:n1], rt, dhr[n0:n1])
-
-        elif f.reset_after:
+            return ((dz, rt, dhr, k.lstm_backward_step, (dz, *tail)),)
+        if f.reset_after:
             dzh = o["dzh"]
             tail = (dzh, g, i["aux"], i["hs"], *carry, f._act, f._ract, *rm, zero_out)
-
-            def step(t: int, n0: int, n1: int) -> None:
-                k.gru_backward_step(t, n0, n1, dz, *tail)
-                k.matmul(dzh[t, n0:n1], rt, dhr[n0:n1])
-
-        else:
-            u2 = 2 * f.units
-            r_zr, r_h, daux = rt[:u2], rt[u2:], o["daux"]
-            hin = i["hd"] if f.rdrop else i["hs"]
-            tail = (g, i["hs"], *carry, f._act, f._ract, *rm, zero_out)
-
-            def step(t: int, n0: int, n1: int) -> None:
-                k.gru_backward_candidate(t, n0, n1, dz, *tail)
-                k.matmul(dz[t, n0:n1, u2:], r_h, daux[n0:n1])
-                k.gru_backward_gates(t, n0, n1, dz, g, hin, daux, o["dpass"], f._ract, *rm)
-                k.matmul(dz[t, n0:n1, :u2], r_zr, dhr[n0:n1])
-
-        return step
+            return ((dzh, rt, dhr, k.gru_backward_step, (dz, *tail)),)
+        u2 = 2 * f.units
+        r_zr, r_h, daux = rt[:u2], rt[u2:], o["daux"]
+        hin = i["hd"] if f.rdrop else i["hs"]
+        cand_args = (dz, g, i["hs"], *carry, f._act, f._ract, *rm, zero_out)
+        gate_args = (dz, g, hin, daux, o["dpass"], f._ract, *rm)
+        return (
+            (dz[:, :, u2:], r_h, daux, k.gru_backward_candidate, cand_args),
+            (dz[:, :, :u2], r_zr, dhr, k.gru_backward_gates, gate_args),
+        )
 
 
 class RecurrentInputGrad(Op):

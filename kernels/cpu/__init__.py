@@ -10,6 +10,7 @@ from kernels.cpu.optimizers import *  # noqa: F403
 from kernels.cpu.pooling import *  # noqa: F403
 from kernels.cpu.recurrent import *  # noqa: F403
 from kernels.cpu.recurrent_backward import *  # noqa: F403
+from kernels.cpu.recurrent_sequences import *  # noqa: F403
 from kernels.cpu.reduce import *  # noqa: F403
 from kernels.cpu.regularization import *  # noqa: F403
 from kernels.cpu.shape import *  # noqa: F403

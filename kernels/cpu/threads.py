@@ -8,25 +8,20 @@ The default is the thread count NumPy's OpenBLAS started with: all the cores thi
 use, unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS said otherwise.
 """
 
-import ctypes
 import os
+
+from kernels.cpu.blas import openblas
 
 
 def find_blas_threads():
     """(get, set) for the number of threads of the OpenBLAS that NumPy loaded, or None."""
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = {line.split()[-1] for line in maps if "openblas" in line.lower()}
-    except OSError:
+    found = openblas()
+    if found is None:
         return None
-    for path in sorted(p for p in paths if ".so" in p):
-        lib = ctypes.CDLL(path)
-        for prefix, suffix in (("scipy_", "64_"), ("scipy_", ""), ("", "64_"), ("", "")):
-            get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
-            put = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
-            if get is not None and put is not None:
-                return get, put
-    return None
+    lib, prefix, suffix = found
+    get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}")
+    put = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
+    return None if put is None else (get, put)
 
 
 def _cores():

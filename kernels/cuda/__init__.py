@@ -11,6 +11,7 @@ from kernels.cuda.optimizers import *  # noqa: F403
 from kernels.cuda.pooling import *  # noqa: F403
 from kernels.cuda.recurrent import *  # noqa: F403
 from kernels.cuda.recurrent_backward import *  # noqa: F403
+from kernels.cuda.recurrent_sequences import *  # noqa: F403
 from kernels.cuda.reduce import *  # noqa: F403
 from kernels.cuda.regularization import *  # noqa: F403
 from kernels.cuda.shape import *  # noqa: F403
