@@ -8,8 +8,13 @@ kernel, for t = 0 .. T - 1; backward (BPTT), after, for t = T - 1 .. 0.
 """
 
 
-def forward_sequence(matmul, n0, n1, stages):
+def forward_sequence(matmul, n0, n1, projection, stages):
+    """projection: (x, w, gx), the input projection gx[t, n0:n1] = x[t, n0:n1] @ w made at
+    the start of each step, or None."""
     for t in range(stages[0][0].shape[0]):
+        if projection is not None:
+            x, w, gx = projection
+            matmul(x[t, n0:n1], w, gx[t, n0:n1])
         for src, r, dst, kernel, args in stages:
             matmul(src[t, n0:n1], r, dst[n0:n1])
             kernel(t, n0, n1, *args)
