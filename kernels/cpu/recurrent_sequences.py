@@ -131,11 +131,14 @@ def _numpy_matmul(a, b, out):
     np.matmul(a, b, out=out)
 
 
-def _loop(stages):
-    """The Numba loop of these stages and the gemm it calls, or None."""
+def _loop(stages, products):
+    """The Numba loop of these stages and the gemm it calls, or None (no gemm for the dtype,
+    or an operand of a product whose rows are not contiguous, which _gemm cannot take)."""
     gemm = GEMMS.get(stages[0][2].dtype)
     loop = _LOOPS.get(tuple(stage[3] for stage in stages))
-    return None if gemm is None or loop is None else (loop, gemm)
+    if gemm is None or loop is None or any(a.strides[-1] != a.itemsize for a in products):
+        return None
+    return loop, gemm
 
 
 def _operands(stages):
@@ -147,7 +150,7 @@ def rnn_forward_sequence(n0, n1, projection, stages):
     (projection = (x, w, gx)), then each stage: dst[n0:n1] = src[t, n0:n1] @ r and its kernel.
     Projecting step by step, just before the step reads it, is about 10% faster than one
     product for all steps up front (LSTM(128), forward op, measured)."""
-    found = _loop(stages)
+    found = _loop(stages, [*projection, *(a for stage in stages for a in stage[:3])])
     if found is None:
         forward_sequence(_numpy_matmul, n0, n1, projection, stages)
     else:
@@ -157,7 +160,7 @@ def rnn_forward_sequence(n0, n1, projection, stages):
 
 def rnn_backward_sequence(n0, n1, stages):
     """For t = T - 1 .. 0, each stage: its kernel, then dst[n0:n1] = src[t, n0:n1] @ r."""
-    found = _loop(stages)
+    found = _loop(stages, [a for stage in stages for a in stage[:3]])
     if found is None:
         backward_sequence(_numpy_matmul, n0, n1, stages)
     else:
