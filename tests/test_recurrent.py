@@ -330,66 +330,18 @@ class _CountingPool:
         return self.pool.submit(fn, *args)
 
 
-@pytest.mark.parametrize(
+CELLS = pytest.mark.parametrize(
     "layer, extra",
     [("SimpleRNN", {}), ("LSTM", {}), ("GRU", {}), ("GRU", {"reset_after": False})],
     ids=["SimpleRNN", "LSTM", "GRU", "GRU_reset_before"],
 )
-def test_batch_rows_in_threads_match_one_thread(layer, extra, monkeypatch):
-    """Big batches run their rows in threads (kernels.cpu.recurrent.rnn_parallel_rows); forced
-    here on a small one, with masks, states and dropout, it must give the same numbers."""
-    import kernels.cpu.recurrent as kr
-
-    rows, n = 7, N_STATES[layer]
-    inp = ge.Input(shape=(T,), dtype="int32")
-    states = [ge.Input(shape=(U,), dtype="float64") for _ in range(n)]
-    seq = L.Embedding(6, D, mask_zero=True, dtype="float64")(inp)
-    rnn = getattr(L, layer)(
-        U,
-        return_sequences=True,
-        return_state=True,
-        go_backwards=True,
-        dropout=0.3,
-        recurrent_dropout=0.2,
-        dtype="float64",
-        **extra,
-    )
-    rnn.cell.rng = FixedDraws(3)
-    model = ge.Model([inp, *states], rnn(seq, initial_state=states, training=True))
-    rng = np.random.default_rng(13)
-    xs = [rng.integers(0, 6, (rows, T)).astype(np.int32)]
-    xs += [rng.standard_normal((rows, U)) for _ in range(n)]
-    cots = [rng.standard_normal(o.shape) for o in model(xs)]
-    expected = [model(xs), *model.vjp(xs, cots)]
-    pool = _CountingPool()
-    monkeypatch.setattr(kr, "_pool", pool)
-    monkeypatch.setattr(kr, "_MIN_ROWS", 1)
-    monkeypatch.setattr(kr, "_MIN_WORK", 0)
-    monkeypatch.setattr(kr, "num_threads", lambda: 3)  # rows 0:2, 2:4, 4:7
-    monkeypatch.setattr(kr, "_BLAS_THREADS", kr._BLAS_THREADS or (lambda: 1, lambda n: None))
-    got = [model(xs), *model.vjp(xs, cots)]
-    assert pool.submitted >= 4  # forward and backward, two chunks each in the pool
-    for g, e in zip(ge.layers.base.flatten(got), ge.layers.base.flatten(expected)):
-        if e is None:
-            assert g is None
-        else:
-            np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize(
-    "layer, extra",
-    [("SimpleRNN", {}), ("LSTM", {}), ("GRU", {}), ("GRU", {"reset_after": False})],
-    ids=["SimpleRNN", "LSTM", "GRU", "GRU_reset_before"],
-)
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_sequences_without_blas_from_numba_match(layer, extra, dtype, monkeypatch):
-    """Whole sequences run in Numba, calling OpenBLAS's gemm (kernels/cpu/blas.py); without it
-    (a NumPy on another BLAS) the same steps run from Python. Both must agree, with masks,
-    states, both dropouts and go_backwards, forward and backward."""
-    import kernels.cpu.recurrent_sequences as seqs
-
-    assert seqs.GEMMS, "NumPy's OpenBLAS gemm was not found"
-    rows, n = 5, N_STATES[layer]
+def _run_everything(layer, extra, dtype, rows, seed):
+    """A layer with every feature at once (mask, initial states, both dropouts with fixed draws,
+    go_backwards, sequences and states out) on a small batch: a function giving its outputs
+    and then its vjp (input and weight gradients) for fixed cotangents, flattened."""
+    n = N_STATES[layer]
     inp = ge.Input(shape=(T,), dtype="int32")
     states = [ge.Input(shape=(U,), dtype=dtype) for _ in range(n)]
     seq = L.Embedding(6, D, mask_zero=True, dtype=dtype)(inp)
@@ -405,18 +357,54 @@ def test_sequences_without_blas_from_numba_match(layer, extra, dtype, monkeypatc
     )
     rnn.cell.rng = FixedDraws(3)
     model = ge.Model([inp, *states], rnn(seq, initial_state=states, training=True))
-    rng = np.random.default_rng(17)
+    rng = np.random.default_rng(seed)
     xs = [rng.integers(0, 6, (rows, T)).astype(np.int32)]
     xs += [rng.standard_normal((rows, U)).astype(dtype) for _ in range(n)]
     cots = [rng.standard_normal(o.shape).astype(dtype) for o in model(xs)]
-    expected = [model(xs), *model.vjp(xs, cots)]
-    monkeypatch.setattr(seqs, "GEMMS", {})
-    got = [model(xs), *model.vjp(xs, cots)]
-    for g, e in zip(ge.layers.base.flatten(got), ge.layers.base.flatten(expected)):
+    return lambda: ge.layers.base.flatten([model(xs), *model.vjp(xs, cots)])
+
+
+def _assert_same(got, expected, rtol):
+    assert len(got) == len(expected) > 0
+    for g, e in zip(got, expected):
         if e is None:
             assert g is None
         else:
-            np.testing.assert_allclose(g, e, rtol=1e-5 if dtype == "float32" else 1e-12)
+            np.testing.assert_allclose(g, e, rtol=rtol, atol=rtol * 1e-2)
+
+
+@CELLS
+def test_batch_rows_in_threads_match_one_thread(layer, extra, monkeypatch):
+    """Big batches run their rows in threads (kernels.cpu.recurrent.rnn_parallel_rows); forced
+    here on a small one, with masks, states and dropout, it must give the same numbers."""
+    import kernels.cpu.recurrent as kr
+
+    run = _run_everything(layer, extra, "float64", rows=7, seed=13)
+    expected = run()
+    pool = _CountingPool()
+    monkeypatch.setattr(kr, "_pool", pool)
+    monkeypatch.setattr(kr, "_MIN_ROWS", 1)
+    monkeypatch.setattr(kr, "_MIN_WORK", 0)
+    monkeypatch.setattr(kr, "num_threads", lambda: 3)  # rows 0:2, 2:4, 4:7
+    monkeypatch.setattr(kr, "_BLAS_THREADS", kr._BLAS_THREADS or (lambda: 1, lambda n: None))
+    got = run()
+    assert pool.submitted >= 4  # forward and backward, two chunks each in the pool
+    _assert_same(got, expected, rtol=1e-12)
+
+
+@CELLS
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sequences_without_blas_from_numba_match(layer, extra, dtype, monkeypatch):
+    """Whole sequences run in Numba, calling OpenBLAS's gemm (kernels/cpu/blas.py); without it
+    (a NumPy on another BLAS) the same steps run from Python. Both must agree, with masks,
+    states, both dropouts and go_backwards, forward and backward."""
+    import kernels.cpu.recurrent_sequences as seqs
+
+    assert seqs.GEMMS, "NumPy's OpenBLAS gemm was not found"
+    run = _run_everything(layer, extra, dtype, rows=5, seed=17)
+    expected = run()
+    monkeypatch.setattr(seqs, "GEMMS", {})
+    _assert_same(run(), expected, rtol=1e-5 if dtype == "float32" else 1e-12)
 
 
 @pytest.mark.parametrize(
