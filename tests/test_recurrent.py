@@ -330,7 +330,7 @@ class _CountingPool:
         return self.pool.submit(fn, *args)
 
 
-CELLS = pytest.mark.parametrize(
+ALL_CELLS = pytest.mark.parametrize(
     "layer, extra",
     [("SimpleRNN", {}), ("LSTM", {}), ("GRU", {}), ("GRU", {"reset_after": False})],
     ids=["SimpleRNN", "LSTM", "GRU", "GRU_reset_before"],
@@ -373,7 +373,7 @@ def _assert_same(got, expected, rtol):
             np.testing.assert_allclose(g, e, rtol=rtol, atol=rtol * 1e-2)
 
 
-@CELLS
+@ALL_CELLS
 def test_batch_rows_in_threads_match_one_thread(layer, extra, monkeypatch):
     """Big batches run their rows in threads (kernels.cpu.recurrent.rnn_parallel_rows); forced
     here on a small one, with masks, states and dropout, it must give the same numbers."""
@@ -392,7 +392,7 @@ def test_batch_rows_in_threads_match_one_thread(layer, extra, monkeypatch):
     _assert_same(got, expected, rtol=1e-12)
 
 
-@CELLS
+@ALL_CELLS
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_sequences_without_blas_from_numba_match(layer, extra, dtype, monkeypatch):
     """Whole sequences run in Numba, calling OpenBLAS's gemm (kernels/cpu/blas.py); without it
