@@ -807,3 +807,30 @@ def test_matches_keras(case, keras_arrays):
     assert len(dw) == case["n_weights"]
     for j, g in enumerate(dw):
         np.testing.assert_allclose(g, get(f"dw{j}"), rtol=1e-4, atol=1e-5, err_msg=f"dw{j}")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "m, small",
+    [(7, 0), (7, 4 * 5 * 6), (32, 8 * 5 * 6), (9, 2 * 5 * 6), (9, 10**6)],
+    ids=["whole", "rows_4_and_3", "rows_8", "too_few_rows_to_split", "under_the_limit"],
+)
+def test_sequence_gemm_splits_rows_for_the_small_matrix_kernel(m, small, dtype):
+    """The sequences' products call BLAS's gemm from Numba, in calls of at most `small`
+    multiply-adds where BLAS has a small-matrix kernel (blas.SMALL_MATRIX); on operands whose
+    rows are strided views, any split must give the product."""
+    from numba import njit
+
+    from kernels.cpu.recurrent_sequences import GEMMS, _gemm
+
+    @njit
+    def product(gemm, small, a, b, out):
+        _gemm(gemm, small, a, b, out)
+
+    rng = np.random.default_rng(m)
+    a = rng.standard_normal((m, 9)).astype(dtype)[:, 2:7]  # rows 9 apart, 5 columns
+    b = rng.standard_normal((5, 6)).astype(dtype)
+    out = np.full((m, 8), np.nan, dtype)
+    product(GEMMS[np.dtype(dtype)], small, a, b, out[:, 1:7])
+    np.testing.assert_allclose(out[:, 1:7], a @ b, rtol=1e-5 if dtype == "float32" else 1e-12)
+    assert np.isnan(out[:, [0, 7]]).all()  # nothing written outside
