@@ -1,10 +1,12 @@
 """Recurrent primitives. A whole SimpleRNN, LSTM or GRU sequence is one op (`RecurrentSequence`):
 the input projection x W, then per step the recurrent product on BLAS and one fused gate kernel
 (on CUDA the projection of all steps is one product up front; on the CPU each thread projects
-its rows step by step, just before the step reads them, which measured about 10% faster). Its backward pass is one BPTT op (`RecurrentSequenceGrad`, giving
-every step's pre-activation gradients), then the input gradient (`RecurrentInputGrad`) and the
-weight gradients (`RecurrentWeightGrad`), each one product over all steps. Large batches run
-their rows in threads (kernels.cpu.recurrent.rnn_parallel_rows).
+its rows step by step, just before the step reads them, which measured about 10% faster). Its
+backward pass is one BPTT op (`RecurrentSequenceGrad`, giving every step's pre-activation
+gradients), then the input gradient (`RecurrentInputGrad`) and the weight gradients
+(`RecurrentWeightGrad`), each one product over all steps (in row blocks). Large batches run
+their rows in threads (kernels.cpu.recurrent.rnn_parallel_rows), each thread running its whole
+sequence in one kernel call (kernels.cpu.recurrent_sequences).
 
 Per-step work never allocates: besides the real outputs (y, final states) the forward op has
 outputs for what the backward pass reads (time-major input, gate activations, states before each

@@ -8,6 +8,7 @@ cannot be cached, and the address is only known in the running process.
 """
 
 import ctypes
+import functools
 
 import numpy as np
 
@@ -17,6 +18,7 @@ _NAMES = (("scipy_", "64_"), ("scipy_", ""), ("", "64_"), ("", ""))
 ROW_MAJOR, NO_TRANS = 101, 111
 
 
+@functools.cache
 def openblas():
     """(library, prefix, suffix) of the OpenBLAS that NumPy loaded, or None."""
     try:

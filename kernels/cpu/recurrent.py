@@ -1,6 +1,7 @@
 """Recurrent kernels: the per-step gate math of SimpleRNN, LSTM and GRU, fused into one @njit
 call per step, the time-major copies around them, and running batch rows in threads. The BPTT
-backward steps are in recurrent_backward.py.
+backward steps are in recurrent_backward.py, whole sequences (the steps with their products) in
+recurrent_sequences.py.
 
 Layout: the op keeps everything time-major, (T, N, ...), so that one step's rows are contiguous
 and the weight gradients become single BLAS products over all T * N rows. `t` is the processing
