@@ -5,6 +5,11 @@ same length and float32 or float64; an unused slot is passed as an empty array. 
 depend only on the step (learning rate, Adam's alpha, the weight decay factor) are computed
 once per step by the caller. Every update kernel writes `w` and its slots in place.
 
+The arithmetic is in the weight's dtype, as Keras casts its hyperparameters to the variable's
+dtype (1 - beta is taken in Python floats first, as Keras's `1 - self.beta_1`): float32 loops
+vectorize twice as wide as float64 ones, and with float32 square roots and divisions an Adam
+update of 65536 weights went from 208 to 74 us.
+
 Update kernels use NumPy's error model: a zero denominator gives inf/NaN, as in Keras, instead
 of raising (and the loops vectorize without the division checks, about 3x faster).
 
@@ -32,14 +37,16 @@ def sgd_update(w, g, m, lr, momentum, nesterov, decay):
     """SGD: w -= lr * g when momentum == 0 (m unused, may be empty); otherwise
     m = momentum * m - lr * g, then w += m, or w += momentum * m - lr * g with Nesterov.
     Writes w and m."""
+    f = w.dtype.type
+    lr, mu, decay = f(lr), f(momentum), f(decay)
     for i in range(w.size):
         x = w[i]
         x -= x * decay
         step = lr * g[i]
         if momentum != 0.0:
-            mi = momentum * m[i] - step
+            mi = mu * m[i] - step
             m[i] = mi
-            x += momentum * mi - step if nesterov else mi
+            x += mu * mi - step if nesterov else mi
         else:
             x -= step
         w[i] = x
@@ -53,12 +60,15 @@ def adam_update(w, g, m, v, v_hat, alpha, beta_1, beta_2, epsilon, amsgrad, deca
     w -= alpha * m / (sqrt(v) + epsilon), alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t).
     Epsilon is added outside the square root, to the bias-uncorrected v, as Keras does.
     Writes w, m, v and v_hat."""
+    f = w.dtype.type
+    alpha, epsilon, decay = f(alpha), f(epsilon), f(decay)
+    keep_m, keep_v = f(1.0 - beta_1), f(1.0 - beta_2)
     for i in range(w.size):
         x = w[i]
         x -= x * decay
         gi = g[i]
-        mi = m[i] + (gi - m[i]) * (1.0 - beta_1)
-        vi = v[i] + (gi * gi - v[i]) * (1.0 - beta_2)
+        mi = m[i] + (gi - m[i]) * keep_m
+        vi = v[i] + (gi * gi - v[i]) * keep_v
         m[i] = mi
         v[i] = vi
         if amsgrad:
@@ -79,21 +89,30 @@ def rmsprop_update(w, g, velocity, mom, average_grad, lr, rho, momentum, epsilon
     momentum > 0: mom = momentum * mom + increment, w -= mom; otherwise w -= increment.
     `mom` and `average_grad` are unused (may be empty) when their option is off.
     Writes w, velocity, mom and average_grad."""
+    f = w.dtype.type
+    lr, rho, mu, epsilon, decay, rest = (
+        f(lr),
+        f(rho),
+        f(momentum),
+        f(epsilon),
+        f(decay),
+        f(1.0 - rho),
+    )
     for i in range(w.size):
         x = w[i]
         x -= x * decay
         gi = g[i]
-        vel = rho * velocity[i] + (1.0 - rho) * (gi * gi)
+        vel = rho * velocity[i] + rest * (gi * gi)
         velocity[i] = vel
         if centered:
-            avg = rho * average_grad[i] + (1.0 - rho) * gi
+            avg = rho * average_grad[i] + rest * gi
             average_grad[i] = avg
             denominator = vel - avg * avg + epsilon
         else:
             denominator = vel + epsilon
         increment = lr * gi / math.sqrt(denominator)
         if momentum > 0.0:
-            mi = momentum * mom[i] + increment
+            mi = mu * mom[i] + increment
             mom[i] = mi
             w[i] = x - mi
         else:
@@ -105,6 +124,8 @@ def adagrad_update(w, g, accumulator, lr, epsilon, decay):
     """Adagrad (Duchi et al., 2011): accumulator += g^2;
     w -= lr * g / sqrt(accumulator + epsilon)   (epsilon inside the root, as Keras).
     Writes w and accumulator."""
+    f = w.dtype.type
+    lr, epsilon, decay = f(lr), f(epsilon), f(decay)
     for i in range(w.size):
         x = w[i]
         x -= x * decay
