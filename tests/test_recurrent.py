@@ -812,8 +812,8 @@ def test_matches_keras(case, keras_arrays):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize(
     "m, small",
-    [(7, 0), (7, 4 * 5 * 6), (32, 8 * 5 * 6), (9, 2 * 5 * 6), (9, 10**6)],
-    ids=["whole", "rows_4_and_3", "rows_8", "too_few_rows_to_split", "under_the_limit"],
+    [(7, 0), (7, 4 * 5 * 6), (32, 8 * 5 * 6), (9, 2 * 5 * 6), (9, 10**6), (0, 0)],
+    ids=["whole", "rows_4_and_3", "rows_8", "too_few_rows_to_split", "under_the_limit", "none"],
 )
 def test_sequence_gemm_splits_rows_for_the_small_matrix_kernel(m, small, dtype):
     """The sequences' products call BLAS's gemm from Numba, in calls of at most `small`

@@ -47,7 +47,7 @@ def _gemm(gemm, small, a, b, out):
     n, size = b.shape[1], a.itemsize
     lda, ldb, ldc = a.strides[0] // size, b.strides[0] // size, out.strides[0] // size
     one, zero = a.dtype.type(1), a.dtype.type(0)
-    rows = m
+    rows = max(m, 1)  # (no rows: no call)
     if 0 < small < m * n * k and 4 * n * k <= small:  # (no splitting into fewer than 4 rows)
         rows = 4
         while 2 * rows * n * k <= small:
