@@ -302,6 +302,13 @@ def test_data_errors_name_the_input_and_shapes():
         model.fit(np.ones((4, 3)), np.ones((4, 2)), batch_size=0)
     with pytest.raises(ValueError, match=r"validation_split must be in \[0, 1\)"):
         model.fit(np.ones((4, 3)), np.ones((4, 2)), validation_split=1.5)
+    empty = r"expected non-empty data, but input 0 \('features'\) has 0 samples \(shape \(0, 3\)\)"
+    with pytest.raises(ValueError, match=empty):
+        model.fit(np.ones((0, 3)), np.ones((0, 2)))
+    with pytest.raises(ValueError, match=empty):
+        model.evaluate(np.ones((0, 3)), np.ones((0, 2)))
+    with pytest.raises(ValueError, match=empty):
+        model.predict(np.ones((0, 3)))
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow is the point

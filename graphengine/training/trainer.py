@@ -209,6 +209,11 @@ class Trainer:
                 f"Model '{self.name}': x and y must have the same number of samples, "
                 "got " + ", ".join(f"{what}: {n}" for what, n in sizes)
             )
+        if xs and len(xs[0]) == 0:  # as Keras: there is nothing to run
+            raise ValueError(
+                f"Model '{self.name}': expected non-empty data, but {sizes[0][0]} has 0 samples "
+                f"(shape {format_shape(xs[0].shape)})"
+            )
         return xs, ys
 
     # -- plans ---------------------------------------------------------------------------------
