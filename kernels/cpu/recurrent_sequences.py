@@ -12,10 +12,10 @@ kernel(t, n0, n1, *args). The caller runs these inside rnn_parallel_rows, on sin
 BLAS.
 """
 
-import numpy as np
 from numba import njit
 
 from kernels.cpu.blas import GEMMS, NO_TRANS, ROW_MAJOR, SMALL_MATRIX
+from kernels.cpu.matmul import matmul
 from kernels.cpu.recurrent import (
     _INLINE,
     _JIT,
@@ -139,10 +139,6 @@ _LOOPS = {
 }
 
 
-def _numpy_matmul(a, b, out):
-    np.matmul(a, b, out=out)
-
-
 def _loop(stages, products):
     """The Numba loop of these stages and the gemm it calls, or None (no gemm for the dtype,
     or an operand of a product whose rows are not contiguous, which _gemm cannot take)."""
@@ -164,7 +160,7 @@ def rnn_forward_sequence(n0, n1, projection, stages):
     product for all steps up front (LSTM(128), forward op, measured)."""
     found = _loop(stages, [*projection, *(a for stage in stages for a in stage[:3])])
     if found is None:
-        forward_sequence(_numpy_matmul, n0, n1, projection, stages)
+        forward_sequence(matmul, n0, n1, projection, stages)
     else:
         loop, gemm = found
         loop(gemm, SMALL_MATRIX, n0, n1, *projection, *_operands(stages))
@@ -174,7 +170,7 @@ def rnn_backward_sequence(n0, n1, stages):
     """For t = T - 1 .. 0, each stage: its kernel, then dst[n0:n1] = src[t, n0:n1] @ r."""
     found = _loop(stages, [a for stage in stages for a in stage[:3]])
     if found is None:
-        backward_sequence(_numpy_matmul, n0, n1, stages)
+        backward_sequence(matmul, n0, n1, stages)
     else:
         loop, gemm = found
         loop(gemm, SMALL_MATRIX, n0, n1, *_operands(stages))
