@@ -1,8 +1,6 @@
 """ge.config.set_num_threads: one thread count for NumPy's BLAS, the recurrent row threads and
 Numba's pool; training gives the same weights on one thread as on two."""
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import pytest
 
@@ -43,6 +41,26 @@ def test_blas_and_rnn_row_threads_follow_the_setting(n, monkeypatch):
     assert threads.BLAS_THREADS[0]() == n  # restored after the sequence
 
 
+@pytest.mark.skipif(threads.BLAS_THREADS is None, reason="NumPy's BLAS is not OpenBLAS")
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_numba_row_ranges_follow_the_setting(n, monkeypatch):
+    """The whole-sequence kernels run one row range a thread of Numba's pool (at most its
+    size), on single-threaded BLAS, both restored after."""
+    import numba
+
+    ge.config.set_num_threads(n)
+    monkeypatch.setattr(kr, "_MIN_ROWS", 1)
+    bounds = kr.rnn_row_bounds(6, kr._MIN_WORK)
+    assert bounds.tolist() == [6 * c // n for c in range(n + 1)]
+    assert kr.rnn_row_bounds(6, kr._MIN_WORK - 1).tolist() == [0, 6]  # too little work
+    before = numba.get_num_threads()
+    with kr.rnn_numba_rows(bounds):
+        assert numba.get_num_threads() == min(n, numba.config.NUMBA_NUM_THREADS)
+        assert threads.BLAS_THREADS[0]() == 1
+    assert numba.get_num_threads() == before
+    assert threads.BLAS_THREADS[0]() == n
+
+
 def test_numba_pool_follows_when_running():
     """Once Numba's pool runs (a user's parallel=True kernel; get_num_threads starts it), the
     setting reaches it, capped at the pool's size."""
@@ -76,22 +94,24 @@ def _train(n):
     return losses, model.get_weights()
 
 
-class _CountingPool(ThreadPoolExecutor):
-    submitted = 0
-
-    def submit(self, fn, *args):
-        self.submitted += 1
-        return super().submit(fn, *args)
-
-
 def test_training_is_the_same_on_one_and_two_threads(monkeypatch):
+    import kernels.cpu.recurrent_sequences as seqs
+
     monkeypatch.setattr(kr, "_MIN_WORK", 0)  # the LSTM's rows split across threads at n=2
     monkeypatch.setattr(kr, "_MIN_ROWS", 1)
-    monkeypatch.setattr(kr, "_pool", _CountingPool(1))
+    ranges = []
+
+    def row_bounds(*args):
+        bounds = kr.rnn_row_bounds(*args)
+        ranges.append(len(bounds) - 1)
+        return bounds
+
+    monkeypatch.setattr(seqs, "rnn_row_bounds", row_bounds)
     losses1, weights1 = _train(1)
-    assert kr._pool.submitted == 0
+    assert ranges and set(ranges) == {1}
+    ranges.clear()
     losses2, weights2 = _train(2)
-    assert kr._pool.submitted > 0 or threads.BLAS_THREADS is None
+    assert 2 in ranges or not seqs.GEMMS
     np.testing.assert_allclose(losses1, losses2, rtol=1e-6)
     for a, b in zip(weights1, weights2):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)

@@ -373,22 +373,47 @@ def _assert_same(got, expected, rtol):
             np.testing.assert_allclose(g, e, rtol=rtol, atol=rtol * 1e-2)
 
 
-@ALL_CELLS
-def test_batch_rows_in_threads_match_one_thread(layer, extra, monkeypatch):
-    """Big batches run their rows in threads (kernels.cpu.recurrent.rnn_parallel_rows); forced
-    here on a small one, with masks, states and dropout, it must give the same numbers."""
+def _force_row_ranges(monkeypatch, path):
+    """Makes the kernels split even a small batch into 3 row ranges, on the path given: "numba"
+    (Numba's pool, the ranges recorded) or "host" (no gemm for Numba: Python threads, counted).
+    Returns the list of ranges' bounds used ("numba") or the counting pool ("host")."""
     import kernels.cpu.recurrent as kr
+    import kernels.cpu.recurrent_sequences as seqs
 
-    run = _run_everything(layer, extra, "float64", rows=7, seed=13)
-    expected = run()
-    pool = _CountingPool()
-    monkeypatch.setattr(kr, "_pool", pool)
     monkeypatch.setattr(kr, "_MIN_ROWS", 1)
     monkeypatch.setattr(kr, "_MIN_WORK", 0)
-    monkeypatch.setattr(kr, "num_threads", lambda: 3)  # rows 0:2, 2:4, 4:7
+    monkeypatch.setattr(kr, "num_threads", lambda: 3)
     monkeypatch.setattr(kr, "_BLAS_THREADS", kr._BLAS_THREADS or (lambda: 1, lambda n: None))
+    if path == "host":
+        monkeypatch.setattr(seqs, "GEMMS", {})
+        pool = _CountingPool()
+        monkeypatch.setattr(kr, "_pool", pool)
+        return pool
+    used = []
+
+    def row_bounds(*args):
+        used.append(kr.rnn_row_bounds(*args).tolist())
+        return np.array(used[-1], dtype=np.int64)
+
+    monkeypatch.setattr(seqs, "rnn_row_bounds", row_bounds)
+    return used
+
+
+@ALL_CELLS
+@pytest.mark.parametrize("path", ["numba", "host"])
+def test_batch_rows_in_threads_match_one_thread(layer, extra, path, monkeypatch):
+    """Big batches run their rows in ranges at once (Numba's pool, or Python threads on the
+    host path); forced here on a small one, with masks, states and dropout, it must give the
+    same numbers."""
+    run = _run_everything(layer, extra, "float64", rows=7, seed=13)
+    expected = run()
+    forced = _force_row_ranges(monkeypatch, path)
     got = run()
-    assert pool.submitted >= 4  # forward and backward, two chunks each in the pool
+    if path == "host":
+        assert forced.submitted >= 4  # forward and backward, two ranges each in the pool
+    else:  # forward and backward, and the input gradient's product over all 7 * T rows
+        assert forced.count([0, 2, 4, 7]) >= 2
+        assert [0, 7 * T // 3, 2 * 7 * T // 3, 7 * T] in forced
     _assert_same(got, expected, rtol=1e-12)
 
 
@@ -418,12 +443,12 @@ def test_sequences_without_blas_from_numba_match(layer, extra, dtype, monkeypatc
     ],
     ids=["SimpleRNN_no_bias", "LSTM", "GRU", "GRU_no_bias", "GRU_reset_before"],
 )
-def test_weight_gradients_in_row_blocks_match_one_block(layer, extra, monkeypatch):
+@pytest.mark.parametrize("path", ["numba", "host"])
+def test_weight_gradients_in_row_blocks_match_one_block(layer, extra, path, monkeypatch):
     """The weight gradients sum partial products over blocks of rows (ops.recurrent.
-    weight_grad_blocks), the blocks in threads; forced here on a small batch, they must match
+    weight_grad_blocks), the blocks run at once; forced here on a small batch, they must match
     the single product, and the block count must not depend on the thread count."""
     import graphengine.ops.recurrent as opr
-    import kernels.cpu.recurrent as kr
 
     rows = 7
     rng = np.random.default_rng(21)
@@ -439,12 +464,12 @@ def test_weight_gradients_in_row_blocks_match_one_block(layer, extra, monkeypatc
     expected = weight_grads()
     monkeypatch.setattr(opr, "_WEIGHT_GRAD_BLOCK_ROWS", 3)  # 28 rows: 8 blocks of 3 or 4
     assert opr.weight_grad_blocks(rows * T) == 8
-    monkeypatch.setattr(kr, "_pool", _CountingPool())
-    monkeypatch.setattr(kr, "_MIN_WORK", 0)
-    monkeypatch.setattr(kr, "num_threads", lambda: 3)  # blocks 0:2, 2:5, 5:8
-    monkeypatch.setattr(kr, "_BLAS_THREADS", kr._BLAS_THREADS or (lambda: 1, lambda n: None))
+    forced = _force_row_ranges(monkeypatch, path)  # blocks 0:2, 2:5, 5:8
     got = weight_grads()
-    assert kr._pool.submitted >= 2
+    if path == "host":
+        assert forced.submitted >= 2
+    else:
+        assert [0, 2, 5, 8] in forced
     assert len(got) == len(expected) == (2 if extra.get("use_bias") is False else 3)
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-14)

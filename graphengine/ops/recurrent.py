@@ -5,8 +5,8 @@ its rows step by step, just before the step reads them, which measured about 10%
 backward pass is one BPTT op (`RecurrentSequenceGrad`, giving every step's pre-activation
 gradients), then the input gradient (`RecurrentInputGrad`) and the weight gradients
 (`RecurrentWeightGrad`), each one product over all steps (in row blocks). Large batches run
-their rows in threads (kernels.cpu.recurrent.rnn_parallel_rows), each thread running its whole
-sequence in one kernel call (kernels.cpu.recurrent_sequences).
+their rows in threads, each thread running its whole sequence in one kernel call
+(kernels.cpu.recurrent_sequences).
 
 Per-step work never allocates: besides the real outputs (y, final states) the forward op has
 outputs for what the backward pass reads (time-major input, gate activations, states before each
@@ -195,11 +195,7 @@ class RecurrentSequence(Op):
         stages = self._stages(k, i, o, _StepArgs(self, x.dtype, o, mask))
         projection = (xt, i["kernel"], gates)  # gates = x W, then the step's kernel adds h R
         U, G = self.units, GATES[self.cell] * self.units
-
-        def run(n0: int, n1: int) -> None:
-            k.rnn_forward_sequence(n0, n1, projection, stages)
-
-        k.rnn_parallel_rows(run, N, T * N * (D + U) * G)
+        k.rnn_forward_sequence(N, T * N * (D + U) * G, projection, stages)
 
     def _stages(self, k: Any, i: dict, o: dict, a: _StepArgs) -> tuple:
         """The stages of a step (kernels.sequences): the recurrent product on BLAS, then the
@@ -309,16 +305,12 @@ class RecurrentSequenceGrad(Op):
         )
         rm = (i["rmask"], True) if f.rdrop else (d2, False)
         stages = self._stages(k, i, o, common, rm)
-
-        def run(n0: int, n1: int) -> None:
-            k.rnn_backward_sequence(n0, n1, stages)
-            if f.has_state:
-                k.rnn_backward_finish(n0, n1, o["dhr"], *rm, o["dpass"], o["dh0"])
-                if f.lstm:
-                    k.copy(o["dcarry"][n0:n1], o["dc0"][n0:n1])
-
         U, G = f.units, GATES[f.cell] * f.units
-        k.rnn_parallel_rows(run, N, T * N * U * G)
+        k.rnn_backward_sequence(N, T * N * U * G, stages)
+        if f.has_state:
+            k.rnn_backward_finish(0, N, o["dhr"], *rm, o["dpass"], o["dh0"])
+            if f.lstm:
+                k.copy(o["dcarry"], o["dc0"])
 
     def _stages(self, k: Any, i: dict, o: dict, common: tuple, rm: tuple) -> tuple:
         """The stages of a step (kernels.sequences): the fused gate-gradient kernel, then the
@@ -373,9 +365,7 @@ class RecurrentInputGrad(Op):
         T, N, G = dz.shape
         k.transpose(kernel, (1, 0), kernel_t)  # a C-contiguous right operand is faster
         dz2, dxt2 = dz.reshape(T * N, G), dxt.reshape(T * N, -1)
-        k.rnn_parallel_rows(
-            lambda a, b: k.matmul(dz2[a:b], kernel_t, dxt2[a:b]), T * N, dz.size * kernel.shape[0]
-        )
+        k.rnn_matmul(dz2, kernel_t, dxt2, dz.size * kernel.shape[0])
         dmask = ins[3] if len(ins) > 3 else None
         d2 = _dummy(dz.dtype, 2)
         k.rnn_from_time_major(
@@ -442,36 +432,15 @@ class RecurrentWeightGrad(Op):
     def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
         i = {name: a.reshape(-1, a.shape[-1]) for name, a in zip(self.in_names, ins)}
         dk, dr, xh, partials = outs[0], outs[1], outs[-2], outs[-1]
-        xt, dz, D = i["xt"], i["dz"], i["xt"].shape[1]
-        DU = D + i["hin"].shape[1]
-        rows, G = dz.shape
-        blocks = partials.shape[0]
+        D, DU = i["xt"].shape[1], i["xt"].shape[1] + i["hin"].shape[1]
+        rows, G = i["dz"].shape
         merged = min(self.split or G, 0 if self.two_biases else G)  # columns [0, merged)
-        bounds = [rows * b // blocks for b in range(blocks + 1)]
-
-        def block(b: int) -> None:  # partials[b] from rows bounds[b]:bounds[b + 1]
-            r0, r1, p = bounds[b], bounds[b + 1], partials[b]
-            m = merged
-            if m:
-                k.copy(xt[r0:r1], xh[r0:r1, :D])
-                k.copy(i["hin"][r0:r1], xh[r0:r1, D:DU])
-                if self.ones:
-                    k.fill(1.0, xh[r0:r1, DU:])
-                k.matmul_at_b(xh[r0:r1], dz[r0:r1, :m], p[:, :m])
-            if m < G:
-                k.matmul_at_b(xt[r0:r1], dz[r0:r1, m:], p[:D, m:])
-                left, right = i.get("aux", i["hin"]), i.get("dzh", dz)
-                k.matmul_at_b(left[r0:r1], right[r0:r1, m:], p[D:DU, m:])
-                if self.use_bias:
-                    k.sum_forward(dz[r0:r1, m:], (0,), p[DU : DU + 1, m:])
-            if self.two_biases and self.use_bias:
-                k.sum_forward(i["dzh"][r0:r1], (0,), p[DU + 1 :])
-
-        def run(b0: int, b1: int) -> None:
-            for b in range(b0, b1):
-                block(b)
-
-        k.rnn_parallel_rows(run, blocks, rows * G * partials.shape[1], 1)
+        left, right = i.get("aux", i["hin"]), i.get("dzh", i["dz"])
+        work = rows * G * partials.shape[1]
+        k.rnn_weight_grad(
+            i["xt"], i["hin"], left, right, i["dz"], i.get("dzh"), xh, merged, self.use_bias,
+            partials, work,
+        )  # fmt: skip
         grads = [(dk, 0, D), (dr, D, DU)]
         if self.use_bias:
             grads.append((outs[2], DU, DU + self.bias_rows))

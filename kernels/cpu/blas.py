@@ -15,7 +15,7 @@ import numpy as np
 # OpenBLAS's symbol names in NumPy's and SciPy's wheels (scipy_ prefix, 64_ suffix on the
 # 64-bit-integer build), then plain builds
 _NAMES = (("scipy_", "64_"), ("scipy_", ""), ("", "64_"), ("", ""))
-ROW_MAJOR, NO_TRANS = 101, 111
+ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 
 
 @functools.cache

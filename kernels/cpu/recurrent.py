@@ -16,6 +16,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 
+import numba
 import numpy as np
 from numba import njit, types
 from numba.extending import overload
@@ -32,7 +33,6 @@ _JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"cont
 _INLINE = {"inline": "always", "error_model": "numpy", "fastmath": {"contract"}}
 
 __all__ = [
-    "rnn_parallel_rows",
     "rnn_to_time_major",
     "rnn_from_time_major",
     "rnn_dropout_mask",
@@ -157,8 +157,14 @@ def _scale_by_derivative(d, y, code):
 # The recurrence couples time steps, never batch rows: each thread runs every step for its own
 # rows, its small per-step products on single-threaded BLAS. That costs one join per sequence,
 # where BLAS's own threads would meet at a barrier in every step's product, which stalls (for
-# milliseconds, measured) whenever the VM takes a core away. The kernels release the GIL
-# (nogil), as does BLAS.
+# milliseconds, measured) whenever the VM takes a core away.
+#
+# The whole-sequence kernels (recurrent_sequences.py) are parallel=True Numba loops over the row
+# ranges, on Numba's thread pool, which starts and joins its threads without the GIL. From Python
+# threads, each one took the GIL to start its kernel and the join woke the caller through the OS:
+# 200 us before the second thread started and 100-200 us more to join, three times a training
+# step (LSTM(128), 64 rows: train step 17.5 -> 16.7 ms and 19.4 -> 15.8 ms in alternating runs).
+# rnn_parallel_rows, Python threads, remains for the host loops (a NumPy on another BLAS).
 _MIN_ROWS = 8  # per thread
 _MIN_WORK = 1 << 22  # multiply-adds per sequence below which one thread is faster
 _MAX_POOL = 64
@@ -183,14 +189,40 @@ def _single_threaded_blas():
         put(before)
 
 
+def rnn_row_bounds(rows, work, min_rows=None):
+    """The bounds (an int64 array, ranges + 1 long) of the row ranges [0, rows) is split into,
+    one per thread, each of at least min_rows rows (default _MIN_ROWS), when `work`
+    (multiply-adds) is large enough; else a single range."""
+    chunks = min(num_threads(), rows // (min_rows or _MIN_ROWS)) if work >= _MIN_WORK else 1
+    chunks = max(chunks, 1)
+    return np.array([rows * c // chunks for c in range(chunks + 1)], dtype=np.int64)
+
+
+@contextmanager
+def rnn_numba_rows(bounds):
+    """Around a parallel=True kernel over the ranges of `bounds`: Numba's pool runs as many at
+    once (at most its size), on single-threaded BLAS; both settings are restored after."""
+    want = min(len(bounds) - 1, numba.config.NUMBA_NUM_THREADS)
+    before = numba.get_num_threads()
+    if want != before:
+        numba.set_num_threads(want)
+    try:
+        with _single_threaded_blas():
+            yield
+    finally:
+        if want != before:
+            numba.set_num_threads(before)
+
+
 def rnn_parallel_rows(run, rows, work, min_rows=None):
-    """Calls run(n0, n1) on disjoint row ranges covering [0, rows), each of at least min_rows
-    rows (default _MIN_ROWS): in threads when `work` (multiply-adds) is large enough, and
-    always with single-threaded BLAS when its threads can be set (else simply run(0, rows))."""
+    """Calls run(n0, n1) on the ranges of rnn_row_bounds, in Python threads when there are
+    several, always with single-threaded BLAS when its threads can be set (else simply
+    run(0, rows))."""
     if _BLAS_THREADS is None:
         run(0, rows)
         return
-    chunks = min(num_threads(), rows // (min_rows or _MIN_ROWS)) if work >= _MIN_WORK else 1
+    bounds = [int(b) for b in rnn_row_bounds(rows, work, min_rows)]
+    chunks = len(bounds) - 1
     with _single_threaded_blas():
         if chunks < 2:
             run(0, rows)
@@ -199,7 +231,6 @@ def rnn_parallel_rows(run, rows, work, min_rows=None):
         with _pool_lock:
             if _pool is None:  # starts threads on demand, at most chunks - 1 in use at once
                 _pool = ThreadPoolExecutor(_MAX_POOL, thread_name_prefix="rnn-rows")
-        bounds = [rows * c // chunks for c in range(chunks + 1)]
         futures = [_pool.submit(run, bounds[c], bounds[c + 1]) for c in range(1, chunks)]
         try:
             run(bounds[0], bounds[1])

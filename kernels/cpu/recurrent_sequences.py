@@ -1,24 +1,33 @@
-"""Whole recurrent sequences: one call runs every step of a sequence for batch rows n0:n1, each
-step's recurrent products on BLAS and its fused step kernels (recurrent.py,
-recurrent_backward.py), without coming back to Python between steps. The products call NumPy's
-OpenBLAS gemm from Numba (blas.py); the per-step Python loop this replaces cost about 10 us a
-step, and more with two row threads handing the GIL to each other (LSTM(128), 50 steps, 32 rows
-a thread: forward loop 6.6 -> 5.9 ms, measured). Without that gemm (a NumPy on another BLAS) the
-steps run from the host loops of kernels.sequences instead.
+"""Whole recurrent sequences: one call runs every step of a sequence, its batch rows split into
+ranges run at once on Numba's thread pool (parallel=True; recurrent.rnn_numba_rows), each range
+stepping through time with its recurrent products on BLAS and its fused step kernels
+(recurrent.py, recurrent_backward.py), without coming back to Python between steps. The products
+call NumPy's OpenBLAS gemm from Numba (blas.py); the per-step Python loop this replaces cost
+about 10 us a step, and more with two row threads handing the GIL to each other (LSTM(128), 50
+steps, 32 rows a thread: forward loop 6.6 -> 5.9 ms, measured). Without that gemm (a NumPy on
+another BLAS) the steps run from the host loops of kernels.sequences, in Python threads
+(recurrent.rnn_parallel_rows).
 
 A step is the input projection of its rows, then one or more stages (src, r, dst, kernel, args),
 as in kernels.sequences: the product dst[n0:n1] = src[t, n0:n1] @ r and the step kernel
-kernel(t, n0, n1, *args). The caller runs these inside rnn_parallel_rows, on single-threaded
-BLAS.
+kernel(t, n0, n1, *args). The weight gradients' row blocks (rnn_weight_grad) and the input
+gradient's product (rnn_matmul) run on the same pool.
 """
 
-from numba import njit
+from types import SimpleNamespace
 
-from kernels.cpu.blas import GEMMS, NO_TRANS, ROW_MAJOR, SMALL_MATRIX
-from kernels.cpu.matmul import matmul
+import numpy as np
+from numba import njit, prange
+
+from kernels.cpu.blas import GEMMS, NO_TRANS, ROW_MAJOR, SMALL_MATRIX, TRANS
+from kernels.cpu.elementwise import fill
+from kernels.cpu.matmul import matmul, matmul_at_b
 from kernels.cpu.recurrent import (
     _INLINE,
     _JIT,
+    rnn_numba_rows,
+    rnn_parallel_rows,
+    rnn_row_bounds,
     gru_forward_candidate,
     gru_forward_gates,
     gru_forward_step,
@@ -32,9 +41,15 @@ from kernels.cpu.recurrent_backward import (
     lstm_backward_step,
     simple_rnn_backward_step,
 )
-from kernels.sequences import backward_sequence, forward_sequence
+from kernels.cpu.reduce import sum_forward
+from kernels.cpu.shape import copy
+from kernels.sequences import backward_sequence, forward_sequence, weight_grad_block
 
-__all__ = ["rnn_forward_sequence", "rnn_backward_sequence"]
+_PARALLEL = {**_JIT, "parallel": True}
+# the kernels weight_grad_block calls, for the host path
+_HOST_OPS = SimpleNamespace(copy=copy, fill=fill, matmul_at_b=matmul_at_b, sum_forward=sum_forward)
+
+__all__ = ["rnn_forward_sequence", "rnn_backward_sequence", "rnn_matmul", "rnn_weight_grad"]
 
 
 @njit(**_INLINE)
@@ -58,73 +73,104 @@ def _gemm(gemm, small, a, b, out):
              ldb, zero, out[i:].ctypes.data, ldc)  # fmt: skip
 
 
-# One loop per step kernel: a Numba function taking another as an argument is not cached.
+@njit(**_INLINE)
+def _gemm_tn(gemm, a, b, out):
+    """out = a.T @ b through the BLAS gemm; a (m, k), b (m, n), out (k, n), contiguous rows."""
+    m, k = a.shape
+    n, size = b.shape[1], a.itemsize
+    if m == 0:  # (an empty sum)
+        out[:, :] = 0
+        return
+    lda, ldb, ldc = a.strides[0] // size, b.strides[0] // size, out.strides[0] // size
+    one, zero = a.dtype.type(1), a.dtype.type(0)
+    gemm(ROW_MAJOR, TRANS, NO_TRANS, k, n, m, one, a.ctypes.data, lda, b.ctypes.data, ldb, zero,
+         out.ctypes.data, ldc)  # fmt: skip
 
 
-@njit(**_JIT)
-def _simple_rnn_forward(gemm, small, n0, n1, x, w, gx, src, r, dst, args):
-    for t in range(src.shape[0]):
-        _gemm(gemm, small, x[t, n0:n1], w, gx[t, n0:n1])
-        _gemm(gemm, small, src[t, n0:n1], r, dst[n0:n1])
-        simple_rnn_forward_step(t, n0, n1, *args)
+# One loop per step kernel (a Numba function taking another as an argument is not cached), each
+# over the row ranges between `bounds`, in parallel.
 
 
-@njit(**_JIT)
-def _lstm_forward(gemm, small, n0, n1, x, w, gx, src, r, dst, args):
-    for t in range(src.shape[0]):
-        _gemm(gemm, small, x[t, n0:n1], w, gx[t, n0:n1])
-        _gemm(gemm, small, src[t, n0:n1], r, dst[n0:n1])
-        lstm_forward_step(t, n0, n1, *args)
+@njit(**_PARALLEL)
+def _simple_rnn_forward(gemm, small, bounds, x, w, gx, src, r, dst, args):
+    for c in prange(bounds.size - 1):
+        n0, n1 = bounds[c], bounds[c + 1]
+        for t in range(src.shape[0]):
+            _gemm(gemm, small, x[t, n0:n1], w, gx[t, n0:n1])
+            _gemm(gemm, small, src[t, n0:n1], r, dst[n0:n1])
+            simple_rnn_forward_step(t, n0, n1, *args)
 
 
-@njit(**_JIT)
-def _gru_forward(gemm, small, n0, n1, x, w, gx, src, r, dst, args):
-    for t in range(src.shape[0]):
-        _gemm(gemm, small, x[t, n0:n1], w, gx[t, n0:n1])
-        _gemm(gemm, small, src[t, n0:n1], r, dst[n0:n1])
-        gru_forward_step(t, n0, n1, *args)
+@njit(**_PARALLEL)
+def _lstm_forward(gemm, small, bounds, x, w, gx, src, r, dst, args):
+    for c in prange(bounds.size - 1):
+        n0, n1 = bounds[c], bounds[c + 1]
+        for t in range(src.shape[0]):
+            _gemm(gemm, small, x[t, n0:n1], w, gx[t, n0:n1])
+            _gemm(gemm, small, src[t, n0:n1], r, dst[n0:n1])
+            lstm_forward_step(t, n0, n1, *args)
 
 
-@njit(**_JIT)
+@njit(**_PARALLEL)
+def _gru_forward(gemm, small, bounds, x, w, gx, src, r, dst, args):
+    for c in prange(bounds.size - 1):
+        n0, n1 = bounds[c], bounds[c + 1]
+        for t in range(src.shape[0]):
+            _gemm(gemm, small, x[t, n0:n1], w, gx[t, n0:n1])
+            _gemm(gemm, small, src[t, n0:n1], r, dst[n0:n1])
+            gru_forward_step(t, n0, n1, *args)
+
+
+@njit(**_PARALLEL)
 def _gru_reset_before_forward(
-    gemm, small, n0, n1, x, w, gx, src, r, dst, args, src2, r2, dst2, args2
+    gemm, small, bounds, x, w, gx, src, r, dst, args, src2, r2, dst2, args2
 ):
-    for t in range(src.shape[0]):
-        _gemm(gemm, small, x[t, n0:n1], w, gx[t, n0:n1])
-        _gemm(gemm, small, src[t, n0:n1], r, dst[n0:n1])
-        gru_forward_gates(t, n0, n1, *args)
-        _gemm(gemm, small, src2[t, n0:n1], r2, dst2[n0:n1])
-        gru_forward_candidate(t, n0, n1, *args2)
+    for c in prange(bounds.size - 1):
+        n0, n1 = bounds[c], bounds[c + 1]
+        for t in range(src.shape[0]):
+            _gemm(gemm, small, x[t, n0:n1], w, gx[t, n0:n1])
+            _gemm(gemm, small, src[t, n0:n1], r, dst[n0:n1])
+            gru_forward_gates(t, n0, n1, *args)
+            _gemm(gemm, small, src2[t, n0:n1], r2, dst2[n0:n1])
+            gru_forward_candidate(t, n0, n1, *args2)
 
 
-@njit(**_JIT)
-def _simple_rnn_backward(gemm, small, n0, n1, src, r, dst, args):
-    for t in range(src.shape[0] - 1, -1, -1):
-        simple_rnn_backward_step(t, n0, n1, *args)
-        _gemm(gemm, small, src[t, n0:n1], r, dst[n0:n1])
+@njit(**_PARALLEL)
+def _simple_rnn_backward(gemm, small, bounds, src, r, dst, args):
+    for c in prange(bounds.size - 1):
+        n0, n1 = bounds[c], bounds[c + 1]
+        for t in range(src.shape[0] - 1, -1, -1):
+            simple_rnn_backward_step(t, n0, n1, *args)
+            _gemm(gemm, small, src[t, n0:n1], r, dst[n0:n1])
 
 
-@njit(**_JIT)
-def _lstm_backward(gemm, small, n0, n1, src, r, dst, args):
-    for t in range(src.shape[0] - 1, -1, -1):
-        lstm_backward_step(t, n0, n1, *args)
-        _gemm(gemm, small, src[t, n0:n1], r, dst[n0:n1])
+@njit(**_PARALLEL)
+def _lstm_backward(gemm, small, bounds, src, r, dst, args):
+    for c in prange(bounds.size - 1):
+        n0, n1 = bounds[c], bounds[c + 1]
+        for t in range(src.shape[0] - 1, -1, -1):
+            lstm_backward_step(t, n0, n1, *args)
+            _gemm(gemm, small, src[t, n0:n1], r, dst[n0:n1])
 
 
-@njit(**_JIT)
-def _gru_backward(gemm, small, n0, n1, src, r, dst, args):
-    for t in range(src.shape[0] - 1, -1, -1):
-        gru_backward_step(t, n0, n1, *args)
-        _gemm(gemm, small, src[t, n0:n1], r, dst[n0:n1])
+@njit(**_PARALLEL)
+def _gru_backward(gemm, small, bounds, src, r, dst, args):
+    for c in prange(bounds.size - 1):
+        n0, n1 = bounds[c], bounds[c + 1]
+        for t in range(src.shape[0] - 1, -1, -1):
+            gru_backward_step(t, n0, n1, *args)
+            _gemm(gemm, small, src[t, n0:n1], r, dst[n0:n1])
 
 
-@njit(**_JIT)
-def _gru_reset_before_backward(gemm, small, n0, n1, src, r, dst, args, src2, r2, dst2, args2):
-    for t in range(src.shape[0] - 1, -1, -1):
-        gru_backward_candidate(t, n0, n1, *args)
-        _gemm(gemm, small, src[t, n0:n1], r, dst[n0:n1])
-        gru_backward_gates(t, n0, n1, *args2)
-        _gemm(gemm, small, src2[t, n0:n1], r2, dst2[n0:n1])
+@njit(**_PARALLEL)
+def _gru_reset_before_backward(gemm, small, bounds, src, r, dst, args, src2, r2, dst2, args2):
+    for c in prange(bounds.size - 1):
+        n0, n1 = bounds[c], bounds[c + 1]
+        for t in range(src.shape[0] - 1, -1, -1):
+            gru_backward_candidate(t, n0, n1, *args)
+            _gemm(gemm, small, src[t, n0:n1], r, dst[n0:n1])
+            gru_backward_gates(t, n0, n1, *args2)
+            _gemm(gemm, small, src2[t, n0:n1], r2, dst2[n0:n1])
 
 
 _LOOPS = {
@@ -139,38 +185,121 @@ _LOOPS = {
 }
 
 
-def _loop(stages, products):
-    """The Numba loop of these stages and the gemm it calls, or None (no gemm for the dtype,
-    or an operand of a product whose rows are not contiguous, which _gemm cannot take)."""
-    gemm = GEMMS.get(stages[0][2].dtype)
-    loop = _LOOPS.get(tuple(stage[3] for stage in stages))
-    if gemm is None or loop is None or any(a.strides[-1] != a.itemsize for a in products):
+def _gemm_for(arrays):
+    """The BLAS gemm for these arrays' dtype, or None: no gemm for it, or an array whose rows
+    are not contiguous, which _gemm cannot take."""
+    gemm = GEMMS.get(arrays[0].dtype)
+    if gemm is None or any(a.strides[-1] != a.itemsize for a in arrays):
         return None
-    return loop, gemm
+    return gemm
 
 
 def _operands(stages):
     return [x for src, r, dst, _, args in stages for x in (src, r, dst, args)]
 
 
-def rnn_forward_sequence(n0, n1, projection, stages):
-    """For t = 0 .. T - 1: the input projection of the step, gx[t, n0:n1] = x[t, n0:n1] @ w
-    (projection = (x, w, gx)), then each stage: dst[n0:n1] = src[t, n0:n1] @ r and its kernel.
-    Projecting step by step, just before the step reads it, is about 10% faster than one
-    product for all steps up front (LSTM(128), forward op, measured)."""
-    found = _loop(stages, [*projection, *(a for stage in stages for a in stage[:3])])
-    if found is None:
-        forward_sequence(matmul, n0, n1, projection, stages)
-    else:
-        loop, gemm = found
-        loop(gemm, SMALL_MATRIX, n0, n1, *projection, *_operands(stages))
+def rnn_forward_sequence(rows, work, projection, stages):
+    """For t = 0 .. T - 1, on rows 0:rows (`work` multiply-adds in all, which sets how many
+    ranges run at once): the input projection of the step, gx[t] = x[t] @ w (projection =
+    (x, w, gx)), then each stage: dst = src[t] @ r and its kernel. Projecting step by step, just
+    before the step reads it, is about 10% faster than one product for all steps up front
+    (LSTM(128), forward op, measured)."""
+    loop = _LOOPS.get(tuple(stage[3] for stage in stages))
+    gemm = _gemm_for([*projection, *(a for stage in stages for a in stage[:3])])
+    if loop is None or gemm is None:
+
+        def run(n0, n1):
+            forward_sequence(matmul, n0, n1, projection, stages)
+
+        rnn_parallel_rows(run, rows, work)
+        return
+    bounds = rnn_row_bounds(rows, work)
+    with rnn_numba_rows(bounds):
+        loop(gemm, SMALL_MATRIX, bounds, *projection, *_operands(stages))
 
 
-def rnn_backward_sequence(n0, n1, stages):
-    """For t = T - 1 .. 0, each stage: its kernel, then dst[n0:n1] = src[t, n0:n1] @ r."""
-    found = _loop(stages, [a for stage in stages for a in stage[:3]])
-    if found is None:
-        backward_sequence(matmul, n0, n1, stages)
-    else:
-        loop, gemm = found
-        loop(gemm, SMALL_MATRIX, n0, n1, *_operands(stages))
+def rnn_backward_sequence(rows, work, stages):
+    """For t = T - 1 .. 0, on rows 0:rows, each stage: its kernel, then dst = src[t] @ r."""
+    loop = _LOOPS.get(tuple(stage[3] for stage in stages))
+    gemm = _gemm_for([a for stage in stages for a in stage[:3]])
+    if loop is None or gemm is None:
+
+        def run(n0, n1):
+            backward_sequence(matmul, n0, n1, stages)
+
+        rnn_parallel_rows(run, rows, work)
+        return
+    bounds = rnn_row_bounds(rows, work)
+    with rnn_numba_rows(bounds):
+        loop(gemm, SMALL_MATRIX, bounds, *_operands(stages))
+
+
+@njit(**_PARALLEL)
+def _matmul_rows(gemm, bounds, a, b, out):
+    for c in prange(bounds.size - 1):
+        n0, n1 = bounds[c], bounds[c + 1]
+        _gemm(gemm, 0, a[n0:n1], b, out[n0:n1])
+
+
+def rnn_matmul(a, b, out, work):
+    """out = a @ b (2-D), its rows split into ranges run at once, as a sequence's rows."""
+    gemm = _gemm_for([a, b, out])
+    if gemm is None:
+        rnn_parallel_rows(lambda n0, n1: matmul(a[n0:n1], b, out[n0:n1]), len(a), work)
+        return
+    bounds = rnn_row_bounds(len(a), work)
+    with rnn_numba_rows(bounds):
+        _matmul_rows(gemm, bounds, a, b, out)
+
+
+@njit(**_INLINE)
+def _column_sums(a, out):
+    """out (n,) = the sum of a's (m, n) rows, in row order."""
+    out[:] = 0
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            out[j] += a[i, j]
+
+
+@njit(**_PARALLEL)
+def _weight_grad(gemm, bounds, xt, hin, left, right, dz, dzh, has_dzh, xh, merged, bias, out):
+    D, DU, G = xt.shape[1], xt.shape[1] + hin.shape[1], dz.shape[1]
+    for b in prange(out.shape[0]):
+        r0, r1, p = bounds[b], bounds[b + 1], out[b]
+        if merged > 0:
+            for i in range(r0, r1):
+                xh[i, :D] = xt[i]
+                xh[i, D:DU] = hin[i]
+                for j in range(DU, xh.shape[1]):
+                    xh[i, j] = 1
+            _gemm_tn(gemm, xh[r0:r1], dz[r0:r1, :merged], p[:, :merged])
+        if merged < G:
+            _gemm_tn(gemm, xt[r0:r1], dz[r0:r1, merged:], p[:D, merged:])
+            _gemm_tn(gemm, left[r0:r1], right[r0:r1, merged:], p[D:DU, merged:])
+            if bias:
+                _column_sums(dz[r0:r1, merged:], p[DU, merged:])
+        if has_dzh and bias:
+            _column_sums(dzh[r0:r1], p[DU + 1])
+
+
+def rnn_weight_grad(xt, hin, left, right, dz, dzh, xh, merged, use_bias, partials, work):
+    """The recurrent weight gradients' partial sums, partials[b] from the b-th of
+    len(partials) equal blocks of rows (see kernels.sequences.weight_grad_block), the blocks
+    run at once as a sequence's rows."""
+    rows, blocks = len(dz), len(partials)
+    bounds = np.array([rows * b // blocks for b in range(blocks + 1)], dtype=np.int64)
+    has_dzh = dzh is not None
+    arrays = [xt, hin, left, right, dz, xh, partials] + ([dzh] if has_dzh else [])
+    gemm = _gemm_for(arrays)
+    if gemm is None:
+
+        def run(b0, b1):
+            for b in range(b0, b1):
+                weight_grad_block(_HOST_OPS, bounds[b], bounds[b + 1], xt, hin, left, right,
+                                  dz, dzh, xh, merged, use_bias, partials[b])  # fmt: skip
+
+        rnn_parallel_rows(run, blocks, work, 1)
+        return
+    with rnn_numba_rows(rnn_row_bounds(blocks, work, 1)):
+        _weight_grad(gemm, bounds, xt, hin, left, right, dz, dz if dzh is None else dzh,
+                     has_dzh, xh, merged, use_bias, partials)  # fmt: skip

@@ -14,7 +14,6 @@ from kernels.cuda.launch import device, elementwise, flat
 LINEAR, TANH, SIGMOID, RELU, HARD_SIGMOID = 0, 1, 2, 3, 4
 
 __all__ = [
-    "rnn_parallel_rows",
     "rnn_to_time_major",
     "rnn_from_time_major",
     "rnn_dropout_mask",
@@ -88,11 +87,6 @@ def finish(t, n, j, keep, hnew, hs, hd, rmask, has_rmask, h_last, y, seq_out, ze
 def launch_rows(kernel, rows, units, *args):
     """kernel over rows x units threads; host stand-ins for absent arrays go to the device."""
     elementwise(kernel, rows * units)(*[device(a) for a in args])
-
-
-def rnn_parallel_rows(run, rows, work, min_rows=None):
-    """run(0, rows): on the device the rows are parallel inside every kernel."""
-    run(0, rows)
 
 
 @cuda.jit

@@ -1,22 +1,38 @@
-"""Whole recurrent sequences, as kernels.cpu.recurrent_sequences: the stages of every step for
-rows n0:n1 (all rows here, each launch being parallel over them), from the host loops of
-kernels.sequences."""
+"""Whole recurrent sequences, as kernels.cpu.recurrent_sequences, from the host loops of
+kernels.sequences: each launch is parallel over all rows, so a sequence runs them all at once."""
 
-from kernels.cuda.matmul import matmul
-from kernels.sequences import backward_sequence, forward_sequence
+from types import SimpleNamespace
 
-__all__ = ["rnn_forward_sequence", "rnn_backward_sequence"]
+from kernels.cuda.elementwise import fill
+from kernels.cuda.matmul import matmul, matmul_at_b
+from kernels.cuda.reduce import sum_forward
+from kernels.cuda.shape import copy
+from kernels.sequences import backward_sequence, forward_sequence, weight_grad_block
+
+__all__ = ["rnn_forward_sequence", "rnn_backward_sequence", "rnn_matmul", "rnn_weight_grad"]
+
+_OPS = SimpleNamespace(copy=copy, fill=fill, matmul_at_b=matmul_at_b, sum_forward=sum_forward)
 
 
-def rnn_forward_sequence(n0, n1, projection, stages):
-    """The input projection of every step first, as one product (rows n0:n1 being all rows),
-    then the host loop."""
+def rnn_forward_sequence(rows, work, projection, stages):
+    """The input projection of every step first, as one product, then the host loop."""
     x, w, gx = projection
     T, N = x.shape[:2]
-    assert (n0, n1) == (0, N), "on the device a sequence runs all its rows"
     matmul(x.reshape(T * N, x.shape[2]), w, gx.reshape(T * N, gx.shape[2]))
-    forward_sequence(matmul, n0, n1, None, stages)
+    forward_sequence(matmul, 0, rows, None, stages)
 
 
-def rnn_backward_sequence(n0, n1, stages):
-    backward_sequence(matmul, n0, n1, stages)
+def rnn_backward_sequence(rows, work, stages):
+    backward_sequence(matmul, 0, rows, stages)
+
+
+def rnn_matmul(a, b, out, work):
+    matmul(a, b, out)
+
+
+def rnn_weight_grad(xt, hin, left, right, dz, dzh, xh, merged, use_bias, partials, work):
+    rows, blocks = len(dz), len(partials)
+    for b in range(blocks):
+        r0, r1 = rows * b // blocks, rows * (b + 1) // blocks
+        weight_grad_block(_OPS, r0, r1, xt, hin, left, right, dz, dzh, xh, merged, use_bias,
+                          partials[b])  # fmt: skip
