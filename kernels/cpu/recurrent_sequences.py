@@ -52,7 +52,11 @@ _HOST_OPS = SimpleNamespace(copy=copy, fill=fill, matmul_at_b=matmul_at_b, sum_f
 __all__ = ["rnn_forward_sequence", "rnn_backward_sequence", "rnn_matmul", "rnn_weight_grad"]
 
 
-@njit(**_INLINE)
+# the helpers below are plain Numba functions, not inlined into the loops' IR: inlining costs
+# seconds of compilation a loop and no speed (one call a product)
+
+
+@njit(**_JIT)
 def _gemm(gemm, small, a, b, out):
     """out = a @ b through the BLAS gemm; 2-D arrays with contiguous rows (unit last stride).
     With `small` > 0 (blas.SMALL_MATRIX) a product of more multiply-adds is split into calls of
@@ -73,13 +77,14 @@ def _gemm(gemm, small, a, b, out):
              ldb, zero, out[i:].ctypes.data, ldc)  # fmt: skip
 
 
-@njit(**_INLINE)
+@njit(**_JIT)
 def _gemm_tn(gemm, a, b, out):
     """out = a.T @ b through the BLAS gemm; a (m, k), b (m, n), out (k, n), contiguous rows."""
     m, k = a.shape
     n, size = b.shape[1], a.itemsize
     if m == 0:  # (an empty sum)
-        out[:, :] = 0
+        for i in range(k):
+            out[i] = 0
         return
     lda, ldb, ldc = a.strides[0] // size, b.strides[0] // size, out.strides[0] // size
     one, zero = a.dtype.type(1), a.dtype.type(0)
@@ -252,10 +257,11 @@ def rnn_matmul(a, b, out, work):
         _matmul_rows(gemm, bounds, a, b, out)
 
 
-@njit(**_INLINE)
+@njit(**_JIT)
 def _column_sums(a, out):
     """out (n,) = the sum of a's (m, n) rows, in row order."""
-    out[:] = 0
+    for j in range(a.shape[1]):
+        out[j] = 0
     for i in range(a.shape[0]):
         for j in range(a.shape[1]):
             out[j] += a[i, j]
@@ -268,8 +274,10 @@ def _weight_grad(gemm, bounds, xt, hin, left, right, dz, dzh, has_dzh, xh, merge
         r0, r1, p = bounds[b], bounds[b + 1], out[b]
         if merged > 0:
             for i in range(r0, r1):
-                xh[i, :D] = xt[i]
-                xh[i, D:DU] = hin[i]
+                for j in range(D):
+                    xh[i, j] = xt[i, j]
+                for j in range(D, DU):
+                    xh[i, j] = hin[i, j - D]
                 for j in range(DU, xh.shape[1]):
                     xh[i, j] = 1
             _gemm_tn(gemm, xh[r0:r1], dz[r0:r1, :merged], p[:, :merged])

@@ -1,8 +1,8 @@
 """Host threads of the CPU kernels, one count for all of them: NumPy's OpenBLAS threads (set
-through ctypes on the loaded library), the batch-row threads of the recurrent kernels
-(recurrent.rnn_parallel_rows reads `num_threads()` at each call), and Numba's thread pool for
-@njit(parallel=True) kernels (none at present: conv and pooling run on the calling thread, see
-conv.py).
+through ctypes on the loaded library), the batch-row ranges of the recurrent kernels
+(recurrent.rnn_row_bounds reads `num_threads()` at each call; their parallel=True loops set
+Numba's pool to as many threads for the call), and Numba's pool for a user's own
+@njit(parallel=True) kernels (conv and pooling run on the calling thread, see conv.py).
 
 The default is the thread count NumPy's OpenBLAS started with: all the cores this process may
 use, unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS said otherwise.
