@@ -23,7 +23,6 @@ from kernels.cpu.blas import GEMMS, NO_TRANS, ROW_MAJOR, SMALL_MATRIX, TRANS
 from kernels.cpu.elementwise import fill
 from kernels.cpu.matmul import matmul, matmul_at_b
 from kernels.cpu.recurrent import (
-    _INLINE,
     _JIT,
     rnn_numba_rows,
     rnn_parallel_rows,
