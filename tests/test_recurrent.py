@@ -10,6 +10,7 @@ the Keras 3 numbers of keras_reference/recurrent.* are replayed at the end. Shap
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 
 import numpy as np
@@ -473,6 +474,30 @@ def test_weight_gradients_in_row_blocks_match_one_block(layer, extra, path, monk
     assert len(got) == len(expected) == (2 if extra.get("use_bias") is False else 3)
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(), reason="no fork on this platform"
+)
+def test_a_forked_child_runs_recurrent_layers():
+    """A process forked after the row ranges ran on Numba's pool (GNU OpenMP, not fork-safe:
+    Numba aborts a child that uses it) or on Python threads (not in the child) still runs
+    recurrent layers, on the host loops."""
+    ge.utils.set_random_seed(3)
+    inp = ge.Input(shape=(T, D))
+    model = ge.Model(inp, L.LSTM(U)(inp))
+    x = np.random.default_rng(4).standard_normal((16, T, D)).astype(np.float32)
+    expected = model.predict(x, verbose=0)
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    child = ctx.Process(target=lambda: results.put(model.predict(x, verbose=0)))
+    child.start()
+    try:
+        got = results.get(timeout=60)
+    finally:
+        child.join(timeout=60)
+    assert child.exitcode == 0
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_weight_grad_blocks_depend_on_rows_only():

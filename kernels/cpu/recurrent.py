@@ -12,6 +12,7 @@ flag False. Activation codes: 0 linear, 1 tanh, 2 sigmoid, 3 relu, 4 hard_sigmoi
 """
 
 import math
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -198,20 +199,46 @@ def rnn_row_bounds(rows, work, min_rows=None):
     return np.array([rows * c // chunks for c in range(chunks + 1)], dtype=np.int64)
 
 
+# one parallel kernel at a time: Numba's "workqueue" layer (where neither OpenMP nor TBB is
+# found) aborts the process on concurrent launches from two Python threads
+_numba_lock = threading.Lock()
+_numba_pool_usable = True
+
+
+def numba_pool_usable():
+    """False in a process forked after Numba's OpenMP pool ran in its parent: GNU OpenMP is not
+    fork-safe, and Numba aborts such a child at its first parallel kernel (the row ranges then
+    run from the host loops, in Python threads)."""
+    return _numba_pool_usable
+
+
+def _after_fork_in_child():
+    global _pool, _numba_pool_usable
+    _pool = None  # the parent's threads are not in the child: a new pool starts its own
+    from numba.np.ufunc import parallel
+
+    if parallel._is_initialized and numba.threading_layer() == "omp":
+        _numba_pool_usable = False
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 @contextmanager
 def rnn_numba_rows(bounds):
     """Around a parallel=True kernel over the ranges of `bounds`: Numba's pool runs as many at
     once (at most its size), on single-threaded BLAS; both settings are restored after."""
     want = min(len(bounds) - 1, numba.config.NUMBA_NUM_THREADS)
-    before = numba.get_num_threads()
-    if want != before:
-        numba.set_num_threads(want)
-    try:
-        with _single_threaded_blas():
-            yield
-    finally:
+    with _numba_lock:
+        before = numba.get_num_threads()
         if want != before:
-            numba.set_num_threads(before)
+            numba.set_num_threads(want)
+        try:
+            with _single_threaded_blas():
+                yield
+        finally:
+            if want != before:
+                numba.set_num_threads(before)
 
 
 def rnn_parallel_rows(run, rows, work, min_rows=None):

@@ -24,6 +24,7 @@ from kernels.cpu.elementwise import fill
 from kernels.cpu.matmul import matmul, matmul_at_b
 from kernels.cpu.recurrent import (
     _JIT,
+    numba_pool_usable,
     rnn_numba_rows,
     rnn_parallel_rows,
     rnn_row_bounds,
@@ -190,12 +191,13 @@ _LOOPS = {
 
 
 def _gemm_for(arrays):
-    """The BLAS gemm for these arrays' dtype, or None: no gemm for it, or an array whose rows
-    are not contiguous, which _gemm cannot take."""
+    """The BLAS gemm for the Numba loops on these arrays, or None where they cannot run: no
+    gemm for the dtype, an array whose rows are not contiguous (which _gemm cannot take), or a
+    process where Numba's pool is unusable (recurrent.numba_pool_usable)."""
     gemm = GEMMS.get(arrays[0].dtype)
     if gemm is None or any(a.strides[-1] != a.itemsize for a in arrays):
         return None
-    return gemm
+    return gemm if numba_pool_usable() else None
 
 
 def _operands(stages):
@@ -307,6 +309,6 @@ def rnn_weight_grad(xt, hin, left, right, dz, dzh, xh, merged, use_bias, partial
 
         rnn_parallel_rows(run, blocks, work, 1)
         return
-    with rnn_numba_rows(rnn_row_bounds(blocks, work, 1)):
+    with rnn_numba_rows(rnn_row_bounds(blocks, work, 1)):  # (how many threads share them)
         _weight_grad(gemm, bounds, xt, hin, left, right, dz, dz if dzh is None else dzh,
                      has_dzh, xh, merged, use_bias, partials)  # fmt: skip
