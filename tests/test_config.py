@@ -61,6 +61,25 @@ def test_numba_row_ranges_follow_the_setting(n, monkeypatch):
     assert threads.BLAS_THREADS[0]() == n
 
 
+def test_numba_pool_start_sets_the_spin_count_only_while_it_loads(monkeypatch):
+    """GNU OpenMP reads GOMP_SPINCOUNT when Numba loads it: set then, unless the user set it,
+    and gone after, so other OpenMP runtimes in the process keep their own."""
+    import os
+
+    import numba
+    from numba.np.ufunc import parallel
+
+    seen = []
+    monkeypatch.setattr(parallel, "_is_initialized", False)
+    monkeypatch.setattr(numba, "get_num_threads", lambda: seen.append(os.getenv("GOMP_SPINCOUNT")))
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    kr._start_numba_pool()
+    assert seen == [kr._GOMP_SPINCOUNT] and "GOMP_SPINCOUNT" not in os.environ
+    monkeypatch.setenv("GOMP_SPINCOUNT", "7")
+    kr._start_numba_pool()
+    assert seen[-1] == "7" and os.environ["GOMP_SPINCOUNT"] == "7"
+
+
 def test_numba_pool_follows_when_running():
     """Once Numba's pool runs (a user's parallel=True kernel; get_num_threads starts it), the
     setting reaches it, capped at the pool's size."""
