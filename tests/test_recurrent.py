@@ -500,6 +500,21 @@ def test_a_forked_child_runs_recurrent_layers():
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("layer", ["SimpleRNN", "LSTM", "GRU"])
+def test_an_empty_batch_has_zero_gradients(layer):
+    """No rows: an empty output and input gradient, and weight gradients that are empty sums
+    (zeros), through the Numba weight-gradient kernel's no-row path."""
+    inp = ge.Input(shape=(T, D))
+    model = ge.Model(inp, getattr(L, layer)(U, return_sequences=True)(inp))
+    x = np.zeros((0, T, D), np.float32)
+    dx, grads = model.vjp(x, np.zeros((0, T, U), np.float32))
+    assert model(x).shape == (0, T, U)
+    assert [a.shape for a in dx] == [(0, T, D)]
+    assert [g.shape for g in grads] == [w.shape for w in model.get_weights()]
+    for g in grads:
+        assert not np.any(g)
+
+
 def test_weight_grad_blocks_depend_on_rows_only():
     from graphengine.ops.recurrent import weight_grad_blocks
 

@@ -364,7 +364,7 @@ class RecurrentInputGrad(Op):
         dx, dxt, kernel_t = outs
         T, N, G = dz.shape
         k.transpose(kernel, (1, 0), kernel_t)  # a C-contiguous right operand is faster
-        dz2, dxt2 = dz.reshape(T * N, G), dxt.reshape(T * N, -1)
+        dz2, dxt2 = dz.reshape(T * N, G), dxt.reshape(T * N, dxt.shape[2])
         k.rnn_matmul(dz2, kernel_t, dxt2, dz.size * kernel.shape[0])
         dmask = ins[3] if len(ins) > 3 else None
         d2 = _dummy(dz.dtype, 2)
