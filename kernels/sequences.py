@@ -33,8 +33,7 @@ def weight_grad_block(ops, r0, r1, xt, hin, left, right, dz, dzh, xh, merged, us
     dbias] from rows r0:r1 (graphengine.ops.recurrent.RecurrentWeightGrad): columns [0, merged)
     as one product [xt | hin | 1]^T dz through xh (the column of ones where xh has one), the
     others as xt^T dz and left^T right, with dbias the column sums of dz, and a second bias row
-    those of dzh (None without). ops: the backend's kernels (copy, fill, matmul_at_b,
-    sum_forward)."""
+    those of dzh (None without). ops: the backend's kernels module."""
     D = xt.shape[1]
     DU, G = D + hin.shape[1], dz.shape[1]
     if merged:

@@ -14,14 +14,11 @@ kernel(t, n0, n1, *args). The weight gradients' row blocks (rnn_weight_grad) and
 gradient's product (rnn_matmul) run on the same pool.
 """
 
-from types import SimpleNamespace
-
 import numpy as np
 from numba import njit, prange
 
 from kernels.cpu.blas import GEMMS, NO_TRANS, ROW_MAJOR, SMALL_MATRIX, TRANS
-from kernels.cpu.elementwise import fill
-from kernels.cpu.matmul import matmul, matmul_at_b
+from kernels.cpu.matmul import matmul
 from kernels.cpu.recurrent import (
     _JIT,
     numba_pool_usable,
@@ -41,13 +38,9 @@ from kernels.cpu.recurrent_backward import (
     lstm_backward_step,
     simple_rnn_backward_step,
 )
-from kernels.cpu.reduce import sum_forward
-from kernels.cpu.shape import copy
 from kernels.sequences import backward_sequence, forward_sequence, weight_grad_block
 
 _PARALLEL = {**_JIT, "parallel": True}
-# the kernels weight_grad_block calls, for the host path
-_HOST_OPS = SimpleNamespace(copy=copy, fill=fill, matmul_at_b=matmul_at_b, sum_forward=sum_forward)
 
 __all__ = ["rnn_forward_sequence", "rnn_backward_sequence", "rnn_matmul", "rnn_weight_grad"]
 
@@ -301,10 +294,11 @@ def rnn_weight_grad(xt, hin, left, right, dz, dzh, xh, merged, use_bias, partial
     arrays = [xt, hin, left, right, dz, xh, partials] + ([dzh] if has_dzh else [])
     gemm = _gemm_for(arrays)
     if gemm is None:
+        import kernels.cpu as ops  # (this module is part of it)
 
         def run(b0, b1):
             for b in range(b0, b1):
-                weight_grad_block(_HOST_OPS, bounds[b], bounds[b + 1], xt, hin, left, right,
+                weight_grad_block(ops, bounds[b], bounds[b + 1], xt, hin, left, right,
                                   dz, dzh, xh, merged, use_bias, partials[b])  # fmt: skip
 
         rnn_parallel_rows(run, blocks, work, 1)
