@@ -28,7 +28,7 @@ def graphengine_step(model: Any, step: Callable) -> dict[str, int]:
     """Bytes of a graphengine training step: weights, optimizer slots, plan buffers, and the
     peak NumPy allocation of one more step; and, not part of the total, the largest live set of
     the plan's tensors ("live"), the least any buffer reuse could allocate."""
-    plans = [p for p in model._plans.values() if p.ctx.training]
+    plans = [p for p in model._plans.plans() if p.ctx.training]
     tracemalloc.start()
     try:
         step()

@@ -46,7 +46,7 @@ def _cnn():
 def _train(x, y):
     model = _cnn()
     losses = [model.train_on_batch(x, y) for _ in range(3)]
-    (plan,) = model._plans.values()
+    (plan,) = model._plans.plans()
     return plan.pool, losses, model.get_weights()
 
 

@@ -399,7 +399,7 @@ def test_large_inputs_are_read_in_place_and_never_changed():
     model = ge.Sequential([ge.Input((256,)), ge.layers.Dense(4)])
     w, b = model.get_weights()
     np.testing.assert_allclose(model.predict_on_batch(x), x @ w + b, rtol=1e-5)
-    plan = model._last_forward[2]
+    plan = model._plans.plans()[-1]
     ins = plan.steps[0][1]
     assert plan._lendable[0] == [(ins, 0)] and ins[0] is plan.feed_buffers[0]  # restored
     ids = rng.integers(0, 10, (8, 1024))  # int64, 64 KiB
@@ -410,8 +410,8 @@ def test_large_inputs_are_read_in_place_and_never_changed():
     bad[3, 5] = 10
     with pytest.raises(ValueError, match=r"index 10 is out of range \[0, 10\)"):
         emb.predict_on_batch(bad)
-    feed = emb._last_forward[2].feed_buffers[0]
-    assert all(ins[j] is feed for ins, j in emb._last_forward[2]._lendable[0])
+    feed = emb._plans.plans()[-1].feed_buffers[0]
+    assert all(ins[j] is feed for ins, j in emb._plans.plans()[-1]._lendable[0])
     np.testing.assert_array_equal(emb.predict_on_batch(ids), table[ids])
     # a Lambda that writes into its argument, and a reshape view: the caller's array is copied
     doubled = ge.Sequential(
@@ -420,9 +420,9 @@ def test_large_inputs_are_read_in_place_and_never_changed():
     before = x.copy()
     np.testing.assert_allclose(doubled.predict_on_batch(x), 2 * before)
     np.testing.assert_array_equal(x, before)
-    assert doubled._last_forward[2]._lendable == [None]
+    assert doubled._plans.plans()[-1]._lendable == [None]
     flat = ge.Sequential([ge.Input((16, 16)), ge.layers.Flatten(), ge.layers.Dense(3)])
     x3 = x.reshape(64, 16, 16)
     kernel, bias = flat.get_weights()
     np.testing.assert_allclose(flat(x3), x @ kernel + bias, rtol=1e-5)
-    assert flat._last_forward[2]._lendable == [None]
+    assert flat._plans.plans()[-1]._lendable == [None]

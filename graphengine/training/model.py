@@ -3,6 +3,7 @@ runs through compiled plans, and gives vector-Jacobian products through the back
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any, Callable, Sequence
 
 import networkx as nx
@@ -15,6 +16,7 @@ from graphengine.graph.node import LayerCall
 from graphengine.graph.tensor import SymbolicTensor, format_shape
 from graphengine.layers.base import InputSpec, Layer, flatten, map_tensors, pack_like
 from graphengine.ops.base import RunContext, apply, is_symbolic
+from graphengine.runtime.cache import PlanCache
 from graphengine.runtime.devices import get_device
 from graphengine.runtime.plan import Plan, concrete_specs, forward_order
 from graphengine.training.trainer import Trainer
@@ -27,8 +29,8 @@ class Model(Trainer, Layer):
         self, inputs: Any = None, outputs: Any = None, name: str | None = None, **kwargs: Any
     ) -> None:
         super().__init__(name=name or utils.unique_name(self._default_name()), **kwargs)
-        self._plans: dict[tuple, Plan] = {}
-        # (input signature, training, plan) of the last eager forward call (see _forward)
+        self._plans = PlanCache()
+        # (input signature, training, device, plan key) of the last eager forward call
         self._last_forward: tuple | None = None
         self._vjp_programs: dict[tuple, tuple] = {}
         self._backward_graph: nx.DiGraph | None = None
@@ -193,17 +195,34 @@ class Model(Trainer, Layer):
         shapes: list,
         training: bool,
         on_create: Any = None,
-    ) -> Plan:
-        """The cached plan for (device, training, feed shapes, key), compiled on first use."""
+    ) -> AbstractContextManager[Plan]:
+        """`with self._plan(...) as plan:` a plan for (device, training, feed shapes, key) that
+        no other caller runs meanwhile, compiled on first use (see PlanCache)."""
+        return self._plans.lend(
+            *self._plan_source(key, feeds, targets, shapes, training, on_create)
+        )
+
+    def _plan_source(
+        self,
+        key: tuple,
+        feeds: list,
+        targets: list,
+        shapes: list,
+        training: bool,
+        on_create: Any = None,
+    ) -> tuple[tuple, Callable[[], Plan]]:
+        """The plan cache key for (device, training, feed shapes, key) and how to build it."""
         device = get_device(self.device_name)
-        full_key = (device.name, training, tuple(shapes)) + key
-        if full_key not in self._plans:
+        shapes = [tuple(s) for s in shapes]
+
+        def build() -> Plan:
             rng = np.random.default_rng(utils.rng().integers(2**63))
             plan = Plan(feeds, targets, shapes, device, RunContext(training=training, rng=rng))
             if on_create is not None:
                 on_create(plan)
-            self._plans[full_key] = plan
-        return self._plans[full_key]
+            return plan
+
+        return (device.name, training, tuple(shapes)) + key, build
 
     def _forget_plans(self) -> None:
         self._plans.clear()
@@ -214,9 +233,9 @@ class Model(Trainer, Layer):
     ) -> list[np.ndarray]:
         """The outputs for `inputs` (fresh host arrays), after `check` validates and flattens
         them. A call repeating the last one's signature (NumPy arrays of the same shapes and
-        dtypes, one per model input; the same training flag and device) skips `check` and the
-        plan lookup: its inputs pass the same checks and map to the same plan. The plan casts
-        while copying them in, as `check`'s conversions would have."""
+        dtypes, one per model input; the same training flag and device) skips `check` and goes
+        straight to the plan cache: its inputs pass the same checks and map to the same key. The
+        plan casts while copying them in, as `check`'s conversions would have."""
         sig = _signature(inputs)
         last = self._last_forward
         if (
@@ -224,20 +243,27 @@ class Model(Trainer, Layer):
             and last is not None
             and last[0] == sig
             and last[1] is training
-            and get_device(self.device_name) is last[2].device
+            and get_device(self.device_name).name == last[2][0]
         ):
-            plan = last[2]
             arrays = (inputs,) if type(inputs) is np.ndarray else inputs
-        else:
-            arrays = check(inputs)
-            plan = self._forward_plan(self.outputs, arrays, training)
-            if sig is not None and len(sig) == len(self.inputs) and isinstance(training, bool):
-                self._last_forward = (sig, training, plan)
-        to_host = plan.device.to_host
-        return [to_host(b) for b in plan.run(arrays)]
+            plan, idle = self._plans.take(*last[2:])
+            try:
+                return [plan.device.to_host(b) for b in plan.run(arrays)]
+            finally:
+                idle.append(plan)
+        arrays = check(inputs)
+        if sig is not None and len(sig) == len(self.inputs) and isinstance(training, bool):
+            self._last_forward = (
+                sig,
+                training,
+                *self._forward_source(self.outputs, arrays, training),
+            )
+        return self._run(self.outputs, arrays, training, checked=True)
 
-    def _forward_plan(self, targets: list, arrays: Sequence[Any], training: bool) -> Plan:
-        return self._plan(
+    def _forward_source(
+        self, targets: list, arrays: Sequence[Any], training: bool
+    ) -> tuple[tuple, Callable[[], Plan]]:
+        return self._plan_source(
             ("forward", tuple(t.id for t in targets)),
             self.inputs,
             targets,
@@ -252,8 +278,8 @@ class Model(Trainer, Layer):
         self._require_graph()
         if not checked:
             arrays = self._check_arrays(arrays, self.inputs)
-        plan = self._forward_plan(targets, arrays, training)
-        return [plan.device.to_host(b) for b in plan.run(arrays)]
+        with self._plans.lend(*self._forward_source(targets, arrays, training)) as plan:
+            return [plan.device.to_host(b) for b in plan.run(arrays)]
 
     # -- gradients -----------------------------------------------------------------------------
     def _vjp_program(self) -> tuple:
@@ -295,14 +321,14 @@ class Model(Trainer, Layer):
                     f"{i} ('{self.output_names[i]}'), {format_shape(specs[t][0])}, "
                     f"but has shape {format_shape(c.shape)}"
                 )
-        plan = self._plan(
+        with self._plan(
             ("vjp", tuple(t.id for t in targets)),
             self.inputs + cotangents,
             targets,
             [a.shape for a in xs + cots],
             training,
-        )
-        values = iter(plan.device.to_host(b) for b in plan.run(xs + cots))
+        ) as plan:
+            values = iter([plan.device.to_host(b) for b in plan.run(xs + cots)])
         wrt = self.inputs + weights
         result = [
             next(values)

@@ -4,6 +4,7 @@ loss, backward graph and the optimizer update, over buffers that batches are cop
 from __future__ import annotations
 
 import math
+from contextlib import AbstractContextManager
 from typing import Any, Sequence
 
 import numpy as np
@@ -230,9 +231,10 @@ class Trainer:
 
     def _step_plan(
         self, program: TrainingProgram, xs: list, ys: list, n: int, training: bool
-    ) -> Plan:
-        """The plan for one batch of n samples: loss, per-output losses and predictions, plus,
-        when training, the gradients and the optimizer update appended as the last step."""
+    ) -> AbstractContextManager[Plan]:
+        """`with self._step_plan(...) as plan:` the plan for one batch of n samples: loss,
+        per-output losses and predictions, plus, when training, the gradients and the optimizer
+        update appended as the last step."""
         y_feeds = [t for t, y in zip(program.y_true, ys) if y is not None]
         y_arrays = [y for y in ys if y is not None]
         targets = (
@@ -357,7 +359,20 @@ class Trainer:
     ) -> np.ndarray:
         """Runs one (local) batch; fills `step` with its loss sums, sample count and metric
         (sum, count) pairs."""
-        plan = self._step_plan(program, xs, ys, len(idx), training)
+        with self._step_plan(program, xs, ys, len(idx), training) as plan:
+            return self._run_plan(plan, program, xs, ys, idx, n_global, metrics, step)
+
+    def _run_plan(
+        self,
+        plan: Plan,
+        program: TrainingProgram,
+        xs: list,
+        ys: list,
+        idx: np.ndarray,
+        n_global: int,
+        metrics: list,
+        step: np.ndarray,
+    ) -> np.ndarray:
         if getattr(plan, "reducer", None) is not None:
             plan.reducer.fraction = len(idx) / n_global
         for buf, a in zip(plan.feed_buffers, xs + [y for y in ys if y is not None]):
@@ -519,19 +534,33 @@ class Trainer:
             steps=math.ceil(n / batch_size),
         )
         cbs.on_predict_begin()
-        results: list[np.ndarray] = []
+        batches: list[list[np.ndarray]] = []
         for b, start in enumerate(range(0, n, batch_size)):
             cbs.on_predict_batch_begin(b)
             outs = self._run(
                 self.outputs, [a[start : start + batch_size] for a in xs], False, checked=True
             )
-            if not results:
-                results = [np.empty((n,) + o.shape[1:], o.dtype) for o in outs]
-            for r, o in zip(results, outs):
-                r[start : start + len(o)] = o
+            if n > batch_size:
+                self._check_rows_are_samples(outs, min(batch_size, n - start), batch_size, n)
+            batches.append(outs)
             cbs.on_predict_batch_end(b, {"outputs": outs})
         cbs.on_predict_end()
+        results = batches[0] if len(batches) == 1 else [np.concatenate(o) for o in zip(*batches)]
         return pack_like(self._outputs_struct, results) if len(results) > 1 else results[0]
+
+    def _check_rows_are_samples(self, outs: list, rows: int, batch_size: int, n: int) -> None:
+        """predict joins batches' outputs row by row, which gives the whole input's answer only
+        when an output has one row per sample; any other output (a reshape across samples, a
+        Lambda dropping rows) would come out different from `model(x)`: refuse it."""
+        for i, o in enumerate(outs):
+            if o.ndim == 0 or len(o) != rows:
+                raise ValueError(
+                    f"Model '{self.name}': predict() runs {n} samples in batches of "
+                    f"{batch_size} and joins the outputs by rows, but output {i} "
+                    f"('{self.output_names[i]}') has shape {format_shape(o.shape)} for a batch "
+                    f"of {rows} samples, so its rows are not samples. Call the model on the "
+                    f"whole input instead (model(x)), or pass batch_size >= {n}"
+                )
 
     def predict_on_batch(self, x: Any) -> Any:
         """One forward pass on exactly this batch (a repeated call skips straight to the plan,

@@ -5,8 +5,9 @@ inference pass), maps each step to its primitive node and that node to the box o
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -130,26 +131,29 @@ def _step_nodes(plan: Any) -> list[Any]:
     return nodes + [None] * (len(steps) - len(nodes))
 
 
-def _plan_for(model: Any, x: Any, y: Any) -> tuple[Any, int, str]:
+@contextmanager
+def _plan_for(model: Any, x: Any, y: Any) -> Iterator[tuple[Any, int, str]]:
+    """The plan profiled (lent from the model's cache), its batch size and what it runs."""
     if y is None:
         arrays = model._check_arrays(model._feed_list(x), model.inputs)
-        plan = model._plan(
+        with model._plan(
             ("forward", tuple(t.id for t in model.outputs)),
             model.inputs,
             model.outputs,
             [a.shape for a in arrays],
             False,
-        )
-        for buf, a in zip(plan.feed_buffers, arrays):
-            plan.device.copy_in(buf, np.ascontiguousarray(a, dtype=buf.dtype))
-        return plan, len(arrays[0]), "inference"
+        ) as plan:
+            for buf, a in zip(plan.feed_buffers, arrays):
+                plan.device.copy_in(buf, np.ascontiguousarray(a, dtype=buf.dtype))
+            yield plan, len(arrays[0]), "inference"
+        return
     model._require_compiled("profile")
     xs, ys = model._prepare(x, y)
     program = model._program(ys)
-    plan = model._step_plan(program, xs, ys, len(xs[0]), True)
-    for buf, a in zip(plan.feed_buffers, xs + [t for t in ys if t is not None]):
-        plan.device.copy_in(buf, a)
-    return plan, len(xs[0]), "training step"
+    with model._step_plan(program, xs, ys, len(xs[0]), True) as plan:
+        for buf, a in zip(plan.feed_buffers, xs + [t for t in ys if t is not None]):
+            plan.device.copy_in(buf, a)
+        yield plan, len(xs[0]), "training step"
 
 
 def profile_model(
@@ -159,27 +163,27 @@ def profile_model(
     optimizer state are restored afterwards, so profiling does not train the model."""
     if repeats < 1:
         raise ValueError(f"profile(): repeats must be at least 1, got {repeats=}")
-    plan, batch, kind = _plan_for(model, x, y)
-    saved = [w.value.copy() for w in model.weights]
-    optimizer = getattr(model, "optimizer", None)
-    opt_state = None
-    if kind == "training step" and getattr(optimizer, "built", False):
-        opt_state = [np.array(v, copy=True) for v in optimizer.variables]
-    k, ctx = plan.device.kernels, plan.ctx
-    times = np.zeros((repeats, len(plan.steps)))
-    try:
-        for run in range(repeats + 1):
-            for i, (forward, ins, outs) in enumerate(plan.steps):
-                start = time.perf_counter()
-                forward(k, ins, outs, ctx)
-                if run:
-                    times[run - 1, i] = (time.perf_counter() - start) * 1e3
-    finally:
-        for w, value in zip(model.weights, saved):
-            w.assign(value)
-        if opt_state is not None:
-            optimizer.set_weights(opt_state)
-    return _tally(model, plan, np.median(times, axis=0), batch, kind, repeats, expand_nested)
+    with _plan_for(model, x, y) as (plan, batch, kind):
+        saved = [w.value.copy() for w in model.weights]
+        optimizer = getattr(model, "optimizer", None)
+        opt_state = None
+        if kind == "training step" and getattr(optimizer, "built", False):
+            opt_state = [np.array(v, copy=True) for v in optimizer.variables]
+        k, ctx = plan.device.kernels, plan.ctx
+        times = np.zeros((repeats, len(plan.steps)))
+        try:
+            for run in range(repeats + 1):
+                for i, (forward, ins, outs) in enumerate(plan.steps):
+                    start = time.perf_counter()
+                    forward(k, ins, outs, ctx)
+                    if run:
+                        times[run - 1, i] = (time.perf_counter() - start) * 1e3
+        finally:
+            for w, value in zip(model.weights, saved):
+                w.assign(value)
+            if opt_state is not None:
+                optimizer.set_weights(opt_state)
+        return _tally(model, plan, np.median(times, axis=0), batch, kind, repeats, expand_nested)
 
 
 def _tally(
