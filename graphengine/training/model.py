@@ -246,19 +246,12 @@ class Model(Trainer, Layer):
             and get_device(self.device_name).name == last[2][0]
         ):
             arrays = (inputs,) if type(inputs) is np.ndarray else inputs
-            plan, idle = self._plans.take(*last[2:])
-            try:
-                return [plan.device.to_host(b) for b in plan.run(arrays)]
-            finally:
-                idle.append(plan)
+            return self._run_source(last[2], last[3], arrays)
         arrays = check(inputs)
+        source = self._forward_source(self.outputs, arrays, training)
         if sig is not None and len(sig) == len(self.inputs) and isinstance(training, bool):
-            self._last_forward = (
-                sig,
-                training,
-                *self._forward_source(self.outputs, arrays, training),
-            )
-        return self._run(self.outputs, arrays, training, checked=True)
+            self._last_forward = (sig, training, *source)
+        return self._run_source(*source, arrays)
 
     def _forward_source(
         self, targets: list, arrays: Sequence[Any], training: bool
@@ -278,8 +271,14 @@ class Model(Trainer, Layer):
         self._require_graph()
         if not checked:
             arrays = self._check_arrays(arrays, self.inputs)
-        with self._plans.lend(*self._forward_source(targets, arrays, training)) as plan:
+        return self._run_source(*self._forward_source(targets, arrays, training), arrays)
+
+    def _run_source(self, key: tuple, build: Callable[[], Plan], arrays: Any) -> list[np.ndarray]:
+        plan, idle = self._plans.take(key, build)
+        try:
             return [plan.device.to_host(b) for b in plan.run(arrays)]
+        finally:
+            idle.append(plan)  # PlanCache.give, inlined: this is the batch-1 path
 
     # -- gradients -----------------------------------------------------------------------------
     def _vjp_program(self) -> tuple:
