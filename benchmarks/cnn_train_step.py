@@ -91,7 +91,7 @@ def timed(step, n: int) -> list[float]:
 
 def op_times(model: ge.Model, repeats: int) -> None:
     """Median wall time of every step of the training plan, run one at a time, largest first."""
-    plan = max(model._plans.values(), key=lambda p: len(p.steps))  # the training plan
+    plan = max(model._plans.plans(), key=lambda p: len(p.steps))  # the training plan
     k, ctx = plan.device.kernels, plan.ctx
     times: list[list[float]] = [[] for _ in plan.steps]
     for _ in range(repeats):
