@@ -1,4 +1,5 @@
-"""Seeding, unique layer names, Keras-style argument checking and serialization registry."""
+"""Seeding, unique layer names, Keras-style argument checking (keywords, integers, shapes,
+class ids) and the serialization registry."""
 
 from __future__ import annotations
 
@@ -56,6 +57,83 @@ def check_kwargs(owner: str, given: Iterable[str], valid: Iterable[str]) -> None
                 else f"; valid keywords: {', '.join(valid)}"
             )
             raise TypeError(f"{owner} got an unexpected keyword argument '{key}'{hint}")
+
+
+def check_int(value: Any, name: str, owner: str, minimum: int = 0) -> int:
+    """`value` as an int (NumPy integers too): TypeError for anything else, bools included,
+    ValueError below `minimum`; the message names `owner` (e.g. "fit()") and `name`."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(
+            f"{owner}: {name} must be an integer, received {name}={value!r} "
+            f"of type {type(value).__name__}"
+        )
+    if value < minimum:
+        raise ValueError(
+            f"{owner}: {name} must be an integer >= {minimum}, received {name}={value!r}"
+        )
+    return int(value)
+
+
+def check_shape(shape: Any, name: str, owner: str) -> tuple[int | None, ...]:
+    """`shape` as a tuple of non-negative ints and Nones (NumPy integers too), as Keras's
+    standardize_shape: ValueError naming `owner` and `name` for floats, bools, negative sizes
+    or a value that is not a sequence."""
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        raise ValueError(
+            f"{owner}: {name}={shape!r} is not a shape; give a tuple of non-negative "
+            "integers or None, e.g. (28, 28, 1)"
+        )
+    shape = tuple(shape)
+    for d in shape:
+        if d is None:
+            continue
+        if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)):
+            raise ValueError(
+                f"{owner}: {name}={shape!r} has the entry {d!r} of type {type(d).__name__}; "
+                "each entry must be a non-negative integer or None"
+            )
+        if d < 0:
+            raise ValueError(
+                f"{owner}: {name}={shape!r} has the negative entry {d}; each entry must be a "
+                "non-negative integer or None (None for a size known only at run time)"
+            )
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+def check_class_ids(ids: Any, num_classes: int | None, where: str, user: str) -> None:
+    """ValueError naming the first entry of `ids` that is not an integer class id in
+    [0, num_classes) for `user` (a loss or metric): -1, num_classes, NaN and 2.5 all fail, since
+    a one-hot of them is silently all zeros. `where` starts the message, e.g. "y_true".
+    One vectorized pass: min/max for integer arrays, one mask for float ones."""
+    ids = np.asarray(ids)
+    if ids.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{where} must hold integer class ids for {user}, received dtype {ids.dtype}"
+        )
+    if ids.size == 0:
+        return
+    high = np.inf if num_classes is None else num_classes
+    if ids.dtype.kind == "f":
+        bad = ~((ids >= 0) & (ids < high) & (ids == np.floor(ids)))  # NaN compares False
+    elif ids.min() >= 0 and ids.max() < high:
+        return
+    else:
+        bad = (ids < 0) | (ids >= high)
+    if not bad.any():
+        return
+    pos = np.unravel_index(int(np.argmax(bad)), ids.shape)
+    index = int(pos[0]) if len(pos) == 1 else tuple(int(p) for p in pos)
+    value = ids[pos].item()
+    bounds = f"[0, {num_classes})" if num_classes is not None else "[0, inf)"
+    classes = f" on {num_classes} classes" if num_classes is not None else ""
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(
+            f"{where} holds label {value} at index {index}, not an integer class id in "
+            f"{bounds} for {user}{classes}"
+        )
+    raise ValueError(
+        f"{where} holds label {value} at index {index}, outside {bounds} for {user}{classes}"
+    )
 
 
 def parameter_names(fn: Callable) -> list[str]:

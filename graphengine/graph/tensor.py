@@ -41,6 +41,18 @@ def format_shape(shape: Shape) -> str:
     )
 
 
+def _check_shape(shape: Any) -> Shape:
+    """`shape` as ints and Nones; a size of 2.5 or -1 is an error here, where int() used to
+    turn 2.5 into 2 without a word."""
+    shape = tuple(shape)
+    dims = tuple(None if d is None else int(d) for d in shape)
+    if any(n is not None and (n != d or n < 0) for n, d in zip(dims, shape)):
+        raise ValueError(
+            f"tensor shape {tuple(shape)} must hold non-negative integers or None for each axis"
+        )
+    return dims
+
+
 class SymbolicTensor:
     """A tensor in a graph: static `.shape` (None where unknown, e.g. the batch) and `.dtype`."""
 
@@ -49,7 +61,7 @@ class SymbolicTensor:
     def __init__(
         self, shape: Shape, dtype: Any, node: Any = None, index: int = 0, name: str | None = None
     ) -> None:
-        self.shape: Shape = tuple(None if d is None else int(d) for d in shape)
+        self.shape: Shape = _check_shape(shape)
         self.dtype: str = np.dtype(dtype).name
         self.node = node
         self.index = index
@@ -187,15 +199,36 @@ class Variable(SymbolicTensor):
 
     def assign(self, value: Any) -> None:
         """Copies `value` into the variable in place, so compiled plans see it."""
-        value = np.asarray(value)
-        if value.shape != self.shape:
-            raise ValueError(
-                f"Variable '{self.path}' has shape {format_shape(self.shape)}, "
-                f"cannot assign a value of shape {format_shape(value.shape)}"
-            )
+        value = self.check_value(value, f"Variable '{self.path}'", "assign")
         # through .value: a newer device copy is read first, so the host copy is current
         np.copyto(self.value, value, casting="unsafe")
         self.push()
+
+    def check_value(self, value: Any, owner: str, what: str) -> np.ndarray:
+        """`value` as an array this variable can take without losing anything: real numbers
+        (bool, integer, float; integral ones for an integer variable) of its shape. None,
+        objects, strings and complex numbers raise TypeError naming `owner`, instead of
+        turning into NaN or dropping imaginary parts in the copy."""
+        array = np.asarray(value)
+        kind = array.dtype.kind
+        if kind not in "biuf":
+            got = "None" if value is None else f"an array of dtype {array.dtype}"
+            raise TypeError(
+                f"{owner} holds {self.dtype} values, but {what} received {got}; give real "
+                "numbers (a bool, integer or float array)"
+            )
+        if array.shape != self.shape:
+            raise ValueError(
+                f"{owner} has shape {format_shape(self.shape)}, but {what} received an array "
+                f"of shape {format_shape(array.shape)}"
+            )
+        if kind == "f" and np.dtype(self.dtype).kind in "iu":
+            if not np.all(np.isfinite(array) & (array == np.round(array))):
+                raise ValueError(
+                    f"{owner} holds {self.dtype} values, but {what} received non-integral "
+                    f"or non-finite floats"
+                )
+        return array
 
     def push(self) -> None:
         """Copies the host array into every device mirror (after a write to the host copy)."""

@@ -213,7 +213,8 @@ class Layer:
         return [w.numpy() for w in self.weights]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
-        """Copies arrays into the weights in `get_weights()` order, checking count and shapes."""
+        """Copies arrays into the weights in `get_weights()` order, checking count, shapes and
+        dtypes (real numbers only) of every array before changing any weight."""
         mine = self.weights
         if not self.built and not mine:
             raise ValueError(
@@ -227,14 +228,10 @@ class Layer:
                 f"({', '.join(w.path for w in mine)}), but set_weights received "
                 f"{len(weights)}"
             )
-        arrays = [np.asarray(a) for a in weights]
-        for i, (var, a) in enumerate(zip(mine, arrays)):
-            if a.shape != var.shape:
-                raise ValueError(
-                    f"Layer '{self.name}' weight {i} ('{var.path}') has shape "
-                    f"{format_shape(var.shape)}, but set_weights received an array "
-                    f"of shape {format_shape(a.shape)}"
-                )
+        arrays = [
+            var.check_value(a, f"Layer '{self.name}' weight {i} ('{var.path}')", "set_weights")
+            for i, (var, a) in enumerate(zip(mine, weights))
+        ]
         for var, a in zip(mine, arrays):
             var.assign(a)
 
@@ -316,15 +313,26 @@ class Layer:
         return flatten(mask)[0] if isinstance(mask, (list, tuple, dict)) else mask
 
     def _call_eager(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
-        inputs = pack_like(
-            inputs, [x if isinstance(x, Variable) else np.asarray(x) for x in flatten(inputs)]
-        )
+        inputs = pack_like(inputs, self._eager_arrays(flatten(inputs)))
         self._check_inputs(flatten(inputs))
         try:  # errors name the layer, as on symbolic calls
             self._maybe_build(inputs)
             return self.call(self._autocast(inputs), *args, **self._call_kwargs(kwargs))
         except ValueError as e:
             raise _named(e, self) from None
+
+    def _eager_arrays(self, flat: list) -> list:
+        """The leaves of an eager call as arrays (Variables stay as they are), each of real
+        numbers: objects, strings and complex numbers raise here, naming the layer and the
+        input, rather than deep inside a kernel."""
+        arrays = [x if isinstance(x, Variable) else np.asarray(x) for x in flat]
+        for i, a in enumerate(arrays):
+            if np.dtype(a.dtype).kind not in "biuf":
+                raise TypeError(
+                    f"Input {i} of layer '{self.name}' ({type(self).__name__}) has dtype "
+                    f"{a.dtype}; layers take real numbers (bool, integer or float arrays)"
+                )
+        return arrays
 
     def _call_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         """`training=` and `mask=` reach `call` only if it takes them, as in Keras."""

@@ -6,7 +6,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from graphengine import ops
+from graphengine import ops, utils
 from graphengine.graph import node as graph_node
 from graphengine.graph.node import LayerCall
 from graphengine.graph.tensor import SymbolicTensor, format_shape
@@ -31,19 +31,32 @@ class InputLayer(Layer):
         **kwargs: Any,
     ) -> None:
         super().__init__(name=name or None, dtype=dtype, **kwargs)
-        if batch_shape is None:
-            if shape is None:
-                raise ValueError(
-                    "Input needs a shape (without the batch axis), e.g. shape=(28, 28, 1)"
-                )
-            shape = (shape,) if isinstance(shape, int) else tuple(shape)
-            batch_shape = (batch_size,) + shape
-        self.batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
+        self.batch_shape = self._batch_shape(shape, batch_size, batch_shape)
         self.output = SymbolicTensor(self.batch_shape, self.dtype, name=self.name)
         call = LayerCall(self, [], [], {})
         call.outputs, call.output_struct = [self.output], self.output
         self.output.layer_call = call
         self.built = True
+
+    def _batch_shape(self, shape: Any, batch_size: Any, batch_shape: Any) -> tuple:
+        """(batch_size, *shape) or batch_shape, each entry a non-negative int or None, as
+        Keras's standardize_shape: floats, bools and negative sizes raise ValueError."""
+        owner = f"Input '{self.name}'"
+        if batch_shape is not None:
+            if shape is not None or batch_size is not None:
+                raise ValueError(
+                    f"{owner}: give either batch_shape or shape (with batch_size), not both; "
+                    f"received {batch_shape=}, {shape=}, {batch_size=}"
+                )
+            return utils.check_shape(batch_shape, "batch_shape", owner)
+        if shape is None:
+            raise ValueError("Input needs a shape (without the batch axis), e.g. shape=(28, 28, 1)")
+        if isinstance(shape, (int, np.integer)) and not isinstance(shape, (bool, np.bool_)):
+            shape = (shape,)
+        shape = utils.check_shape(shape, "shape", owner)
+        if batch_size is not None:
+            batch_size = utils.check_int(batch_size, "batch_size", owner)
+        return (batch_size,) + shape
 
     def get_config(self) -> dict[str, Any]:
         return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "name": self.name}

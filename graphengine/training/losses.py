@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
+
 from graphengine import ops, utils
+from graphengine.graph.tensor import SymbolicTensor
 from graphengine.ops import activations
 
 EPSILON = 1e-7  # Keras's backend.epsilon(): keeps log() away from 0 for probabilities
@@ -122,7 +125,13 @@ def sparse_categorical_crossentropy(
     y_true: Any, y_pred: Any, from_logits: bool = False, axis: int = -1
 ) -> Any:
     """categorical_crossentropy against one_hot(y_true); y_true holds class ids, shaped like
-    y_pred without its class axis (or with a trailing axis of size 1)."""
+    y_pred without its class axis (or with a trailing axis of size 1). Concrete ids are checked
+    to lie in [0, classes) here; the trainer checks its targets once per call instead."""
+    if not isinstance(y_true, SymbolicTensor):  # arrays: an eager call
+        y_true = np.asarray(y_true)
+        utils.check_class_ids(
+            y_true, y_pred.shape[axis], "y_true", "sparse_categorical_crossentropy"
+        )
     if _rank(y_true) == _rank(y_pred) and y_true.shape[-1] == 1:
         y_true = ops.squeeze(y_true, -1)
     if _rank(y_true) != _rank(y_pred) - 1:
@@ -135,6 +144,13 @@ def sparse_categorical_crossentropy(
     return ops.negative(
         ops.sum(ops.multiply(one_hot, _log_probs(y_pred, from_logits, axis)), axis=axis)
     )
+
+
+def class_axis(loss: Loss) -> int | None:
+    """The class axis of y_pred when `loss` takes integer class ids as targets (sparse
+    categorical crossentropy, as a class or as the bare function), else None."""
+    fn = loss.custom_fn if isinstance(loss, LossFunctionWrapper) else type(loss).fn
+    return loss.kwargs.get("axis", -1) if fn is sparse_categorical_crossentropy else None
 
 
 class Loss:

@@ -28,6 +28,7 @@ def categorical_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
 
 
 def sparse_categorical_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    utils.check_class_ids(y_true, y_pred.shape[-1], "y_true", "sparse_categorical_accuracy")
     if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
         y_true = y_true[..., 0]
     return (y_true == np.argmax(y_pred, axis=-1)).astype(np.float32)
@@ -95,6 +96,19 @@ def get(identifier: Any, y_true_shape: tuple, y_pred_shape: tuple) -> Metric:
     if callable(identifier):
         return Metric(identifier, getattr(identifier, "__name__", "metric"))
     raise TypeError(f"Could not interpret metric {identifier!r}")
+
+
+CLASS_ID_FUNCTIONS = (sparse_categorical_accuracy,)  # metrics whose targets are class ids
+
+
+def class_id_metric(identifier: Any, y_true_shape: tuple, y_pred_shape: tuple) -> str | None:
+    """The metric's name when it compares integer class ids (on y_pred's last axis), else
+    None: the trainer then checks the targets once per call."""
+    metric = get(identifier, y_true_shape, y_pred_shape)
+    if metric.fn not in CLASS_ID_FUNCTIONS:
+        return None
+    fn_name = metric.fn.__name__
+    return metric.name if metric.name == fn_name else f"{metric.name} ({fn_name})"
 
 
 def check_name(identifier: Any) -> None:

@@ -194,6 +194,7 @@ class Trainer:
                     )
                 if t.ndim == 0:
                     raise ValueError(f"Model '{self.name}': target {i} must have a batch axis")
+                _check_class_ids(self, i, t)
                 ys.append(
                     np.ascontiguousarray(
                         t if t.dtype.kind in "iu" else t.astype(self.outputs[i].dtype)
@@ -423,10 +424,14 @@ class Trainer:
         """Trains for `epochs` epochs; returns the History (model.history)."""
         utils.check_kwargs("fit()", kwargs, utils.parameter_names(Trainer.fit))
         self._require_compiled("fit")
-        xs, ys = self._prepare(x, y)
         batch_size = _batch_size(batch_size)
-        if not 0.0 <= validation_split < 1.0:
-            raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
+        epochs, initial_epoch, validation_freq = _epoch_arguments(
+            epochs, initial_epoch, validation_freq
+        )
+        if validation_batch_size is not None:
+            validation_batch_size = _batch_size(validation_batch_size, "validation_batch_size")
+        validation_split, verbose = _validation_split(validation_split), _verbose(verbose)
+        xs, ys = self._prepare(x, y)
         val = None
         if validation_data is not None:
             vx, vy = validation_data[0], validation_data[1]
@@ -440,7 +445,6 @@ class Trainer:
                 )
             val = ([a[split:] for a in xs], [b[split:] if b is not None else None for b in ys])
             xs, ys = [a[:split] for a in xs], [b[:split] if b is not None else None for b in ys]
-        verbose = _verbose(verbose)
         if self.distributed and dist.rank() != 0:
             verbose = 0  # rank 0 reports; only it writes checkpoints and logs
             callbacks = [c for c in callbacks or [] if not isinstance(c, ROOT_ONLY_CALLBACKS)]
@@ -575,14 +579,29 @@ class Trainer:
 
 
 def _verbose(verbose: Any) -> int:
-    return 1 if verbose == "auto" else int(verbose)
+    """'auto' (1), 0 (silent), 1 (a progress bar) or 2 (one line per epoch); True and False
+    count as 1 and 0, as in Keras."""
+    if isinstance(verbose, str) and verbose == "auto":
+        return 1
+    if not isinstance(verbose, (int, np.integer)) or not 0 <= verbose <= 2:
+        raise ValueError(
+            f"verbose must be 'auto', 0, 1 or 2, received {verbose=!r} "
+            f"of type {type(verbose).__name__}"
+        )
+    return int(verbose)
 
 
-def _batch_size(batch_size: int | None) -> int:
+def _batch_size(batch_size: Any, name: str = "batch_size") -> int:
+    """32 for None, else a positive integer (NumPy integers too, bools not)."""
     if batch_size is None:
         return 32
-    if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)):
+        raise TypeError(
+            f"{name} must be a positive integer, received {name}={batch_size!r} "
+            f"of type {type(batch_size).__name__}"
+        )
+    if batch_size <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {batch_size!r}")
     return int(batch_size)
 
 
@@ -591,3 +610,45 @@ def _logs_result(logs: dict[str, float], return_dict: bool) -> Any:
         return dict(logs)
     values = list(logs.values())
     return values[0] if len(values) == 1 else values
+
+
+def _check_class_ids(model: Any, i: int, target: np.ndarray) -> None:
+    """When output i's loss or a metric takes integer class ids, every id in `target` must lie
+    in [0, classes): checked once per fit/evaluate/*_on_batch call, in one vectorized pass,
+    because the one-hot of a bad id (-1, classes, NaN, 2.5) is all zeros and its loss silently 0."""
+    output, users = model.outputs[i], {}
+    loss = model._loss_fns[i]
+    axis = losses_module.class_axis(loss) if loss is not None else None
+    if axis is not None:
+        users.setdefault(output.shape[axis], loss.name)
+    for m in model._metric_ids[i]:
+        name = metrics_module.class_id_metric(m, target.shape, tuple(output.shape))
+        if name is not None:
+            users.setdefault(output.shape[-1], name)
+    where = f"Model '{model.name}': target {i} ('{model.output_names[i]}')"
+    for classes, user in users.items():
+        utils.check_class_ids(target, classes, where, user)
+
+
+def _epoch_arguments(epochs: Any, initial_epoch: Any, validation_freq: Any) -> tuple[int, ...]:
+    """fit()'s epoch counts as ints (NumPy integers too): TypeError for floats and bools,
+    ValueError for negative counts or a validation_freq below 1."""
+    return (
+        utils.check_int(epochs, "epochs", "fit()"),
+        utils.check_int(initial_epoch, "initial_epoch", "fit()"),
+        utils.check_int(validation_freq, "validation_freq", "fit()", minimum=1),
+    )
+
+
+def _validation_split(validation_split: Any) -> float:
+    """The fraction of samples held out, a real number in [0, 1)."""
+    if isinstance(validation_split, (bool, np.bool_)) or not isinstance(
+        validation_split, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(
+            f"fit(): validation_split must be a number in [0, 1), received "
+            f"{validation_split=!r} of type {type(validation_split).__name__}"
+        )
+    if not 0.0 <= validation_split < 1.0:
+        raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
+    return float(validation_split)
