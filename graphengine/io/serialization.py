@@ -1,9 +1,14 @@
 """Model and layer configs as JSON-safe data, and models rebuilt from them. Only registered
-classes and functions are ever looked up by name: nothing in a config is executed."""
+classes and functions are ever looked up by name: nothing in a config is executed. A layer met
+again anywhere in one config (shared across nested models) is written once and referenced after,
+so a rebuilt model shares it exactly where the original did."""
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import warnings
+from contextvars import ContextVar
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -81,33 +86,104 @@ def layer_classes() -> dict[str, type]:
     return classes
 
 
+class _Saving:
+    """The layers serialized so far in one config, numbered in the order their serialization
+    finished (children before the models holding them): the order a load creates them in."""
+
+    def __init__(self) -> None:
+        self.ids: dict[int, tuple[int, Any]] = {}  # id(layer) -> (number, layer kept alive)
+
+
+class _Loading:
+    """The layers created so far while rebuilding one config, numbered as `_Saving` numbered
+    them."""
+
+    def __init__(self) -> None:
+        self.layers: list[Any] = []
+
+
+_SAVING: ContextVar[_Saving | None] = ContextVar("graphengine_saving", default=None)
+_LOADING: ContextVar[_Loading | None] = ContextVar("graphengine_loading", default=None)
+
+
+@contextlib.contextmanager
+def _scope(var: ContextVar, make: Callable[[], Any]) -> Iterator[Any]:
+    """The scope of the outermost (de)serialization in progress, or a new one for this call."""
+    current = var.get()
+    if current is not None:
+        yield current
+        return
+    token = var.set(make())
+    try:
+        yield var.get()
+    finally:
+        var.reset(token)
+
+
 def serialize_layer(layer: Any) -> dict[str, Any]:
+    with _scope(_SAVING, _Saving) as scope:
+        name = _class_name(layer)
+        if id(layer) in scope.ids:
+            return {"class_name": name, "shared_id": scope.ids[id(layer)][0], "name": layer.name}
+        config = encode(layer.get_config())
+        scope.ids[id(layer)] = (len(scope.ids), layer)
+        if name in layer_classes():
+            return {"class_name": name, "config": config}
+        return {"class_name": name, "registered": True, "config": config}
+
+
+def _class_name(layer: Any) -> str:
     name = type(layer).__name__
     if name == "Model":
         name = "Functional"
-    if name not in layer_classes():
-        name = utils.registered_name(type(layer))
-        if name is None:
-            raise ValueError(
-                f"Layer '{layer.name}' is a {type(layer).__name__}, which is not a "
-                "built-in layer: register the class with "
-                "@ge.utils.register_serializable() to save it"
-            )
-        return {"class_name": name, "registered": True, "config": encode(layer.get_config())}
-    return {"class_name": name, "config": encode(layer.get_config())}
+    if name in layer_classes():
+        return name
+    registered = utils.registered_name(type(layer))
+    if registered is None:
+        raise ValueError(
+            f"Layer '{layer.name}' is a {type(layer).__name__}, which is not a "
+            "built-in layer: register the class with "
+            "@ge.utils.register_serializable() to save it"
+        )
+    return registered
 
 
 def deserialize_layer(config: dict[str, Any]) -> Any:
-    name = config.get("class_name")
-    cls = utils.registered(name) if config.get("registered") else layer_classes().get(name)
-    if cls is None:
-        raise ValueError(f"unknown layer class {name!r} in the saved config")
-    return cls.from_config(decode(config["config"]))
+    with _scope(_LOADING, _Loading) as scope:
+        if "shared_id" in config and "config" not in config:
+            return _shared(scope, config)
+        name = config.get("class_name")
+        cls = utils.registered(name) if config.get("registered") else layer_classes().get(name)
+        if cls is None:
+            raise ValueError(f"unknown layer class {name!r} in the saved config")
+        layer = cls.from_config(decode(config["config"]))
+        scope.layers.append(layer)
+        return layer
+
+
+def _shared(scope: _Loading, ref: dict[str, Any]) -> Any:
+    """The layer a reference {"class_name", "shared_id", "name"} names, created earlier."""
+    number = ref["shared_id"]
+    layer = (
+        scope.layers[number] if type(number) is int and 0 <= number < len(scope.layers) else None
+    )
+    if layer is None or (_class_name(layer), layer.name) != (ref["class_name"], ref.get("name")):
+        found = "nothing" if layer is None else f"{_class_name(layer)} '{layer.name}'"
+        raise ValueError(
+            f"the saved config refers to shared layer {number!r} "
+            f"({ref['class_name']} '{ref.get('name')}'), but that number names {found}"
+        )
+    return layer
 
 
 def functional_config(model: Any) -> dict[str, Any]:
     """The graph of call sites in order: each a layer call or a bare op, its arguments as
     references {"ref": [site, output]} to earlier sites; Constants (the 1 of `x + 1`) inline."""
+    with _scope(_SAVING, _Saving):
+        return _functional_config(model)
+
+
+def _functional_config(model: Any) -> dict[str, Any]:
     index = {site.id: i for i, site in enumerate(model._sites)}
 
     def ref(t: Any) -> Any:
@@ -149,17 +225,24 @@ def functional_config(model: Any) -> dict[str, Any]:
 
 
 def functional_from_config(config: dict[str, Any]) -> Any:
+    with _scope(_LOADING, _Loading):
+        return _functional_from_config(config)
+
+
+def _functional_from_config(config: dict[str, Any]) -> Any:
     from graphengine.training.model import Model
 
     layers = {}
     for cfg in config["layers"]:
         layer = deserialize_layer(cfg)
-        layers[decode(cfg["config"]).get("name", layer.name)] = layer
+        layers[cfg["config"].get("name", layer.name) if "config" in cfg else layer.name] = layer
     outputs: list[list[SymbolicTensor]] = []
 
     def resolve(r: Any) -> Any:
         if isinstance(r, dict) and "ref" in r:
             site, out = r["ref"]
+            if not (type(site) is int and 0 <= site < len(outputs)):
+                raise ValueError(f"a call site refers to site {site!r} before it is computed")
             return outputs[site][out]
         if isinstance(r, dict) and "const" in r:
             return Constant(np.asarray(r["const"], dtype=r["dtype"]))
@@ -189,11 +272,9 @@ def functional_from_config(config: dict[str, Any]) -> Any:
 
 def sequential_config(model: Any) -> dict[str, Any]:
     first = model._input.layer_call.layer.get_config() if model._input is not None else None
-    return {
-        "name": model.name,
-        "input": first,
-        "layers": [serialize_layer(layer) for layer in model._stack],
-    }
+    with _scope(_SAVING, _Saving):
+        layers = [serialize_layer(layer) for layer in model._stack]
+    return {"name": model.name, "input": first, "layers": layers}
 
 
 def sequential_from_config(config: dict[str, Any]) -> Any:
@@ -201,4 +282,75 @@ def sequential_from_config(config: dict[str, Any]) -> Any:
     from graphengine.training.model import Sequential
 
     stack = [Input(**decode(config["input"]))] if config.get("input") else []
-    return Sequential(stack + [deserialize_layer(c) for c in config["layers"]], name=config["name"])
+    with _scope(_LOADING, _Loading):
+        layers = [deserialize_layer(c) for c in config["layers"]]
+    return Sequential(stack + layers, name=config["name"])
+
+
+# -- compile settings --------------------------------------------------------------------------
+def compile_config(model: Any) -> dict[str, Any] | None:
+    """A compiled model's optimizer, losses, metrics and device; None (with a warning) when a
+    loss or metric is an unregistered function."""
+    if not getattr(model, "compiled", False):
+        return None
+    try:
+        losses = [None if f is None else _serialize_loss(f) for f in model._loss_fns]
+        metrics = [[_serialize_metric(m) for m in ids] for ids in model._metric_ids]
+    except ValueError as e:
+        warnings.warn(
+            f"Model '{model.name}' is saved without its compile settings: {e}", stacklevel=3
+        )
+        return None
+    from graphengine.training.optimizers import serialize
+
+    return {
+        "optimizer": serialize(model.optimizer),
+        "loss": losses,
+        "metrics": metrics,
+        "loss_weights": model._loss_weights,
+        "device": model.device_name,
+    }
+
+
+def _serialize_loss(loss: Any) -> dict[str, Any]:
+    fn = getattr(loss, "custom_fn", None)
+    if fn is None:
+        return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    name = utils.registered_name(fn)
+    if name is None:
+        raise ValueError(
+            f"the custom loss {fn!r} is not registered (@ge.utils.register_serializable())"
+        )
+    return {"registered": name}
+
+
+def _serialize_metric(metric: Any) -> Any:
+    if isinstance(metric, str):
+        return metric
+    name = utils.registered_name(metric)
+    if name is None:
+        raise ValueError(f"the metric {metric!r} is not registered")
+    return {"registered": name}
+
+
+def compile_arguments(settings: dict[str, Any]) -> dict[str, Any]:
+    """The `model.compile` keyword arguments that `compile_config` describes."""
+    from graphengine.training import losses, optimizers
+
+    def loss(entry: Any) -> Any:
+        if entry is None:
+            return None
+        if "registered" in entry:
+            return utils.registered(entry["registered"])
+        return losses.get(entry)
+
+    def metric(entry: Any) -> Any:
+        return utils.registered(entry["registered"]) if isinstance(entry, dict) else entry
+
+    return {
+        "optimizer": optimizers.deserialize(settings["optimizer"]),
+        "loss": [loss(e) for e in settings["loss"]],
+        "loss_weights": settings["loss_weights"],
+        "metrics": [[metric(m) for m in ids] for ids in settings["metrics"]],
+        "device": settings.get("device"),
+    }

@@ -6,8 +6,11 @@ Subclasses follow Keras: `__init__` stores hyperparameters, `build(input_shape)`
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-from typing import Any, Callable, Sequence
+import math
+from contextvars import ContextVar
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -26,6 +29,39 @@ _BASE_KWARGS = (
     "batch_size",
     "activity_regularizer",
 )
+
+
+class WeightAllowance:
+    """How many more weight elements layers may create (while a file's model is rebuilt): a
+    small config asking for a huge layer fails before the allocation, not after."""
+
+    def __init__(self, elements: int, error: Callable[[str], Exception], source: str) -> None:
+        self.left, self.error, self.source = elements, error, source
+
+    def take(self, layer: str, name: str, shape: tuple) -> None:
+        elements = math.prod(max(d, 0) for d in shape)
+        if elements > self.left:
+            raise self.error(
+                f"layer '{layer}' asks for weight '{name}' of shape {shape} ({elements} "
+                f"elements), but {self.source} hold only {self.left} more"
+            )
+        self.left -= elements
+
+
+_ALLOWANCE: ContextVar[WeightAllowance | None] = ContextVar("weight_allowance", default=None)
+
+
+@contextlib.contextmanager
+def weight_allowance(
+    elements: int, error: Callable[[str], Exception], source: str
+) -> Iterator[None]:
+    """Within the block, `add_weight` calls (of any layer) may create `elements` in all (what
+    `source` holds); one asking for more raises `error(message)` before allocating anything."""
+    token = _ALLOWANCE.set(WeightAllowance(elements, error, source))
+    try:
+        yield
+    finally:
+        _ALLOWANCE.reset(token)
 
 
 def flatten(struct: Any) -> list:
@@ -165,6 +201,9 @@ class Layer:
         regularizer: Any = None,
     ) -> Variable:
         shape = tuple(int(d) for d in shape)
+        allowance = _ALLOWANCE.get()
+        if allowance is not None:
+            allowance.take(self.name, name, shape)
         value = initializers.get(initializer)(shape, dtype or self.dtype)
         var = Variable(
             value,
