@@ -621,6 +621,21 @@ def test_a_block_shared_inside_a_sequential_and_outside_round_trips(tmp_path):
     assert len(ge.Model.from_config(model.get_config()).weights) == 2
 
 
+def test_a_layer_shared_by_a_wrapper_and_the_model_round_trips(tmp_path):
+    """Wrappers and RNN cells serialize their inner layer through the same sharing as models."""
+    x = ge.Input((5, 4))
+    dense = ge.layers.Dense(4, activation="tanh", name="shared")
+    model = ge.Model(x, dense(ge.layers.TimeDistributed(dense)(x)))
+    assert len(model.weights) == 2
+    model.save(tmp_path / "w.gez")
+    loaded = ge.models.load_model(tmp_path / "w.gez")
+    data = np.random.default_rng(0).normal(size=(2, 5, 4)).astype(np.float32)
+    np.testing.assert_array_equal(loaded(data), model(data))
+    assert len(loaded.weights) == 2
+    wrapped = [layer for layer in loaded.layers if isinstance(layer, ge.layers.TimeDistributed)]
+    assert wrapped[0].layer is loaded.get_layer("shared")
+
+
 WIDTH = 3
 
 

@@ -24,16 +24,9 @@ from typing import Any, BinaryIO, Iterator
 import numpy as np
 
 from graphengine.io.atomic import atomic_write
-from graphengine.io.serialization import (
-    FORMAT_VERSION,
-    compile_arguments,
-    compile_config,
-    decode,
-    deserialize_layer,
-    encode,
-    serialize_layer,
-)
+from graphengine.io.serialization import FORMAT_VERSION, compile_arguments, compile_config
 from graphengine.layers.base import weight_allowance
+from graphengine.layers.serialization import decode, deserialize_layer, encode, serialize_layer
 
 MAGIC = "graphengine"
 # config.json holds the architecture, never the weights: 16 MiB is thousands of layers. Parsed

@@ -1,14 +1,12 @@
-"""Model and layer configs as JSON-safe data, and models rebuilt from them. Only registered
-classes and functions are ever looked up by name: nothing in a config is executed. A layer met
-again anywhere in one config (shared across nested models) is written once and referenced after,
-so a rebuilt model shares it exactly where the original did."""
+"""Functional and Sequential configs (call sites over layer configs, see
+graphengine.layers.serialization) and compile settings as JSON-safe data, and models rebuilt
+from them. Only registered classes and functions are ever looked up by name: nothing in a
+config is executed."""
 
 from __future__ import annotations
 
-import contextlib
 import warnings
-from contextvars import ContextVar
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -16,6 +14,14 @@ from graphengine import utils
 from graphengine.graph.node import LayerCall
 from graphengine.graph.tensor import Constant, SymbolicTensor, Variable
 from graphengine.layers.base import flatten, map_tensors, pack_like
+from graphengine.layers.serialization import (
+    decode,
+    deserialize_layer,
+    encode,
+    loading,
+    saving,
+    serialize_layer,
+)
 from graphengine.ops.base import apply
 from graphengine.ops.elementwise import Binary, Cast, Compare, Unary
 from graphengine.ops.indexing import Gather, OneHot
@@ -46,140 +52,10 @@ OPS = {
 }
 
 
-def encode(value: Any) -> Any:
-    """JSON-safe form of configs holding tuples, slices and NumPy scalars."""
-    if isinstance(value, dict):
-        return {str(k): encode(v) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return {"__tuple__": [encode(v) for v in value]}
-    if isinstance(value, list):
-        return [encode(v) for v in value]
-    if isinstance(value, slice):
-        return {"__slice__": [value.start, value.stop, value.step]}
-    if isinstance(value, np.generic):
-        return value.item()
-    if value is Ellipsis:
-        return {"__ellipsis__": True}
-    return value
-
-
-def decode(value: Any) -> Any:
-    if isinstance(value, list):
-        return [decode(v) for v in value]
-    if isinstance(value, dict):
-        if "__tuple__" in value:
-            return tuple(decode(v) for v in value["__tuple__"])
-        if "__slice__" in value:
-            return slice(*value["__slice__"])
-        if "__ellipsis__" in value:
-            return Ellipsis
-        return {k: decode(v) for k, v in value.items()}
-    return value
-
-
-def layer_classes() -> dict[str, type]:
-    from graphengine import layers
-    from graphengine.training.model import Model, Sequential
-
-    classes = {name: getattr(layers, name) for name in layers.__all__}
-    classes.update({"Functional": Model, "Model": Model, "Sequential": Sequential})
-    return classes
-
-
-class _Saving:
-    """The layers serialized so far in one config, numbered in the order their serialization
-    finished (children before the models holding them): the order a load creates them in."""
-
-    def __init__(self) -> None:
-        self.ids: dict[int, tuple[int, Any]] = {}  # id(layer) -> (number, layer kept alive)
-
-
-class _Loading:
-    """The layers created so far while rebuilding one config, numbered as `_Saving` numbered
-    them."""
-
-    def __init__(self) -> None:
-        self.layers: list[Any] = []
-
-
-_SAVING: ContextVar[_Saving | None] = ContextVar("graphengine_saving", default=None)
-_LOADING: ContextVar[_Loading | None] = ContextVar("graphengine_loading", default=None)
-
-
-@contextlib.contextmanager
-def _scope(var: ContextVar, make: Callable[[], Any]) -> Iterator[Any]:
-    """The scope of the outermost (de)serialization in progress, or a new one for this call."""
-    current = var.get()
-    if current is not None:
-        yield current
-        return
-    token = var.set(make())
-    try:
-        yield var.get()
-    finally:
-        var.reset(token)
-
-
-def serialize_layer(layer: Any) -> dict[str, Any]:
-    with _scope(_SAVING, _Saving) as scope:
-        name = _class_name(layer)
-        if id(layer) in scope.ids:
-            return {"class_name": name, "shared_id": scope.ids[id(layer)][0], "name": layer.name}
-        config = encode(layer.get_config())
-        scope.ids[id(layer)] = (len(scope.ids), layer)
-        if name in layer_classes():
-            return {"class_name": name, "config": config}
-        return {"class_name": name, "registered": True, "config": config}
-
-
-def _class_name(layer: Any) -> str:
-    name = type(layer).__name__
-    if name == "Model":
-        name = "Functional"
-    if name in layer_classes():
-        return name
-    registered = utils.registered_name(type(layer))
-    if registered is None:
-        raise ValueError(
-            f"Layer '{layer.name}' is a {type(layer).__name__}, which is not a "
-            "built-in layer: register the class with "
-            "@ge.utils.register_serializable() to save it"
-        )
-    return registered
-
-
-def deserialize_layer(config: dict[str, Any]) -> Any:
-    with _scope(_LOADING, _Loading) as scope:
-        if "shared_id" in config and "config" not in config:
-            return _shared(scope, config)
-        name = config.get("class_name")
-        cls = utils.registered(name) if config.get("registered") else layer_classes().get(name)
-        if cls is None:
-            raise ValueError(f"unknown layer class {name!r} in the saved config")
-        layer = cls.from_config(decode(config["config"]))
-        scope.layers.append(layer)
-        return layer
-
-
-def _shared(scope: _Loading, ref: dict[str, Any]) -> Any:
-    """The layer a reference {"class_name", "shared_id", "name"} names, created earlier."""
-    number = ref["shared_id"]
-    layer = (
-        scope.layers[number] if type(number) is int and 0 <= number < len(scope.layers) else None
-    )
-    if layer is None or (_class_name(layer), layer.name) != (ref["class_name"], ref.get("name")):
-        found = "nothing" if layer is None else f"{_class_name(layer)} '{layer.name}'"
-        raise ValueError(
-            f"the saved config refers to shared layer {number!r} "
-            f"({ref['class_name']} '{ref.get('name')}'), but that number names {found}"
-        )
-    return layer
-
-
 def functional_config(model: Any) -> dict[str, Any]:
     """The graph of call sites in order: each a layer call or a bare op, its arguments as
     references {"ref": [site, output]} to earlier sites; Constants (the 1 of `x + 1`) inline."""
-    with _scope(_SAVING, _Saving):
+    with saving():
         return _functional_config(model)
 
 
@@ -225,7 +101,7 @@ def _functional_config(model: Any) -> dict[str, Any]:
 
 
 def functional_from_config(config: dict[str, Any]) -> Any:
-    with _scope(_LOADING, _Loading):
+    with loading():
         return _functional_from_config(config)
 
 
@@ -272,7 +148,7 @@ def _functional_from_config(config: dict[str, Any]) -> Any:
 
 def sequential_config(model: Any) -> dict[str, Any]:
     first = model._input.layer_call.layer.get_config() if model._input is not None else None
-    with _scope(_SAVING, _Saving):
+    with saving():
         layers = [serialize_layer(layer) for layer in model._stack]
     return {"name": model.name, "input": first, "layers": layers}
 
@@ -282,7 +158,7 @@ def sequential_from_config(config: dict[str, Any]) -> Any:
     from graphengine.training.model import Sequential
 
     stack = [Input(**decode(config["input"]))] if config.get("input") else []
-    with _scope(_LOADING, _Loading):
+    with loading():
         layers = [deserialize_layer(c) for c in config["layers"]]
     return Sequential(stack + layers, name=config["name"])
 

@@ -14,37 +14,10 @@ import numpy as np
 from graphengine import ops, utils
 from graphengine.graph.tensor import SymbolicTensor, format_shape
 from graphengine.layers.base import InputSpec, Layer, flatten
+from graphengine.layers.serialization import deserialize_layer, serialize_layer
 from graphengine.layers.recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell, _Cell
 from graphengine.ops.base import apply
 from graphengine.ops.recurrent import RecurrentSequence
-
-
-def serialize_layer(layer: Layer) -> dict[str, Any]:
-    """{"class_name", "config"} of a nested layer (a cell, a wrapped layer)."""
-    name = type(layer).__name__
-    from graphengine import layers
-
-    if getattr(layers, name, None) is not type(layer):
-        name = utils.registered_name(type(layer))
-        if name is None:
-            raise ValueError(
-                f"Layer '{layer.name}' is a {type(layer).__name__}, which is not a built-in "
-                "layer: register the class with @ge.utils.register_serializable()"
-            )
-        return {"class_name": name, "registered": True, "config": layer.get_config()}
-    return {"class_name": name, "config": layer.get_config()}
-
-
-def deserialize_layer(config: Any) -> Layer:
-    if isinstance(config, Layer):
-        return config
-    from graphengine import layers
-
-    name = config["class_name"]
-    cls = utils.registered(name) if config.get("registered") else getattr(layers, name, None)
-    if cls is None:
-        raise ValueError(f"unknown layer class {name!r} in a config")
-    return cls.from_config(dict(config["config"]))
 
 
 def _dtype(x: Any) -> str:

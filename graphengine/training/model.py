@@ -15,6 +15,7 @@ from graphengine.graph.graph import LayerGraph, layers_in_order
 from graphengine.graph.node import LayerCall
 from graphengine.graph.tensor import SymbolicTensor, format_shape
 from graphengine.layers.base import InputSpec, Layer, flatten, map_tensors, pack_like
+from graphengine.layers.serialization import register_layer_class
 from graphengine.ops.base import RunContext, apply, is_symbolic
 from graphengine.runtime.cache import PlanCache
 from graphengine.runtime.devices import get_device
@@ -473,6 +474,11 @@ class Sequential(Model):
                 f"Sequential '{self.name}' has no input shape yet: give the first "
                 "layer input_shape=..., add a ge.Input first, or call it on data"
             )
+
+
+register_layer_class("Functional", Model)
+register_layer_class("Model", Model)
+register_layer_class("Sequential", Sequential)
 
 
 def _signature(inputs: Any) -> tuple | None:
