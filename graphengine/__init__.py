@@ -1,18 +1,24 @@
 """graphengine: a Keras-style deep-learning graph engine running on Numba kernels."""
 
-from graphengine import config, datasets, distributed, layers, models, ops, utils
-from graphengine.graph.tensor import SymbolicTensor, Variable
-from graphengine.layers.core import Input
-from graphengine.ops import activations
-from graphengine.runtime.devices import device
-from graphengine.training import (
+from graphengine import (
+    activations,
     callbacks,
+    config,
+    datasets,
+    distributed,
     initializers,
+    layers,
     losses,
     metrics,
+    models,
+    ops,
     optimizers,
     regularizers,
+    utils,
 )
+from graphengine.graph.tensor import SymbolicTensor, Variable
+from graphengine.layers.core import Input
+from graphengine.runtime.devices import device
 from graphengine.training.model import Model, Sequential
 from graphengine.viz.plot import plot_model
 

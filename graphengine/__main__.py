@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from graphengine.io.saving import load_model
+    from graphengine.training.saving import load_model
 
     try:
         model = load_model(args.path)

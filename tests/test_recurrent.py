@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import graphengine as ge
+from graphengine.tree import flatten
 import reference as ref
 from gradcheck import check_model_grads
 from keras_reference.generate_recurrent import build_model
@@ -362,7 +363,7 @@ def _run_everything(layer, extra, dtype, rows, seed):
     xs = [rng.integers(0, 6, (rows, T)).astype(np.int32)]
     xs += [rng.standard_normal((rows, U)).astype(dtype) for _ in range(n)]
     cots = [rng.standard_normal(o.shape).astype(dtype) for o in model(xs)]
-    return lambda: ge.layers.base.flatten([model(xs), *model.vjp(xs, cots)])
+    return lambda: flatten([model(xs), *model.vjp(xs, cots)])
 
 
 def _assert_same(got, expected, rtol):

@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import graphengine as ge
-from graphengine.io import atomic, saving
+from graphengine.io import archive, atomic
+from graphengine.io.archive import MAX_CONFIG_BYTES
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(ge.__file__)))
 
@@ -284,14 +285,14 @@ def test_zip_bombs_and_oversized_members_fail_before_reading(tmp_path, small_fil
     write_members(config_bomb, {**contents, "config.json": bomb})
     oversized = tmp_path / "oversized.gez"
     config = json.loads(contents["config.json"])
-    config["padding"] = " " * (saving.MAX_CONFIG_BYTES + 1)
+    config["padding"] = " " * (archive.MAX_CONFIG_BYTES + 1)
     write_members(oversized, {**contents, "config.json": json.dumps(config).encode()})
     npy_bomb = tmp_path / "npy_bomb.gez"  # a valid (2, 3) array trailed by 64 MB of zeros
     header = npy(np.zeros((2, 3), "float32"))
     write_members(npy_bomb, {**contents, "weights/00000.npy": header + bytes(64 * 2**20)})
     cases = [
         (config_bomb, r"config_bomb\.gez.*config\.json declares 60000003 bytes uncompressed"),
-        (oversized, rf"oversized\.gez.*config\.json declares \d+ bytes.*{saving.MAX_CONFIG_BYTES}"),
+        (oversized, rf"oversized\.gez.*config\.json declares \d+ bytes.*{MAX_CONFIG_BYTES}"),
         (npy_bomb, r"npy_bomb\.gez.*weights/00000\.npy declares 67109016 bytes uncompressed"),
     ]
     for path, match in cases:
@@ -342,12 +343,12 @@ def test_an_array_header_declaring_a_huge_shape_is_not_allocated(tmp_path, small
 
 def test_save_refuses_a_config_that_load_would_refuse(tmp_path, small_file, monkeypatch):
     model = ge.models.load_model(small_file)
-    monkeypatch.setattr(saving, "MAX_CONFIG_BYTES", 500)
+    monkeypatch.setattr(archive, "MAX_CONFIG_BYTES", 500)
     with pytest.raises(ValueError, match=r"Model 'small' cannot be saved: its config is \d+ bytes"):
         model.save(tmp_path / "again.gez")
     assert not (tmp_path / "again.gez").exists()
-    monkeypatch.setattr(saving, "MAX_CONFIG_BYTES", 2**20)
-    monkeypatch.setattr(saving, "MAX_JSON_DEPTH", 3)
+    monkeypatch.setattr(archive, "MAX_CONFIG_BYTES", 2**20)
+    monkeypatch.setattr(archive, "MAX_JSON_DEPTH", 3)
     with pytest.raises(ValueError, match=r"small\.gez.*config\.json nests \d+ levels deep"):
         ge.models.load_model(small_file)
 

@@ -1,1 +1,1 @@
-"""Saving and loading: model configs as JSON, weights as plain .npy arrays in one zip file."""
+"""Files and archives: the graphengine file format (archive.py) and atomic writes (atomic.py)."""

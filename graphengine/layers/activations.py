@@ -9,7 +9,7 @@ import numpy as np
 from graphengine import ops
 from graphengine.layers.base import Layer
 from graphengine.ops import activations
-from graphengine.training import initializers, regularizers
+from graphengine import initializers, regularizers
 
 
 class ReLU(Layer):

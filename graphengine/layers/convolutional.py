@@ -16,7 +16,7 @@ from graphengine.layers.base import InputSpec, Layer
 from graphengine.ops import activations
 from graphengine.ops.base import apply
 from graphengine.ops.conv import FUSED_ACTIVATIONS, Conv, ConvTranspose
-from graphengine.training import initializers, regularizers
+from graphengine import initializers, regularizers
 
 
 def normalize_tuple(

@@ -10,12 +10,13 @@ from graphengine import ops, utils
 from graphengine.graph import node as graph_node
 from graphengine.graph.node import LayerCall
 from graphengine.graph.tensor import SymbolicTensor, format_shape
-from graphengine.layers.base import InputSpec, Layer, flatten, pack_like
+from graphengine.layers.base import InputSpec, Layer
+from graphengine.tree import flatten, pack_like
 from graphengine.ops import activations
 from graphengine.ops.base import apply, is_symbolic
 from graphengine.ops.matmul import Dense as DenseOp
 from graphengine.ops.pyfunc import PyFunc
-from graphengine.training import initializers, regularizers
+from graphengine import initializers, regularizers
 
 
 class InputLayer(Layer):

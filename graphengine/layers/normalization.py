@@ -12,7 +12,7 @@ from graphengine.layers.base import InputSpec, Layer
 from graphengine.ops.base import apply, normalize_axis
 from graphengine.ops.normalization import BatchNorm, LayerNorm
 from graphengine.ops.reduce import normalize_axes
-from graphengine.training import initializers, regularizers
+from graphengine import initializers, regularizers
 
 
 def _check_number(owner: str, name: str, value: Any, low: float, high: float) -> float:

@@ -12,7 +12,7 @@ from graphengine import ops
 from graphengine.layers.base import Layer
 from graphengine.ops import activations
 from graphengine.ops.recurrent import ACTIVATION_CODES
-from graphengine.training import initializers, regularizers
+from graphengine import initializers, regularizers
 
 
 def check_units(layer: str, units: Any) -> int:

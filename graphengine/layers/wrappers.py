@@ -8,7 +8,8 @@ from typing import Any
 
 from graphengine import ops
 from graphengine.graph.tensor import format_shape
-from graphengine.layers.base import InputSpec, Layer, flatten
+from graphengine.layers.base import InputSpec, Layer
+from graphengine.tree import flatten
 from graphengine.layers.recurrent import RNN
 from graphengine.layers.serialization import deserialize_layer, serialize_layer
 

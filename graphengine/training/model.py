@@ -14,12 +14,14 @@ from graphengine.autodiff.backward import backward_digraph, gradients, is_differ
 from graphengine.graph.graph import LayerGraph, layers_in_order
 from graphengine.graph.node import LayerCall
 from graphengine.graph.tensor import SymbolicTensor, format_shape
-from graphengine.layers.base import InputSpec, Layer, flatten, map_tensors, pack_like
+from graphengine.layers.base import InputSpec, Layer
+from graphengine.tree import flatten, map_tensors, pack_like
 from graphengine.layers.serialization import register_layer_class
 from graphengine.ops.base import RunContext, apply, is_symbolic
 from graphengine.runtime.cache import PlanCache
 from graphengine.runtime.devices import get_device
 from graphengine.runtime.plan import Plan, concrete_specs, forward_order
+from graphengine.training import model_config, saving
 from graphengine.training.trainer import Trainer
 
 
@@ -343,34 +345,24 @@ class Model(Trainer, Layer):
         return result[: len(self.inputs)], result[len(self.inputs) :]
 
     def get_config(self) -> dict[str, Any]:
-        """The whole graph: layer configs and call sites (see graphengine.io.serialization)."""
-        from graphengine.io.serialization import functional_config
-
+        """The whole graph: layer configs and call sites (see training/model_config.py)."""
         self._require_graph()
-        return functional_config(self)
+        return model_config.functional_config(self)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Model:
-        from graphengine.io.serialization import functional_from_config
-
-        return functional_from_config(config)
+        return model_config.functional_from_config(cls, config)
 
     def save(self, filepath: str) -> None:
         """Writes one zip file: config.json (architecture, compile settings) and the weights and
         optimizer state as .npy arrays; atomically, so an interrupted save keeps the old file."""
-        from graphengine.io.saving import save_model
-
-        save_model(self, filepath)
+        saving.save_model(self, filepath)
 
     def save_weights(self, filepath: str) -> None:
-        from graphengine.io.saving import save_weights
-
-        save_weights(self, filepath)
+        saving.save_weights(self, filepath)
 
     def load_weights(self, filepath: str) -> None:
-        from graphengine.io.saving import load_weights
-
-        load_weights(self, filepath)
+        saving.load_weights(self, filepath)
 
 
 class Sequential(Model):
@@ -452,15 +444,11 @@ class Sequential(Model):
         return list(self._stack)
 
     def get_config(self) -> dict[str, Any]:
-        from graphengine.io.serialization import sequential_config
-
-        return sequential_config(self)
+        return model_config.sequential_config(self)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Sequential:
-        from graphengine.io.serialization import sequential_from_config
-
-        return sequential_from_config(config)
+        return model_config.sequential_from_config(cls, config)
 
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         if not self.built:

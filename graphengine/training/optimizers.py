@@ -15,8 +15,8 @@ import numpy as np
 
 import kernels.cpu as cpu_kernels
 from graphengine import utils
-from graphengine.training import schedules
-from graphengine.training.schedules import LearningRateSchedule
+from graphengine import schedules
+from graphengine.schedules import LearningRateSchedule
 
 # -- the base class --------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from graphengine import utils
 from graphengine.autodiff.backward import backward_digraph, gradients
 from graphengine.graph.node import LayerCall
 from graphengine.graph.tensor import Constant, SymbolicTensor, format_shape, graph_mode
-from graphengine.layers.base import pack_like
+from graphengine.tree import pack_like
 from graphengine.ops import api as ops
 from graphengine.runtime.devices import get_device
 from graphengine.runtime.plan import Plan

@@ -13,7 +13,7 @@ import numpy as np
 from graphengine import utils
 from graphengine.graph.node import LayerCall
 from graphengine.graph.tensor import Constant, SymbolicTensor, Variable
-from graphengine.layers.base import flatten, map_tensors, pack_like
+from graphengine.tree import flatten, map_tensors, pack_like
 from graphengine.layers.serialization import (
     decode,
     deserialize_layer,
@@ -22,14 +22,15 @@ from graphengine.layers.serialization import (
     saving,
     serialize_layer,
 )
+from graphengine.layers.core import Input
 from graphengine.ops.base import apply
 from graphengine.ops.elementwise import Binary, Cast, Compare, Unary
 from graphengine.ops.indexing import Gather, OneHot
 from graphengine.ops.matmul import Matmul
 from graphengine.ops.reduce import Reduce, Softmax
 from graphengine.ops.shape import BroadcastTo, Concatenate, GetItem, Reshape, Transpose
+from graphengine.training import losses, optimizers
 
-FORMAT_VERSION = 1
 # the ops that ge.ops functions make, which may stand outside layers in a saved graph
 OPS = {
     cls.__name__: cls
@@ -100,14 +101,13 @@ def _functional_config(model: Any) -> dict[str, Any]:
     }
 
 
-def functional_from_config(config: dict[str, Any]) -> Any:
+def functional_from_config(cls: type, config: dict[str, Any]) -> Any:
+    """A `cls` (Model) of the graph `functional_config` describes."""
     with loading():
-        return _functional_from_config(config)
+        return _functional_from_config(cls, config)
 
 
-def _functional_from_config(config: dict[str, Any]) -> Any:
-    from graphengine.training.model import Model
-
+def _functional_from_config(cls: type, config: dict[str, Any]) -> Any:
     layers = {}
     for cfg in config["layers"]:
         layer = deserialize_layer(cfg)
@@ -141,7 +141,7 @@ def _functional_from_config(config: dict[str, Any]) -> Any:
                 raise ValueError(f"unknown op {site['op']!r} in the saved config")
             result = apply(op_cls(**decode(site["config"])), *[resolve(r) for r in site["inputs"]])
         outputs.append(flatten(result) if isinstance(result, (list, tuple, dict)) else [result])
-    return Model(
+    return cls(
         resolve(decode(config["inputs"])), resolve(decode(config["outputs"])), name=config["name"]
     )
 
@@ -153,14 +153,12 @@ def sequential_config(model: Any) -> dict[str, Any]:
     return {"name": model.name, "input": first, "layers": layers}
 
 
-def sequential_from_config(config: dict[str, Any]) -> Any:
-    from graphengine.layers.core import Input
-    from graphengine.training.model import Sequential
-
+def sequential_from_config(cls: type, config: dict[str, Any]) -> Any:
+    """A `cls` (Sequential) of the stack `sequential_config` describes."""
     stack = [Input(**decode(config["input"]))] if config.get("input") else []
     with loading():
         layers = [deserialize_layer(c) for c in config["layers"]]
-    return Sequential(stack + layers, name=config["name"])
+    return cls(stack + layers, name=config["name"])
 
 
 # -- compile settings --------------------------------------------------------------------------
@@ -177,10 +175,8 @@ def compile_config(model: Any) -> dict[str, Any] | None:
             f"Model '{model.name}' is saved without its compile settings: {e}", stacklevel=3
         )
         return None
-    from graphengine.training.optimizers import serialize
-
     return {
-        "optimizer": serialize(model.optimizer),
+        "optimizer": optimizers.serialize(model.optimizer),
         "loss": losses,
         "metrics": metrics,
         "loss_weights": model._loss_weights,
@@ -211,7 +207,6 @@ def _serialize_metric(metric: Any) -> Any:
 
 def compile_arguments(settings: dict[str, Any]) -> dict[str, Any]:
     """The `model.compile` keyword arguments that `compile_config` describes."""
-    from graphengine.training import losses, optimizers
 
     def loss(entry: Any) -> Any:
         if entry is None:

@@ -1,13 +1,9 @@
-"""`model.save`, `ge.models.load_model`, `save_weights`, `load_weights`.
-
-One zip file: `config.json` (format, architecture, weight manifest, compile settings) and plain
-`.npy` members for weights and optimizer state. Writes behave like a plain file write (through a
-symlink to its target, keeping an existing file's mode, else the umask's) but are atomic: a
-temporary file beside the target is fsynced and renamed over it, so a crash keeps the old file.
-Reads trust nothing: arrays are read without pickling, the config only names registered classes,
-and sizes are checked against the zip directory and the weights the model needs before anything
-is allocated; every way a file can be wrong is a ValueError naming the file.
-"""
+"""The graphengine file format as files and archives: one zip holding `config.json` (format,
+version, kind, architecture, weight manifest, compile settings) and plain `.npy` members. Reads
+trust nothing: sizes are checked against the zip directory before reading, config.json's size
+and JSON depth are capped, `.npy` headers are checked against what is expected before any data is
+read (never unpickled), and every way a file can be wrong is a MalformedFileError (a ValueError)
+naming the file."""
 
 from __future__ import annotations
 
@@ -23,12 +19,8 @@ from typing import Any, BinaryIO, Iterator
 
 import numpy as np
 
-from graphengine.io.atomic import atomic_write
-from graphengine.io.serialization import FORMAT_VERSION, compile_arguments, compile_config
-from graphengine.layers.base import weight_allowance
-from graphengine.layers.serialization import decode, deserialize_layer, encode, serialize_layer
-
 MAGIC = "graphengine"
+FORMAT_VERSION = 1
 # config.json holds the architecture, never the weights: 16 MiB is thousands of layers. Parsed
 # JSON takes ~10x its text in memory, so the cap is what bounds the loader before any check.
 MAX_CONFIG_BYTES = 16 * 2**20
@@ -47,13 +39,13 @@ class MalformedFileError(ValueError):
     """A file that is not a loadable graphengine file; the message names the file."""
 
 
-def _write_arrays(archive: zipfile.ZipFile, folder: str, arrays: list[np.ndarray]) -> None:
+def write_arrays(archive: zipfile.ZipFile, folder: str, arrays: list[np.ndarray]) -> None:
     for i, array in enumerate(arrays):
         with archive.open(f"{folder}/{i:05d}.npy", "w") as f:
             np.lib.format.write_array(f, np.asarray(array, order="C"), allow_pickle=False)
 
 
-def _config_text(config: dict[str, Any], owner: str) -> str:
+def config_text(config: dict[str, Any], owner: str) -> str:
     """config.json's text, refused here if the loader would refuse it."""
     text = json.dumps(config, indent=1)
     size, depth = len(text.encode()), _json_depth(text.encode())
@@ -83,7 +75,7 @@ def _json_depth(raw: bytes) -> int:
     return deepest
 
 
-def _plain_dtype(value: Any) -> np.dtype:
+def plain_dtype(value: Any) -> np.dtype:
     """A numeric or bool dtype (native byte order); anything else, object above all, refused."""
     dtype = np.dtype(value) if isinstance(value, (str, np.dtype)) else None
     if dtype is None or dtype.kind not in "biuf" or dtype.hasobject or dtype.fields:
@@ -235,7 +227,7 @@ def _check_header(archive: Archive, config: Any, kind: str) -> None:
 def _check_npy(archive: Archive, name: str, what: str, found: tuple, expected: tuple) -> None:
     (shape, dtype), (want_shape, want_dtype) = found, expected
     try:
-        plain = _plain_dtype(dtype)
+        plain = plain_dtype(dtype)
     except ValueError:
         raise archive.error(
             f"{name} cannot be read as a plain array: it holds dtype {dtype} (loading never "
@@ -248,7 +240,7 @@ def _check_npy(archive: Archive, name: str, what: str, found: tuple, expected: t
         )
 
 
-def _read_manifest(archive: Archive) -> list[tuple[tuple[int, ...], np.dtype]]:
+def read_manifest(archive: Archive) -> list[tuple[tuple[int, ...], np.dtype]]:
     """(shape, dtype) of each saved weight, as config.json lists them."""
     entries = archive.config.get("weights")
     if not isinstance(entries, list):
@@ -259,135 +251,16 @@ def _read_manifest(archive: Archive) -> list[tuple[tuple[int, ...], np.dtype]]:
         if not isinstance(shape, list) or any(type(d) is not int or d < 0 for d in shape):
             raise archive.error(f"config.json weight {i} has no valid shape: {entry!r:.200}")
         try:
-            manifest.append((tuple(shape), _plain_dtype(entry.get("dtype"))))
+            manifest.append((tuple(shape), plain_dtype(entry.get("dtype"))))
         except (TypeError, ValueError) as e:
             raise archive.error(f"config.json weight {i}: {e}") from None
     return manifest
 
 
-def _weight_names(count: int) -> list[str]:
+def weight_names(count: int) -> list[str]:
     return [f"weights/{i:05d}.npy" for i in range(count)]
 
 
-def _rebuild(archive: Archive, manifest: list) -> Any:
-    """The model of the file's config, its weights' allocation capped by the file's arrays
-    (their headers checked against the manifest first)."""
-    for name, (shape, dtype) in zip(_weight_names(len(manifest)), manifest):
-        with archive.npy(name, shape, dtype, "the manifest's entry"):
-            pass
-    elements = sum(math.prod(shape) for shape, _ in manifest)
-    with (
-        archive.reading("the model config"),
-        weight_allowance(elements, archive.error, "the file's weights"),
-    ):
-        return deserialize_layer(decode(archive.config["model"]))
-
-
-def _assign(model: Any, archive: Archive, manifest: list) -> None:
-    """Checks every saved weight against the model's before reading and assigning any."""
-    weights = model.weights
-    if len(manifest) != len(weights):
-        raise archive.error(
-            f"it holds {len(manifest)} weights but model '{model.name}' has {len(weights)}"
-        )
-    for var, (shape, _) in zip(weights, manifest):
-        if shape != var.shape:
-            raise archive.error(
-                f"weight '{var.path}' of model '{model.name}' has shape {var.shape}, the "
-                f"file holds shape {shape}"
-            )
-    names = _weight_names(len(manifest))
-    arrays = [
-        archive.array(name, shape, dtype, f"weight '{var.path}'")
-        for name, var, (shape, dtype) in zip(names, weights, manifest)
-    ]
-    for var, array in zip(weights, arrays):
-        var.assign(array)
-
-
-def _restore_compile(model: Any, settings: dict, archive: Archive, n_state: Any) -> None:
-    with archive.reading("the compile config"):
-        model.compile(**compile_arguments(settings))
-    if n_state:
-        model.optimizer.build(model.trainable_weights)
-        _restore_optimizer(model.optimizer, archive, n_state)
-
-
-def _restore_optimizer(optimizer: Any, archive: Archive, n_state: Any) -> None:
-    current = optimizer.variables
-    if type(n_state) is not int or n_state != len(current):
-        raise archive.error(
-            f"it holds {n_state!r} optimizer variables, but {optimizer.name} has {len(current)}"
-        )
-    arrays = [
-        archive.array(
-            f"optimizer/{i:05d}.npy", v.shape, _plain_dtype(v.dtype), f"optimizer variable {i}"
-        )
-        for i, v in enumerate(current)
-    ]
-    optimizer.set_weights(arrays)
-
-
-# -- the API -----------------------------------------------------------------------------------
-def save_model(model: Any, path: str) -> None:
-    model._require_graph()
-    optimizer = getattr(model, "optimizer", None)
-    opt_state = optimizer.variables if optimizer is not None and optimizer.built else []
-    config = {
-        "format": MAGIC,
-        "version": FORMAT_VERSION,
-        "kind": "model",
-        "model": serialize_layer(model),
-        "weights": _manifest_of(model.weights),
-        "compile": compile_config(model),
-        "optimizer_variables": len(opt_state),
-    }
-    text = _config_text(encode(config), model.name)
-
-    def write(archive: zipfile.ZipFile) -> None:
-        archive.writestr("config.json", text)
-        _write_arrays(archive, "weights", [w.value for w in model.weights])
-        _write_arrays(archive, "optimizer", [np.asarray(v) for v in opt_state])
-
-    atomic_write(path, write)
-
-
-def _manifest_of(weights: list) -> list[dict[str, Any]]:
+def manifest_of(weights: list) -> list[dict[str, Any]]:
+    """config.json's list of weights: path, shape and dtype of each."""
     return [{"path": w.path, "shape": list(w.shape), "dtype": w.dtype} for w in weights]
-
-
-def load_model(path: str, compile: bool = True) -> Any:
-    """Rebuilds a saved model: same architecture, weights, compile settings and optimizer
-    state (training continues where it stopped)."""
-    with Archive(path, "model") as archive, archive.reading("the file"):
-        manifest = _read_manifest(archive)
-        model = _rebuild(archive, manifest)
-        _assign(model, archive, manifest)
-        settings = decode(archive.config.get("compile"))
-        if compile and settings:
-            if not isinstance(settings, dict):
-                raise archive.error(f"config.json 'compile' is {type(settings).__name__}")
-            _restore_compile(model, settings, archive, archive.config.get("optimizer_variables"))
-    return model
-
-
-def save_weights(model: Any, path: str) -> None:
-    config = {
-        "format": MAGIC,
-        "version": FORMAT_VERSION,
-        "kind": "weights",
-        "weights": _manifest_of(model.weights),
-    }
-    text = _config_text(config, model.name)
-
-    def write(archive: zipfile.ZipFile) -> None:
-        archive.writestr("config.json", text)
-        _write_arrays(archive, "weights", [w.value for w in model.weights])
-
-    atomic_write(path, write)
-
-
-def load_weights(model: Any, path: str) -> None:
-    """Weights saved by save_weights (or save) of a model with the same architecture."""
-    with Archive(path, "weights") as archive, archive.reading("the file"):
-        _assign(model, archive, _read_manifest(archive))

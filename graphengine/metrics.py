@@ -1,0 +1,21 @@
+"""`ge.metrics`, as keras.metrics: the metric functions, `Metric`, and `get`."""
+
+from graphengine.training.metrics import (
+    Metric,
+    binary_accuracy,
+    categorical_accuracy,
+    get,
+    mean_absolute_error,
+    mean_squared_error,
+    sparse_categorical_accuracy,
+)
+
+__all__ = [
+    "Metric",
+    "binary_accuracy",
+    "categorical_accuracy",
+    "get",
+    "mean_absolute_error",
+    "mean_squared_error",
+    "sparse_categorical_accuracy",
+]
