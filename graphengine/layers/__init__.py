@@ -2,6 +2,7 @@
 
 from graphengine.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from graphengine.layers.base import InputSpec, Layer
+from graphengine.layers.serialization import register_layer_class
 from graphengine.layers.core import Activation, Dense, Embedding, Input, InputLayer, Lambda
 from graphengine.layers.convolutional import (
     Conv1D,
@@ -121,3 +122,8 @@ __all__ = [
     "SimpleRNNCell",
     "TimeDistributed",
 ]
+
+for _name in __all__:  # the names configs use for them
+    if isinstance(globals()[_name], type) and issubclass(globals()[_name], Layer):
+        register_layer_class(_name, globals()[_name])
+del _name

@@ -13,19 +13,17 @@ import numpy as np
 
 from graphengine import utils
 
-# Layer classes outside graphengine.layers that configs name (Model as "Functional" and
-# "Model", Sequential): they register themselves where they are defined.
-_MODEL_CLASSES: dict[str, type] = {}
+# The classes configs name: graphengine.layers registers its public ones, Model registers itself
+# as "Functional" and "Model", Sequential as "Sequential".
+_CLASSES: dict[str, type] = {}
 
 
 def register_layer_class(name: str, cls: type) -> None:
-    _MODEL_CLASSES[name] = cls
+    _CLASSES[name] = cls
 
 
 def layer_classes() -> dict[str, type]:
-    from graphengine import layers
-
-    return {**{name: getattr(layers, name) for name in layers.__all__}, **_MODEL_CLASSES}
+    return _CLASSES
 
 
 def encode(value: Any) -> Any:
@@ -125,9 +123,7 @@ def _class_name(layer: Any) -> str:
 
 def deserialize_layer(config: Any) -> Any:
     """The layer of a config made by serialize_layer (a layer given instead passes through)."""
-    from graphengine.layers.base import Layer
-
-    if isinstance(config, Layer):
+    if not isinstance(config, dict):
         return config
     with _scope(_LOADING, _Loading) as scope:
         if "shared_id" in config and "config" not in config:

@@ -2,7 +2,8 @@
 fit, evaluate and predict loops drive, and History, ProgbarLogger (tqdm), EarlyStopping,
 ModelCheckpoint, LearningRateScheduler, ReduceLROnPlateau, TerminateOnNaN and CSVLogger."""
 
-from graphengine.training.callbacks.base import Callback, CallbackList, History
+from graphengine.training.callbacks.base import Callback, History
+from graphengine.training.callbacks.callback_list import CallbackList
 from graphengine.training.callbacks.monitor import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
 from graphengine.training.callbacks.progbar import ProgbarLogger
 from graphengine.training.callbacks.scheduling import (
