@@ -1,7 +1,11 @@
-"""Elementwise activation kernels (forward and backward) on 1-D contiguous arrays.
+"""Elementwise activation kernels (forward and backward) on 1-D contiguous arrays, and the scalar
+formulas they share with the kernels that fuse an activation (conv.py, recurrent.py).
 
-Every forward writes `out[i] = f(x[i])`; every backward writes `dx[i] = dy[i] * f'(x[i])`,
-taking both `x` and the forward result `y` so each formula can use the cheaper of the two.
+Every forward writes `out[i] = f(x[i])`; every backward writes `dx[i] = dy[i] * f'(x[i])`, a
+product, so a NaN or infinite dy is never masked out (as TensorFlow's and JAX's gradients; clip
+alone selects, as TensorFlow's clip_by_value), taking both `x` and the forward result `y` so
+each formula can use the cheaper of the two.
+NaN in gives NaN out; at +-inf every activation gives its limit, never 0 * inf = NaN.
 Callers flatten: arrays are 1-D, C-contiguous, float32 or float64, all the same length.
 """
 
@@ -10,19 +14,71 @@ import math
 import numpy as np
 from numba import njit
 
+__all__ = [
+    f"{kind}_{way}"
+    for kind in (
+        "relu sigmoid tanh elu selu gelu gelu_tanh softplus softsign swish hard_sigmoid exp log "
+        "sqrt square abs clip"
+    ).split()
+    for way in ("forward", "backward")
+]
+
 SELU_ALPHA = 1.6732632423543772
 SELU_SCALE = 1.0507009873554805
 _INV_SQRT2 = 0.7071067811865476
 _INV_SQRT_2PI = 0.3989422804014327
+_C = 0.7978845608028654  # sqrt(2 / pi)
+
+# -- scalar formulas shared with the fused kernels ------------------------------------------------
+# conv.py's bias/activation pass and recurrent.py's gates inline these, so a fused activation
+# gives the standalone one's bits. Numba caches a kernel under the hash of its own file only:
+# after editing a formula here, clear kernels/cpu/__pycache__, or the cached kernels of conv.py
+# and recurrent*.py keep the old formula.
 
 
-@njit(cache=True)
-def _sigmoid(v):
-    """1 / (1 + exp(-v)), evaluated on the side where exp cannot overflow."""
-    if v >= 0:
-        return 1.0 / (1.0 + math.exp(-v))
-    e = math.exp(v)
-    return e / (1.0 + e)
+@njit(inline="always")
+def relu_value(v, slope, top, threshold):
+    """min(v, top) above threshold, slope * (v - threshold) at or below it, NaN for NaN; a zero
+    slope gives itself (0 * (-inf - threshold) would be NaN). Typed arguments keep the type."""
+    if v > threshold:
+        return min(v, top)
+    if v <= threshold:
+        return slope * (v - threshold) if slope != 0 else slope
+    return v  # NaN fails both comparisons
+
+
+@njit(inline="always")
+def relu_derivative(v, slope, top, threshold, zero, one):
+    """relu'(v): zero from a finite top up (top = inf clips nothing: relu'(inf) = 1), one above
+    threshold, slope at or below it and for NaN (Keras's x > threshold mask). Taken at the
+    output y = relu(x) of a plain relu (slope 0, top inf, threshold 0) it is the same: y > 0
+    exactly where x > 0."""
+    if v >= top and top != math.inf:
+        return zero
+    return one if v > threshold else slope
+
+
+@njit(inline="always")
+def sigmoid_value(v):
+    """1 / (1 + exp(-v)) from e = exp(-|v|), which cannot overflow: 1 / (1 + e) for v >= 0,
+    e / (1 + e) below (and for NaN, which stays NaN)."""
+    e = math.exp(-abs(v))
+    return 1.0 / (1.0 + e) if v >= 0 else e / (1.0 + e)
+
+
+@njit(inline="always")
+def sigmoid_derivative(y, one):
+    """sigmoid'(x) = y (1 - y) from y = sigmoid(x)."""
+    return y * (one - y)
+
+
+@njit(inline="always")
+def tanh_derivative(y, one):
+    """tanh'(x) = 1 - y^2 from y = tanh(x)."""
+    return one - y * y
+
+
+# -- kernels ---------------------------------------------------------------------------------------
 
 
 @njit(cache=True)
@@ -30,38 +86,29 @@ def relu_forward(x, negative_slope, max_value, threshold, out):
     """out = min(x, max_value) for x > threshold, else negative_slope * (x - threshold)
     (strict, as Keras: relu(0) has slope negative_slope, so its gradient there is 0)."""
     for i in range(x.size):
-        v = x[i]
-        if v > threshold:
-            out[i] = min(v, max_value)
-        else:
-            out[i] = negative_slope * (v - threshold)
+        out[i] = relu_value(x[i], negative_slope, max_value, threshold)
 
 
 @njit(cache=True)
 def relu_backward(x, y, dy, negative_slope, max_value, threshold, dx):
     """dx = dy on (threshold, max_value), dy * negative_slope up to threshold, 0 from max up."""
     for i in range(x.size):
-        v = x[i]
-        if v >= max_value:
-            dx[i] = 0.0
-        elif v > threshold:
-            dx[i] = dy[i]
-        else:
-            dx[i] = dy[i] * negative_slope
+        dx[i] = dy[i] * relu_derivative(x[i], negative_slope, max_value, threshold, 0.0, 1.0)
 
 
 @njit(cache=True)
 def sigmoid_forward(x, out):
     """out = 1 / (1 + exp(-x)), evaluated on the side where exp cannot overflow."""
     for i in range(x.size):
-        out[i] = _sigmoid(x[i])
+        out[i] = sigmoid_value(x[i])
 
 
 @njit(cache=True)
 def sigmoid_backward(x, y, dy, dx):
     """dx = dy * y * (1 - y)."""
+    one = y.dtype.type(1)
     for i in range(x.size):
-        dx[i] = dy[i] * y[i] * (1.0 - y[i])
+        dx[i] = dy[i] * sigmoid_derivative(y[i], one)
 
 
 @njit(cache=True)
@@ -74,8 +121,9 @@ def tanh_forward(x, out):
 @njit(cache=True)
 def tanh_backward(x, y, dy, dx):
     """dx = dy * (1 - y^2)."""
+    one = y.dtype.type(1)
     for i in range(x.size):
-        dx[i] = dy[i] * (1.0 - y[i] * y[i])
+        dx[i] = dy[i] * tanh_derivative(y[i], one)
 
 
 @njit(cache=True)
@@ -88,9 +136,11 @@ def elu_forward(x, alpha, out):
 
 @njit(cache=True)
 def elu_backward(x, y, dy, alpha, dx):
-    """dx = dy for x > 0, dy * (y + alpha) = dy * alpha * exp(x) otherwise."""
+    """dx = dy for x > 0, dy * alpha * exp(x) otherwise (not y + alpha: that cancels, leaving
+    rounding noise where the derivative tends to 0)."""
     for i in range(x.size):
-        dx[i] = dy[i] if x[i] > 0 else dy[i] * (y[i] + alpha)
+        v = x[i]
+        dx[i] = dy[i] * (1.0 if v > 0 else alpha * math.exp(v))
 
 
 @njit(cache=True)
@@ -103,45 +153,54 @@ def selu_forward(x, out):
 
 @njit(cache=True)
 def selu_backward(x, y, dy, dx):
-    """dx = dy * scale for x > 0, dy * (y + scale * alpha) otherwise."""
+    """dx = dy * scale for x > 0, dy * scale * alpha * exp(x) otherwise."""
     for i in range(x.size):
-        dx[i] = dy[i] * SELU_SCALE if x[i] > 0 else dy[i] * (y[i] + SELU_SCALE * SELU_ALPHA)
+        v = x[i]
+        dx[i] = dy[i] * (SELU_SCALE if v > 0 else SELU_SCALE * SELU_ALPHA * math.exp(v))
 
 
 @njit(cache=True)
 def gelu_forward(x, out):
-    """Exact GELU: out = x * Phi(x) = 0.5 * x * (1 + erf(x / sqrt(2)))."""
+    """Exact GELU: out = x * Phi(x) = 0.5 * x * (1 + erf(x / sqrt(2))); 0 where Phi is 0 (at
+    -inf, -inf * 0 would be NaN)."""
     for i in range(x.size):
         v = x[i]
-        out[i] = 0.5 * v * (1.0 + math.erf(v * _INV_SQRT2))
+        p = 1.0 + math.erf(v * _INV_SQRT2)
+        out[i] = 0.5 * v * p if p != 0 else 0.0
 
 
 @njit(cache=True)
 def gelu_backward(x, y, dy, dx):
-    """dx = dy * (Phi(x) + x * phi(x))."""
+    """dx = dy * (Phi(x) + x * phi(x)), the second term 0 where phi is (at +-inf)."""
     for i in range(x.size):
         v = x[i]
         cdf = 0.5 * (1.0 + math.erf(v * _INV_SQRT2))
         pdf = _INV_SQRT_2PI * math.exp(-0.5 * v * v)
-        dx[i] = dy[i] * (cdf + v * pdf)
+        dx[i] = dy[i] * (cdf + (v * pdf if pdf != 0 else 0.0))
 
 
 @njit(cache=True)
 def gelu_tanh_forward(x, out):
-    """Tanh-approximate GELU: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    """Tanh-approximate GELU: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); 0 where the
+    bracket is (at -inf)."""
     for i in range(x.size):
         v = x[i]
-        out[i] = 0.5 * v * (1.0 + math.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)))
+        p = 1.0 + math.tanh(_C * (v + 0.044715 * v * v * v))
+        out[i] = 0.5 * v * p if p != 0 else 0.0
 
 
 @njit(cache=True)
 def gelu_tanh_backward(x, y, dy, dx):
-    """Derivative of the tanh approximation."""
+    """Derivative of the tanh approximation; its second term is 0 where tanh saturates to
+    exactly +-1 (x^2 may be inf there)."""
     for i in range(x.size):
         v = x[i]
-        t = math.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))
-        dt = (1.0 - t * t) * 0.7978845608028654 * (1.0 + 3.0 * 0.044715 * v * v)
-        dx[i] = dy[i] * (0.5 * (1.0 + t) + 0.5 * v * dt)
+        t = math.tanh(_C * (v + 0.044715 * v * v * v))
+        s = 1.0 - t * t
+        d = 0.5 * (1.0 + t)
+        if s != 0:
+            d += 0.5 * v * s * _C * (1.0 + 3.0 * 0.044715 * v * v)
+        dx[i] = dy[i] * d
 
 
 @njit(cache=True)
@@ -156,16 +215,15 @@ def softplus_forward(x, out):
 def softplus_backward(x, y, dy, dx):
     """dx = dy * sigmoid(x)."""
     for i in range(x.size):
-        v = x[i]
-        s = _sigmoid(v)
-        dx[i] = dy[i] * s
+        dx[i] = dy[i] * sigmoid_value(x[i])
 
 
 @njit(cache=True)
 def softsign_forward(x, out):
-    """out = x / (1 + |x|)."""
+    """out = x / (1 + |x|), +-1 at +-inf (inf / inf would be NaN)."""
     for i in range(x.size):
-        out[i] = x[i] / (1.0 + abs(x[i]))
+        v = x[i]
+        out[i] = v / (1.0 + abs(v)) if abs(v) != math.inf else math.copysign(1.0, v)
 
 
 @njit(cache=True)
@@ -178,35 +236,38 @@ def softsign_backward(x, y, dy, dx):
 
 @njit(cache=True)
 def swish_forward(x, out):
-    """out = x * sigmoid(x) (swish / SiLU)."""
+    """out = x * sigmoid(x) (swish / SiLU); 0 where sigmoid is (at -inf, -inf * 0 is NaN)."""
     for i in range(x.size):
         v = x[i]
-        s = _sigmoid(v)
-        out[i] = v * s
+        s = sigmoid_value(v)
+        out[i] = v * s if s != 0 else 0.0
 
 
 @njit(cache=True)
 def swish_backward(x, y, dy, dx):
-    """dx = dy * (s + x * s * (1 - s)), s = sigmoid(x)."""
+    """dx = dy * (s + x * s * (1 - s)), s = sigmoid(x); the second term is 0 where s (1 - s)
+    is (at +-inf)."""
     for i in range(x.size):
         v = x[i]
-        s = _sigmoid(v)
-        dx[i] = dy[i] * (s + v * s * (1.0 - s))
+        s = sigmoid_value(v)
+        r = s * (1.0 - s)
+        dx[i] = dy[i] * (s + (v * r if r != 0 else 0.0))
 
 
 @njit(cache=True)
 def hard_sigmoid_forward(x, out):
-    """Keras 3 hard sigmoid: out = relu6(x + 3) / 6 = clip(x / 6 + 0.5, 0, 1)."""
+    """Keras 3 hard sigmoid: out = relu6(x + 3) / 6 = clip(x / 6 + 0.5, 0, 1); min and max keep
+    a NaN first argument."""
     for i in range(x.size):
         out[i] = min(max(x[i] / 6.0 + 0.5, 0.0), 1.0)
 
 
 @njit(cache=True)
 def hard_sigmoid_backward(x, y, dy, dx):
-    """dx = dy / 6 on (-3, 3), 0 outside."""
+    """dx = dy / 6 on (-3, 3), dy * 0 outside."""
     for i in range(x.size):
         v = x[i]
-        dx[i] = dy[i] / 6.0 if -3.0 < v < 3.0 else 0.0
+        dx[i] = dy[i] / 6.0 if -3.0 < v < 3.0 else dy[i] * 0.0
 
 
 @njit(cache=True)
@@ -284,7 +345,7 @@ def abs_backward(x, y, dy, dx):
     """dx = dy * sign(x) (0 at 0, as TensorFlow and PyTorch)."""
     for i in range(x.size):
         v = x[i]
-        dx[i] = dy[i] if v > 0 else (-dy[i] if v < 0 else 0.0)
+        dx[i] = dy[i] * (1.0 if v > 0 else (-1.0 if v < 0 else 0.0))
 
 
 @njit(cache=True)

@@ -35,6 +35,14 @@ import math
 import numpy as np
 from numba import njit, uint64
 
+from kernels.cpu.activations import (
+    relu_derivative,
+    relu_value,
+    sigmoid_derivative,
+    sigmoid_value,
+    tanh_derivative,
+)
+
 # Activation kinds fused into the output pass: each one's derivative can be taken from the
 # output alone, which is what the backward pass keeps.
 ACTIVATIONS = {"linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
@@ -58,24 +66,28 @@ def _bias(bias, dtype):
 
 # -- bias + activation, forward and backward -------------------------------------------------------
 # `act` is tested outside the channel loops and literals come in typed (`zero`, `one`): a float64
-# literal would widen float32 arithmetic and halve the vector width.
+# literal would widen float32 arithmetic and halve the vector width. The formulas are the
+# standalone activations' (activations.py), so fused and standalone give the same bits, NaN
+# and +-inf included.
 
 
 @njit(inline="always")
 def _bias_act_row(v, bias, act, zero):
     """v (F,) = act(v + bias) in place; bias (F,) or empty. Inlined into its callers, which live
-    in this file so that Numba's disk cache (keyed by the caller's file) sees any edit here."""
+    in this file so that Numba's disk cache (keyed by the caller's file) sees any edit here (not
+    edits of the activations.py formulas it calls: see the note there)."""
     F = v.shape[0]
     if bias.size > 0:
         for f in range(F):
             v[f] += bias[f]
     if act == 1:
+        # relu: slope 0, nothing clipped, threshold 0, as constants LLVM folds into the formula
+        z, top = v.dtype.type(0), v.dtype.type(math.inf)
         for f in range(F):
-            v[f] = v[f] if v[f] > zero else zero
+            v[f] = relu_value(v[f], z, top, z)
     elif act == 2:
         for f in range(F):
-            e = math.exp(-abs(v[f]))  # never overflows
-            v[f] = 1.0 / (1.0 + e) if v[f] >= zero else e / (1.0 + e)
+            v[f] = sigmoid_value(v[f])
     elif act == 3:
         for f in range(F):
             v[f] = math.tanh(v[f])
@@ -116,12 +128,13 @@ def bias_activation(y2d, bias, activation):
 
 @njit(cache=True)
 def _act_grad(y, dy, act, one, zero, dz, db):
-    """dz = dy * act'(x) from y = act(x) for (M, F) arrays (relu: 1 where y > 0, so 0 at 0 as
-    Keras; sigmoid: y (1 - y); tanh: 1 - y^2); db (F,) = column sums of dz, summed in blocks
+    """dz = dy * act'(x) from y = act(x) for (M, F) arrays, with the standalone activations'
+    derivatives (a product: a NaN dy stays NaN); db (F,) = column sums of dz, summed in blocks
     of SUM_BLOCK rows (float32 sums of ~1e5 rows then keep ~1e-6 relative error rather than
     ~1e-5). Row views keep every inner index 0-based (no wraparound selects in the vector
     loop)."""
     M, F = y.shape
+    top = y.dtype.type(math.inf)  # relu: nothing clipped
     db[:] = zero
     for r0 in range(0, M, SUM_BLOCK):
         block = np.zeros(F, db.dtype)
@@ -129,17 +142,17 @@ def _act_grad(y, dy, act, one, zero, dz, db):
             yr, dyr, dzr = y[r], dy[r], dz[r]
             if act == 1:
                 for f in range(F):
-                    g = dyr[f] if yr[f] > zero else zero
+                    g = dyr[f] * relu_derivative(yr[f], zero, top, zero, zero, one)
                     dzr[f] = g
                     block[f] += g
             elif act == 2:
                 for f in range(F):
-                    g = dyr[f] * yr[f] * (one - yr[f])
+                    g = dyr[f] * sigmoid_derivative(yr[f], one)
                     dzr[f] = g
                     block[f] += g
             elif act == 3:
                 for f in range(F):
-                    g = dyr[f] * (one - yr[f] * yr[f])
+                    g = dyr[f] * tanh_derivative(yr[f], one)
                     dzr[f] = g
                     block[f] += g
         for f in range(F):

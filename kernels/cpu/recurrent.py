@@ -22,6 +22,13 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
+from kernels.cpu.activations import (
+    relu_derivative,
+    relu_value,
+    sigmoid_derivative,
+    sigmoid_value,
+    tanh_derivative,
+)
 from kernels.cpu.threads import BLAS_THREADS, num_threads
 
 LINEAR, TANH, SIGMOID, RELU, HARD_SIGMOID = 0, 1, 2, 3, 4
@@ -47,7 +54,10 @@ __all__ = [
 # -- activations ------------------------------------------------------------------------------
 # No SVML here, so math.tanh / math.exp are scalar libm calls that stop LLVM from vectorizing.
 # In float32 tanh is a [13/6] rational function instead (Eigen's fast tanh: max abs error 3.5e-7
-# on [-12, 12], exact +-1 beyond 7.9); float64, used by gradient checks, keeps libm.
+# on [-12, 12]), exactly +-1 from the clamp on (the rational gives 1 - 2.4e-7 there, which
+# would leave sigmoid(-inf) at 1.2e-7); float64, used by gradient checks, keeps libm. relu and
+# the derivatives are the standalone activations' formulas (kernels/cpu/activations.py): NaN in
+# gives NaN out, and a NaN gradient stays NaN.
 _F = np.float32
 _TANH_CLAMP = _F(7.90531110763549805)
 _P = tuple(
@@ -73,7 +83,7 @@ _Q = tuple(
 )
 _P0, _P1, _P2, _P3, _P4, _P5, _P6 = _P
 _Q0, _Q1, _Q2, _Q3 = _Q
-_HALF32 = _F(0.5)
+_HALF32, _ONE32 = _F(0.5), _F(1)
 
 
 def fast_tanh(x):
@@ -91,11 +101,11 @@ def _fast_tanh(x):
     if x == types.float32:
 
         def rational(x):
-            x = min(max(x, -_TANH_CLAMP), _TANH_CLAMP)
-            x2 = x * x
-            p = (((((x2 * _P0 + _P1) * x2 + _P2) * x2 + _P3) * x2 + _P4) * x2 + _P5) * x2 + _P6
-            q = ((x2 * _Q0 + _Q1) * x2 + _Q2) * x2 + _Q3
-            return p * x / q
+            c = min(max(x, -_TANH_CLAMP), _TANH_CLAMP)  # min and max keep a NaN
+            c2 = c * c
+            p = (((((c2 * _P0 + _P1) * c2 + _P2) * c2 + _P3) * c2 + _P4) * c2 + _P5) * c2 + _P6
+            q = ((c2 * _Q0 + _Q1) * c2 + _Q2) * c2 + _Q3
+            return math.copysign(_ONE32, x) if abs(x) >= _TANH_CLAMP else p * c / q
 
         return rational
     return lambda x: math.tanh(x)
@@ -105,14 +115,7 @@ def _fast_tanh(x):
 def _fast_sigmoid(x):
     if x == types.float32:
         return lambda x: _HALF32 * fast_tanh(_HALF32 * x) + _HALF32
-
-    def exact(x):
-        if x >= 0:
-            return 1.0 / (1.0 + math.exp(-x))
-        e = math.exp(x)  # the other side, where exp cannot overflow
-        return e / (1.0 + e)
-
-    return exact
+    return lambda x: sigmoid_value(x)
 
 
 @njit(**_INLINE)
@@ -126,32 +129,35 @@ def _activate(v, code):
         for j in range(v.size):
             v[j] = fast_sigmoid(v[j])
     elif code == RELU:
+        top = v.dtype.type(math.inf)
         for j in range(v.size):
-            v[j] = v[j] if v[j] > zero else zero
+            v[j] = relu_value(v[j], zero, top, zero)
     elif code == HARD_SIGMOID:
         sixth, half = v.dtype.type(1.0 / 6.0), v.dtype.type(0.5)
         for j in range(v.size):
-            v[j] = min(max(v[j] * sixth + half, zero), one)
+            v[j] = min(max(v[j] * sixth + half, zero), one)  # min and max keep a NaN
 
 
 @njit(**_INLINE)
 def _scale_by_derivative(d, y, code):
     """d *= f'(x), written with y = f(x): every supported activation's derivative is a function
-    of its output, so the backward pass saves activations only."""
+    of its output, so the backward pass saves activations only. Always a product: a NaN or
+    infinite d stays so wherever f' is finite."""
     zero, one = d.dtype.type(0), d.dtype.type(1)
     if code == TANH:
         for j in range(d.size):
-            d[j] *= one - y[j] * y[j]
+            d[j] *= tanh_derivative(y[j], one)
     elif code == SIGMOID:
         for j in range(d.size):
-            d[j] *= y[j] * (one - y[j])
+            d[j] *= sigmoid_derivative(y[j], one)
     elif code == RELU:
+        top = d.dtype.type(math.inf)
         for j in range(d.size):
-            d[j] = d[j] if y[j] > zero else zero
+            d[j] *= relu_derivative(y[j], zero, top, zero, zero, one)
     elif code == HARD_SIGMOID:
         sixth = d.dtype.type(1.0 / 6.0)
         for j in range(d.size):
-            d[j] = d[j] * sixth if zero < y[j] < one else zero
+            d[j] *= sixth if zero < y[j] < one else zero
 
 
 # -- running rows in parallel ----------------------------------------------------------------

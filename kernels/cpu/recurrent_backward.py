@@ -1,5 +1,7 @@
 """BPTT kernels of SimpleRNN, LSTM and GRU: the gradient of one time step's gate math, fused into
-one @njit call per step, in the layout of recurrent.py (time-major (T, N, ...), rows n0:n1)."""
+one @njit call per step, in the layout of recurrent.py (time-major (T, N, ...), rows n0:n1).
+Activation derivatives are recurrent._scale_by_derivative's products, so a NaN gradient stays
+NaN, as through the standalone activations."""
 
 from numba import njit
 

@@ -12,6 +12,10 @@ A step is the input projection of its rows, then one or more stages (src, r, dst
 as in kernels.sequences: the product dst[n0:n1] = src[t, n0:n1] @ r and the step kernel
 kernel(t, n0, n1, *args). The weight gradients' row blocks (rnn_weight_grad) and the input
 gradient's product (rnn_matmul) run on the same pool.
+
+The loops below compile the step kernels (and the activation formulas of activations.py they
+inline) into their own machine code, which Numba caches under the hash of this file alone: after
+editing those files, clear kernels/cpu/__pycache__, or these loops keep the old steps.
 """
 
 import numpy as np

@@ -1,8 +1,10 @@
 """Elementwise activation kernels (forward and backward) on 1-D contiguous device arrays: one
-device function per formula, mapped over the array by a grid-stride kernel.
+device function per formula, mapped over the array by a grid-stride kernel. The value and
+derivative functions without underscore are shared with the kernels that fuse an activation
+(conv.py, recurrent.py), so fused and standalone activations give the same bits.
 
 Forward: out[i] = f(x[i]); backward: dx[i] = dy[i] * f'(x[i]) from x, y = f(x) and dy, as the
-CPU kernels (kernels/cpu/activations.py, which state each formula).
+CPU kernels (kernels/cpu/activations.py, which state each formula and its NaN / +-inf values).
 """
 
 import math
@@ -19,12 +21,48 @@ _C = 0.7978845608028654  # sqrt(2 / pi)
 
 
 @cuda.jit(device=True)
+def relu_value(v, slope, top, threshold):
+    """min(v, top) above threshold, slope * (v - threshold) at or below it, NaN for NaN; a zero
+    slope gives 0 (0 * (-inf - threshold) would be NaN)."""
+    if v > threshold:
+        return min(v, top)
+    if v <= threshold:
+        return slope * (v - threshold) if slope != 0 else 0.0
+    return v  # NaN fails both comparisons
+
+
+@cuda.jit(device=True)
+def relu_derivative(v, slope, top, threshold):
+    """0 from a finite top up (top = inf clips nothing: relu'(inf) = 1), 1 above threshold,
+    slope at or below it and for NaN; the same at the output of a plain relu."""
+    if v >= top and top != math.inf:
+        return 0.0
+    return 1.0 if v > threshold else slope
+
+
+@cuda.jit(device=True)
 def sigmoid_value(v):
-    """1 / (1 + exp(-v)), evaluated on the side where exp cannot overflow."""
-    if v >= 0:
-        return 1.0 / (1.0 + math.exp(-v))
-    e = math.exp(v)
-    return e / (1.0 + e)
+    """1 / (1 + exp(-v)) from e = exp(-|v|), which cannot overflow."""
+    e = math.exp(-abs(v))
+    return 1.0 / (1.0 + e) if v >= 0 else e / (1.0 + e)
+
+
+@cuda.jit(device=True)
+def sigmoid_derivative(y):
+    """sigmoid'(x) = y (1 - y) from y = sigmoid(x)."""
+    return y * (1.0 - y)
+
+
+@cuda.jit(device=True)
+def tanh_derivative(y):
+    """tanh'(x) = 1 - y^2 from y = tanh(x)."""
+    return 1.0 - y * y
+
+
+@cuda.jit(device=True)
+def hard_sigmoid_value(v):
+    """clip(v / 6 + 0.5, 0, 1); min and max keep a NaN first argument."""
+    return min(max(v / 6.0 + 0.5, 0.0), 1.0)
 
 
 def _map_forward(f):
@@ -48,14 +86,12 @@ def _map_backward(f):
 # -- formulas: forward f(v, params), backward f'(v, y, params) ------------------------------------
 @cuda.jit(device=True)
 def _relu(v, slope, top, threshold):
-    return min(v, top) if v > threshold else slope * (v - threshold)
+    return relu_value(v, slope, top, threshold)
 
 
 @cuda.jit(device=True)
 def _relu_d(v, y, slope, top, threshold):
-    if v >= top:
-        return 0.0
-    return 1.0 if v > threshold else slope
+    return relu_derivative(v, slope, top, threshold)
 
 
 @cuda.jit(device=True)
@@ -65,7 +101,7 @@ def _sigmoid(v, a, b, c):
 
 @cuda.jit(device=True)
 def _sigmoid_d(v, y, a, b, c):
-    return y * (1.0 - y)
+    return sigmoid_derivative(y)
 
 
 @cuda.jit(device=True)
@@ -75,7 +111,7 @@ def _tanh(v, a, b, c):
 
 @cuda.jit(device=True)
 def _tanh_d(v, y, a, b, c):
-    return 1.0 - y * y
+    return tanh_derivative(y)
 
 
 @cuda.jit(device=True)
@@ -85,7 +121,7 @@ def _elu(v, alpha, b, c):
 
 @cuda.jit(device=True)
 def _elu_d(v, y, alpha, b, c):
-    return 1.0 if v > 0 else y + alpha
+    return 1.0 if v > 0 else alpha * math.exp(v)
 
 
 @cuda.jit(device=True)
@@ -95,29 +131,35 @@ def _selu(v, a, b, c):
 
 @cuda.jit(device=True)
 def _selu_d(v, y, a, b, c):
-    return SELU_SCALE if v > 0 else y + SELU_SCALE * SELU_ALPHA
+    return SELU_SCALE if v > 0 else SELU_SCALE * SELU_ALPHA * math.exp(v)
 
 
 @cuda.jit(device=True)
 def _gelu(v, a, b, c):
-    return 0.5 * v * (1.0 + math.erf(v * _INV_SQRT2))
+    p = 1.0 + math.erf(v * _INV_SQRT2)
+    return 0.5 * v * p if p != 0 else 0.0
 
 
 @cuda.jit(device=True)
 def _gelu_d(v, y, a, b, c):
-    return 0.5 * (1.0 + math.erf(v * _INV_SQRT2)) + v * _INV_SQRT_2PI * math.exp(-0.5 * v * v)
+    pdf = _INV_SQRT_2PI * math.exp(-0.5 * v * v)
+    return 0.5 * (1.0 + math.erf(v * _INV_SQRT2)) + (v * pdf if pdf != 0 else 0.0)
 
 
 @cuda.jit(device=True)
 def _gelu_tanh(v, a, b, c):
-    return 0.5 * v * (1.0 + math.tanh(_C * (v + 0.044715 * v * v * v)))
+    p = 1.0 + math.tanh(_C * (v + 0.044715 * v * v * v))
+    return 0.5 * v * p if p != 0 else 0.0
 
 
 @cuda.jit(device=True)
 def _gelu_tanh_d(v, y, a, b, c):
     t = math.tanh(_C * (v + 0.044715 * v * v * v))
-    dt = (1.0 - t * t) * _C * (1.0 + 3.0 * 0.044715 * v * v)
-    return 0.5 * (1.0 + t) + 0.5 * v * dt
+    s = 1.0 - t * t
+    d = 0.5 * (1.0 + t)
+    if s != 0:
+        d += 0.5 * v * s * _C * (1.0 + 3.0 * 0.044715 * v * v)
+    return d
 
 
 @cuda.jit(device=True)
@@ -132,7 +174,7 @@ def _softplus_d(v, y, a, b, c):
 
 @cuda.jit(device=True)
 def _softsign(v, a, b, c):
-    return v / (1.0 + abs(v))
+    return v / (1.0 + abs(v)) if abs(v) != math.inf else math.copysign(1.0, v)
 
 
 @cuda.jit(device=True)
@@ -143,18 +185,20 @@ def _softsign_d(v, y, a, b, c):
 
 @cuda.jit(device=True)
 def _swish(v, a, b, c):
-    return v * sigmoid_value(v)
+    s = sigmoid_value(v)
+    return v * s if s != 0 else 0.0
 
 
 @cuda.jit(device=True)
 def _swish_d(v, y, a, b, c):
     s = sigmoid_value(v)
-    return s + v * s * (1.0 - s)
+    r = s * (1.0 - s)
+    return s + (v * r if r != 0 else 0.0)
 
 
 @cuda.jit(device=True)
 def _hard_sigmoid(v, a, b, c):
-    return min(max(v / 6.0 + 0.5, 0.0), 1.0)
+    return hard_sigmoid_value(v)
 
 
 @cuda.jit(device=True)

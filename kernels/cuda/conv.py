@@ -9,6 +9,13 @@ import math
 import numpy as np
 from numba import cuda
 
+from kernels.cuda.activations import (
+    relu_derivative,
+    relu_value,
+    sigmoid_derivative,
+    sigmoid_value,
+    tanh_derivative,
+)
 from kernels.cuda.launch import elementwise, flat
 from kernels.cuda.matmul import gemm
 
@@ -26,11 +33,11 @@ __all__ = [
 
 @cuda.jit(device=True)
 def activate(v, act):
+    """act(v) with the standalone activations' formulas (relu: slope 0, no top, threshold 0)."""
     if act == 1:
-        return v if v > 0 else 0.0
+        return relu_value(v, 0.0, math.inf, 0.0)
     if act == 2:
-        e = math.exp(-abs(v))
-        return 1.0 / (1.0 + e) if v >= 0 else e / (1.0 + e)
+        return sigmoid_value(v)
     if act == 3:
         return math.tanh(v)
     return v
@@ -38,13 +45,13 @@ def activate(v, act):
 
 @cuda.jit(device=True)
 def derivative(y, act):
-    """act'(x) written with y = act(x)."""
+    """act'(x) written with y = act(x), as the standalone activations' derivatives."""
     if act == 1:
-        return 1.0 if y > 0 else 0.0
+        return relu_derivative(y, 0.0, math.inf, 0.0)
     if act == 2:
-        return y * (1.0 - y)
+        return sigmoid_derivative(y)
     if act == 3:
-        return 1.0 - y * y
+        return tanh_derivative(y)
     return 1.0
 
 

@@ -9,6 +9,14 @@ import math
 import numpy as np
 from numba import cuda
 
+from kernels.cuda.activations import (
+    hard_sigmoid_value,
+    relu_derivative,
+    relu_value,
+    sigmoid_derivative,
+    sigmoid_value,
+    tanh_derivative,
+)
 from kernels.cuda.launch import device, elementwise, flat
 
 LINEAR, TANH, SIGMOID, RELU, HARD_SIGMOID = 0, 1, 2, 3, 4
@@ -27,29 +35,27 @@ __all__ = [
 
 @cuda.jit(device=True)
 def act_value(v, code):
+    """f(v) with the standalone activations' formulas (relu: slope 0, no top, threshold 0)."""
     if code == TANH:
         return math.tanh(v)
     if code == SIGMOID:
-        if v >= 0:
-            return 1.0 / (1.0 + math.exp(-v))
-        e = math.exp(v)
-        return e / (1.0 + e)
+        return sigmoid_value(v)
     if code == RELU:
-        return v if v > 0 else 0.0
+        return relu_value(v, 0.0, math.inf, 0.0)
     if code == HARD_SIGMOID:
-        return min(max(v / 6.0 + 0.5, 0.0), 1.0)
+        return hard_sigmoid_value(v)
     return v
 
 
 @cuda.jit(device=True)
 def act_derivative(y, code):
-    """f'(x) written with y = f(x)."""
+    """f'(x) written with y = f(x); callers multiply by it, so a NaN gradient stays NaN."""
     if code == TANH:
-        return 1.0 - y * y
+        return tanh_derivative(y)
     if code == SIGMOID:
-        return y * (1.0 - y)
+        return sigmoid_derivative(y)
     if code == RELU:
-        return 1.0 if y > 0 else 0.0
+        return relu_derivative(y, 0.0, math.inf, 0.0)
     if code == HARD_SIGMOID:
         return 1.0 / 6.0 if 0 < y < 1 else 0.0
     return 1.0
