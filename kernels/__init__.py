@@ -3,3 +3,7 @@
 The two modules export the same function names and signatures. Kernels write into the `out`
 arrays they are given and never import graphengine.
 """
+
+from kernels import cache
+
+cache.install()  # before any kernel module compiles: see kernels/cache.py

@@ -31,9 +31,7 @@ _C = 0.7978845608028654  # sqrt(2 / pi)
 
 # -- scalar formulas shared with the fused kernels ------------------------------------------------
 # conv.py's bias/activation pass and recurrent.py's gates inline these, so a fused activation
-# gives the standalone one's bits. Numba caches a kernel under the hash of its own file only:
-# after editing a formula here, clear kernels/cpu/__pycache__, or the cached kernels of conv.py
-# and recurrent*.py keep the old formula.
+# gives the standalone one's bits (an edit here recompiles them too: see kernels/cache.py).
 
 
 @njit(inline="always")

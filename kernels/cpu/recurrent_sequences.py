@@ -14,8 +14,7 @@ kernel(t, n0, n1, *args). The weight gradients' row blocks (rnn_weight_grad) and
 gradient's product (rnn_matmul) run on the same pool.
 
 The loops below compile the step kernels (and the activation formulas of activations.py they
-inline) into their own machine code, which Numba caches under the hash of this file alone: after
-editing those files, clear kernels/cpu/__pycache__, or these loops keep the old steps.
+inline) into their own machine code; kernels/cache.py keys its cache by those files too.
 """
 
 import numpy as np

@@ -1,0 +1,70 @@
+"""The kernels' disk cache is keyed by every kernel source: editing a formula in one file
+recompiles the kernels of other files that inline it, instead of loading their stale code."""
+
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import kernels.cpu.activations
+import kernels.cpu.conv
+from kernels import cache
+
+RUN = textwrap.dedent(
+    """
+    import numpy as np
+    import kernels.cpu.conv as conv
+    assert conv.__file__.startswith({root!r}), conv.__file__
+    y = np.array([[-2.0, 3.0]], np.float32)
+    conv.bias_activation(y, np.zeros(2, np.float32), "relu")
+    print(y.tolist())
+    """
+)
+
+
+def test_every_cached_kernel_is_stamped_with_all_kernel_sources():
+    for module in (kernels.cpu.conv, kernels.cpu.activations):
+        dispatchers = [f for f in vars(module).values() if getattr(f, "_cache", None)]
+        cached = [d for d in dispatchers if type(d._cache).__name__ != "NullCache"]
+        assert cached, module
+        for d in cached:
+            locator = d._cache._impl._locator
+            assert type(locator).__name__.startswith("KernelSources"), d
+            assert locator.get_source_stamp() == cache.sources_digest()
+
+
+def test_the_digest_follows_every_file(tmp_path):
+    copy = tmp_path / "kernels"
+    shutil.copytree(cache.ROOT, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = cache.sources_digest(copy)
+    assert before == cache.sources_digest(cache.ROOT)
+    path = copy / "cpu" / "elementwise.py"
+    path.write_text(path.read_text() + "\n# an edit\n")
+    assert cache.sources_digest(copy) != before
+
+
+def test_an_edited_formula_reaches_the_kernels_that_inline_it(tmp_path):
+    """conv.py's bias pass inlines activations.py's relu: after an edit of activations.py only,
+    a cached conv kernel must run the new formula (Numba alone would load the old code)."""
+    copy = tmp_path / "kernels"
+    shutil.copytree(cache.ROOT, copy, ignore=shutil.ignore_patterns("__pycache__"))
+
+    def run() -> str:
+        proc = subprocess.run(
+            [sys.executable, "-c", RUN.format(root=str(copy))],
+            cwd=tmp_path,
+            env={"PYTHONPATH": str(tmp_path), "PATH": ""},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.strip()
+
+    assert run() == "[[0.0, 3.0]]"  # compiled and cached
+    activations = copy / "cpu" / "activations.py"
+    text = activations.read_text()
+    edited = text.replace("        return min(v, top)\n", "        return min(v, top) + 1\n")
+    assert edited != text
+    activations.write_text(edited)
+    assert run() == "[[0.0, 4.0]]"
