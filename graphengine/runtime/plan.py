@@ -3,7 +3,7 @@ preallocated buffers, reusing a buffer once the tensor in it is dead."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -52,8 +52,17 @@ def _leaf_spec(t: SymbolicTensor, feeds: Sequence[SymbolicTensor]) -> tuple:
     )
 
 
+class Step(NamedTuple):
+    """One call of the run loop: `run(kernels, inputs, outputs, ctx)` over the plan's buffers
+    (an op's forward, or a step appended after the graph's, as the training update)."""
+
+    run: Callable[..., None]
+    inputs: list
+    outputs: list
+
+
 class Plan:
-    """Steps `(op.forward, input buffers, output buffers)` computing `targets` from `feeds`.
+    """Steps computing `targets` from `feeds`: one per op not a view, then any appended.
 
     Shapes are re-inferred with the concrete feed shapes, so one symbolic graph serves any batch
     size. Feeds, targets and weights keep their own buffers; every other buffer is recycled.
@@ -74,7 +83,9 @@ class Plan:
         self.buffers: dict[SymbolicTensor, Any] = {}
         for t, shape in zip(self.feeds, feed_shapes):
             self.buffers[t] = self.pool.take(shape, t.dtype)
-        self.steps = self._schedule()
+        self.steps: list[Step] = self._schedule()
+        # the step a training plan ends with (append_update): the optimizer update
+        self.update: Any = None
         # fixed from here on: what run() copies into and returns, without a lookup per call
         self._feed_buffers = [self.buffers[t] for t in self.feeds]
         self._target_buffers = [self.buffer(t) for t in self.targets]
@@ -88,7 +99,7 @@ class Plan:
                 self.buffers[t] = self.device.to_device(t.value)
         return self.buffers[t]
 
-    def _schedule(self) -> list[tuple]:
+    def _schedule(self) -> list[Step]:
         """Assigns buffers in order and returns the steps. An op whose output is a view of its
         input (a reshape, dropout at inference) gets no step (its other outputs, if any, get
         buffers nothing writes); a buffer goes back to the pool once no live tensor uses it
@@ -134,7 +145,7 @@ class Plan:
         resolve = self.pool.resolve
         self.buffers = {t: resolve(b) for t, b in self.buffers.items()}
         return [
-            (f, [resolve(a) for a in ins], [resolve(o) for o in outs]) for f, ins, outs in steps
+            Step(f, [resolve(a) for a in ins], [resolve(o) for o in outs]) for f, ins, outs in steps
         ]
 
     def _lendable_slots(self, feed: SymbolicTensor) -> list[tuple[list, int]] | None:
@@ -157,6 +168,13 @@ class Plan:
                         return None
                     slots.append((ins, j))
         return slots
+
+    def append_update(self, update: Callable[..., None], reads: Sequence[SymbolicTensor]) -> None:
+        """Ends the plan with `update(kernels, buffers of reads, [], ctx)` (the optimizer update
+        reading the gradients), kept as `self.update`. A lent feed never reaches it: it reads
+        only computed buffers."""
+        self.steps.append(Step(update, [self.buffer(t) for t in reads], []))
+        self.update = update
 
     @property
     def feed_buffers(self) -> list[Any]:

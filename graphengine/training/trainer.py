@@ -83,6 +83,20 @@ def _all_calls(sites: Sequence[Any]) -> list[LayerCall]:
     return calls
 
 
+class OptimizerUpdate:
+    """The step a training plan ends with: the cross-rank average of the gradients when
+    distributed (one allreduce over a flat buffer; `reducer.fraction` is this rank's share of
+    the batch), then the optimizer's update of the weights where the plan's device keeps them."""
+
+    def __init__(self, optimizer: Any, weights: list, reducer: Any) -> None:
+        self.optimizer, self.weights, self.reducer = optimizer, weights, reducer
+
+    def __call__(self, k: Any, grads: list, outs: list, ctx: Any) -> None:
+        if self.reducer is not None:
+            self.reducer(grads)
+        self.optimizer.apply(grads, self.weights, kernels=k)
+
+
 class Trainer:
     """Mixed into Model: the Keras training API."""
 
@@ -256,36 +270,25 @@ class Trainer:
 
     def _append_update(self, plan: Plan, pairs: list) -> None:
         """The optimizer update as the plan's last step, reading the gradient buffers."""
-        update, plan.reducer = self._make_update([w for _, w in pairs], plan.device)
-        plan.steps.append(
-            (lambda k, ins, outs, ctx: update(k, ins), [plan.buffer(g) for g, _ in pairs], [])
+        plan.append_update(
+            self._make_update([w for _, w in pairs], plan.device), [g for g, _ in pairs]
         )
 
-    def _make_update(self, weights: list, device: Any) -> tuple[Any, Any]:
-        """A step `(kernels, grads) -> None`: the cross-rank average when distributed (one
-        allreduce over a flat buffer), then the optimizer, updating the weights where `device`
-        keeps them; and its reducer (or None)."""
+    def _make_update(self, weights: list, device: Any) -> OptimizerUpdate:
         # all of them, as Keras, for its slots' order
         self.optimizer.build(self.trainable_weights, device=device)
-        optimizer = self.optimizer
         reducer = dist.GradientReducer([w.value for w in weights]) if self.distributed else None
-
-        def update(k: Any, grads: list) -> None:
-            if reducer is not None:
-                reducer(grads)
-            optimizer.apply(grads, weights, kernels=k)
-
-        return update, reducer
+        return OptimizerUpdate(self.optimizer, weights, reducer)
 
     def _idle_update(self, program: TrainingProgram) -> None:
         """A rank with no samples in this batch still joins the allreduce and the update."""
         if program.idle is None:
             weights = [w for g, w in zip(program.grads, program.weights) if g is not None]
             device = get_device(self.device_name)
-            update, reducer = self._make_update(weights, device)
-            reducer.fraction = 0.0
+            update = self._make_update(weights, device)
+            update.reducer.fraction = 0.0
             zeros = [device.to_device(np.zeros_like(w.value)) for w in weights]
-            program.idle = lambda: update(device.kernels, zeros)
+            program.idle = lambda: update(device.kernels, zeros, [], None)
         program.idle()
 
     # -- the loops -----------------------------------------------------------------------------
@@ -374,8 +377,8 @@ class Trainer:
         metrics: list,
         step: np.ndarray,
     ) -> np.ndarray:
-        if getattr(plan, "reducer", None) is not None:
-            plan.reducer.fraction = len(idx) / n_global
+        if plan.update is not None and plan.update.reducer is not None:
+            plan.update.reducer.fraction = len(idx) / n_global
         for buf, a in zip(plan.feed_buffers, xs + [y for y in ys if y is not None]):
             plan.device.take_rows(buf, a, idx)  # the batch's one copy in
         results = plan.run()
