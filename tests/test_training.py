@@ -426,3 +426,16 @@ def test_large_inputs_are_read_in_place_and_never_changed():
     kernel, bias = flat.get_weights()
     np.testing.assert_allclose(flat(x3), x @ kernel + bias, rtol=1e-5)
     assert flat._plans.plans()[-1]._lendable == [None]
+
+
+def test_model_provides_what_the_trainer_uses():
+    """Trainer reaches the model only through TrainableModel: Model must have every member."""
+    from graphengine.training.trainer import TrainableModel
+
+    model = ge.Sequential([ge.Input((2,)), ge.layers.Dense(1)])
+    members = set(TrainableModel.__annotations__) | {
+        name for name, value in vars(TrainableModel).items() if callable(value)
+    }
+    members -= {n for n in members if n.startswith("__")}
+    assert len(members) > 15
+    assert [m for m in sorted(members) if not hasattr(model, m)] == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from contextlib import AbstractContextManager
-from typing import Any, Sequence
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from graphengine.tree import pack_like
 from graphengine.ops import api as ops
 from graphengine.runtime.devices import get_device
 from graphengine.runtime.plan import Plan
+from graphengine.training import data
 from graphengine.training import losses as losses_module
 from graphengine.training import metrics as metrics_module
 from graphengine.training import optimizers as optimizers_module
@@ -97,8 +98,35 @@ class OptimizerUpdate:
         self.optimizer.apply(grads, self.weights, kernels=k)
 
 
+class TrainableModel(Protocol):
+    """What Trainer (and training/data.py) use of the model it is mixed into; Model provides
+    each, and test_training checks it does."""
+
+    name: str
+    inputs: list[SymbolicTensor]
+    outputs: list[SymbolicTensor]
+    input_names: list[str]
+    output_names: list[str]
+    weights: list
+    trainable_weights: list
+    device_name: str | None
+    _sites: list  # the call sites in order (their activity-regularization losses)
+    _outputs_struct: Any  # how outputs nest (predict returns them so)
+    _backward_graph: Any  # what model.backward_graph shows: the training program's, once built
+
+    def _require_graph(self) -> None: ...
+    def _feed_list(self, inputs: Any) -> list: ...
+    def _check_arrays(self, arrays: Sequence[Any], tensors: Sequence[SymbolicTensor]) -> list: ...
+    def _plan(self, key: tuple, feeds: list, targets: list, shapes: list, training: bool,
+              on_create: Any = None) -> AbstractContextManager[Plan]: ...  # fmt: skip
+    def _forget_plans(self) -> None: ...
+    def _forward(self, inputs: Any, training: bool, check: Any) -> list[np.ndarray]: ...
+    def _run(self, targets: list, arrays: list, training: bool, checked: bool = False) -> list: ...
+
+
 class Trainer:
-    """Mixed into Model: the Keras training API."""
+    """Mixed into Model: the Keras training API (compile, fit, evaluate, predict and the batch
+    forms), over what TrainableModel declares of the model."""
 
     distributed = False  # set by compile(distributed=True)
 
@@ -166,71 +194,6 @@ class Trainer:
                 f"Model '{self.name}' must be compiled before {what}(): call "
                 "model.compile(optimizer=..., loss=...) first"
             )
-
-    # -- data ----------------------------------------------------------------------------------
-    def _targets_list(self, y: Any) -> list:
-        if isinstance(y, dict):
-            missing = [
-                n for n, f in zip(self.output_names, self._loss_fns) if f is not None and n not in y
-            ]
-            if missing:
-                raise ValueError(f"Model '{self.name}': missing targets for outputs {missing}")
-            return [y.get(n) for n in self.output_names]
-        ys = list(y) if isinstance(y, (list, tuple)) and len(self.outputs) > 1 else [y]
-        if len(ys) != len(self.outputs):
-            raise ValueError(
-                f"Model '{self.name}' has {len(self.outputs)} outputs "
-                f"({', '.join(self.output_names)}), but received {len(ys)} targets"
-            )
-        return ys
-
-    def _prepare(self, x: Any, y: Any = None, need_y: bool = True) -> tuple[list, list]:
-        """Validated, contiguous arrays for every input and target, before any work is done."""
-        if x is None:
-            raise ValueError(f"Model '{self.name}': x is required")
-        xs = [
-            np.ascontiguousarray(a, dtype=t.dtype)
-            for a, t in zip(self._check_arrays(self._feed_list(x), self.inputs), self.inputs)
-        ]
-        ys: list = []
-        if need_y:
-            if y is None:
-                raise ValueError(f"Model '{self.name}': y is required to compute the loss")
-            for i, t in enumerate(self._targets_list(y)):
-                if t is None:
-                    ys.append(None)
-                    continue
-                t = np.asarray(t)
-                if t.dtype.kind not in "biuf":
-                    raise TypeError(
-                        f"Model '{self.name}': target {i} ('{self.output_names[i]}') "
-                        f"must be numeric, received dtype {t.dtype}"
-                    )
-                if t.ndim == 0:
-                    raise ValueError(f"Model '{self.name}': target {i} must have a batch axis")
-                _check_class_ids(self, i, t)
-                ys.append(
-                    np.ascontiguousarray(
-                        t if t.dtype.kind in "iu" else t.astype(self.outputs[i].dtype)
-                    )
-                )
-        sizes = [(f"input {i} ('{self.input_names[i]}')", len(a)) for i, a in enumerate(xs)]
-        sizes += [
-            (f"target {i} ('{self.output_names[i]}')", len(a))
-            for i, a in enumerate(ys)
-            if a is not None
-        ]
-        if len({n for _, n in sizes}) > 1:
-            raise ValueError(
-                f"Model '{self.name}': x and y must have the same number of samples, "
-                "got " + ", ".join(f"{what}: {n}" for what, n in sizes)
-            )
-        if xs and len(xs[0]) == 0:  # as Keras: there is nothing to run
-            raise ValueError(
-                f"Model '{self.name}': expected non-empty data, but {sizes[0][0]} has 0 samples "
-                f"(shape {format_shape(xs[0].shape)})"
-            )
-        return xs, ys
 
     # -- plans ---------------------------------------------------------------------------------
     def _program(self, ys: list) -> TrainingProgram:
@@ -427,27 +390,17 @@ class Trainer:
         """Trains for `epochs` epochs; returns the History (model.history)."""
         utils.check_kwargs("fit()", kwargs, utils.parameter_names(Trainer.fit))
         self._require_compiled("fit")
-        batch_size = _batch_size(batch_size)
-        epochs, initial_epoch, validation_freq = _epoch_arguments(
+        batch_size = data.batch_size(batch_size)
+        epochs, initial_epoch, validation_freq = data.epoch_arguments(
             epochs, initial_epoch, validation_freq
         )
         if validation_batch_size is not None:
-            validation_batch_size = _batch_size(validation_batch_size, "validation_batch_size")
-        validation_split, verbose = _validation_split(validation_split), _verbose(verbose)
+            validation_batch_size = data.batch_size(validation_batch_size, "validation_batch_size")
+        validation_split, verbose = data.validation_split(validation_split), data.verbose(verbose)
         xs, ys = self._prepare(x, y)
-        val = None
-        if validation_data is not None:
-            vx, vy = validation_data[0], validation_data[1]
-            val = self._prepare(vx, vy)
-        elif validation_split:
-            split = int(math.floor(len(xs[0]) * (1.0 - validation_split)))
-            if split == 0 or split == len(xs[0]):
-                raise ValueError(
-                    f"validation_split={validation_split} leaves no samples for "
-                    f"training or validation out of {len(xs[0])}"
-                )
-            val = ([a[split:] for a in xs], [b[split:] if b is not None else None for b in ys])
-            xs, ys = [a[:split] for a in xs], [b[:split] if b is not None else None for b in ys]
+        val = self._prepare(*validation_data[:2]) if validation_data is not None else None
+        if val is None and validation_split:
+            (xs, ys), val = data.split(xs, ys, validation_split)
         if self.distributed and dist.rank() != 0:
             verbose = 0  # rank 0 reports; only it writes checkpoints and logs
             callbacks = [c for c in callbacks or [] if not isinstance(c, ROOT_ONLY_CALLBACKS)]
@@ -495,12 +448,12 @@ class Trainer:
         utils.check_kwargs("evaluate()", kwargs, utils.parameter_names(Trainer.evaluate))
         self._require_compiled("evaluate")
         xs, ys = self._prepare(x, y)
-        batch_size = _batch_size(batch_size)
+        batch_size = data.batch_size(batch_size)
         cbs = CallbackList(
             callbacks,
-            add_progbar=_verbose(verbose) != 0,
+            add_progbar=data.verbose(verbose) != 0,
             model=self,
-            verbose=_verbose(verbose),
+            verbose=data.verbose(verbose),
             steps=math.ceil(len(xs[0]) / batch_size),
         )
         cbs.on_test_begin()
@@ -531,13 +484,13 @@ class Trainer:
     ) -> Any:
         """Outputs for every sample, batch by batch: an array (or a list for several outputs)."""
         xs, _ = self._prepare(x, need_y=False)
-        batch_size = _batch_size(batch_size)
+        batch_size = data.batch_size(batch_size)
         n = len(xs[0])
         cbs = CallbackList(
             callbacks,
-            add_progbar=_verbose(verbose) != 0,
+            add_progbar=data.verbose(verbose) != 0,
             model=self,
-            verbose=_verbose(verbose),
+            verbose=data.verbose(verbose),
             steps=math.ceil(n / batch_size),
         )
         cbs.on_predict_begin()
@@ -575,37 +528,14 @@ class Trainer:
         outs = self._forward(x, False, self._prepared)
         return pack_like(self._outputs_struct, outs) if len(outs) > 1 else outs[0]
 
+    def _prepare(self, x: Any, y: Any = None, need_y: bool = True) -> tuple[list, list]:
+        """Validated, contiguous inputs and targets (see training/data.py)."""
+        return data.prepare(self, x, y, need_y)
+
     def _prepared(self, x: Any) -> list[np.ndarray]:
         xs, _ = self._prepare(x, need_y=False)
         self._require_graph()
         return xs
-
-
-def _verbose(verbose: Any) -> int:
-    """'auto' (1), 0 (silent), 1 (a progress bar) or 2 (one line per epoch); True and False
-    count as 1 and 0, as in Keras."""
-    if isinstance(verbose, str) and verbose == "auto":
-        return 1
-    if not isinstance(verbose, (int, np.integer)) or not 0 <= verbose <= 2:
-        raise ValueError(
-            f"verbose must be 'auto', 0, 1 or 2, received {verbose=!r} "
-            f"of type {type(verbose).__name__}"
-        )
-    return int(verbose)
-
-
-def _batch_size(batch_size: Any, name: str = "batch_size") -> int:
-    """32 for None, else a positive integer (NumPy integers too, bools not)."""
-    if batch_size is None:
-        return 32
-    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)):
-        raise TypeError(
-            f"{name} must be a positive integer, received {name}={batch_size!r} "
-            f"of type {type(batch_size).__name__}"
-        )
-    if batch_size <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {batch_size!r}")
-    return int(batch_size)
 
 
 def _logs_result(logs: dict[str, float], return_dict: bool) -> Any:
@@ -613,45 +543,3 @@ def _logs_result(logs: dict[str, float], return_dict: bool) -> Any:
         return dict(logs)
     values = list(logs.values())
     return values[0] if len(values) == 1 else values
-
-
-def _check_class_ids(model: Any, i: int, target: np.ndarray) -> None:
-    """When output i's loss or a metric takes integer class ids, every id in `target` must lie
-    in [0, classes): checked once per fit/evaluate/*_on_batch call, in one vectorized pass,
-    because the one-hot of a bad id (-1, classes, NaN, 2.5) is all zeros and its loss silently 0."""
-    output, users = model.outputs[i], {}
-    loss = model._loss_fns[i]
-    axis = losses_module.class_axis(loss) if loss is not None else None
-    if axis is not None:
-        users.setdefault(output.shape[axis], loss.name)
-    for m in model._metric_ids[i]:
-        name = metrics_module.class_id_metric(m, target.shape, tuple(output.shape))
-        if name is not None:
-            users.setdefault(output.shape[-1], name)
-    where = f"Model '{model.name}': target {i} ('{model.output_names[i]}')"
-    for classes, user in users.items():
-        utils.check_class_ids(target, classes, where, user)
-
-
-def _epoch_arguments(epochs: Any, initial_epoch: Any, validation_freq: Any) -> tuple[int, ...]:
-    """fit()'s epoch counts as ints (NumPy integers too): TypeError for floats and bools,
-    ValueError for negative counts or a validation_freq below 1."""
-    return (
-        utils.check_int(epochs, "epochs", "fit()"),
-        utils.check_int(initial_epoch, "initial_epoch", "fit()"),
-        utils.check_int(validation_freq, "validation_freq", "fit()", minimum=1),
-    )
-
-
-def _validation_split(validation_split: Any) -> float:
-    """The fraction of samples held out, a real number in [0, 1)."""
-    if isinstance(validation_split, (bool, np.bool_)) or not isinstance(
-        validation_split, (int, float, np.integer, np.floating)
-    ):
-        raise TypeError(
-            f"fit(): validation_split must be a number in [0, 1), received "
-            f"{validation_split=!r} of type {type(validation_split).__name__}"
-        )
-    if not 0.0 <= validation_split < 1.0:
-        raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
-    return float(validation_split)

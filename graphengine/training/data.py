@@ -1,0 +1,165 @@
+"""fit's data preparation: inputs and targets checked and made contiguous before any work is
+done (shapes, dtypes, sample counts, class ids), the validation split, and the loop arguments
+(batch size, epochs, verbosity) checked where the user passed them."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from graphengine import utils
+from graphengine.graph.tensor import format_shape
+from graphengine.training import losses as losses_module
+from graphengine.training import metrics as metrics_module
+
+
+def targets_list(model: Any, y: Any) -> list:
+    """One target per output, from one array, a list or a dict keyed by output name."""
+    if isinstance(y, dict):
+        missing = [
+            n for n, f in zip(model.output_names, model._loss_fns) if f is not None and n not in y
+        ]
+        if missing:
+            raise ValueError(f"Model '{model.name}': missing targets for outputs {missing}")
+        return [y.get(n) for n in model.output_names]
+    ys = list(y) if isinstance(y, (list, tuple)) and len(model.outputs) > 1 else [y]
+    if len(ys) != len(model.outputs):
+        raise ValueError(
+            f"Model '{model.name}' has {len(model.outputs)} outputs "
+            f"({', '.join(model.output_names)}), but received {len(ys)} targets"
+        )
+    return ys
+
+
+def prepare(model: Any, x: Any, y: Any = None, need_y: bool = True) -> tuple[list, list]:
+    """Validated, contiguous arrays for every input and target, before any work is done."""
+    if x is None:
+        raise ValueError(f"Model '{model.name}': x is required")
+    xs = [
+        np.ascontiguousarray(a, dtype=t.dtype)
+        for a, t in zip(model._check_arrays(model._feed_list(x), model.inputs), model.inputs)
+    ]
+    ys: list = []
+    if need_y:
+        if y is None:
+            raise ValueError(f"Model '{model.name}': y is required to compute the loss")
+        for i, t in enumerate(targets_list(model, y)):
+            if t is None:
+                ys.append(None)
+                continue
+            t = np.asarray(t)
+            if t.dtype.kind not in "biuf":
+                raise TypeError(
+                    f"Model '{model.name}': target {i} ('{model.output_names[i]}') "
+                    f"must be numeric, received dtype {t.dtype}"
+                )
+            if t.ndim == 0:
+                raise ValueError(f"Model '{model.name}': target {i} must have a batch axis")
+            check_class_ids(model, i, t)
+            ys.append(
+                np.ascontiguousarray(
+                    t if t.dtype.kind in "iu" else t.astype(model.outputs[i].dtype)
+                )
+            )
+    sizes = [(f"input {i} ('{model.input_names[i]}')", len(a)) for i, a in enumerate(xs)]
+    sizes += [
+        (f"target {i} ('{model.output_names[i]}')", len(a))
+        for i, a in enumerate(ys)
+        if a is not None
+    ]
+    if len({n for _, n in sizes}) > 1:
+        raise ValueError(
+            f"Model '{model.name}': x and y must have the same number of samples, "
+            "got " + ", ".join(f"{what}: {n}" for what, n in sizes)
+        )
+    if xs and len(xs[0]) == 0:  # as Keras: there is nothing to run
+        raise ValueError(
+            f"Model '{model.name}': expected non-empty data, but {sizes[0][0]} has 0 samples "
+            f"(shape {format_shape(xs[0].shape)})"
+        )
+    return xs, ys
+
+
+def split(xs: list, ys: list, fraction: float) -> tuple[tuple[list, list], tuple[list, list]]:
+    """((xs, ys) to train on, (xs, ys) to validate on): the last `fraction` of the samples held
+    out, as Keras's validation_split (before any shuffling)."""
+    at = int(math.floor(len(xs[0]) * (1.0 - fraction)))
+    if at == 0 or at == len(xs[0]):
+        raise ValueError(
+            f"validation_split={fraction} leaves no samples for training or validation out of "
+            f"{len(xs[0])}"
+        )
+    head = ([a[:at] for a in xs], [b[:at] if b is not None else None for b in ys])
+    tail = ([a[at:] for a in xs], [b[at:] if b is not None else None for b in ys])
+    return head, tail
+
+
+def check_class_ids(model: Any, i: int, target: np.ndarray) -> None:
+    """When output i's loss or a metric takes integer class ids, every id in `target` must lie
+    in [0, classes): checked once per fit/evaluate/*_on_batch call, in one vectorized pass,
+    because the one-hot of a bad id (-1, classes, NaN, 2.5) is all zeros and its loss silently 0."""
+    output, users = model.outputs[i], {}
+    loss = model._loss_fns[i]
+    axis = losses_module.class_axis(loss) if loss is not None else None
+    if axis is not None:
+        users.setdefault(output.shape[axis], loss.name)
+    for m in model._metric_ids[i]:
+        name = metrics_module.class_id_metric(m, target.shape, tuple(output.shape))
+        if name is not None:
+            users.setdefault(output.shape[-1], name)
+    where = f"Model '{model.name}': target {i} ('{model.output_names[i]}')"
+    for classes, user in users.items():
+        utils.check_class_ids(target, classes, where, user)
+
+
+def verbose(verbose: Any) -> int:
+    """'auto' (1), 0 (silent), 1 (a progress bar) or 2 (one line per epoch); True and False
+    count as 1 and 0, as in Keras."""
+    if isinstance(verbose, str) and verbose == "auto":
+        return 1
+    if not isinstance(verbose, (int, np.integer)) or not 0 <= verbose <= 2:
+        raise ValueError(
+            f"verbose must be 'auto', 0, 1 or 2, received {verbose=!r} "
+            f"of type {type(verbose).__name__}"
+        )
+    return int(verbose)
+
+
+def batch_size(batch_size: Any, name: str = "batch_size") -> int:
+    """32 for None, else a positive integer (NumPy integers too, bools not)."""
+    if batch_size is None:
+        return 32
+    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)):
+        raise TypeError(
+            f"{name} must be a positive integer, received {name}={batch_size!r} "
+            f"of type {type(batch_size).__name__}"
+        )
+    if batch_size <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {batch_size!r}")
+    return int(batch_size)
+
+
+def epoch_arguments(epochs: Any, initial_epoch: Any, validation_freq: Any) -> tuple[int, ...]:
+    """fit()'s epoch counts as ints (NumPy integers too): TypeError for floats and bools,
+    ValueError for negative counts or a validation_freq below 1."""
+    return (
+        utils.check_int(epochs, "epochs", "fit()"),
+        utils.check_int(initial_epoch, "initial_epoch", "fit()"),
+        utils.check_int(validation_freq, "validation_freq", "fit()", minimum=1),
+    )
+
+
+def validation_split(validation_split: Any) -> float:
+    """The fraction of samples held out, a real number in [0, 1)."""
+    if isinstance(validation_split, (bool, np.bool_)) or not isinstance(
+        validation_split, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(
+            f"fit(): validation_split must be a number in [0, 1), received "
+            f"{validation_split=!r} of type {type(validation_split).__name__}"
+        )
+    if not 0.0 <= validation_split < 1.0:
+        raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
+    return float(validation_split)
