@@ -165,9 +165,9 @@ def test_conv_and_pooling(device, dtype):
     cpu.conv2d_forward(x, w, b, "relu", *geo, cpu_cols, y.copy())
     check(device, "conv2d_backward_weight", cpu_cols, g, np.zeros_like(w))
     yy = np.abs(g)
-    check(device, "conv_backward_bias_activation", yy, g, "relu", np.zeros_like(g),
+    check(device, "bias_activation_backward", yy, g, "relu", np.zeros_like(g),
           np.zeros(4, dtype))  # fmt: skip
-    check(device, "conv_backward_bias", g, np.zeros(4, dtype))
+    check(device, "bias_backward", g, np.zeros(4, dtype))
     check(device, "bias_activation", g.reshape(12, 4), b, "sigmoid")
     pool = ((2, 2), (2, 1), (0, 1))
     check(device, "max_pool2d_forward", x, *pool, np.zeros((2, 2, 5, 2), dtype),
@@ -251,8 +251,10 @@ def test_recurrent_kernels(device):
             op.forward(backend.k, args, outs, ctx)
             saved = dict(zip(op.out_names, outs))
             gop = rec.RecurrentSequenceGrad(op, True, True, cell == "lstm")
-            cots = [backend.put(rand(*s.shape, dtype="float32", seed=9)) for s in
-                    (saved["y"], saved["h"]) + ((saved["c"],) if cell == "lstm" else ())]
+            cots = [
+                backend.put(rand(*s.shape, dtype="float32", seed=9))
+                for s in (saved["y"], saved["h"]) + ((saved["c"],) if cell == "lstm" else ())
+            ]
             gins = cots + [args[op.in_names.index("recurrent_kernel")]]
             gins += [saved[n] for n in gop.saved_names] + [args[-1]]
             gspecs = gop.infer([a.shape for a in gins], [a.dtype.name for a in gins])

@@ -7,23 +7,24 @@ import sys
 import textwrap
 
 import kernels.cpu.activations
+import kernels.cpu.bias
 import kernels.cpu.conv
 from kernels import cache
 
 RUN = textwrap.dedent(
     """
     import numpy as np
-    import kernels.cpu.conv as conv
-    assert conv.__file__.startswith({root!r}), conv.__file__
+    import kernels.cpu.bias as bias
+    assert bias.__file__.startswith({root!r}), bias.__file__
     y = np.array([[-2.0, 3.0]], np.float32)
-    conv.bias_activation(y, np.zeros(2, np.float32), "relu")
+    bias.bias_activation(y, np.zeros(2, np.float32), "relu")
     print(y.tolist())
     """
 )
 
 
 def test_every_cached_kernel_is_stamped_with_all_kernel_sources():
-    for module in (kernels.cpu.conv, kernels.cpu.activations):
+    for module in (kernels.cpu.bias, kernels.cpu.conv, kernels.cpu.activations):
         dispatchers = [f for f in vars(module).values() if getattr(f, "_cache", None)]
         cached = [d for d in dispatchers if type(d._cache).__name__ != "NullCache"]
         assert cached, module
@@ -44,8 +45,8 @@ def test_the_digest_follows_every_file(tmp_path):
 
 
 def test_an_edited_formula_reaches_the_kernels_that_inline_it(tmp_path):
-    """conv.py's bias pass inlines activations.py's relu: after an edit of activations.py only,
-    a cached conv kernel must run the new formula (Numba alone would load the old code)."""
+    """bias.py's bias pass inlines activations.py's relu: after an edit of activations.py only,
+    a cached bias kernel must run the new formula (Numba alone would load the old code)."""
     copy = tmp_path / "kernels"
     shutil.copytree(cache.ROOT, copy, ignore=shutil.ignore_patterns("__pycache__"))
 

@@ -14,6 +14,7 @@ import pytest
 
 import graphengine as ge
 import kernels.cpu as cpu
+from kernels import activation_codes
 
 ROOT = Path(__file__).resolve().parent.parent
 # NumPy's matmul warns of the NaN and overflow these tests feed it on purpose
@@ -25,7 +26,8 @@ NAN, INF = float("nan"), float("inf")
 # the pre-activations' specials, and finite values around every branch point and saturation
 VALUES = [NAN, INF, -INF, 3e38, -3e38, 1e30, -1e30, 88.0, -88.0, 20.0, -20.0, 3.0, -3.0, 1.0,
           -1.0, 0.5, -0.5, 1e-30, 0.0, -0.0]  # fmt: skip
-FUSED = ("relu", "sigmoid", "tanh")  # kernels/*/conv.py ACTIVATIONS besides "linear"
+# the activations the Dense / conv bias pass fuses, besides "linear"
+FUSED = tuple(n for n in activation_codes.names(activation_codes.BIAS) if n != "linear")
 SELU = 1.0507009873554805 * 1.6732632423543772
 # standalone activation -> (its kernels' extra arguments, f at (nan, inf, -inf), f' there)
 LIMITS = {
@@ -217,7 +219,7 @@ def test_spatial_conv_fused_activation_is_the_standalone_one(conv, act):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("act", FUSED)
 def test_fused_kernels_are_the_standalone_kernels(act, dtype):
-    """bias_activation, the one-loop dense_forward and conv_backward_bias_activation against the
+    """bias_activation, the one-loop dense_forward and bias_activation_backward against the
     standalone kernels, element by element, in both float types."""
     v = values(dtype)
     bias = np.array([0.0, -1.0], dtype)
@@ -236,7 +238,7 @@ def test_fused_kernels_are_the_standalone_kernels(act, dtype):
         dy = dy.astype(dtype)
         _, want_dx = standalone(cpu, act, pre.reshape(-1), dy.reshape(-1))
         dz, db = np.zeros_like(pre), np.zeros(2, dtype)
-        cpu.conv_backward_bias_activation(want.reshape(pre.shape), dy, act, dz, db)
+        cpu.bias_activation_backward(want.reshape(pre.shape), dy, act, dz, db)
         np.testing.assert_array_equal(dz.reshape(-1), want_dx, err_msg="backward")
 
 
@@ -310,8 +312,7 @@ def test_recurrent_activation_kernels_at_nonfinite_values(code):
     and float64, at NaN and +-inf, and with a NaN incoming gradient."""
     import kernels.cpu.recurrent as rec
 
-    num = {"relu": rec.RELU, "hard_sigmoid": rec.HARD_SIGMOID, "sigmoid": rec.SIGMOID}
-    num["tanh"] = rec.TANH
+    num = activation_codes.codes(activation_codes.RECURRENT)
     _, want_y, want_d = LIMITS[code]
     for dtype in ("float32", "float64"):
         v = np.array([NAN, INF, -INF], dtype)
@@ -399,7 +400,7 @@ def _cuda_kernel_checks():
             _, want_dx = _cuda_standalone(gpu, act, pre.reshape(-1), dy.reshape(-1))
             dz, db = cuda.to_device(np.zeros_like(pre)), cuda.to_device(np.zeros(2, "float32"))
             args = (cuda.to_device(want.reshape(pre.shape)), cuda.to_device(dy), act, dz, db)
-            gpu.conv_backward_bias_activation(*args)
+            gpu.bias_activation_backward(*args)
             np.testing.assert_array_equal(dz.copy_to_host().reshape(-1), want_dx, err_msg=act)
 
 

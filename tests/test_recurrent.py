@@ -137,10 +137,11 @@ def test_weights_layout_and_default_initializers():
 
 
 def test_fused_activations_are_accurate_in_float32():
+    from kernels.activation_codes import SIGMOID, TANH
     from kernels.cpu.recurrent import _activate
 
     x = np.linspace(-12, 12, 20001)
-    for code, exact in ((1, np.tanh(x)), (2, 1 / (1 + np.exp(-x)))):
+    for code, exact in ((TANH, np.tanh(x)), (SIGMOID, 1 / (1 + np.exp(-x)))):
         v = x.astype(np.float32)
         _activate(v, code)
         assert np.abs(v - exact).max() < 5e-7, code

@@ -12,6 +12,7 @@ from typing import Any, Callable
 from graphengine.graph.node import Node
 from graphengine.ops import api
 from graphengine.ops.base import apply
+from graphengine.ops.bias import BiasActivationGrad, BiasGrad
 from graphengine.ops.elementwise import Binary, Cast, Compare, Unary, UnaryGrad
 from graphengine.ops.indexing import Gather, GatherGrad, OneHot
 from graphengine.ops.matmul import Dense, DenseBackwardInput, Matmul, MatmulAtB
@@ -105,19 +106,22 @@ def _matmul(node: Node, g: list) -> list:
     return [ga, gb]
 
 
+def _bias_activation_grads(node: Node, gy: Any) -> tuple[Any, Any]:
+    """(dz, db): the cotangent before the fused bias + activation, taken from the saved output,
+    and the bias gradient (None without a bias)."""
+    op, y = node.op, node.outputs[0]
+    if op.activation != "linear":
+        out = apply(BiasActivationGrad(op.activation, op.use_bias), y, gy)
+        return (out[0], out[1]) if op.use_bias else (out, None)
+    return gy, apply(BiasGrad(), gy) if op.use_bias else None
+
+
 @rule(Dense)
 def _dense(node: Node, g: list) -> list:
-    from graphengine.ops.conv import BiasActivationGrad, BiasGrad
-
     x, w = node.inputs[:2]
-    op, dz, db = node.op, g[0], None
-    if op.activation != "linear":
-        out = apply(BiasActivationGrad(op.activation, op.use_bias), node.outputs[0], g[0])
-        dz, db = (out[0], out[1]) if op.use_bias else (out, None)
-    elif op.use_bias:
-        db = apply(BiasGrad(), g[0])
+    dz, db = _bias_activation_grads(node, g[0])
     dx = apply(DenseBackwardInput(), dz, w, x)
-    return [dx, apply(MatmulAtB(), x, dz)] + ([db] if op.use_bias else [])
+    return [dx, apply(MatmulAtB(), x, dz)] + ([db] if node.op.use_bias else [])
 
 
 @rule(Reshape)
@@ -218,8 +222,6 @@ def _gaussian_noise(node: Node, g: list) -> list:
 
 # -- convolution and pooling --
 from graphengine.ops.conv import (  # noqa: E402
-    BiasActivationGrad,
-    BiasGrad,
     Conv,
     ConvBackwardInput,
     ConvBackwardWeight,
@@ -232,16 +234,6 @@ from graphengine.ops.pooling import AvgPoolGrad, MaxPoolGrad, Pool  # noqa: E402
 
 def _first(out: Any) -> Any:
     return out[0] if isinstance(out, list) else out
-
-
-def _bias_activation_grads(node: Node, gy: Any) -> tuple[Any, Any]:
-    """(dz, db): the cotangent before the fused bias + activation, taken from the saved output,
-    and the bias gradient (None without a bias)."""
-    op, y = node.op, node.outputs[0]
-    if op.activation != "linear":
-        out = apply(BiasActivationGrad(op.activation, op.use_bias), y, gy)
-        return (out[0], out[1]) if op.use_bias else (out, None)
-    return gy, apply(BiasGrad(), gy) if op.use_bias else None
 
 
 @rule(Conv)

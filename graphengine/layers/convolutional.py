@@ -15,7 +15,7 @@ from graphengine.graph.tensor import format_shape
 from graphengine.layers.base import InputSpec, Layer
 from graphengine.ops import activations
 from graphengine.ops.base import apply
-from graphengine.ops.conv import FUSED_ACTIVATIONS, Conv, ConvTranspose
+from graphengine.ops.conv import Conv, ConvTranspose
 from graphengine import initializers, regularizers
 
 
@@ -173,17 +173,9 @@ class BaseConv(Layer):
             raise ValueError(f"Layer '{self.name}' ({type(self).__name__}): {e}") from None
         return specs[0][0]
 
-    def _fused_activation(self) -> str | None:
-        """The activation's name when the kernels fuse it, else None (applied as its own op)."""
-        try:
-            name = activations.serialize(self.activation)
-        except ValueError:
-            return None
-        return name if name in FUSED_ACTIVATIONS else None
-
     def call(self, inputs: Any) -> Any:
         self.compute_output_shape(tuple(inputs.shape))  # named errors on eager calls too
-        fused = self._fused_activation()
+        fused = activations.fused_name(self.activation, activations.BIAS)
         operands = [inputs, self.kernel] + ([self.bias] if self.use_bias else [])
         out = apply(self._op(fused or "linear"), *operands)
         y = out[0] if isinstance(out, list) else out

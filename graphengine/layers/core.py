@@ -131,7 +131,7 @@ class Dense(Layer):
 
     def call(self, inputs: Any) -> Any:
         """One fused op (product, bias, activation) where the activation can be fused."""
-        fused = activations.fusable_name(self.activation)
+        fused = activations.fused_name(self.activation, activations.BIAS)
         args = (inputs, self.kernel) + ((self.bias,) if self.bias is not None else ())
         y = apply(DenseOp(fused or "linear", self.bias is not None), *args)
         return y if fused else self.activation(y)

@@ -17,6 +17,7 @@ from graphengine.layers.base import InputSpec, Layer
 from graphengine.tree import flatten
 from graphengine.layers.serialization import deserialize_layer, serialize_layer
 from graphengine.layers.recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell, _Cell
+from graphengine.ops import activations
 from graphengine.ops.base import apply
 from graphengine.ops.recurrent import RecurrentSequence
 
@@ -222,10 +223,8 @@ class RNN(Layer):
         return cls(deserialize_layer(config.pop("cell")), **config)
 
 
-def _fusable() -> list[str]:
-    from graphengine.ops.recurrent import ACTIVATION_CODES
-
-    return list(ACTIVATION_CODES)
+def _fusable() -> tuple[str, ...]:
+    return activations.fused_names(activations.RECURRENT)
 
 
 class _CellLayer(RNN):

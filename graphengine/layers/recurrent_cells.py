@@ -11,7 +11,6 @@ import numpy as np
 from graphengine import ops
 from graphengine.layers.base import Layer
 from graphengine.ops import activations
-from graphengine.ops.recurrent import ACTIVATION_CODES
 from graphengine import initializers, regularizers
 
 
@@ -98,16 +97,11 @@ class _Cell(Layer):
 
     def fused_activations(self) -> tuple[str, str] | None:
         """Names of (activation, recurrent_activation) if the fused kernels have both."""
-        names = []
-        for fn in (self.activation, self.recurrent_activation):
-            try:
-                name = activations.serialize(fn)
-            except ValueError:
-                return None
-            if name not in ACTIVATION_CODES:
-                return None
-            names.append(name)
-        return names[0], names[1]
+        act, ract = (
+            activations.fused_name(fn, activations.RECURRENT)
+            for fn in (self.activation, self.recurrent_activation)
+        )
+        return None if act is None or ract is None else (act, ract)
 
     def fused_kwargs(self) -> dict[str, Any]:
         """Arguments of the fused op beyond those the RNN layer decides."""

@@ -1,4 +1,6 @@
-"""Activation functions by name (`activation="relu"`), each built from ge.ops primitives."""
+"""Activation functions by name (`activation="relu"`), each built from ge.ops primitives, and
+the one question layers ask about fusing them: `fused_name(activation, where)`, answered by the
+kernels' table (kernels/activation_codes.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,10 @@ from graphengine import utils
 from graphengine.ops import api
 from graphengine.ops.base import apply
 from graphengine.ops.elementwise import Unary
+from kernels import activation_codes
+
+# where the kernels fuse an activation (see fused_name)
+BIAS, RECURRENT = activation_codes.BIAS, activation_codes.RECURRENT
 
 
 def linear(x: Any) -> Any:
@@ -90,12 +96,20 @@ ACTIVATIONS: dict[str, Callable] = {
 }
 
 
-FUSABLE = {"linear": linear, "relu": relu, "sigmoid": sigmoid, "tanh": tanh}
+def fused_name(activation: Callable | str, where: str) -> str | None:
+    """The name of `activation` (a built-in activation function or its name) when the kernels at
+    `where` fuse it (BIAS: the output pass of Dense and the convolutions; RECURRENT: the gates
+    of SimpleRNN, LSTM and GRU), else None: a layer then applies it as ops of its own."""
+    if isinstance(activation, str):
+        name: str | None = activation
+    else:
+        name = next((n for n, f in ACTIVATIONS.items() if f is activation), None)
+    return name if name is not None and activation_codes.fuses(name, where) else None
 
 
-def fusable_name(fn: Callable) -> str | None:
-    """The name of an activation the Dense and conv kernels apply in their output pass."""
-    return next((name for name, f in FUSABLE.items() if f is fn), None)
+def fused_names(where: str) -> tuple[str, ...]:
+    """The names of the activations the kernels at `where` (BIAS or RECURRENT) fuse."""
+    return activation_codes.names(where)
 
 
 def get(identifier: Any) -> Callable:

@@ -1,5 +1,6 @@
 """Convolution primitives, channels-last, rank 1 (NWC) or 2 (NHWC): `Conv` and `ConvTranspose`
-with bias and activation fused in, and the backward ops their gradient rules build.
+with bias and activation fused in (the bias pass and its backward ops are ops/bias.py's), and
+the backward ops their gradient rules build.
 
 Every op runs the rank-2 kernels; a rank-1 op views (N, W, C) as (N, 1, W, C). The im2col columns
 are a second output of the op that makes them, not a cache on the op: the plan then owns that
@@ -17,11 +18,9 @@ import math
 from typing import Any
 
 from graphengine.graph.tensor import Shape, format_shape
+from graphengine.ops import bias
 from graphengine.ops.base import Op, RunContext, Spec, result_dtype
 
-# activations the kernels fuse into the output pass: each one's derivative can be taken from the
-# output alone, which keeps gradients exact without keeping the pre-activation
-FUSED_ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh")
 PADDINGS = ("valid", "same", "causal")
 
 
@@ -88,11 +87,7 @@ class ConvBase(Op):
             raise ValueError(
                 f"{type(self).__name__}: padding must be one of {PADDINGS}, got {padding!r}"
             )
-        if activation not in FUSED_ACTIVATIONS:
-            raise ValueError(
-                f"{type(self).__name__}: activation {activation!r} cannot be fused; valid: "
-                f"{', '.join(FUSED_ACTIVATIONS)}"
-            )
+        bias.check_fused(type(self).__name__, activation)
         self.rank, self.strides, self.padding = rank, tuple(strides), padding
         self.dilation_rate, self.groups = tuple(dilation_rate), groups
         self.activation, self.use_bias = activation, use_bias
@@ -269,36 +264,7 @@ class ConvTranspose(ConvBase):
         )
 
 
-# -- backward ops ---------------------------------------------------------------------------------
-
-
-class BiasActivationGrad(Op):
-    """dz = dy * act'(.) from inputs (y, dy), y the fused op's output; outputs [dz] plus db (F,),
-    the sum of dz over all axes but the last, when `use_bias`."""
-
-    def __init__(self, activation: str, use_bias: bool) -> None:
-        self.activation, self.use_bias = activation, use_bias
-        self.name = f"{activation}_bias_grad" if use_bias else f"{activation}_grad"
-
-    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
-        specs = [(shapes[0], dtypes[1])]
-        return specs + [((shapes[0][-1],), dtypes[1])] if self.use_bias else specs
-
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
-        db = outs[1] if self.use_bias else None
-        k.conv_backward_bias_activation(ins[0], ins[1], self.activation, outs[0], db)
-
-
-class BiasGrad(Op):
-    """db (F,) = dy summed over every axis but the last."""
-
-    name = "bias_grad"
-
-    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
-        return [((shapes[0][-1],), dtypes[0])]
-
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
-        k.conv_backward_bias(ins[0], outs[0])
+# -- backward ops (the bias pass's are in ops/bias.py) -------------------------------------------
 
 
 class ConvBackwardInput(Op):

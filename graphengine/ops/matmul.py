@@ -1,11 +1,13 @@
-"""Matrix products: batched `matmul` (NumPy semantics, rank >= 2) and the Dense weight
-gradient `matmul_at_b`, which contracts every leading axis without a batched intermediate."""
+"""Matrix products: batched `matmul` (NumPy semantics, rank >= 2), the fused `Dense` and its
+input gradient, and the Dense weight gradient `matmul_at_b`, which contracts every leading axis
+without a batched intermediate. Dense's bias and activation gradients are ops/bias.py's."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from graphengine.graph.tensor import Shape, format_shape
+from graphengine.ops import bias
 from graphengine.ops.base import Op, RunContext, Spec, broadcast_shapes, result_dtype
 
 
@@ -50,13 +52,14 @@ class MatmulAtB(Op):
 
 class Dense(Op):
     """y (..., N) = act(x (..., K) @ kernel (K, N) + bias (N,)) in one step: the product through
-    BLAS, then bias and activation in one pass over its output (the conv kernels' fused pass), or
-    for tiny products all of it in one Numba loop; `act` is one of the fused activations
-    (linear, relu, sigmoid, tanh)."""
+    BLAS, then bias and activation in one pass over its output (the bias pass, which the
+    convolutions share: ops/bias.py), or for tiny products all of it in one Numba loop; `act`
+    is an activation the bias pass fuses (activations.fused_names(BIAS))."""
 
     name = "dense"
 
     def __init__(self, activation: str = "linear", use_bias: bool = True) -> None:
+        bias.check_fused(type(self).__name__, activation)
         self.activation, self.use_bias = activation, use_bias
 
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:

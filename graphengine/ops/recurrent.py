@@ -23,10 +23,10 @@ import numpy as np
 
 from graphengine.graph.tensor import Shape, format_shape
 from graphengine.ops.base import Op, RunContext, Spec
+from kernels.activation_codes import RECURRENT, codes, fuses, names
 
 GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
-# activations the fused kernels implement (kernels/cpu/recurrent.py numbers them the same way)
-ACTIVATION_CODES = {"linear": 0, "tanh": 1, "sigmoid": 2, "relu": 3, "hard_sigmoid": 4}
+CODES = codes(RECURRENT)  # the fused kernels' activation codes, by name
 
 _DUMMIES: dict[tuple[str, int], np.ndarray] = {}
 
@@ -73,10 +73,10 @@ class RecurrentSequence(Op):
             raise ValueError(f"unknown recurrent cell {cell!r}; valid: {', '.join(GATES)}")
         named = (("activation", activation), ("recurrent_activation", recurrent_activation))
         for what, act in named:
-            if act not in ACTIVATION_CODES:
+            if not fuses(act, RECURRENT):
                 raise ValueError(
                     f"{cell}: {what}={act!r} has no fused kernel; supported: "
-                    f"{', '.join(ACTIVATION_CODES)}"
+                    f"{', '.join(names(RECURRENT))}"
                 )
         self.name = f"{cell}_sequence"
         self.cell, self.units = cell, int(units)
@@ -88,8 +88,7 @@ class RecurrentSequence(Op):
         self.has_state, self.has_mask = has_state, has_mask
         self.training = training
         self._rng = rng
-        self._act = ACTIVATION_CODES[activation]
-        self._ract = ACTIVATION_CODES[recurrent_activation]
+        self._act, self._ract = CODES[activation], CODES[recurrent_activation]
         self.lstm, self.gru = cell == "lstm", cell == "gru"
         self.drop, self.rdrop = dropout_on(self.dropout), dropout_on(self.recurrent_dropout)
         self.in_names = self._input_names()

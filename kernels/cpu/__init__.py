@@ -1,6 +1,7 @@
 """CPU kernels: @njit(cache=True) Numba loops, NumPy ufuncs and BLAS, one file per family."""
 
 from kernels.cpu.activations import *  # noqa: F403
+from kernels.cpu.bias import *  # noqa: F403
 from kernels.cpu.conv import *  # noqa: F403
 from kernels.cpu.elementwise import *  # noqa: F403
 from kernels.cpu.indexing import *  # noqa: F403

@@ -1,5 +1,7 @@
-"""Elementwise activation kernels (forward and backward) on 1-D contiguous arrays, and the scalar
-formulas they share with the kernels that fuse an activation (conv.py, recurrent.py).
+"""Elementwise activation kernels (forward and backward) on 1-D contiguous arrays, the scalar
+formulas they share with the kernels that fuse an activation, and those kernels' fused rows:
+`activate_row` and `derivative_row`, one branch per fused activation of
+kernels/activation_codes.py, inlined by the bias pass (bias.py) and the recurrent gates.
 
 Every forward writes `out[i] = f(x[i])`; every backward writes `dx[i] = dy[i] * f'(x[i])`, a
 product, so a NaN or infinite dy is never masked out (as TensorFlow's and JAX's gradients; clip
@@ -13,6 +15,8 @@ import math
 
 import numpy as np
 from numba import njit
+
+from kernels.activation_codes import HARD_SIGMOID, RELU, SIGMOID, TANH
 
 __all__ = [
     f"{kind}_{way}"
@@ -30,8 +34,8 @@ _INV_SQRT_2PI = 0.3989422804014327
 _C = 0.7978845608028654  # sqrt(2 / pi)
 
 # -- scalar formulas shared with the fused kernels ------------------------------------------------
-# conv.py's bias/activation pass and recurrent.py's gates inline these, so a fused activation
-# gives the standalone one's bits (an edit here recompiles them too: see kernels/cache.py).
+# The fused rows below inline these, so a fused activation gives the standalone one's bits (an
+# edit here recompiles the kernels that inline them too: see kernels/cache.py).
 
 
 @njit(inline="always")
@@ -74,6 +78,78 @@ def sigmoid_derivative(y, one):
 def tanh_derivative(y, one):
     """tanh'(x) = 1 - y^2 from y = tanh(x)."""
     return one - y * y
+
+
+# -- fused rows ------------------------------------------------------------------------------------
+# One branch per fused activation (kernels/activation_codes.py names the codes), tested outside
+# the loops so that each loop vectorizes; literals come in typed, as a float64 literal would
+# widen float32 arithmetic and halve the vector width. Inlined into their callers, which compile
+# them with their own flags (the recurrent kernels' fastmath contraction included).
+
+
+@njit(inline="always")
+def activate_row(v, code):
+    """v (1-D) = f(v) in place, f the fused activation `code` (LINEAR leaves v alone), with the
+    standalone formulas but hard_sigmoid's (in v's float type, times a rounded 1/6: it fuses in
+    the recurrent gates only). The recurrent kernels take float32 tanh and sigmoid from their
+    own rational approximations and the rest from here."""
+    zero, one = v.dtype.type(0), v.dtype.type(1)
+    if code == RELU:
+        top = v.dtype.type(math.inf)  # slope 0, nothing clipped, threshold 0: LLVM folds them
+        for j in range(v.size):
+            v[j] = relu_value(v[j], zero, top, zero)
+    elif code == SIGMOID:
+        for j in range(v.size):
+            v[j] = sigmoid_value(v[j])
+    elif code == TANH:
+        for j in range(v.size):
+            v[j] = math.tanh(v[j])
+    elif code == HARD_SIGMOID:
+        sixth, half = v.dtype.type(1.0 / 6.0), v.dtype.type(0.5)
+        for j in range(v.size):
+            v[j] = min(max(v[j] * sixth + half, zero), one)  # min and max keep a NaN
+
+
+@njit(inline="always")
+def derivative_row(y, dy, code, dz, sums, summing):
+    """dz = dy * f'(x) over 1-D rows, written with y = f(x) (every fused activation's derivative
+    is a function of its output, so backward passes keep outputs only), f the fused activation
+    `code`: the standalone derivatives, as a product, so a NaN or infinite dy stays so wherever
+    f' is finite. With `summing` (a constant at each call site: the test folds away) sums += dz
+    in the same loop. dz may be dy: in place."""
+    zero, one = dz.dtype.type(0), dz.dtype.type(1)
+    if code == RELU:
+        top = dz.dtype.type(math.inf)  # a plain relu: relu'(inf) = 1
+        for j in range(dz.size):
+            g = dy[j] * relu_derivative(y[j], zero, top, zero, zero, one)
+            dz[j] = g
+            if summing:
+                sums[j] += g
+    elif code == SIGMOID:
+        for j in range(dz.size):
+            g = dy[j] * sigmoid_derivative(y[j], one)
+            dz[j] = g
+            if summing:
+                sums[j] += g
+    elif code == TANH:
+        for j in range(dz.size):
+            g = dy[j] * tanh_derivative(y[j], one)
+            dz[j] = g
+            if summing:
+                sums[j] += g
+    elif code == HARD_SIGMOID:
+        sixth = dz.dtype.type(1.0 / 6.0)
+        for j in range(dz.size):
+            g = dy[j] * (sixth if zero < y[j] < one else zero)
+            dz[j] = g
+            if summing:
+                sums[j] += g
+    else:  # LINEAR
+        for j in range(dz.size):
+            g = dy[j]
+            dz[j] = g
+            if summing:
+                sums[j] += g
 
 
 # -- kernels ---------------------------------------------------------------------------------------

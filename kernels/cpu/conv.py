@@ -1,5 +1,5 @@
 """Convolution kernels, channels-last (NHWC; 1-D convolutions arrive as H = 1 views), with bias and
-activation fused into the pass that writes the output.
+activation fused into the pass that writes the output (bias.py's).
 
 im2col + BLAS: the im2col pass copies every receptive field into a row of a column matrix, one
 (N*OH*OW, KH*KW*C) @ (KH*KW*C, F) product (OpenBLAS) convolves, and the bias + activation pass
@@ -30,165 +30,13 @@ an im2col row, so no weight is ever transposed in memory. Columns are (G, M, K) 
 output cells and K = KH*KW*C/G taps. Arrays are C-contiguous float32 or float64.
 """
 
-import math
-
 import numpy as np
 from numba import njit, uint64
 
-from kernels.cpu.activations import (
-    relu_derivative,
-    relu_value,
-    sigmoid_derivative,
-    sigmoid_value,
-    tanh_derivative,
-)
+from kernels.activation_codes import LINEAR
+from kernels.cpu.bias import CODES, bias_activation, bias_activation_rows, bias_or_empty
 
-# Activation kinds fused into the output pass: each one's derivative can be taken from the
-# output alone, which is what the backward pass keeps.
-ACTIVATIONS = {"linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
-SUM_BLOCK = 256  # rows summed on their own before joining a column total (float32 accuracy)
-
-__all__ = [
-    "bias_activation",
-    "conv2d_backward_input",
-    "conv2d_backward_weight",
-    "conv2d_forward",
-    "conv_backward_bias",
-    "conv_backward_bias_activation",
-]
-
-_NO_BIAS = {np.dtype(np.float32): np.zeros(0, np.float32), np.dtype(np.float64): np.zeros(0)}
-
-
-def _bias(bias, dtype):
-    return _NO_BIAS[dtype] if bias is None else bias
-
-
-# -- bias + activation, forward and backward -------------------------------------------------------
-# `act` is tested outside the channel loops and literals come in typed (`zero`, `one`): a float64
-# literal would widen float32 arithmetic and halve the vector width. The formulas are the
-# standalone activations' (activations.py), so fused and standalone give the same bits, NaN
-# and +-inf included.
-
-
-@njit(inline="always")
-def _bias_act_row(v, bias, act, zero):
-    """v (F,) = act(v + bias) in place; bias (F,) or empty. Inlined into its callers, which live
-    in this file so that Numba's disk cache (keyed by the caller's file) sees any edit here (not
-    edits of the activations.py formulas it calls: see the note there)."""
-    F = v.shape[0]
-    if bias.size > 0:
-        for f in range(F):
-            v[f] += bias[f]
-    if act == 1:
-        # relu: slope 0, nothing clipped, threshold 0, as constants LLVM folds into the formula
-        z, top = v.dtype.type(0), v.dtype.type(math.inf)
-        for f in range(F):
-            v[f] = relu_value(v[f], z, top, z)
-    elif act == 2:
-        for f in range(F):
-            v[f] = sigmoid_value(v[f])
-    elif act == 3:
-        for f in range(F):
-            v[f] = math.tanh(v[f])
-
-
-@njit(cache=True)
-def _bias_act(y, bias, act, zero):
-    """y[r] = act(y[r] + bias) for every row of y (M, F); bias (F,) or empty."""
-    for r in range(y.shape[0]):
-        _bias_act_row(y[r], bias, act, zero)
-
-
-@njit(cache=True, error_model="numpy")
-def _dense_small(x, w, bias, act, zero, y):
-    """y (M, N) = act(x (M, K) @ w (K, N) + bias) row by row: a tiny Dense in one call
-    (matmul.dense_forward), the same bias/activation pass as bias_activation after each row's
-    product (BLAS's rounding order)."""
-    M, K = x.shape
-    N = w.shape[1]
-    for m in range(M):
-        xm, ym = x[m], y[m]
-        for n in range(N):
-            ym[n] = zero
-        for k in range(K):
-            xv, wk = xm[k], w[k]
-            for n in range(N):
-                ym[n] += xv * wk[n]
-        _bias_act_row(ym, bias, act, zero)
-
-
-def bias_activation(y2d, bias, activation):
-    """y2d (M, F) = activation(y2d + bias) in place; bias (F,) or None."""
-    act = ACTIVATIONS[activation]
-    if bias is None and act == 0:
-        return
-    _bias_act(y2d, _bias(bias, y2d.dtype), act, y2d.dtype.type(0))
-
-
-@njit(cache=True)
-def _act_grad(y, dy, act, one, zero, dz, db):
-    """dz = dy * act'(x) from y = act(x) for (M, F) arrays, with the standalone activations'
-    derivatives (a product: a NaN dy stays NaN); db (F,) = column sums of dz, summed in blocks
-    of SUM_BLOCK rows (float32 sums of ~1e5 rows then keep ~1e-6 relative error rather than
-    ~1e-5). Row views keep every inner index 0-based (no wraparound selects in the vector
-    loop)."""
-    M, F = y.shape
-    top = y.dtype.type(math.inf)  # relu: nothing clipped
-    db[:] = zero
-    for r0 in range(0, M, SUM_BLOCK):
-        block = np.zeros(F, db.dtype)
-        for r in range(r0, min(r0 + SUM_BLOCK, M)):
-            yr, dyr, dzr = y[r], dy[r], dz[r]
-            if act == 1:
-                for f in range(F):
-                    g = dyr[f] * relu_derivative(yr[f], zero, top, zero, zero, one)
-                    dzr[f] = g
-                    block[f] += g
-            elif act == 2:
-                for f in range(F):
-                    g = dyr[f] * sigmoid_derivative(yr[f], one)
-                    dzr[f] = g
-                    block[f] += g
-            elif act == 3:
-                for f in range(F):
-                    g = dyr[f] * tanh_derivative(yr[f], one)
-                    dzr[f] = g
-                    block[f] += g
-        for f in range(F):
-            db[f] += block[f]
-
-
-def conv_backward_bias_activation(y, dy, activation, dz, db):
-    """dz = dy * activation'(.) taken from the saved output y, and db = sum of dz over every axis
-    but the last (db None: no bias). y, dy, dz (..., F), db (F,). activation is not "linear"."""
-    F = y.shape[-1]
-    y2, dy2, dz2 = y.reshape(-1, F), dy.reshape(-1, F), dz.reshape(-1, F)
-    act, one, zero = ACTIVATIONS[activation], y.dtype.type(1), y.dtype.type(0)
-    # an activation without a bias is rare: a throwaway accumulator costs nothing that matters
-    acc = np.zeros(F, y.dtype) if db is None else db
-    _act_grad(y2, dy2, act, one, zero, dz2, acc)
-
-
-@njit(cache=True)
-def _column_sums(a, out):
-    """out (F,) = sum of the rows of a (M, F), blocked as _act_grad's (3x faster than
-    np.sum(axis=0) on (43264, 32) float32, measured)."""
-    M, F = a.shape
-    out[:] = 0.0
-    for r0 in range(0, M, SUM_BLOCK):
-        block = np.zeros(F, out.dtype)
-        for r in range(r0, min(r0 + SUM_BLOCK, M)):
-            row = a[r]
-            for f in range(F):
-                block[f] += row[f]
-        for f in range(F):
-            out[f] += block[f]
-
-
-def conv_backward_bias(dy, db):
-    """db (F,) = sum of dy (..., F) over every axis but the last."""
-    _column_sums(dy.reshape(-1, dy.shape[-1]), db)
+__all__ = ["conv2d_backward_input", "conv2d_backward_weight", "conv2d_forward"]
 
 
 # -- im2col / col2im -------------------------------------------------------------------------------
@@ -284,8 +132,8 @@ def _col2im_image(dcols, n, C, kh, kw, sh, sw, dh, dw, ph, pw, OH, OW, bias, act
                         w = w0 + j * dw
                         if 0 <= w < W:
                             _add_run(src, base + j * cg, dst, w * C + g * cg, cg)
-    if act != 0:
-        _bias_act(image, bias[:0], act, zero)
+    if act != LINEAR:
+        bias_activation_rows(image, bias[:0], act)
 
 
 @njit(cache=True)
@@ -339,8 +187,8 @@ def conv2d_backward_input(dz, w, bias, activation, strides, dilation, pads, dcol
     fg = F // G
     for g in range(G):
         np.matmul(dz2d[:, g * fg : (g + 1) * fg], w2d[:, g * fg : (g + 1) * fg].T, out=dcols[g])
-    geo, b = _geometry(strides, dilation, pads), _bias(bias, dx.dtype)
-    act, zero = ACTIVATIONS[activation], dx.dtype.type(0)
+    geo, b = _geometry(strides, dilation, pads), bias_or_empty(bias, dx.dtype)
+    act, zero = CODES[activation], dx.dtype.type(0)
     _col2im(dcols, dx.shape[3], KH, KW, *geo, OH, OW, b, act, zero, dx.reshape(N, dx.shape[1], -1))
 
 

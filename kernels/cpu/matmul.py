@@ -2,8 +2,9 @@
 forward, which runs tiny products as one Numba loop instead."""
 
 import numpy as np
+from numba import njit
 
-from kernels.cpu.conv import ACTIVATIONS, _bias, _dense_small, bias_activation
+from kernels.cpu.bias import CODES, bias_activation, bias_activation_row, bias_or_empty
 
 __all__ = ["dense_forward", "matmul", "matmul_a_bt", "matmul_at_b"]
 
@@ -32,13 +33,30 @@ def matmul_at_b(a, b, out):
     np.matmul(a.T, b, out=out)
 
 
+@njit(cache=True, error_model="numpy")
+def _dense_small(x, w, bias, act, zero, y):
+    """y (M, N) = act(x (M, K) @ w (K, N) + bias) row by row: a tiny Dense in one call, the same
+    bias/activation pass as bias_activation after each row's product (BLAS's rounding order)."""
+    M, K = x.shape
+    N = w.shape[1]
+    for m in range(M):
+        xm, ym = x[m], y[m]
+        for n in range(N):
+            ym[n] = zero
+        for k in range(K):
+            xv, wk = xm[k], w[k]
+            for n in range(N):
+                ym[n] += xv * wk[n]
+        bias_activation_row(ym, bias, act)
+
+
 def dense_forward(x, w, bias, activation, out):
     """out (M, N) = activation(x (M, K) @ w (K, N) + bias (N,)); bias None for none; activation
     one of bias_activation's. float32 or float64; tiny products of one dtype (the same dtype
     object: native byte order) take the single-loop path."""
     dtype = out.dtype
     if x.size * w.shape[1] <= SMALL_DENSE and x.dtype is dtype and w.dtype is dtype:
-        _dense_small(x, w, _bias(bias, dtype), ACTIVATIONS[activation], _ZERO[dtype], out)
+        _dense_small(x, w, bias_or_empty(bias, dtype), CODES[activation], _ZERO[dtype], out)
         return
     np.matmul(x, w, out=out)
     bias_activation(out, bias, activation)

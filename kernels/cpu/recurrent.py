@@ -8,7 +8,7 @@ and the weight gradients become single BLAS products over all T * N rows. `t` is
 step (with go_backwards, step t reads time index T - 1 - t). Gate blocks are laid out as Keras:
 LSTM i, f, c, o; GRU z, r, h. All arrays are C-contiguous, float32 or float64, one dtype per call;
 `mask` is (N, T) with 1 = keep; absent optional arrays are passed as (1, 1) dummies with their
-flag False. Activation codes: 0 linear, 1 tanh, 2 sigmoid, 3 relu, 4 hard_sigmoid.
+flag False. Activation codes are kernels/activation_codes.py's (those fused at RECURRENT).
 """
 
 import math
@@ -22,16 +22,10 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from kernels.cpu.activations import (
-    relu_derivative,
-    relu_value,
-    sigmoid_derivative,
-    sigmoid_value,
-    tanh_derivative,
-)
+from kernels.activation_codes import SIGMOID, TANH
+from kernels.cpu.activations import activate_row, derivative_row, sigmoid_value
 from kernels.cpu.threads import BLAS_THREADS, num_threads
 
-LINEAR, TANH, SIGMOID, RELU, HARD_SIGMOID = 0, 1, 2, 3, 4
 # numpy's error model: float division without a zero check, so loops with one vectorize;
 # "contract" lets LLVM fuse a * b + c into one FMA (twice as fast for the polynomials below)
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
@@ -120,44 +114,24 @@ def _fast_sigmoid(x):
 
 @njit(**_INLINE)
 def _activate(v, code):
-    """v = f(v) in place on a 1-D row; the switch is outside the loops so each one vectorizes."""
-    zero, one = v.dtype.type(0), v.dtype.type(1)
+    """v = f(v) in place on a 1-D row: the float32 approximations above for tanh and sigmoid,
+    the shared fused row (activations.activate_row) for the others; the switch is outside the
+    loops so each one vectorizes."""
     if code == TANH:
         for j in range(v.size):
             v[j] = fast_tanh(v[j])
     elif code == SIGMOID:
         for j in range(v.size):
             v[j] = fast_sigmoid(v[j])
-    elif code == RELU:
-        top = v.dtype.type(math.inf)
-        for j in range(v.size):
-            v[j] = relu_value(v[j], zero, top, zero)
-    elif code == HARD_SIGMOID:
-        sixth, half = v.dtype.type(1.0 / 6.0), v.dtype.type(0.5)
-        for j in range(v.size):
-            v[j] = min(max(v[j] * sixth + half, zero), one)  # min and max keep a NaN
+    else:
+        activate_row(v, code)
 
 
 @njit(**_INLINE)
 def _scale_by_derivative(d, y, code):
-    """d *= f'(x), written with y = f(x): every supported activation's derivative is a function
-    of its output, so the backward pass saves activations only. Always a product: a NaN or
-    infinite d stays so wherever f' is finite."""
-    zero, one = d.dtype.type(0), d.dtype.type(1)
-    if code == TANH:
-        for j in range(d.size):
-            d[j] *= tanh_derivative(y[j], one)
-    elif code == SIGMOID:
-        for j in range(d.size):
-            d[j] *= sigmoid_derivative(y[j], one)
-    elif code == RELU:
-        top = d.dtype.type(math.inf)
-        for j in range(d.size):
-            d[j] *= relu_derivative(y[j], zero, top, zero, zero, one)
-    elif code == HARD_SIGMOID:
-        sixth = d.dtype.type(1.0 / 6.0)
-        for j in range(d.size):
-            d[j] *= sixth if zero < y[j] < one else zero
+    """d *= f'(x), written with y = f(x) (activations.derivative_row, in place): the backward
+    pass saves activations only, and a NaN or infinite d stays so wherever f' is finite."""
+    derivative_row(y, d, code, d, d, False)
 
 
 # -- running rows in parallel ----------------------------------------------------------------

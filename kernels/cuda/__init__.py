@@ -2,6 +2,7 @@
 one file per family; launch configuration lives in launch.py. Arrays are numba device arrays."""
 
 from kernels.cuda.activations import *  # noqa: F403
+from kernels.cuda.bias import *  # noqa: F403
 from kernels.cuda.conv import *  # noqa: F403
 from kernels.cuda.elementwise import *  # noqa: F403
 from kernels.cuda.indexing import *  # noqa: F403

@@ -1,7 +1,8 @@
 """Elementwise activation kernels (forward and backward) on 1-D contiguous device arrays: one
 device function per formula, mapped over the array by a grid-stride kernel. The value and
 derivative functions without underscore are shared with the kernels that fuse an activation
-(conv.py, recurrent.py), so fused and standalone activations give the same bits.
+through `fused_value` / `fused_derivative` (one branch per fused activation of
+kernels/activation_codes.py; bias.py, recurrent.py), so fused and standalone give the same bits.
 
 Forward: out[i] = f(x[i]); backward: dx[i] = dy[i] * f'(x[i]) from x, y = f(x) and dy, as the
 CPU kernels (kernels/cpu/activations.py, which state each formula and its NaN / +-inf values).
@@ -11,6 +12,7 @@ import math
 
 from numba import cuda
 
+from kernels.activation_codes import HARD_SIGMOID, RELU, SIGMOID, TANH
 from kernels.cuda.launch import elementwise
 
 SELU_ALPHA = 1.6732632423543772
@@ -63,6 +65,42 @@ def tanh_derivative(y):
 def hard_sigmoid_value(v):
     """clip(v / 6 + 0.5, 0, 1); min and max keep a NaN first argument."""
     return min(max(v / 6.0 + 0.5, 0.0), 1.0)
+
+
+@cuda.jit(device=True)
+def hard_sigmoid_derivative(y):
+    """hard_sigmoid'(x) from y = hard_sigmoid(x): 1/6 strictly inside (0, 1), else 0."""
+    return 1.0 / 6.0 if 0 < y < 1 else 0.0
+
+
+@cuda.jit(device=True)
+def fused_value(v, code):
+    """f(v) for the fused activation `code` (LINEAR: v), with the standalone formulas (relu:
+    slope 0, no top, threshold 0)."""
+    if code == RELU:
+        return relu_value(v, 0.0, math.inf, 0.0)
+    if code == SIGMOID:
+        return sigmoid_value(v)
+    if code == TANH:
+        return math.tanh(v)
+    if code == HARD_SIGMOID:
+        return hard_sigmoid_value(v)
+    return v
+
+
+@cuda.jit(device=True)
+def fused_derivative(y, code):
+    """f'(x) of the fused activation `code`, written with y = f(x) (backward passes keep outputs
+    only); callers multiply by it, so a NaN gradient stays NaN."""
+    if code == RELU:
+        return relu_derivative(y, 0.0, math.inf, 0.0)
+    if code == SIGMOID:
+        return sigmoid_derivative(y)
+    if code == TANH:
+        return tanh_derivative(y)
+    if code == HARD_SIGMOID:
+        return hard_sigmoid_derivative(y)
+    return 1.0
 
 
 def _map_forward(f):

@@ -1,104 +1,18 @@
 """Convolution on the device, channels-last (NHWC; 1-D convolutions arrive as H = 1 views), as
-im2col + the tiled GEMM, with bias and activation fused into the pass that writes the output.
+im2col + the tiled GEMM, with bias and activation fused into the pass that writes the output
+(bias.py's).
 Geometry, weight layout (KH, KW, C/G, F) and column layout (G, N*OH*OW, KH*KW*C/G) are those of
 kernels/cpu/conv.py. col2im gathers (each input cell sums the column entries that read it), so
 no two threads write one cell and no atomics are needed."""
 
-import math
-
-import numpy as np
 from numba import cuda
 
-from kernels.cuda.activations import (
-    relu_derivative,
-    relu_value,
-    sigmoid_derivative,
-    sigmoid_value,
-    tanh_derivative,
-)
-from kernels.cuda.launch import elementwise, flat
+from kernels.cuda.activations import fused_value
+from kernels.cuda.bias import CODES, bias_activation, bias_arg
+from kernels.cuda.launch import elementwise
 from kernels.cuda.matmul import gemm
 
-ACTIVATIONS = {"linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
-
-__all__ = [
-    "bias_activation",
-    "conv2d_backward_input",
-    "conv2d_backward_weight",
-    "conv2d_forward",
-    "conv_backward_bias",
-    "conv_backward_bias_activation",
-]
-
-
-@cuda.jit(device=True)
-def activate(v, act):
-    """act(v) with the standalone activations' formulas (relu: slope 0, no top, threshold 0)."""
-    if act == 1:
-        return relu_value(v, 0.0, math.inf, 0.0)
-    if act == 2:
-        return sigmoid_value(v)
-    if act == 3:
-        return math.tanh(v)
-    return v
-
-
-@cuda.jit(device=True)
-def derivative(y, act):
-    """act'(x) written with y = act(x), as the standalone activations' derivatives."""
-    if act == 1:
-        return relu_derivative(y, 0.0, math.inf, 0.0)
-    if act == 2:
-        return sigmoid_derivative(y)
-    if act == 3:
-        return tanh_derivative(y)
-    return 1.0
-
-
-@cuda.jit
-def bias_activation_kernel(y, bias, has_bias, act):
-    F = y.shape[1]
-    for i in range(cuda.grid(1), y.shape[0] * F, cuda.gridsize(1)):
-        r, f = i // F, i % F
-        v = y[r, f] + bias[f] if has_bias else y[r, f]
-        y[r, f] = activate(v, act)
-
-
-def _bias(bias, dtype):
-    from kernels.cuda.launch import device
-
-    return (device(np.zeros(1, dtype)), False) if bias is None else (bias, True)
-
-
-def bias_activation(y2d, bias, activation):
-    """y2d (M, F) = activation(y2d + bias) in place; bias (F,) or None."""
-    act = ACTIVATIONS[activation]
-    if bias is None and act == 0:
-        return
-    elementwise(bias_activation_kernel, y2d.size)(y2d, *_bias(bias, y2d.dtype), act)
-
-
-@cuda.jit
-def activation_grad_kernel(y, dy, act, dz):
-    for i in range(cuda.grid(1), y.size, cuda.gridsize(1)):
-        dz[i] = dy[i] * derivative(y[i], act)
-
-
-def conv_backward_bias_activation(y, dy, activation, dz, db):
-    """dz = dy * activation'(.) taken from the saved output y, and db = sum of dz over every axis
-    but the last (db None: no bias). y, dy, dz (..., F), db (F,)."""
-    act = ACTIVATIONS[activation]
-    elementwise(activation_grad_kernel, y.size)(flat(y), flat(dy), act, flat(dz))
-    if db is not None:
-        conv_backward_bias(dz, db)
-
-
-def conv_backward_bias(dy, db):
-    """db (F,) = sum of dy (..., F) over every axis but the last."""
-    from kernels.cuda.reduce import reduce_to
-
-    F = dy.shape[-1]
-    reduce_to(dy.reshape(dy.size // F, F), (1, F), db.reshape(1, F), "sum", 1.0)
+__all__ = ["conv2d_backward_input", "conv2d_backward_weight", "conv2d_forward"]
 
 
 @cuda.jit
@@ -145,7 +59,7 @@ def col2im_kernel(dcols, kh, kw, sh, sw, dh, dw, ph, pw, OH, OW, bias, has_bias,
                     continue
                 ow = left // sw
                 acc += dcols[g, (n * OH + oh) * OW + ow, (i * kw + j) * cg + cc]
-        dx[n, h, w, c] = activate(acc, act)
+        dx[n, h, w, c] = fused_value(acc, act)
 
 
 def _geometry(strides, dilation, pads):
@@ -189,9 +103,9 @@ def conv2d_backward_input(dz, w, bias, activation, strides, dilation, pads, dcol
     for g in range(G):
         gemm(dz2d[:, g * fg : (g + 1) * fg], w2d[:, g * fg : (g + 1) * fg], dcols[g], tb=True)
     geo = _geometry(strides, dilation, pads)
-    b, has_bias = _bias(bias, dx.dtype)
+    b, has_bias = bias_arg(bias, dx.dtype)
     elementwise(col2im_kernel, dx.size)(
-        dcols, KH, KW, *geo, OH, OW, b, has_bias, ACTIVATIONS[activation], dx
+        dcols, KH, KW, *geo, OH, OW, b, has_bias, CODES[activation], dx
     )
 
 

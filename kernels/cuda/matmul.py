@@ -5,6 +5,7 @@ the im2col convolutions and every recurrent step."""
 import numpy as np
 from numba import cuda, float32, float64
 
+from kernels.cuda.bias import bias_activation
 from kernels.cuda.launch import TILE, tiles
 
 __all__ = ["dense_forward", "matmul", "matmul_a_bt", "matmul_at_b"]
@@ -83,7 +84,5 @@ def matmul_at_b(a, b, out):
 def dense_forward(x, w, bias, activation, out):
     """out (M, N) = activation(x (M, K) @ w (K, N) + bias (N,)); bias None for none: the GEMM,
     then the fused bias/activation pass."""
-    from kernels.cuda.conv import bias_activation  # conv imports gemm from here
-
     gemm(x, w, out)
     bias_activation(out, bias, activation)

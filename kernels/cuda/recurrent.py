@@ -1,25 +1,15 @@
 """Recurrent kernels on the device: the per-step gate math of SimpleRNN, LSTM and GRU (one
 thread per batch row and unit: every unit's gates, cell and state depend on that unit alone),
-the time-major copies around them, and dropout masks. Layout, activation codes and signatures
-are those of kernels/cpu/recurrent.py; BPTT steps are in recurrent_backward.py. The recurrent
-products run on the tiled GEMM between steps, called by the op."""
-
-import math
+the time-major copies around them, and dropout masks. Layout, activation codes
+(kernels/activation_codes.py) and signatures are those of kernels/cpu/recurrent.py; BPTT steps
+are in recurrent_backward.py. The recurrent products run on the tiled GEMM between steps, called
+by the op."""
 
 import numpy as np
 from numba import cuda
 
-from kernels.cuda.activations import (
-    hard_sigmoid_value,
-    relu_derivative,
-    relu_value,
-    sigmoid_derivative,
-    sigmoid_value,
-    tanh_derivative,
-)
+from kernels.cuda.activations import fused_value
 from kernels.cuda.launch import device, elementwise, flat
-
-LINEAR, TANH, SIGMOID, RELU, HARD_SIGMOID = 0, 1, 2, 3, 4
 
 __all__ = [
     "rnn_to_time_major",
@@ -31,34 +21,6 @@ __all__ = [
     "gru_forward_gates",
     "gru_forward_candidate",
 ]
-
-
-@cuda.jit(device=True)
-def act_value(v, code):
-    """f(v) with the standalone activations' formulas (relu: slope 0, no top, threshold 0)."""
-    if code == TANH:
-        return math.tanh(v)
-    if code == SIGMOID:
-        return sigmoid_value(v)
-    if code == RELU:
-        return relu_value(v, 0.0, math.inf, 0.0)
-    if code == HARD_SIGMOID:
-        return hard_sigmoid_value(v)
-    return v
-
-
-@cuda.jit(device=True)
-def act_derivative(y, code):
-    """f'(x) written with y = f(x); callers multiply by it, so a NaN gradient stays NaN."""
-    if code == TANH:
-        return tanh_derivative(y)
-    if code == SIGMOID:
-        return sigmoid_derivative(y)
-    if code == RELU:
-        return relu_derivative(y, 0.0, math.inf, 0.0)
-    if code == HARD_SIGMOID:
-        return 1.0 / 6.0 if 0 < y < 1 else 0.0
-    return 1.0
 
 
 @cuda.jit(device=True)
@@ -149,7 +111,7 @@ def simple_rnn_step_kernel(t, n0, n1, gates, hr, bias, has_bias, hs, mask, has_m
         v = gates[t, n, j] + hr[n, j]
         if has_bias:
             v += bias[j]
-        h = act_value(v, act)
+        h = fused_value(v, act)
         gates[t, n, j] = h
         keep = kept(mask, has_mask, n, t, reverse)
         finish(t, n, j, keep, h, hs, hd, rmask, has_rmask, h_last, y, seq_out, zero_out)
@@ -179,8 +141,8 @@ def lstm_step_kernel(t, n0, n1, gates, hr, bias, has_bias, hs, cs, tcs, mask, ha
             zf += bias[U + j]
             zc += bias[2 * U + j]
             zo += bias[3 * U + j]
-        i, f = act_value(zi, ract), act_value(zf, ract)
-        g, o = act_value(zc, act), act_value(zo, ract)
+        i, f = fused_value(zi, ract), fused_value(zf, ract)
+        g, o = fused_value(zc, act), fused_value(zo, ract)
         gates[t, n, j] = i
         gates[t, n, U + j] = f
         gates[t, n, 2 * U + j] = g
@@ -188,7 +150,7 @@ def lstm_step_kernel(t, n0, n1, gates, hr, bias, has_bias, hs, cs, tcs, mask, ha
         keep = kept(mask, has_mask, n, t, reverse)
         cp = cs[t, n, j]
         c = f * cp + i * g
-        tc = act_value(c, act)
+        tc = fused_value(c, act)
         tcs[t, n, j] = tc
         if t + 1 < T:
             cs[t + 1, n, j] = c if keep else cp
@@ -219,11 +181,11 @@ def gru_step_kernel(t, n0, n1, gates, hr, bias, has_bias, brec, aux, hs, mask, h
             for q in range(3):
                 gates[t, n, q * U + j] += bias[q * U + j]
                 hr[n, q * U + j] += brec[q * U + j]
-        z = act_value(gates[t, n, j] + hr[n, j], ract)
-        r = act_value(gates[t, n, U + j] + hr[n, U + j], ract)
+        z = fused_value(gates[t, n, j] + hr[n, j], ract)
+        r = fused_value(gates[t, n, U + j] + hr[n, U + j], ract)
         a = hr[n, 2 * U + j]
         aux[t, n, j] = a
-        hh = act_value(gates[t, n, 2 * U + j] + r * a, act)
+        hh = fused_value(gates[t, n, 2 * U + j] + r * a, act)
         gates[t, n, j] = z
         gates[t, n, U + j] = r
         gates[t, n, 2 * U + j] = hh
@@ -250,7 +212,7 @@ def gru_gates_kernel(t, n0, n1, gates, hr, bias, has_bias, hin, aux, ract):
             v = gates[t, n, q * U + j] + hr[n, q * U + j]
             if has_bias:
                 v += bias[q * U + j]
-            gates[t, n, q * U + j] = act_value(v, ract)
+            gates[t, n, q * U + j] = fused_value(v, ract)
         aux[t, n, j] = gates[t, n, U + j] * hin[t, n, j]
 
 
@@ -269,7 +231,7 @@ def gru_candidate_kernel(t, n0, n1, gates, hrh, bias, has_bias, hs, mask, has_ma
         v = gates[t, n, 2 * U + j] + hrh[n, j]
         if has_bias:
             v += bias[2 * U + j]
-        hh = act_value(v, act)
+        hh = fused_value(v, act)
         gates[t, n, 2 * U + j] = hh
         z = gates[t, n, j]
         h = z * hs[t, n, j] + (1.0 - z) * hh

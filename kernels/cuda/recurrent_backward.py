@@ -4,7 +4,8 @@ kernels/cpu/recurrent_backward.py (which explains dhr, dpass and dout)."""
 
 from numba import cuda
 
-from kernels.cuda.recurrent import act_derivative, kept, launch_rows
+from kernels.cuda.activations import fused_derivative
+from kernels.cuda.recurrent import kept, launch_rows
 
 __all__ = [
     "simple_rnn_backward_step",
@@ -38,7 +39,7 @@ def simple_rnn_back_kernel(t, n0, n1, dz, gates, dhr, dpass, dout, dy, has_dy, m
         keep = kept(mask, has_mask, n, t, reverse)
         state_grad(t, n, j, keep, dhr, rmask, has_rmask, dpass, dout, dy, has_dy, zero_out)
         if keep:
-            dz[t, n, j] = dpass[n, j] * act_derivative(gates[t, n, j], act)
+            dz[t, n, j] = dpass[n, j] * fused_derivative(gates[t, n, j], act)
             dpass[n, j] = 0
         else:
             dz[t, n, j] = 0
@@ -72,11 +73,11 @@ def lstm_back_kernel(t, n0, n1, dz, dc, gates, cs, tcs, dhr, dpass, dout, dy, ha
             gates[t, n, 3 * U + j],
         )
         dpass[n, j] = 0
-        c_grad = dc[n, j] + p * o * act_derivative(tc, act)
-        dz[t, n, j] = c_grad * g * act_derivative(i, ract)
-        dz[t, n, U + j] = c_grad * cs[t, n, j] * act_derivative(f, ract)
-        dz[t, n, 2 * U + j] = c_grad * i * act_derivative(g, act)
-        dz[t, n, 3 * U + j] = p * tc * act_derivative(o, ract)
+        c_grad = dc[n, j] + p * o * fused_derivative(tc, act)
+        dz[t, n, j] = c_grad * g * fused_derivative(i, ract)
+        dz[t, n, U + j] = c_grad * cs[t, n, j] * fused_derivative(f, ract)
+        dz[t, n, 2 * U + j] = c_grad * i * fused_derivative(g, act)
+        dz[t, n, 3 * U + j] = p * tc * fused_derivative(o, ract)
         dc[n, j] = c_grad * f
 
 
@@ -103,9 +104,9 @@ def gru_back_kernel(t, n0, n1, dz, dzh, gates, aux, hs, dhr, dpass, dout, dy, ha
             continue
         p = dpass[n, j]
         z, r, hh = gates[t, n, j], gates[t, n, U + j], gates[t, n, 2 * U + j]
-        dh = p * (1.0 - z) * act_derivative(hh, act)
-        dzz = p * (hs[t, n, j] - hh) * act_derivative(z, ract)
-        dr = dh * aux[t, n, j] * act_derivative(r, ract)
+        dh = p * (1.0 - z) * fused_derivative(hh, act)
+        dzz = p * (hs[t, n, j] - hh) * fused_derivative(z, ract)
+        dr = dh * aux[t, n, j] * fused_derivative(r, ract)
         dpass[n, j] = p * z
         dz[t, n, j] = dzz
         dz[t, n, U + j] = dr
@@ -138,9 +139,9 @@ def gru_candidate_back_kernel(t, n0, n1, dz, gates, hs, dhr, dpass, dout, dy, ha
             continue
         p = dpass[n, j]
         z, hh = gates[t, n, j], gates[t, n, 2 * U + j]
-        dz[t, n, j] = p * (hs[t, n, j] - hh) * act_derivative(z, ract)
+        dz[t, n, j] = p * (hs[t, n, j] - hh) * fused_derivative(z, ract)
         dz[t, n, U + j] = 0
-        dz[t, n, 2 * U + j] = p * (1.0 - z) * act_derivative(hh, act)
+        dz[t, n, 2 * U + j] = p * (1.0 - z) * fused_derivative(hh, act)
         dpass[n, j] = p * z
 
 
@@ -158,7 +159,7 @@ def gru_gates_back_kernel(t, n0, n1, dz, gates, hin, daux, dpass, ract, rmask, h
     for e in range(cuda.grid(1), (n1 - n0) * U, cuda.gridsize(1)):
         n, j = n0 + e // U, e % U
         r = gates[t, n, U + j]
-        dz[t, n, U + j] = daux[n, j] * hin[t, n, j] * act_derivative(r, ract)
+        dz[t, n, U + j] = daux[n, j] * hin[t, n, j] * fused_derivative(r, ract)
         back = daux[n, j] * r
         dpass[n, j] += back * rmask[n, j] if has_rmask else back
 

@@ -16,12 +16,14 @@ from kernels.cuda.launch import (
     per_block,
     shape_tuple,
 )
+from kernels.cuda.shape import read
 
 __all__ = [
     "sum_forward",
     "mean_forward",
     "max_forward",
     "broadcast_scaled",
+    "sum_to",
     "max_backward",
     "softmax_forward",
     "softmax_backward",
@@ -120,10 +122,13 @@ def max_forward(x, axes, out):
     reduce_to(x, out.shape, out, "max", 1.0)
 
 
+def sum_to(x, out):
+    """out = x summed down to out's shape (the inverse of a broadcast)."""
+    reduce_to(x, out.shape, out, "sum", 1.0)
+
+
 def broadcast_scaled(dy, scale, dx):
     """dx = broadcast(dy) * scale; dy has size-1 axes where dx was reduced (sum / mean grad)."""
-    from kernels.cuda.shape import read
-
     read(dy, 0, broadcast_strides(dy.shape, dx.shape), float(scale), dx)
 
 

@@ -1,6 +1,7 @@
 """Data movement on the device: copies, casts, transposes, broadcasts, basic indexing,
 concatenation and their inverses, as strided reads and writes of C-contiguous buffers; and the
-two host transfers a NumPy function in a graph needs (to_host, from_host)."""
+two host transfers a NumPy function in a graph needs (to_host, from_host). sum_to, the inverse of
+a broadcast, is a reduction: reduce.py has it (and reads through `read` here)."""
 
 import numpy as np
 from numba import cuda
@@ -20,7 +21,6 @@ __all__ = [
     "cast",
     "transpose",
     "broadcast_to",
-    "sum_to",
     "getitem",
     "getitem_backward",
     "concatenate",
@@ -101,13 +101,6 @@ def transpose(x, perm, out):
 def broadcast_to(x, out):
     """out = x broadcast to out's shape."""
     read(x, 0, broadcast_strides(x.shape, out.shape), 1, out)
-
-
-def sum_to(x, out):
-    """out = x summed down to out's shape (the inverse of a broadcast)."""
-    from kernels.cuda.reduce import reduce_to
-
-    reduce_to(x, out.shape, out, "sum", 1.0)
 
 
 def view_of(shape, key):
