@@ -5,20 +5,10 @@ im2col + BLAS: the im2col pass copies every receptive field into a row of a colu
 (N*OH*OW, KH*KW*C) @ (KH*KW*C, F) product (OpenBLAS) convolves, and the bias + activation pass
 runs over its output. The columns then serve the weight gradient (cols^T @ dz) without being
 rebuilt; the input gradient is dz @ w^T followed by col2im. A 1x1 stride-1 kernel skips im2col:
-the input is its own column matrix. Direct Numba loops (vectorized over the filters, no columns)
-were measured and dropped: single-threaded on this machine they took 1.3x (forward), 2.5x
-(weight gradient) and 4x (input gradient) the time of im2col + BLAS already on a first layer
-(28x28x1 -> 32 filters, 3x3, batch 64: 3.9 / 3.2 / 12.3 ms against 3.0 / 1.3 / 2.9 ms), and
-3-27x on 3x3x32 -> 64.
+the input is its own column matrix. Direct Numba loops were measured slower (benchmarks/NOTES.md).
 
-Threads: only BLAS's. The Numba kernels are memory-bound passes and run on the calling thread.
-Measured on this 2-core VM (CNN train step of benchmarks/cnn_train_step.py, medians, idle
-machine): 25-27 ms with these kernels single-threaded, 33-36 ms with them cut into chunks for a
-second thread (work sharing, single-threaded BLAS inside), 30 ms with that plus OpenBLAS's own
-threads for the products; with @njit(parallel=True) prange kernels OpenMP's workers and
-OpenBLAS's threads took turns spinning on the two cores (80-145 ms under GNU OpenMP's default
-wait policy, ~25 ms with OMP_WAIT_POLICY=passive), and any of the threaded variants fell apart
-(100-800 ms) whenever other processes kept both cores busy, where this one stayed at ~30 ms.
+Threads: only BLAS's. The Numba kernels are memory-bound passes and run on the calling thread:
+threaded variants measured slower, and fell apart on a busy machine (benchmarks/NOTES.md).
 
 Geometry (per spatial axis): output cell o reads input cells o * stride + t * dilation - pad for
 taps t; cells outside the input read as zero. `pad` is the padding before the first cell and

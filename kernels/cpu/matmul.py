@@ -8,11 +8,8 @@ from kernels.cpu.bias import CODES, bias_activation, bias_activation_row, bias_o
 
 __all__ = ["dense_forward", "matmul", "matmul_a_bt", "matmul_at_b"]
 
-# Products of at most this many multiply-adds skip BLAS: one Numba call (~0.6 us of dispatch)
-# beats BLAS's call plus the separate bias/activation pass below it. Measured on this machine,
-# float32, single loop vs np.matmul + bias_activation: (1, 8, 16) 1.3 vs 3.0 us, (32, 8, 16)
-# 2.8 vs 4.1 us, (1, 128, 128) 3.0 vs 4.4 us; at 32768 both ~4.5 us, beyond that BLAS wins
-# (3-9x at 131072).
+# Products of at most this many multiply-adds skip BLAS: one Numba call beats BLAS's call plus
+# the separate bias/activation pass below it (measured: benchmarks/NOTES.md).
 SMALL_DENSE = 8192
 _ZERO = {np.dtype(np.float32): np.float32(0), np.dtype(np.float64): np.float64(0)}
 

@@ -7,11 +7,10 @@ once per step by the caller. Every update kernel writes `w` and its slots in pla
 
 The arithmetic is in the weight's dtype, as Keras casts its hyperparameters to the variable's
 dtype (1 - beta is taken in Python floats first, as Keras's `1 - self.beta_1`): float32 loops
-vectorize twice as wide as float64 ones, and with float32 square roots and divisions an Adam
-update of 65536 weights went from 208 to 74 us.
+vectorize twice as wide as float64 ones (benchmarks/NOTES.md).
 
 Update kernels use NumPy's error model: a zero denominator gives inf/NaN, as in Keras, instead
-of raising (and the loops vectorize without the division checks, about 3x faster).
+of raising (and the loops vectorize without the division checks).
 
 Weight decay is Keras 3's decoupled form, applied before the update: w -= w * decay, where
 decay = weight_decay * learning_rate (0.0 for none).
