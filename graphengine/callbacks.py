@@ -2,9 +2,9 @@
 built-in callbacks (they live in graphengine.training.callbacks)."""
 
 from graphengine.training.callbacks import (
-    CSVLogger,
     Callback,
     CallbackList,
+    CSVLogger,
     EarlyStopping,
     History,
     LearningRateScheduler,

@@ -3,12 +3,12 @@ learning-rate `schedules`, and `get` / `serialize` / `deserialize`."""
 
 from graphengine import schedules
 from graphengine.training.optimizers import (
+    SGD,
     Adagrad,
     Adam,
     AdamW,
     Optimizer,
     RMSprop,
-    SGD,
     deserialize,
     get,
     serialize,

@@ -2,8 +2,6 @@
 
 from graphengine.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from graphengine.layers.base import InputSpec, Layer
-from graphengine.layers.serialization import register_layer_class
-from graphengine.layers.core import Activation, Dense, Embedding, Input, InputLayer, Lambda
 from graphengine.layers.convolutional import (
     Conv1D,
     Conv1DTranspose,
@@ -14,6 +12,7 @@ from graphengine.layers.convolutional import (
     Convolution2D,
     Convolution2DTranspose,
 )
+from graphengine.layers.core import Activation, Dense, Embedding, Input, InputLayer, Lambda
 from graphengine.layers.merging import (
     Add,
     Average,
@@ -24,14 +23,6 @@ from graphengine.layers.merging import (
     Subtract,
 )
 from graphengine.layers.normalization import BatchNormalization, LayerNormalization
-from graphengine.layers.regularization import (
-    AlphaDropout,
-    Dropout,
-    GaussianDropout,
-    GaussianNoise,
-    SpatialDropout1D,
-    SpatialDropout2D,
-)
 from graphengine.layers.pooling import (
     AveragePooling1D,
     AveragePooling2D,
@@ -52,8 +43,17 @@ from graphengine.layers.pooling import (
 )
 from graphengine.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
 from graphengine.layers.recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell
-from graphengine.layers.wrappers import Bidirectional, TimeDistributed
+from graphengine.layers.regularization import (
+    AlphaDropout,
+    Dropout,
+    GaussianDropout,
+    GaussianNoise,
+    SpatialDropout1D,
+    SpatialDropout2D,
+)
 from graphengine.layers.reshaping import Flatten, Permute, RepeatVector, Reshape
+from graphengine.layers.serialization import register_layer_class
+from graphengine.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
     "ELU",

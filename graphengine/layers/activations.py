@@ -6,10 +6,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from graphengine import ops
+from graphengine import initializers, ops, regularizers
 from graphengine.layers.base import Layer
 from graphengine.ops import activations
-from graphengine import initializers, regularizers
 
 
 class ReLU(Layer):

@@ -14,12 +14,11 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from graphengine import utils
+from graphengine import initializers, regularizers, utils
 from graphengine.graph.node import LayerCall, layer_call_scope
 from graphengine.graph.tensor import SymbolicTensor, Variable, format_shape, graph_mode
 from graphengine.ops.base import is_symbolic
 from graphengine.tree import flatten, pack_like, shape_of, tensor_leaves
-from graphengine import initializers, regularizers
 
 _BASE_KWARGS = (
     "name",

@@ -11,12 +11,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from graphengine import initializers, regularizers
 from graphengine.graph.tensor import format_shape
 from graphengine.layers.base import InputSpec, Layer
 from graphengine.ops import activations
 from graphengine.ops.base import apply
 from graphengine.ops.conv import Conv, ConvTranspose
-from graphengine import initializers, regularizers
 
 
 def normalize_tuple(

@@ -6,17 +6,16 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from graphengine import ops, utils
+from graphengine import initializers, ops, regularizers, utils
 from graphengine.graph import node as graph_node
 from graphengine.graph.node import LayerCall
 from graphengine.graph.tensor import SymbolicTensor, format_shape
 from graphengine.layers.base import InputSpec, Layer
-from graphengine.tree import flatten, pack_like
 from graphengine.ops import activations
 from graphengine.ops.base import apply, is_symbolic
 from graphengine.ops.matmul import Dense as DenseOp
 from graphengine.ops.pyfunc import PyFunc
-from graphengine import initializers, regularizers
+from graphengine.tree import flatten, pack_like
 
 
 class InputLayer(Layer):

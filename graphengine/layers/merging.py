@@ -8,8 +8,8 @@ from typing import Any
 from graphengine import ops
 from graphengine.graph.tensor import format_shape
 from graphengine.layers.base import Layer
-from graphengine.tree import flatten
 from graphengine.ops.base import broadcast_shapes
+from graphengine.tree import flatten
 
 
 class Merge(Layer):

@@ -6,13 +6,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from graphengine import ops
+from graphengine import initializers, ops, regularizers
 from graphengine.graph.tensor import format_shape
 from graphengine.layers.base import InputSpec, Layer
 from graphengine.ops.base import apply, normalize_axis
 from graphengine.ops.normalization import BatchNorm, LayerNorm
 from graphengine.ops.reduce import normalize_axes
-from graphengine import initializers, regularizers
 
 
 def _check_number(owner: str, name: str, value: Any, low: float, high: float) -> float:

@@ -14,12 +14,12 @@ import numpy as np
 from graphengine import ops, utils
 from graphengine.graph.tensor import SymbolicTensor, format_shape
 from graphengine.layers.base import InputSpec, Layer
-from graphengine.tree import flatten
-from graphengine.layers.serialization import deserialize_layer, serialize_layer
 from graphengine.layers.recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell, _Cell
+from graphengine.layers.serialization import deserialize_layer, serialize_layer
 from graphengine.ops import activations
 from graphengine.ops.base import apply
 from graphengine.ops.recurrent import RecurrentSequence
+from graphengine.tree import flatten
 
 
 def _dtype(x: Any) -> str:

@@ -8,10 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from graphengine import ops
+from graphengine import initializers, ops, regularizers
 from graphengine.layers.base import Layer
 from graphengine.ops import activations
-from graphengine import initializers, regularizers
 
 
 def check_units(layer: str, units: Any) -> int:

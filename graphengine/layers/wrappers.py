@@ -9,9 +9,9 @@ from typing import Any
 from graphengine import ops
 from graphengine.graph.tensor import format_shape
 from graphengine.layers.base import InputSpec, Layer
-from graphengine.tree import flatten
 from graphengine.layers.recurrent import RNN
 from graphengine.layers.serialization import deserialize_layer, serialize_layer
+from graphengine.tree import flatten
 
 MERGE_MODES = ("sum", "mul", "ave", "concat", None)
 

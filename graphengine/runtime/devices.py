@@ -61,8 +61,9 @@ class CudaDevice(Device):
     resident = True
 
     def __init__(self) -> None:
-        import kernels.cuda
         from numba import cuda
+
+        import kernels.cuda
 
         super().__init__("cuda", kernels.cuda)
         self._cuda = cuda

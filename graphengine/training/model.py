@@ -15,7 +15,6 @@ from graphengine.graph.graph import LayerGraph, layers_in_order
 from graphengine.graph.node import LayerCall
 from graphengine.graph.tensor import SymbolicTensor, format_shape
 from graphengine.layers.base import InputSpec, Layer
-from graphengine.tree import flatten, map_tensors, pack_like
 from graphengine.layers.serialization import register_layer_class
 from graphengine.ops.base import RunContext, apply, is_symbolic
 from graphengine.runtime.cache import PlanCache
@@ -23,6 +22,7 @@ from graphengine.runtime.devices import get_device
 from graphengine.runtime.plan import Plan, concrete_specs, forward_order
 from graphengine.training import model_config, saving
 from graphengine.training.trainer import Trainer
+from graphengine.tree import flatten, map_tensors, pack_like
 
 
 class Model(Trainer, Layer):

@@ -13,7 +13,7 @@ import numpy as np
 from graphengine import utils
 from graphengine.graph.node import LayerCall
 from graphengine.graph.tensor import Constant, SymbolicTensor, Variable
-from graphengine.tree import flatten, map_tensors, pack_like
+from graphengine.layers.core import Input
 from graphengine.layers.serialization import (
     decode,
     deserialize_layer,
@@ -22,7 +22,6 @@ from graphengine.layers.serialization import (
     saving,
     serialize_layer,
 )
-from graphengine.layers.core import Input
 from graphengine.ops.base import apply
 from graphengine.ops.elementwise import Binary, Cast, Compare, Unary
 from graphengine.ops.indexing import Gather, OneHot
@@ -30,6 +29,7 @@ from graphengine.ops.matmul import Matmul
 from graphengine.ops.reduce import Reduce, Softmax
 from graphengine.ops.shape import BroadcastTo, Concatenate, GetItem, Reshape, Transpose
 from graphengine.training import losses, optimizers
+from graphengine.tree import flatten, map_tensors, pack_like
 
 # the ops that ge.ops functions make, which may stand outside layers in a saved graph
 OPS = {

@@ -14,8 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 import kernels.cpu as cpu_kernels
-from graphengine import utils
-from graphengine import schedules
+from graphengine import schedules, utils
 from graphengine.schedules import LearningRateSchedule
 
 # -- the base class --------------------------------------------------------------------------

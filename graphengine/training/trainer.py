@@ -14,7 +14,6 @@ from graphengine import utils
 from graphengine.autodiff.backward import backward_digraph, gradients
 from graphengine.graph.node import LayerCall
 from graphengine.graph.tensor import Constant, SymbolicTensor, format_shape, graph_mode
-from graphengine.tree import pack_like
 from graphengine.ops import api as ops
 from graphengine.runtime.devices import get_device
 from graphengine.runtime.plan import Plan
@@ -23,6 +22,7 @@ from graphengine.training import losses as losses_module
 from graphengine.training import metrics as metrics_module
 from graphengine.training import optimizers as optimizers_module
 from graphengine.training.callbacks import CallbackList, CSVLogger, ModelCheckpoint
+from graphengine.tree import pack_like
 
 ROOT_ONLY_CALLBACKS = (ModelCheckpoint, CSVLogger)
 

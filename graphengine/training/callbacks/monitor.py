@@ -10,7 +10,6 @@ import numpy as np
 
 from graphengine.training.callbacks.base import Callback, Logs
 
-
 _LOWER_IS_BETTER = (
     "loss",
     "mse",
