@@ -8,7 +8,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-from test_viz import parse_dot, skipnet
+from helpers import parse_dot, skipnet
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -5,19 +5,16 @@ error messages. Shapes are tiny: every compiled kernel is shared across these te
 
 from __future__ import annotations
 
-import json
-import os
-
 import numpy as np
 import pytest
 
 import graphengine as ge
 from graphengine.autodiff.backward import backward_digraph, gradients
 import reference as R
+from helpers import check_keras_case, keras_cases
 from layer_harness import run_layer_test
 
 L = ge.layers
-REF_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_reference")
 ACT = {
     "relu": lambda y: np.maximum(y, 0.0),
     "sigmoid": lambda y: 1.0 / (1.0 + np.exp(-y)),
@@ -170,34 +167,6 @@ def test_conv_transpose_layers(case):
 
 
 # -- Keras 3 reference numbers ---------------------------------------------------------------------
-def keras_cases(layers):
-    with open(os.path.join(REF_DIR, "conv.json")) as f:
-        return [c for c in json.load(f) if c["layer"] in layers]
-
-
-@pytest.fixture(scope="module")
-def keras_arrays():
-    with np.load(os.path.join(REF_DIR, "conv.npz"), allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
-
-
-def check_keras_case(case, arrays, rtol=1e-4, atol=1e-5):
-    """Builds the layer in float32, loads Keras's weights, and compares y, dx and every dw."""
-    ref = lambda name: arrays[f"{case['id']}/{name}"]  # noqa: E731
-    x = ge.Input(shape=tuple(case["input_shape"][1:]))
-    layer = getattr(L, case["layer"])(**case["kwargs"])
-    model = ge.Model(x, layer(x))
-    layer.set_weights([ref(f"w{j}") for j in range(case["n_weights"])])
-    y = model(ref("x"))
-    assert y.dtype == np.float32
-    np.testing.assert_allclose(y, ref("y"), rtol=rtol, atol=atol, err_msg=f"{case['id']}: y")
-    dx, dw = model.vjp(ref("x"), ref("dy"))
-    np.testing.assert_allclose(dx[0], ref("dx"), rtol=rtol, atol=atol, err_msg="dx")
-    assert len(dw) == case["n_weights"]
-    for j, g in enumerate(dw):  # kernel, then bias
-        np.testing.assert_allclose(g, ref(f"dw{j}"), rtol=rtol, atol=atol, err_msg=f"dw{j}")
-
-
 CONV_LAYERS = ("Conv1D", "Conv2D", "Conv1DTranspose", "Conv2DTranspose")
 
 

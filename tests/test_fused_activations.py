@@ -15,7 +15,7 @@ from graphengine.ops.conv import Conv
 from graphengine.ops.matmul import Dense
 from graphengine.ops.recurrent import RecurrentSequence
 from kernels import activation_codes as table
-from test_architecture import import_graph
+from helpers import import_graph
 
 
 def producer(tensor, kind):

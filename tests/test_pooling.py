@@ -10,7 +10,7 @@ import pytest
 import graphengine as ge
 import reference as R
 from layer_harness import run_layer_test
-from test_conv import check_keras_case, keras_arrays, keras_cases  # noqa: F401 (a fixture)
+from helpers import check_keras_case, keras_cases
 
 L = ge.layers
 
@@ -114,7 +114,7 @@ POOL_LAYERS = (
 
 
 @pytest.mark.parametrize("case", keras_cases(POOL_LAYERS), ids=lambda c: c["id"])
-def test_matches_keras(case, keras_arrays):  # noqa: F811
+def test_matches_keras(case, keras_arrays):
     check_keras_case(case, keras_arrays)
 
 

@@ -1,6 +1,6 @@
 """Inspecting models: summary numbers against Keras 3, every output format parsed back (.dot by
-a small DOT parser below, .svg by ElementTree, .png by matplotlib, .html by html.parser), the
-layout checked for overlaps, and per-layer profiles."""
+the small DOT parser in tests/helpers.py, .svg by ElementTree, .png by matplotlib, .html by
+html.parser), the layout checked for overlaps, and per-layer profiles."""
 
 from __future__ import annotations
 
@@ -17,24 +17,12 @@ import pytest
 import graphengine as ge
 from graphengine.viz.render import Measure, box_size, scene
 from graphengine.viz.view import Options, build_view
+from helpers import parse_dot, skipnet
 
 L = ge.layers
 
 
 # -- models --------------------------------------------------------------------------------------
-def skipnet() -> ge.Model:
-    """Skip connection, Add and Concatenate merges and a nested functional model."""
-    inner_in = ge.Input(shape=(16,), name="inner_in")
-    h = L.Dense(16, activation="relu", name="inner_dense")(inner_in)
-    inner = ge.Model(inner_in, L.Dense(16, name="inner_out")(h), name="block")
-    x = ge.Input(shape=(8,), name="features")
-    a = L.Dense(16, activation="relu", name="stem")(x)
-    s = L.Add(name="skip_add")([a, inner(a)])
-    c = L.Dense(16, activation="tanh", name="branch")(s)
-    m = L.Concatenate(name="concat")([s, c])
-    return ge.Model(x, L.Dense(3, activation="softmax", name="head")(m), name="skipnet")
-
-
 def mlp() -> ge.Sequential:
     s = ge.Sequential(
         [
@@ -178,112 +166,6 @@ def test_summary_fits_narrow_lines_without_cutting_names():
     assert all(len(line) == 70 for line in text.splitlines()[1:-3])
     flat = re.sub(r"[│┃\s]+", " ", text)
     assert "inner_dense" in flat and "skip_add[0][0]," in flat
-
-
-# -- a small DOT parser (the grammar of graphviz.org/doc/info/lang.html, less HTML ports) -------
-TOKEN = re.compile(
-    r'\s+|//[^\n]*|/\*.*?\*/|^#[^\n]*|(?P<str>"(?:\\.|[^"\\])*")|(?P<html><[^<>]*>)'
-    r"|(?P<op>->|--)|(?P<id>[A-Za-z_\x80-\uffff][\w\x80-\uffff]*|-?(?:\.\d+|\d+(?:\.\d*)?))"
-    r"|(?P<p>[{}\[\];,=:])",
-    re.S | re.M,
-)
-
-
-def parse_dot(text: str) -> dict:
-    tokens, at = [], 0
-    while at < len(text):
-        m = TOKEN.match(text, at)
-        assert m, f"bad DOT at {text[at : at + 40]!r}"
-        at = m.end()
-        kind = m.lastgroup
-        if kind:
-            value = m.group(kind)
-            if kind == "str":
-                value = value[1:-1].replace('\\"', '"')
-            tokens.append((kind if kind != "html" else "str", value))
-    g = {"nodes": {}, "edges": [], "clusters": [], "i": 0, "t": tokens}
-
-    def peek():
-        return g["t"][g["i"]] if g["i"] < len(g["t"]) else (None, None)
-
-    def take(value=None):
-        tok = peek()
-        assert tok[0] is not None, "unexpected end of DOT"
-        assert value is None or tok[1] == value, f"expected {value!r}, got {tok[1]!r}"
-        g["i"] += 1
-        return tok
-
-    def ident():
-        kind, value = take()
-        assert kind in ("id", "str"), f"expected an ID, got {value!r}"
-        return value
-
-    def attrs():
-        out = {}
-        while peek()[1] == "[":
-            take("[")
-            while peek()[1] != "]":
-                key = ident()
-                take("=")
-                out[key] = ident()
-                if peek()[1] in (",", ";"):
-                    take()
-            take("]")
-        return out
-
-    def body():
-        take("{")
-        while peek()[1] != "}":
-            stmt()
-            if peek()[1] == ";":
-                take(";")
-        take("}")
-
-    def subgraph():
-        name = None
-        if peek()[1] == "subgraph":
-            take()
-            if peek()[1] != "{":
-                name = ident()
-        if name and name.startswith("cluster"):
-            g["clusters"].append(name)
-        body()
-
-    def stmt():
-        kind, value = peek()
-        if value in ("graph", "node", "edge") and kind == "id":
-            take()
-            attrs()
-        elif value in ("subgraph", "{"):
-            subgraph()
-        else:
-            name = ident()
-            if peek()[1] == "=":
-                take()
-                ident()
-                return
-            ends = [name]
-            while peek()[0] == "op":
-                assert take()[1] == g["op"], "wrong edge operator for this graph"
-                ends.append(ident())
-            a = attrs()
-            if len(ends) == 1:
-                g["nodes"].setdefault(name, {}).update(a)
-            for u, v in zip(ends, ends[1:]):
-                g["nodes"].setdefault(u, {})
-                g["nodes"].setdefault(v, {})
-                g["edges"].append((u, v, a))
-
-    if peek()[1] == "strict":
-        take()
-    kind = ident()
-    assert kind in ("graph", "digraph")
-    g["op"] = "->" if kind == "digraph" else "--"
-    if peek()[1] != "{":
-        g["name"] = ident()
-    body()
-    assert g["i"] == len(tokens), "text after the graph"
-    return g
 
 
 def test_dot_parser_rejects_broken_text():

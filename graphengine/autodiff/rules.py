@@ -13,11 +13,34 @@ from graphengine.graph.node import Node
 from graphengine.ops import api
 from graphengine.ops.base import apply
 from graphengine.ops.bias import BiasActivationGrad, BiasGrad
+from graphengine.ops.conv import (
+    Conv,
+    ConvBackwardInput,
+    ConvBackwardWeight,
+    ConvTranspose,
+    ConvTransposeBackwardInput,
+    ConvTransposeBackwardWeight,
+)
 from graphengine.ops.elementwise import Binary, Cast, Compare, Unary, UnaryGrad
 from graphengine.ops.indexing import Gather, GatherGrad, OneHot
 from graphengine.ops.matmul import Dense, DenseBackwardInput, Matmul, MatmulAtB
+from graphengine.ops.normalization import BatchNorm, BatchNormGrad, LayerNorm, LayerNormGrad
+from graphengine.ops.pooling import AvgPoolGrad, MaxPoolGrad, Pool
 from graphengine.ops.pyfunc import PyFunc
+from graphengine.ops.recurrent import (
+    RecurrentInputGrad,
+    RecurrentSequence,
+    RecurrentSequenceGrad,
+    RecurrentWeightGrad,
+)
 from graphengine.ops.reduce import MaxGrad, Reduce, ReduceGrad, Softmax, SoftmaxGrad
+from graphengine.ops.regularization import (
+    AlphaDropout,
+    Dropout,
+    GaussianDropout,
+    GaussianNoise,
+    MaskGrad,
+)
 from graphengine.ops.shape import (
     BroadcastTo,
     Concatenate,
@@ -30,7 +53,8 @@ from graphengine.ops.shape import (
 )
 
 Rule = Callable[[Node, list], list]
-RULES: dict[type, Rule] = {}
+# op type -> its rule, or None for an op no gradient flows back through (see `no_gradient`)
+RULES: dict[type, Rule | None] = {}
 
 
 class NotDifferentiableError(ValueError):
@@ -45,22 +69,68 @@ def rule(op_type: type) -> Callable[[Rule], Rule]:
     return register
 
 
-@rule(Binary)
-def _binary(node: Node, g: list) -> list:
-    (gy,), (a, b), kind = g, node.inputs, node.op.name
-    if kind == "add":
-        return [gy, gy]
-    if kind == "subtract":
-        return [gy, api.negative(gy)]
-    if kind == "multiply":
-        return [api.multiply(gy, b), api.multiply(gy, a)]
-    if kind == "divide":
-        ga = api.divide(gy, b)
-        return [ga, api.negative(api.multiply(ga, node.outputs[0]))]  # d(a/b)/db = -(a/b)/b
-    # maximum: a wins ties (a >= b), minimum: a wins ties (a <= b), as TensorFlow
-    mask = api.greater_equal(a, b) if kind == "maximum" else api.greater_equal(b, a)
+def no_gradient(*op_types: type) -> None:
+    """Marks ops that have no gradient rule on purpose: asking for a gradient through one raises
+    NotDifferentiableError naming it (the backward pass finds None), never a silent zero."""
+    for op_type in op_types:
+        RULES[op_type] = None
+
+
+# Backward ops: gradients of gradients are not built.
+no_gradient(
+    UnaryGrad,
+    ReduceGrad,
+    MaxGrad,
+    SoftmaxGrad,
+    MatmulAtB,
+    DenseBackwardInput,
+    BiasActivationGrad,
+    BiasGrad,
+    SumTo,
+    GetItemGrad,
+    Split,
+    GatherGrad,
+    MaskGrad,
+    BatchNormGrad,
+    LayerNormGrad,
+    ConvBackwardInput,
+    ConvBackwardWeight,
+    ConvTransposeBackwardInput,
+    ConvTransposeBackwardWeight,
+    MaxPoolGrad,
+    AvgPoolGrad,
+    RecurrentSequenceGrad,
+    RecurrentInputGrad,
+    RecurrentWeightGrad,
+)
+
+
+def _quotient(ga: Any, y: Any) -> list:
+    """[da, db] of y = a / b from da = dy / b: db = -da * y (= -dy * a / b^2)."""
+    return [ga, api.negative(api.multiply(ga, y))]
+
+
+def _routed(gy: Any, mask: Any) -> list:
+    """[da, db] where dy goes to a where `mask` (a won) and to b elsewhere."""
     ga = api.multiply(gy, mask)
     return [ga, api.subtract(gy, ga)]
+
+
+# kind -> (dy, a, b, y) -> [da, db]; maximum and minimum give ties to a, as TensorFlow
+BINARY_GRADS: dict[str, Callable[[Any, Any, Any, Any], list]] = {
+    "add": lambda gy, a, b, y: [gy, gy],
+    "subtract": lambda gy, a, b, y: [gy, api.negative(gy)],
+    "multiply": lambda gy, a, b, y: [api.multiply(gy, b), api.multiply(gy, a)],
+    "divide": lambda gy, a, b, y: _quotient(api.divide(gy, b), y),
+    "maximum": lambda gy, a, b, y: _routed(gy, api.greater_equal(a, b)),
+    "minimum": lambda gy, a, b, y: _routed(gy, api.greater_equal(b, a)),
+}
+
+
+@rule(Binary)
+def _binary(node: Node, g: list) -> list:
+    (a, b), (y,) = node.inputs, node.outputs
+    return BINARY_GRADS[node.op.name](g[0], a, b, y)
 
 
 @rule(Compare)
@@ -116,12 +186,16 @@ def _bias_activation_grads(node: Node, gy: Any) -> tuple[Any, Any]:
     return gy, apply(BiasGrad(), gy) if op.use_bias else None
 
 
+def _with_bias(dx: Any, dw: Any, db: Any) -> list:
+    """The gradients of a bias-family op's inputs (x, kernel[, bias]): db is None without one."""
+    return [dx, dw] if db is None else [dx, dw, db]
+
+
 @rule(Dense)
 def _dense(node: Node, g: list) -> list:
     x, w = node.inputs[:2]
     dz, db = _bias_activation_grads(node, g[0])
-    dx = apply(DenseBackwardInput(), dz, w, x)
-    return [dx, apply(MatmulAtB(), x, dz)] + ([db] if node.op.use_bias else [])
+    return _with_bias(apply(DenseBackwardInput(), dz, w, x), apply(MatmulAtB(), x, dz), db)
 
 
 @rule(Reshape)
@@ -171,22 +245,7 @@ def _py_func(node: Node, g: list) -> list:
     )
 
 
-# -- normalization and regularization --
-from graphengine.ops.normalization import (  # noqa: E402
-    BatchNorm,
-    BatchNormGrad,
-    LayerNorm,
-    LayerNormGrad,
-)
-from graphengine.ops.regularization import (  # noqa: E402
-    AlphaDropout,
-    Dropout,
-    GaussianDropout,
-    GaussianNoise,
-    MaskGrad,
-)
-
-
+# -- normalization and regularization ---------------------------------------------------------
 @rule(BatchNorm)
 def _batch_norm(node: Node, g: list) -> list:
     """Gradients for x, gamma, beta; none for the moving statistics (not trainable)."""
@@ -220,18 +279,7 @@ def _gaussian_noise(node: Node, g: list) -> list:
     return [g[0]]
 
 
-# -- convolution and pooling --
-from graphengine.ops.conv import (  # noqa: E402
-    Conv,
-    ConvBackwardInput,
-    ConvBackwardWeight,
-    ConvTranspose,
-    ConvTransposeBackwardInput,
-    ConvTransposeBackwardWeight,
-)
-from graphengine.ops.pooling import AvgPoolGrad, MaxPoolGrad, Pool  # noqa: E402
-
-
+# -- convolution and pooling ------------------------------------------------------------------
 def _first(out: Any) -> Any:
     return out[0] if isinstance(out, list) else out
 
@@ -246,8 +294,7 @@ def _conv(node: Node, g: list) -> list:
     # the weight gradient first: the columns die there, and the input gradient's scratch of
     # the same size then reuses their buffer
     dw = apply(ConvBackwardWeight(node.op), cols, dz, w)
-    dx = _first(apply(ConvBackwardInput(node.op), dz, w, x))
-    return [dx, dw] + ([db] if node.op.use_bias else [])
+    return _with_bias(_first(apply(ConvBackwardInput(node.op), dz, w, x)), dw, db)
 
 
 @rule(ConvTranspose)
@@ -258,8 +305,7 @@ def _conv_transpose(node: Node, g: list) -> list:
     dz, db = _bias_activation_grads(node, g[0])
     out = apply(ConvTransposeBackwardInput(node.op), dz, w, x)
     dx, cols = (out[0], out[1]) if isinstance(out, list) else (out, dz)
-    dw = apply(ConvTransposeBackwardWeight(node.op), cols, x, w)
-    return [dx, dw] + ([db] if node.op.use_bias else [])
+    return _with_bias(dx, apply(ConvTransposeBackwardWeight(node.op), cols, x, w), db)
 
 
 @rule(Pool)
@@ -273,14 +319,6 @@ def _pool(node: Node, g: list) -> list:
 
 
 # -- recurrent --------------------------------------------------------------------------------
-from graphengine.ops.recurrent import (  # noqa: E402
-    RecurrentInputGrad,
-    RecurrentSequence,
-    RecurrentSequenceGrad,
-    RecurrentWeightGrad,
-)
-
-
 @rule(RecurrentSequence)
 def _recurrent_sequence(node: Node, g: list) -> list:
     """BPTT (one op) yields every step's pre-activation gradients dz (T, N, G*U); the input

@@ -6,10 +6,12 @@ is compiled) and how it runs (`forward`, kernel calls on a backend module writin
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import abc
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
+import kernels.cpu
 from graphengine.graph.node import Node
 from graphengine.graph.tensor import (
     Constant,
@@ -19,8 +21,43 @@ from graphengine.graph.tensor import (
     format_shape,
     in_graph_mode,
 )
+from graphengine.utils import parameter_names
 
 Spec = tuple[Shape, str]
+
+
+class Kernels(Protocol):
+    """The kernel backend an op's `forward` calls: the module kernels.cpu or kernels.cuda, whose
+    functions write into the `out` arrays they are given (NumPy arrays on the CPU, Numba device
+    arrays on CUDA).
+
+    Spelled out are the members that are not one op family's: the backend's name and the data
+    movement every family leans on (copy, cast, host round trips). The family kernels (about 120:
+    `conv2d_forward`, `relu_backward`, ...) are typed through `__getattr__` instead of copied here,
+    because their one source of truth is kernels.cpu, several names are built at run time
+    (f"{kind}_forward"), and a third copy of their signatures would drift. Tests keep it honest:
+    kernels.cuda exports exactly kernels.cpu's names (tests/test_registries.py) with the same
+    parameters (tests/cuda_parity.py), every kernel an op's code names exists, and the members
+    below have kernels.cpu's parameters (tests/test_registries.py).
+    """
+
+    NAME: str
+
+    def copy(self, x: Any, out: Any) -> None: ...
+
+    def cast(self, x: Any, out: Any) -> None: ...
+
+    def fill(self, value: float, out: Any) -> None: ...
+
+    def to_host(self, x: Any) -> np.ndarray: ...
+
+    def from_host(self, value: np.ndarray, out: Any) -> None: ...
+
+    def __getattr__(self, name: str) -> Callable[..., Any]: ...
+
+
+# class name -> the ops a saved functional graph may name (see Op.__init_subclass__)
+SERIALIZABLE_OPS: dict[str, type[Op]] = {}
 
 
 class RunContext:
@@ -34,19 +71,44 @@ class RunContext:
 EAGER = RunContext(training=False)
 
 
-class Op:
-    """A primitive: shape inference plus kernel calls. Its gradient rule is in autodiff/rules."""
+class Op(abc.ABC):
+    """A primitive: shape inference plus kernel calls. Its gradient rule is in autodiff/rules.
+
+    `class Binary(Op, serializable=True)` opts an op in to being named by a saved functional
+    graph (graphengine/training/model_config.py constructs it from its config on load); other
+    ops never can be. Only the ops ge.ops functions build opt in: not backward ops (internal),
+    and never an op that runs user code (`host_code`), which a file must not be able to make.
+    """
 
     name = "op"
     shape_only: tuple[int, ...] = ()  # inputs read for their shape only (None in `forward`)
     broadcasts = False  # whether inputs of different shapes are broadcast against each other
     host_code = False  # whether forward hands its input arrays to user code (a Lambda's fn)
 
-    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
-        raise NotImplementedError
+    def __init_subclass__(cls, serializable: bool = False, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not serializable:
+            return
+        if cls.host_code:
+            raise TypeError(
+                f"{cls.__name__} runs user code (host_code=True), so it cannot be named by a "
+                "saved config: loading a file must never construct it"
+            )
+        other = SERIALIZABLE_OPS.get(cls.__name__)
+        if other is not None and _qualname(other) != _qualname(cls):  # not a module reload
+            raise TypeError(
+                f"two ops a saved config may name are called {cls.__name__!r}: "
+                f"{_qualname(other)} and {_qualname(cls)}; rename one"
+            )
+        SERIALIZABLE_OPS[cls.__name__] = cls
 
-    def forward(self, k: Any, ins: list[Any], outs: list[Any], ctx: RunContext) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        """The (shape, dtype) of each output for these input shapes (None: unknown) and dtypes."""
+
+    @abc.abstractmethod
+    def forward(self, k: Kernels, ins: list[Any], outs: list[Any], ctx: RunContext) -> None:
+        """Runs the op on backend `k`: kernel calls reading `ins`, writing `outs`."""
 
     def is_view(self, in_shapes: list[tuple], out_shape: tuple, training: bool = False) -> bool:
         """Whether, for these concrete shapes and the plan's training flag, output 0 is input 0's
@@ -59,8 +121,6 @@ class Op:
 
     def get_config(self) -> dict[str, Any]:
         """The constructor arguments (read from the attributes of the same names)."""
-        from graphengine.utils import parameter_names
-
         return {p: getattr(self, p) for p in parameter_names(type(self).__init__)}
 
     def attrs(self) -> dict[str, Any]:
@@ -69,6 +129,10 @@ class Op:
 
     def __repr__(self) -> str:
         return f"{self.name}({', '.join(f'{k}={v!r}' for k, v in self.attrs().items())})"
+
+
+def _qualname(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def is_symbolic(x: Any) -> bool:
@@ -97,8 +161,6 @@ def apply(op: Op, *inputs: Any) -> Any:
         specs = op.infer([t.shape for t in tensors], [t.dtype for t in tensors])
         outputs = Node(op, tensors, specs).outputs
     else:
-        import kernels.cpu
-
         arrays = [as_array(x) for x in inputs]
         specs = op.infer([a.shape for a in arrays], [a.dtype.name for a in arrays])
         outputs = [np.empty(shape, dtype) for shape, dtype in specs]

@@ -5,10 +5,9 @@ gradient with the bias gradient (`BiasActivationGrad`) and the bias gradient alo
 
 from __future__ import annotations
 
-from typing import Any
 
 from graphengine.graph.tensor import Shape
-from graphengine.ops.base import Op, RunContext, Spec
+from graphengine.ops.base import Kernels, Op, RunContext, Spec
 from kernels.activation_codes import BIAS, fuses, names
 
 
@@ -32,7 +31,7 @@ class BiasActivationGrad(Op):
         specs = [(shapes[0], dtypes[1])]
         return specs + [((shapes[0][-1],), dtypes[1])] if self.use_bias else specs
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         db = outs[1] if self.use_bias else None
         k.bias_activation_backward(ins[0], ins[1], self.activation, outs[0], db)
 
@@ -45,5 +44,5 @@ class BiasGrad(Op):
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         return [((shapes[0][-1],), dtypes[0])]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         k.bias_backward(ins[0], outs[0])

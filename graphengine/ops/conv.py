@@ -19,7 +19,7 @@ from typing import Any
 
 from graphengine.graph.tensor import Shape, format_shape
 from graphengine.ops import bias
-from graphengine.ops.base import Op, RunContext, Spec, result_dtype
+from graphengine.ops.base import Kernels, Op, RunContext, Spec, result_dtype
 
 PADDINGS = ("valid", "same", "causal")
 
@@ -191,7 +191,7 @@ class Conv(ConvBase):
             specs.append(((self.groups, x[0], *out, taps), dtype))
         return specs
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         x, w = ins[0], ins[1]
         _, strides, dilation, pads = self.geometry(x.shape, w.shape)
         y = outs[0]
@@ -247,7 +247,7 @@ class ConvTranspose(ConvBase):
             specs.append(((1, *x[:-1], math.prod(w[: self.rank]) * w[-2]), dtype))
         return specs
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         x, w, y = ins[0], ins[1], outs[0]
         _, strides, dilation, pads = self.geometry(x.shape, w.shape)
         cols = outs[1].reshape(1, -1, outs[1].shape[-1]) if len(outs) > 1 else None
@@ -285,7 +285,7 @@ class ConvBackwardInput(Op):
             specs.append(((self.conv.groups, *dz[:-1], taps), dtypes[0]))
         return specs
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         dz, w = ins[0], ins[1]
         dx, rank = outs[0], self.conv.rank
         _, strides, dilation, pads = self.conv.geometry(dx.shape, w.shape)
@@ -316,7 +316,7 @@ class ConvBackwardWeight(Op):
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         return [(shapes[2], dtypes[1])]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         cols, dz, dw = ins[0], ins[1], outs[0]
         if cols.ndim == self.conv.rank + 3:  # columns, else the input itself (1x1)
             cols = cols.reshape(self.conv.groups, -1, cols.shape[-1])
@@ -342,7 +342,7 @@ class ConvTransposeBackwardInput(Op):
             specs.append(((1, *x[:-1], math.prod(w[: self.conv.rank]) * w[-2]), dtypes[0]))
         return specs
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         dz, w = ins[0], ins[1]
         dx, rank = outs[0], self.conv.rank
         _, strides, dilation, pads = self.conv.geometry(dx.shape, w.shape)
@@ -373,6 +373,6 @@ class ConvTransposeBackwardWeight(Op):
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         return [(shapes[2], dtypes[1])]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         cols, x = ins[0], ins[1]
         k.conv2d_backward_weight(cols.reshape(1, -1, cols.shape[-1]), x, outs[0])

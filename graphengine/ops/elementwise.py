@@ -8,12 +8,20 @@ from typing import Any
 import numpy as np
 
 from graphengine.graph.tensor import Shape
-from graphengine.ops.base import Op, RunContext, Spec, broadcast_shapes, float_dtype, result_dtype
+from graphengine.ops.base import (
+    Kernels,
+    Op,
+    RunContext,
+    Spec,
+    broadcast_shapes,
+    float_dtype,
+    result_dtype,
+)
 
 BINARY = ("add", "subtract", "multiply", "divide", "maximum", "minimum")
 
 
-class Binary(Op):
+class Binary(Op, serializable=True):
     """out = a (op) b with NumPy broadcasting."""
 
     broadcasts = True
@@ -29,14 +37,14 @@ class Binary(Op):
             dtype = float_dtype(dtype)
         return [(broadcast_shapes(shapes[0], shapes[1], self.name), dtype)]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         getattr(k, self.name)(ins[0], ins[1], outs[0])
 
 
 COMPARISONS = ("equal", "not_equal", "greater", "greater_equal", "less", "less_equal")
 
 
-class Compare(Op):
+class Compare(Op, serializable=True):
     """out = 1 where `a (kind) b` else 0, as a float mask (no gradient)."""
 
     broadcasts = True
@@ -50,11 +58,11 @@ class Compare(Op):
         dtype = float_dtype(result_dtype(dtypes))
         return [(broadcast_shapes(shapes[0], shapes[1], self.name), dtype)]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         getattr(k, self.name)(ins[0], ins[1], outs[0])
 
 
-class Cast(Op):
+class Cast(Op, serializable=True):
     """out = x converted to `dtype`."""
 
     name = "cast"
@@ -65,7 +73,7 @@ class Cast(Op):
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         return [(shapes[0], self.dtype)]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         k.cast(ins[0], outs[0])
 
 
@@ -91,7 +99,7 @@ UNARY: dict[str, tuple[str, ...]] = {
 }
 
 
-class Unary(Op):
+class Unary(Op, serializable=True):
     """out = f(x) elementwise; float in, same dtype out (integers promote to float32)."""
 
     def __init__(self, kind: str, **params: float) -> None:
@@ -112,7 +120,7 @@ class Unary(Op):
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         return [(shapes[0], float_dtype(dtypes[0]))]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         # an integer x is converted inside the kernel, as it writes the float output
         getattr(k, f"{self.name}_forward")(ins[0].reshape(-1), *self.params, outs[0].reshape(-1))
 
@@ -128,6 +136,6 @@ class UnaryGrad(Op):
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         return [(shapes[2], dtypes[2])]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         x, y, dy = (a.reshape(-1) for a in ins)
         getattr(k, f"{self.kind}_backward")(x, y, dy, *self.params, outs[0].reshape(-1))

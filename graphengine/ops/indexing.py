@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 import numpy as np
 
 from graphengine.graph.tensor import Shape, format_shape
-from graphengine.ops.base import Op, RunContext, Spec
+from graphengine.ops.base import Kernels, Op, RunContext, Spec
 
 
-class Gather(Op):
+class Gather(Op, serializable=True):
     """out = table[ids] with table (V, D) and integer ids of any shape; out ids.shape + (D,)."""
 
     name = "gather"
@@ -23,7 +22,7 @@ class Gather(Op):
             raise ValueError(f"gather: table must be 2-D, got shape {format_shape(table)}")
         return [(tuple(ids) + (table[1],), dtypes[0])]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         k.gather_forward(ins[0], ins[1], outs[0])
 
 
@@ -36,11 +35,11 @@ class GatherGrad(Op):
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         return [(shapes[2], dtypes[1])]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         k.gather_backward(ins[0], ins[1], outs[0])
 
 
-class OneHot(Op):
+class OneHot(Op, serializable=True):
     """out = one-hot encoding of integer ids over `depth` classes (no gradient)."""
 
     name = "one_hot"
@@ -54,5 +53,5 @@ class OneHot(Op):
             raise TypeError(f"one_hot: ids must be integers, got dtype {dtypes[0]}")
         return [(tuple(shapes[0]) + (self.depth,), self.dtype)]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         k.one_hot(ins[0], outs[0])

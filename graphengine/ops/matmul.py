@@ -4,14 +4,13 @@ without a batched intermediate. Dense's bias and activation gradients are ops/bi
 
 from __future__ import annotations
 
-from typing import Any
 
 from graphengine.graph.tensor import Shape, format_shape
 from graphengine.ops import bias
-from graphengine.ops.base import Op, RunContext, Spec, broadcast_shapes, result_dtype
+from graphengine.ops.base import Kernels, Op, RunContext, Spec, broadcast_shapes, result_dtype
 
 
-class Matmul(Op):
+class Matmul(Op, serializable=True):
     """out (..., M, N) = a (..., M, K) @ b (..., K, N), batch axes broadcast."""
 
     broadcasts = True
@@ -33,7 +32,7 @@ class Matmul(Op):
         batch = broadcast_shapes(a[:-2], b[:-2], "matmul")
         return [(batch + (a[-2], b[-1]), result_dtype(dtypes))]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         k.matmul(ins[0], ins[1], outs[0])
 
 
@@ -45,7 +44,7 @@ class MatmulAtB(Op):
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         return [((shapes[0][-1], shapes[1][-1]), result_dtype(dtypes))]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         a, g = ins
         k.matmul_at_b(a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1]), outs[0])
 
@@ -70,7 +69,7 @@ class Dense(Op):
             )
         return [(tuple(x[:-1]) + (w[1],), result_dtype(dtypes))]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         x, w, y = ins[0], ins[1], outs[0]
         if x.ndim != 2:  # rank > 2: every leading axis is a row of the product
             x, y = x.reshape(-1, x.shape[-1]), y.reshape(-1, w.shape[1])
@@ -86,6 +85,6 @@ class DenseBackwardInput(Op):
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         return [(shapes[2], dtypes[0])]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         dz, w = ins[0], ins[1]
         k.matmul_a_bt(dz.reshape(-1, w.shape[1]), w, outs[0].reshape(-1, w.shape[0]))

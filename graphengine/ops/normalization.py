@@ -6,12 +6,11 @@ one op that writes an input: in training mode it updates the moving statistics i
 
 from __future__ import annotations
 
-from typing import Any
 
 import numpy as np
 
 from graphengine.graph.tensor import Shape, format_shape
-from graphengine.ops.base import Op, RunContext, Spec, float_dtype, normalize_axis
+from graphengine.ops.base import Kernels, Op, RunContext, Spec, float_dtype, normalize_axis
 
 
 def channel_view(shape: tuple[int, ...], axis: int) -> tuple[int, int, int]:
@@ -67,7 +66,7 @@ class BatchNorm(Op):
         dtype = float_dtype(dtypes[0])
         return [(x, dtype), ((x[axis],), dtype), ((x[axis],), dtype)]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         x, gamma, beta, moving_mean, moving_var = ins
         y, mean, inv_std = outs
         view = channel_view(x.shape, self.axis % x.ndim)
@@ -93,7 +92,7 @@ class BatchNormGrad(Op):
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         return [(shapes[0], dtypes[1]), (shapes[4], dtypes[1]), (shapes[4], dtypes[1])]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         x, dy, mean, inv_std, gamma = ins
         dx, dgamma, dbeta = outs
         view = channel_view(x.shape, self.axis % x.ndim)
@@ -134,7 +133,7 @@ class LayerNorm(Op):
         stats = x[: len(x) - self.n_axes]
         return [(x, dtype), (stats, dtype), (stats, dtype)]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         x, gamma, beta = ins
         y, mean, inv_std = outs
         rows = (mean.size, x.size // max(mean.size, 1))
@@ -161,7 +160,7 @@ class LayerNormGrad(Op):
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         return [(shapes[0], dtypes[1]), (shapes[4], dtypes[1]), (shapes[4], dtypes[1])]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         x, dy, mean, inv_std, gamma = ins
         dx, dgamma, dbeta = outs
         rows = (mean.size, x.size // max(mean.size, 1))

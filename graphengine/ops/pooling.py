@@ -7,10 +7,9 @@ plain ge.ops reductions (max / mean over the spatial axes) and need no op here.
 
 from __future__ import annotations
 
-from typing import Any
 
 from graphengine.graph.tensor import Shape, format_shape
-from graphengine.ops.base import Op, RunContext, Spec, float_dtype
+from graphengine.ops.base import Kernels, Op, RunContext, Spec, float_dtype
 from graphengine.ops.conv import as_2d, conv_axis, pair
 
 
@@ -71,7 +70,7 @@ class Pool(Op):
             return [(y, dtypes[0]), (y, "int32")]
         return [(y, float_dtype(dtypes[0]))]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         x, y = ins[0], outs[0]
         pool, strides, pads = self.geometry(x.shape)
         x4, y4 = x.reshape(as_2d(x.shape, self.rank)), y.reshape(as_2d(y.shape, self.rank))
@@ -94,7 +93,7 @@ class MaxPoolGrad(Op):
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         return [(shapes[2], dtypes[0])]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         dy, argmax, dx = ins[0], ins[1], outs[0]
         shape = as_2d(dy.shape, self.rank)
         k.max_pool2d_backward(
@@ -115,7 +114,7 @@ class AvgPoolGrad(Op):
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         return [(shapes[1], dtypes[0])]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         dy, dx, rank = ins[0], outs[0], self.pool.rank
         pool, strides, pads = self.pool.geometry(dx.shape)
         k.avg_pool2d_backward(

@@ -7,7 +7,7 @@ from typing import Any, Callable
 import numpy as np
 
 from graphengine.graph.tensor import Shape, format_shape
-from graphengine.ops.base import Op, RunContext, Spec
+from graphengine.ops.base import Kernels, Op, RunContext, Spec
 
 
 class PyFunc(Op):
@@ -40,7 +40,7 @@ class PyFunc(Op):
         )
         return [(shape, out.dtype.name)]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         # NumPy code runs on the host: on a device, a copy out and back (the one round trip)
         result = np.asarray(self.fn(*[k.to_host(a) for a in ins]))
         if result.shape != outs[0].shape:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from graphengine.graph.tensor import Shape
-from graphengine.ops.base import Op, RunContext, Spec, float_dtype, normalize_axis
+from graphengine.ops.base import Kernels, Op, RunContext, Spec, float_dtype, normalize_axis
 
 
 def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
@@ -30,7 +30,7 @@ def reduced_shape(shape: Shape, axes: tuple[int, ...], keepdims: bool) -> Shape:
     return tuple(d for i, d in enumerate(shape) if i not in axes)
 
 
-class Reduce(Op):
+class Reduce(Op, serializable=True):
     """out = sum / mean / max of x over `axes`."""
 
     def __init__(self, kind: str, axes: tuple[int, ...], keepdims: bool) -> None:
@@ -42,7 +42,7 @@ class Reduce(Op):
         dtype = float_dtype(dtypes[0]) if self.name == "mean" else dtypes[0]
         return [(reduced_shape(shapes[0], self.axes, self.keepdims), dtype)]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         x = ins[0]
         getattr(k, f"{self.name}_forward")(
             x, self.axes, outs[0].reshape(kept_shape(x.shape, self.axes))
@@ -63,7 +63,7 @@ class ReduceGrad(Op):
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         return [(shapes[1], dtypes[0])]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         dx = outs[0]
         count = int(np.prod([dx.shape[a] for a in self.axes])) if self.mean else 1
         k.broadcast_scaled(ins[0].reshape(kept_shape(dx.shape, self.axes)), 1.0 / count, dx)
@@ -80,7 +80,7 @@ class MaxGrad(Op):
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         return [(shapes[0], dtypes[2])]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         x, y, dy = ins
         kept = kept_shape(x.shape, self.axes)
         k.max_backward(x, y.reshape(kept), dy.reshape(kept), outs[0])
@@ -90,7 +90,7 @@ def _three_d(shape: tuple[int, ...], axis: int) -> tuple[int, int, int]:
     return (int(np.prod(shape[:axis])), shape[axis], int(np.prod(shape[axis + 1 :])))
 
 
-class Softmax(Op):
+class Softmax(Op, serializable=True):
     """out = exp(x) / sum(exp(x)) along `axis` (or its logarithm, computed stably, when `log`)."""
 
     def __init__(self, axis: int, log: bool = False) -> None:
@@ -104,7 +104,7 @@ class Softmax(Op):
         normalize_axis(self.axis, len(shapes[0]))
         return [(shapes[0], float_dtype(dtypes[0]))]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         x = ins[0]
         view = _three_d(x.shape, self.axis % x.ndim)
         kernel = k.log_softmax_forward if self.log else k.softmax_forward
@@ -123,7 +123,7 @@ class SoftmaxGrad(Op):
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         return [(shapes[0], dtypes[0])]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         y, dy = ins
         view = _three_d(y.shape, self.axis % y.ndim)
         kernel = k.log_softmax_backward if self.log else k.softmax_backward

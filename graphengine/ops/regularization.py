@@ -8,13 +8,14 @@ by the saved mask. At inference output 0 is input 0 unchanged, and the op says s
 
 from __future__ import annotations
 
+import abc
 import math
 from typing import Any
 
 import numpy as np
 
 from graphengine.graph.tensor import Shape, format_shape
-from graphengine.ops.base import Op, RunContext, Spec, float_dtype
+from graphengine.ops.base import Kernels, Op, RunContext, Spec, float_dtype
 
 # Klambauer et al. 2017, "Self-Normalizing Neural Networks": SELU's alpha and scale
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -75,15 +76,16 @@ class RandomMask(Op):
             (noise_shape_for(self.noise_shape, shapes[0], self.name), dtype),
         ]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         x, (y, mask) = ins[0], outs
         if not self.active(ctx.training):
             k.copy(x, y)  # an eager call; a plan makes this a view instead
             return
         self.draw(k, x, self._rng if self._rng is not None else ctx.rng, mask, y)
 
-    def draw(self, k: Any, x: Any, rng: np.random.Generator, mask: Any, y: Any) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def draw(self, k: Kernels, x: Any, rng: np.random.Generator, mask: Any, y: Any) -> None:
+        """Draws `mask` from `rng` and writes y from x and the mask (training mode)."""
 
 
 class Dropout(RandomMask):
@@ -91,7 +93,7 @@ class Dropout(RandomMask):
 
     name = "dropout"
 
-    def draw(self, k: Any, x: Any, rng: np.random.Generator, mask: Any, y: Any) -> None:
+    def draw(self, k: Kernels, x: Any, rng: np.random.Generator, mask: Any, y: Any) -> None:
         if mask.shape == x.shape:
             k.dropout_forward(x, self.rate, rng, mask, y)
         else:
@@ -112,7 +114,7 @@ class AlphaDropout(RandomMask):
         a = ((1.0 - self.rate) * (1.0 + self.rate * alpha_p**2)) ** -0.5
         return alpha_p, a, -a * alpha_p * self.rate
 
-    def draw(self, k: Any, x: Any, rng: np.random.Generator, mask: Any, y: Any) -> None:
+    def draw(self, k: Kernels, x: Any, rng: np.random.Generator, mask: Any, y: Any) -> None:
         alpha_p, a, b = self.constants()
         if mask.shape == x.shape:
             k.alpha_dropout_forward(x, self.rate, alpha_p, a, b, rng, mask, y)
@@ -126,7 +128,7 @@ class GaussianDropout(RandomMask):
 
     name = "gaussian_dropout"
 
-    def draw(self, k: Any, x: Any, rng: np.random.Generator, mask: Any, y: Any) -> None:
+    def draw(self, k: Kernels, x: Any, rng: np.random.Generator, mask: Any, y: Any) -> None:
         k.gaussian_dropout_forward(x, math.sqrt(self.rate / (1.0 - self.rate)), rng, mask, y)
 
 
@@ -136,7 +138,7 @@ class GaussianNoise(RandomMask):
 
     name = "gaussian_noise"
 
-    def draw(self, k: Any, x: Any, rng: np.random.Generator, mask: Any, y: Any) -> None:
+    def draw(self, k: Kernels, x: Any, rng: np.random.Generator, mask: Any, y: Any) -> None:
         k.gaussian_noise_forward(x, self.rate, rng, mask, y)
 
 
@@ -155,7 +157,7 @@ class MaskGrad(Op):
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         return [(shapes[0], dtypes[0])]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         if self._forward.active(ctx.training):
             k.dropout_backward(ins[0], ins[1], outs[0])
         else:

@@ -8,14 +8,14 @@ from typing import Any
 import numpy as np
 
 from graphengine.graph.tensor import Shape, format_shape
-from graphengine.ops.base import Op, RunContext, Spec, normalize_axis, result_dtype
+from graphengine.ops.base import Kernels, Op, RunContext, Spec, normalize_axis, result_dtype
 
 
 def _prod(dims: Any) -> int:
     return int(np.prod(dims, dtype=np.int64))
 
 
-class Reshape(Op):
+class Reshape(Op, serializable=True):
     """out = x reshaped to `shape`, whose entries are sizes, one -1 (inferred) or None: the
     input's dim on axis `copy[i]` (default i), as for the batch. With a second input instead of
     `shape`, that input's shape is used."""
@@ -81,11 +81,11 @@ class Reshape(Op):
     def is_view(self, in_shapes: list[tuple], out_shape: tuple, training: bool = False) -> bool:
         return True
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         k.copy(ins[0], outs[0])
 
 
-class Transpose(Op):
+class Transpose(Op, serializable=True):
     """out = x.transpose(perm)."""
 
     name = "transpose"
@@ -101,11 +101,11 @@ class Transpose(Op):
             )
         return [(tuple(shapes[0][p] for p in self.perm), dtypes[0])]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         k.transpose(ins[0], self.perm, outs[0])
 
 
-class BroadcastTo(Op):
+class BroadcastTo(Op, serializable=True):
     """out = x broadcast to `shape` (None entries keep the input's aligned dim)."""
 
     name = "broadcast_to"
@@ -130,7 +130,7 @@ class BroadcastTo(Op):
             out.append(d)
         return [(tuple(out), dtypes[0])]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         k.broadcast_to(ins[0], outs[0])
 
 
@@ -147,7 +147,7 @@ class SumTo(Op):
     def is_view(self, in_shapes: list[tuple], out_shape: tuple, training: bool = False) -> bool:
         return tuple(in_shapes[0]) == tuple(out_shape)
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         k.sum_to(ins[0], outs[0])
 
 
@@ -182,7 +182,7 @@ def normalize_key(key: Any, ndim: int) -> tuple:
     return tuple(int(k) if isinstance(k, np.integer) else k for k in key)
 
 
-class GetItem(Op):
+class GetItem(Op, serializable=True):
     """out = x[key], basic indexing (ints, slices, None)."""
 
     name = "getitem"
@@ -193,7 +193,7 @@ class GetItem(Op):
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         return [(_index_shape(shapes[0], self.key), dtypes[0])]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         k.getitem(ins[0], self.key, outs[0])
 
 
@@ -209,11 +209,11 @@ class GetItemGrad(Op):
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         return [(shapes[1], dtypes[0])]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         k.getitem_backward(ins[0], self.key, outs[0])
 
 
-class Concatenate(Op):
+class Concatenate(Op, serializable=True):
     """out = concatenation of the inputs along `axis`; other dims must agree."""
 
     name = "concatenate"
@@ -244,7 +244,7 @@ class Concatenate(Op):
                     )
         return [(tuple(out), result_dtype(dtypes))]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         k.concatenate(ins, self.axis % outs[0].ndim, outs[0])
 
 
@@ -261,5 +261,5 @@ class Split(Op):
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         return [(s, dtypes[0]) for s in shapes[1:]]
 
-    def forward(self, k: Any, ins: list, outs: list, ctx: RunContext) -> None:
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         k.split(ins[0], self.axis % ins[0].ndim, outs)

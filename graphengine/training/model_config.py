@@ -22,35 +22,13 @@ from graphengine.layers.serialization import (
     saving,
     serialize_layer,
 )
-from graphengine.ops.base import apply
-from graphengine.ops.elementwise import Binary, Cast, Compare, Unary
-from graphengine.ops.indexing import Gather, OneHot
-from graphengine.ops.matmul import Matmul
-from graphengine.ops.reduce import Reduce, Softmax
-from graphengine.ops.shape import BroadcastTo, Concatenate, GetItem, Reshape, Transpose
+from graphengine.ops.base import SERIALIZABLE_OPS, apply
 from graphengine.training import losses, optimizers
 from graphengine.tree import flatten, map_tensors, pack_like
 
-# the ops that ge.ops functions make, which may stand outside layers in a saved graph
-OPS = {
-    cls.__name__: cls
-    for cls in (
-        Binary,
-        Compare,
-        Cast,
-        Unary,
-        Gather,
-        OneHot,
-        Matmul,
-        Reduce,
-        Softmax,
-        Reshape,
-        Transpose,
-        BroadcastTo,
-        GetItem,
-        Concatenate,
-    )
-}
+# SERIALIZABLE_OPS: the ops that ge.ops functions make, the only ones that may stand outside
+# layers in a saved graph. They register themselves (`class Binary(Op, serializable=True)`) as
+# the package graphengine.ops, which imports ge.ops before its submodule base, is loaded.
 
 
 def functional_config(model: Any) -> dict[str, Any]:
@@ -136,9 +114,12 @@ def _functional_from_config(cls: type, config: dict[str, Any]) -> Any:
                 continue
             result = layer(resolve(decode(site["args"])), **resolve(decode(site["kwargs"])))
         else:
-            op_cls = OPS.get(site["op"])
+            op_cls = SERIALIZABLE_OPS.get(site["op"])
             if op_cls is None:
-                raise ValueError(f"unknown op {site['op']!r} in the saved config")
+                raise ValueError(
+                    f"unknown op {site['op']!r} in the saved config; a config may name only "
+                    f"the ops of ge.ops: {', '.join(sorted(SERIALIZABLE_OPS))}"
+                )
             result = apply(op_cls(**decode(site["config"])), *[resolve(r) for r in site["inputs"]])
         outputs.append(flatten(result) if isinstance(result, (list, tuple, dict)) else [result])
     return cls(
