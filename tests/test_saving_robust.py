@@ -687,3 +687,16 @@ def test_property_shared_blocks_at_any_nesting_round_trip(tmp_path, case):
     model.save(tmp_path / "n.gez")
     assert_same_model(model, ge.models.load_model(tmp_path / "n.gez"), WIDTH)
     assert len(ge.Model.from_config(model.get_config()).weights) == len(model.weights)
+
+
+def test_a_model_with_an_op_a_config_cannot_name_fails_at_save(tmp_path):
+    """Only ge.ops's ops may stand outside layers in a saved graph; any other used to save and
+    then fail at load."""
+    from graphengine.ops.base import apply
+    from graphengine.ops.shape import SumTo
+
+    x, ref = ge.Input((3, 4)), ge.Input((1, 4))
+    model = ge.Model([x, ref], apply(SumTo(), x, ref))
+    with pytest.raises(ValueError, match=r"cannot be saved: op 'sum_to' \(SumTo\) stands outside"):
+        model.save(tmp_path / "m.gez")
+    assert not (tmp_path / "m.gez").exists()

@@ -26,10 +26,6 @@ from graphengine.ops.base import SERIALIZABLE_OPS, apply
 from graphengine.training import losses, optimizers
 from graphengine.tree import flatten, map_tensors, pack_like
 
-# SERIALIZABLE_OPS: the ops that ge.ops functions make, the only ones that may stand outside
-# layers in a saved graph. They register themselves (`class Binary(Op, serializable=True)`) as
-# the package graphengine.ops, which imports ge.ops before its submodule base, is loaded.
-
 
 def functional_config(model: Any) -> dict[str, Any]:
     """The graph of call sites in order: each a layer call or a bare op, its arguments as
@@ -63,6 +59,7 @@ def _functional_config(model: Any) -> dict[str, Any]:
             kwargs = map_tensors(site.kwargs, ref)
             sites.append({"layer": site.layer.name, "args": encode(refs), "kwargs": encode(kwargs)})
         else:
+            _check_serializable(model, site.op)
             sites.append(
                 {
                     "op": type(site.op).__name__,
@@ -77,6 +74,17 @@ def _functional_config(model: Any) -> dict[str, Any]:
         "inputs": encode(pack_like(model._inputs_struct, [ref(t) for t in model.inputs])),
         "outputs": encode(pack_like(model._outputs_struct, [ref(t) for t in model.outputs])),
     }
+
+
+def _check_serializable(model: Any, op: Any) -> None:
+    """An op outside any layer is saved by its class name: only the ops of ge.ops may be, as
+    only those a load constructs (SERIALIZABLE_OPS), so any other fails here, not at load."""
+    if SERIALIZABLE_OPS.get(type(op).__name__) is not type(op):
+        raise ValueError(
+            f"Model '{model.name}' cannot be saved: op '{op.name}' ({type(op).__name__}) stands "
+            "outside any layer and is not one a saved config may name (the ops of ge.ops); "
+            "call it inside a layer"
+        )
 
 
 def functional_from_config(cls: type, config: dict[str, Any]) -> Any:
