@@ -1,5 +1,6 @@
 """Engine-wide settings: `ge.config.set_num_threads(n)`, one switch for every thread the CPU
-kernels use (NumPy's OpenBLAS, the recurrent layers' batch-row threads, Numba's pool)."""
+kernels use (NumPy's BLAS, the recurrent layers' batch-row threads, Numba's pool; the policy is
+kernels/cpu/threads.py's)."""
 
 from __future__ import annotations
 

@@ -1,12 +1,22 @@
 """ge.config.set_num_threads: one thread count for NumPy's BLAS, the recurrent row threads and
-Numba's pool; training gives the same weights on one thread as on two."""
+Numba's pool; training gives the same weights on one thread as on two; recurrent layers in
+several Python threads, or in a forked child, leave BLAS's count as the setting says."""
+
+import multiprocessing
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
 
 import graphengine as ge
-import kernels.cpu.recurrent as kr
 from kernels.cpu import threads
+
+NEEDS_BLAS = pytest.mark.skipif(threads.BLAS is None, reason="threadpoolctl found no BLAS")
+
+
+def _blas():
+    return threads.BLAS.get_num_threads()
 
 
 @pytest.fixture(autouse=True)
@@ -18,30 +28,29 @@ def restore_threads():
 
 def test_default_is_what_blas_started_with():
     assert ge.config.get_num_threads() >= 1
-    if threads.BLAS_THREADS is not None:
-        assert threads._DEFAULT == threads.BLAS_THREADS[0]()
+    if threads.BLAS is not None:
+        assert threads._DEFAULT == _blas()
 
 
-@pytest.mark.skipif(threads.BLAS_THREADS is None, reason="NumPy's BLAS is not OpenBLAS")
+@NEEDS_BLAS
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_blas_and_rnn_row_threads_follow_the_setting(n, monkeypatch):
+    """BLAS follows the setting; the host loop of the recurrent rows (where Numba's pool cannot
+    run) runs all rows on the calling thread, its step products on one BLAS thread, whole
+    products on BLAS's threads; BLAS's count is restored after."""
     ge.config.set_num_threads(np.int64(n))
     assert ge.config.get_num_threads() == n
-    assert threads.BLAS_THREADS[0]() == n
-    monkeypatch.setattr(kr, "_MIN_ROWS", 1)
-    calls, blas = [], []
-
-    def run(n0, n1):
-        calls.append((n0, n1))
-        blas.append(threads.BLAS_THREADS[0]())
-
-    kr.rnn_parallel_rows(run, 6, kr._MIN_WORK)
-    assert sorted(calls) == [(6 * c // n, 6 * (c + 1) // n) for c in range(n)]
-    assert blas == [1] * n  # each row thread's products on one BLAS thread
-    assert threads.BLAS_THREADS[0]() == n  # restored after the sequence
+    assert _blas() == n
+    monkeypatch.setattr(threads, "_MIN_ROWS", 1)
+    with threads.parallel_rows(6, threads._MIN_WORK, numba_loop=False) as bounds:
+        assert bounds is None  # the host loop, over all rows
+        assert _blas() == 1  # each step's products on one BLAS thread
+    assert _blas() == n  # restored after the sequence
+    with threads.parallel_rows(6, threads._MIN_WORK, False, whole_products=True) as bounds:
+        assert bounds is None and _blas() == n
 
 
-@pytest.mark.skipif(threads.BLAS_THREADS is None, reason="NumPy's BLAS is not OpenBLAS")
+@NEEDS_BLAS
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_numba_row_ranges_follow_the_setting(n, monkeypatch):
     """The whole-sequence kernels run one row range a thread of Numba's pool (at most its
@@ -49,16 +58,15 @@ def test_numba_row_ranges_follow_the_setting(n, monkeypatch):
     import numba
 
     ge.config.set_num_threads(n)
-    monkeypatch.setattr(kr, "_MIN_ROWS", 1)
-    bounds = kr.rnn_row_bounds(6, kr._MIN_WORK)
-    assert bounds.tolist() == [6 * c // n for c in range(n + 1)]
-    assert kr.rnn_row_bounds(6, kr._MIN_WORK - 1).tolist() == [0, 6]  # too little work
+    monkeypatch.setattr(threads, "_MIN_ROWS", 1)
+    assert threads.row_bounds(6, threads._MIN_WORK - 1).tolist() == [0, 6]  # too little work
     before = numba.get_num_threads()
-    with kr.rnn_numba_rows(bounds):
+    with threads.parallel_rows(6, threads._MIN_WORK) as bounds:
+        assert bounds.tolist() == [6 * c // n for c in range(n + 1)]
         assert numba.get_num_threads() == min(n, numba.config.NUMBA_NUM_THREADS)
-        assert threads.BLAS_THREADS[0]() == 1
+        assert _blas() == 1
     assert numba.get_num_threads() == before
-    assert threads.BLAS_THREADS[0]() == n
+    assert _blas() == n
 
 
 def test_numba_pool_start_sets_the_spin_count_only_while_it_loads(monkeypatch):
@@ -73,10 +81,10 @@ def test_numba_pool_start_sets_the_spin_count_only_while_it_loads(monkeypatch):
     monkeypatch.setattr(parallel, "_is_initialized", False)
     monkeypatch.setattr(numba, "get_num_threads", lambda: seen.append(os.getenv("GOMP_SPINCOUNT")))
     monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
-    kr._start_numba_pool()
-    assert seen == [kr._GOMP_SPINCOUNT] and "GOMP_SPINCOUNT" not in os.environ
+    threads._start_numba_pool()
+    assert seen == [threads._GOMP_SPINCOUNT] and "GOMP_SPINCOUNT" not in os.environ
     monkeypatch.setenv("GOMP_SPINCOUNT", "7")
-    kr._start_numba_pool()
+    threads._start_numba_pool()
     assert seen[-1] == "7" and os.environ["GOMP_SPINCOUNT"] == "7"
 
 
@@ -92,6 +100,96 @@ def test_numba_pool_follows_when_running():
     assert numba.get_num_threads() == 1
     ge.config.set_num_threads(2)
     assert numba.get_num_threads() == min(2, numba.config.NUMBA_NUM_THREADS)
+
+
+@contextmanager
+def _rows_running_elsewhere(numba_loop=False):
+    """Recurrent rows running in another Python thread (its parallel_rows region open) until
+    the block ends."""
+    started, release = threading.Event(), threading.Event()
+
+    def rows():
+        with threads.parallel_rows(6, threads._MIN_WORK, numba_loop):
+            started.set()
+            release.wait(30)
+
+    worker = threading.Thread(target=rows)
+    worker.start()
+    try:
+        assert started.wait(30)
+        yield
+    finally:
+        release.set()
+        worker.join(30)
+
+
+@NEEDS_BLAS
+def test_rows_in_two_python_threads_at_once_give_blas_its_count_back():
+    """Two Python threads run recurrent rows at once, the first to start ending first: BLAS
+    stays on one thread until both end, then has its count back (the second used to put back
+    the 1 it found, for good)."""
+    ge.config.set_num_threads(2)
+    first = threads.parallel_rows(6, threads._MIN_WORK, numba_loop=False)
+    first.__enter__()
+    with _rows_running_elsewhere():
+        first.__exit__(None, None, None)  # the first rows end while the other's still run
+        assert _blas() == 1
+    assert _blas() == 2
+
+
+@NEEDS_BLAS
+def test_set_num_threads_while_rows_run_elsewhere_holds():
+    """The count set while another Python thread runs recurrent rows reaches BLAS when they
+    end (they used to put back the count they started from)."""
+    ge.config.set_num_threads(2)
+    with _rows_running_elsewhere():
+        ge.config.set_num_threads(3)
+        assert ge.config.get_num_threads() == 3 and _blas() == 1
+    assert _blas() == 3
+
+
+@NEEDS_BLAS
+def test_set_num_threads_from_any_python_thread_reaches_blas():
+    """threadpoolctl lets one Python thread at a time set OpenBLAS's threads, ignoring the
+    others without a word: a setting from a second thread must still arrive."""
+    ge.config.set_num_threads(1)
+    worker = threading.Thread(target=ge.config.set_num_threads, args=(2,))
+    worker.start()
+    worker.join(30)
+    assert _blas() == 2
+    ge.config.set_num_threads(3)
+    assert _blas() == 3
+
+
+def _child_rows(results):
+    with threads.parallel_rows(6, threads._MIN_WORK) as bounds:
+        pass
+    results.put((bounds is None, _blas()))
+
+
+@NEEDS_BLAS
+@pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(), reason="no fork on this platform"
+)
+def test_a_child_forked_while_rows_run_has_the_blas_count_set():
+    """Forked while another thread runs recurrent rows on Numba's pool (BLAS on one thread), a
+    child runs its own from the host loop (the parent's GNU OpenMP pool is not fork-safe) and
+    then has BLAS on the count set, not the 1 the parent's rows left."""
+    import numba
+
+    ge.config.set_num_threads(2)
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    with _rows_running_elsewhere(numba_loop=True):
+        child = ctx.Process(target=_child_rows, args=(results,))
+        child.start()
+        try:
+            host, blas = results.get(timeout=60)
+        finally:
+            child.join(timeout=60)
+    assert child.exitcode == 0
+    assert host == (numba.threading_layer() == "omp")
+    assert blas == 2
 
 
 def _train(n):
@@ -116,16 +214,17 @@ def _train(n):
 def test_training_is_the_same_on_one_and_two_threads(monkeypatch):
     import kernels.cpu.recurrent_sequences as seqs
 
-    monkeypatch.setattr(kr, "_MIN_WORK", 0)  # the LSTM's rows split across threads at n=2
-    monkeypatch.setattr(kr, "_MIN_ROWS", 1)
+    monkeypatch.setattr(threads, "_MIN_WORK", 0)  # the LSTM's rows split across threads at n=2
+    monkeypatch.setattr(threads, "_MIN_ROWS", 1)
     ranges = []
+    row_bounds = threads.row_bounds
 
-    def row_bounds(*args):
-        bounds = kr.rnn_row_bounds(*args)
+    def recorded(*args):
+        bounds = row_bounds(*args)
         ranges.append(len(bounds) - 1)
         return bounds
 
-    monkeypatch.setattr(seqs, "rnn_row_bounds", row_bounds)
+    monkeypatch.setattr(threads, "row_bounds", recorded)
     losses1, weights1 = _train(1)
     assert ranges and set(ranges) == {1}
     ranges.clear()

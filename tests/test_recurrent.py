@@ -9,9 +9,12 @@ the Keras 3 numbers of keras_reference/recurrent.* are replayed at the end. Shap
 
 from __future__ import annotations
 
+import ast
 import json
 import multiprocessing
 import os
+import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -320,17 +323,20 @@ def test_dropout_gradients(layer, extra):
     check_model_grads(model, x)
 
 
-class _CountingPool:
-    """Stands in for the kernels' thread pool: runs the chunks it is given, and counts them."""
+class _HostRuns:
+    """Records the host loops' calls (what they are named, the rows they cover and the Python
+    thread that ran them) and runs them."""
 
-    def __init__(self) -> None:
-        from concurrent.futures import ThreadPoolExecutor
+    def __init__(self, monkeypatch, seqs) -> None:
+        self.calls = []
+        for name in ("forward_sequence", "backward_sequence", "weight_grad_block"):
+            run = getattr(seqs, name)
 
-        self.pool, self.submitted = ThreadPoolExecutor(2), 0
+            def recorded(ops_or_matmul, r0, r1, *args, name=name, run=run):
+                self.calls.append((name, int(r0), int(r1), threading.get_ident()))
+                return run(ops_or_matmul, r0, r1, *args)
 
-    def submit(self, fn, *args):
-        self.submitted += 1
-        return self.pool.submit(fn, *args)
+            monkeypatch.setattr(seqs, name, recorded)
 
 
 ALL_CELLS = pytest.mark.parametrize(
@@ -378,42 +384,44 @@ def _assert_same(got, expected, rtol):
 
 def _force_row_ranges(monkeypatch, path):
     """Makes the kernels split even a small batch into 3 row ranges, on the path given: "numba"
-    (Numba's pool, the ranges recorded) or "host" (no gemm for Numba: Python threads, counted).
-    Returns the list of ranges' bounds used ("numba") or the counting pool ("host")."""
-    import kernels.cpu.recurrent as kr
+    (Numba's pool, the ranges recorded) or "host" (no gemm for Numba: the host loops, recorded).
+    Returns the list of ranges' bounds used ("numba") or the host loops' record ("host")."""
     import kernels.cpu.recurrent_sequences as seqs
+    from kernels.cpu import threads
 
-    monkeypatch.setattr(kr, "_MIN_ROWS", 1)
-    monkeypatch.setattr(kr, "_MIN_WORK", 0)
-    monkeypatch.setattr(kr, "num_threads", lambda: 3)
-    monkeypatch.setattr(kr, "_BLAS_THREADS", kr._BLAS_THREADS or (lambda: 1, lambda n: None))
+    monkeypatch.setattr(threads, "_MIN_ROWS", 1)
+    monkeypatch.setattr(threads, "_MIN_WORK", 0)
+    monkeypatch.setattr(threads, "num_threads", lambda: 3)
     if path == "host":
         monkeypatch.setattr(seqs, "GEMMS", {})
-        pool = _CountingPool()
-        monkeypatch.setattr(kr, "_pool", pool)
-        return pool
+        return _HostRuns(monkeypatch, seqs)
     used = []
+    row_bounds = threads.row_bounds
 
-    def row_bounds(*args):
-        used.append(kr.rnn_row_bounds(*args).tolist())
+    def recorded(*args):
+        used.append(row_bounds(*args).tolist())
         return np.array(used[-1], dtype=np.int64)
 
-    monkeypatch.setattr(seqs, "rnn_row_bounds", row_bounds)
+    monkeypatch.setattr(threads, "row_bounds", recorded)
     return used
 
 
 @ALL_CELLS
 @pytest.mark.parametrize("path", ["numba", "host"])
 def test_batch_rows_in_threads_match_one_thread(layer, extra, path, monkeypatch):
-    """Big batches run their rows in ranges at once (Numba's pool, or Python threads on the
-    host path); forced here on a small one, with masks, states and dropout, it must give the
-    same numbers."""
+    """Big batches run their rows in ranges at once on Numba's pool; forced here on a small
+    one, with masks, states and dropout, it must give the same numbers. Where that pool cannot
+    run (the host path), all rows run at once on the calling thread."""
     run = _run_everything(layer, extra, "float64", rows=7, seed=13)
     expected = run()
     forced = _force_row_ranges(monkeypatch, path)
     got = run()
-    if path == "host":
-        assert forced.submitted >= 4  # forward and backward, two ranges each in the pool
+    if path == "host":  # forward and backward, over all 7 rows, on this thread only
+        loops = {name for name, *_ in forced.calls}
+        assert {"forward_sequence", "backward_sequence"} <= loops
+        me = threading.get_ident()
+        sequences = [c for c in forced.calls if c[0] != "weight_grad_block"]
+        assert {(r0, r1, who) for _, r0, r1, who in sequences} == {(0, 7, me)}
     else:  # forward and backward, and the input gradient's product over all 7 * T rows
         assert forced.count([0, 2, 4, 7]) >= 2
         assert [0, 7 * T // 3, 2 * 7 * T // 3, 7 * T] in forced
@@ -469,8 +477,12 @@ def test_weight_gradients_in_row_blocks_match_one_block(layer, extra, path, monk
     assert opr.weight_grad_blocks(rows * T) == 8
     forced = _force_row_ranges(monkeypatch, path)  # blocks 0:2, 2:5, 5:8
     got = weight_grads()
-    if path == "host":
-        assert forced.submitted >= 2
+    if path == "host":  # the 8 blocks one after another on this thread
+        blocks = [
+            (r0, r1, who) for name, r0, r1, who in forced.calls if name == "weight_grad_block"
+        ]
+        bounds = [rows * T * b // 8 for b in range(9)]
+        assert blocks == [(b0, b1, threading.get_ident()) for b0, b1 in zip(bounds, bounds[1:])]
     else:
         assert [0, 2, 5, 8] in forced
     assert len(got) == len(expected) == (2 if extra.get("use_bias") is False else 3)
@@ -483,8 +495,7 @@ def test_weight_gradients_in_row_blocks_match_one_block(layer, extra, path, monk
 )
 def test_a_forked_child_runs_recurrent_layers():
     """A process forked after the row ranges ran on Numba's pool (GNU OpenMP, not fork-safe:
-    Numba aborts a child that uses it) or on Python threads (not in the child) still runs
-    recurrent layers, on the host loops."""
+    Numba aborts a child that uses it) still runs recurrent layers, on the host loops."""
     ge.utils.set_random_seed(3)
     inp = ge.Input(shape=(T, D))
     model = ge.Model(inp, L.LSTM(U)(inp))
@@ -500,6 +511,64 @@ def test_a_forked_child_runs_recurrent_layers():
         child.join(timeout=60)
     assert child.exitcode == 0
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def _functions(*paths):
+    """Every function defined in the files, by name, parsed (the CUDA ones need no GPU)."""
+    found = {}
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef):
+                found[node.name] = node
+    return found
+
+
+def _fields_read(functions, name, index):
+    """The attributes read off the index-th parameter of function `name`, and off what it is
+    passed on as, through calls to the other functions (launch_rows(kernel, rows, units,
+    *kernel's arguments) into the kernel)."""
+    fn = functions[name]
+    param = fn.args.args[index].arg
+    fields = set()
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Attribute) and getattr(node.value, "id", None) == param:
+            fields.add(node.attr)
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+            continue
+        for at, arg in enumerate(node.args):
+            if getattr(arg, "id", None) == param:
+                callee = node.func.id
+                if callee == "launch_rows":
+                    callee, at = node.args[0].id, at - 3
+                if callee in functions:
+                    fields |= _fields_read(functions, callee, at)
+    return fields
+
+
+@pytest.mark.parametrize("backend", ["cpu", "cuda"])
+def test_each_step_kernel_reads_its_whole_record(backend):
+    """The step kernels of both backends take (t, n0, n1, args), args their record of
+    kernels/sequences.py, which the op builds by field name; each kernel reads every field of
+    its record and nothing else, so no backend can miss an argument the op gives."""
+    import kernels.sequences as seq
+
+    records = {
+        "simple_rnn_forward_step": seq.SimpleRNNForward,
+        "lstm_forward_step": seq.LSTMForward,
+        "gru_forward_step": seq.GRUForward,
+        "gru_forward_gates": seq.GRUGates,
+        "gru_forward_candidate": seq.GRUCandidate,
+        "simple_rnn_backward_step": seq.SimpleRNNBackward,
+        "lstm_backward_step": seq.LSTMBackward,
+        "gru_backward_step": seq.GRUBackward,
+        "gru_backward_candidate": seq.GRUCandidateBackward,
+        "gru_backward_gates": seq.GRUGatesBackward,
+    }
+    folder = Path(__file__).resolve().parent.parent / "kernels" / backend
+    functions = _functions(folder / "recurrent.py", folder / "recurrent_backward.py")
+    for kernel, record in records.items():
+        assert [a.arg for a in functions[kernel].args.args] == ["t", "n0", "n1", "args"], kernel
+        assert _fields_read(functions, kernel, 3) == set(record._fields), kernel
 
 
 @pytest.mark.parametrize("layer", ["SimpleRNN", "LSTM", "GRU"])

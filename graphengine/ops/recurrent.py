@@ -23,6 +23,7 @@ import numpy as np
 
 from graphengine.graph.tensor import Shape, format_shape
 from graphengine.ops.base import Op, RunContext, Spec
+from kernels import sequences as seq
 from kernels.activation_codes import RECURRENT, codes, fuses, names
 
 GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
@@ -190,52 +191,59 @@ class RecurrentSequence(Op):
             k.multiply(hs[0], o["rmask"], o["hd"][0])
         if self.lstm:
             _initial(k, i.get("c0"), o["cs"][0])
-        mask = i.get("mask")  # any dtype: the kernels test it against 0
-        stages = self._stages(k, i, o, _StepArgs(self, x.dtype, o, mask))
+        stages = self._stages(k, i, o, self._step_fields(i, o))
         projection = (xt, i["kernel"], gates)  # gates = x W, then the step's kernel adds h R
         U, G = self.units, GATES[self.cell] * self.units
         k.rnn_forward_sequence(N, T * N * (D + U) * G, projection, stages)
 
-    def _stages(self, k: Any, i: dict, o: dict, a: _StepArgs) -> tuple:
+    def _step_fields(self, i: dict, o: dict) -> dict[str, Any]:
+        """The fields the forward step records share (kernels.sequences), the same at every
+        step; absent optional arrays are dummies with their flag False."""
+        dtype, bias, mask, y = o["gates"].dtype, i.get("bias"), i.get("mask"), o["y"]
+        d1, d2, d3 = _dummy(dtype, 1), _dummy(dtype, 2), _dummy(dtype, 3)
+        return dict(
+            gates=o["gates"],
+            # the input-side bias is added in the step kernel (b[0] for a GRU with reset_after)
+            bias=d1 if bias is None else bias[0] if bias.ndim == 2 else bias,
+            has_bias=bias is not None,
+            mask=d2 if mask is None else mask,  # any dtype: the kernels test it against 0
+            has_mask=mask is not None,
+            reverse=self.go_backwards,
+            act=self._act,
+            hs=o["hs"],
+            rmask=o["rmask"] if self.rdrop else d2,
+            has_rmask=self.rdrop,
+            hd=o["hd"] if self.rdrop else d3,
+            y=y if self.return_sequences else y.reshape(y.shape[0], 1, y.shape[1]),
+            seq_out=self.return_sequences,
+            zero_out=self.zero_output_for_mask,
+            h_last=o["h"],
+        )
+
+    def _stages(self, k: Any, i: dict, o: dict, step: dict[str, Any]) -> tuple:
         """The stages of a step (kernels.sequences): the recurrent product on BLAS, then the
         gate math in one fused kernel (twice for a GRU without reset_after)."""
-        R, hr, hin, gates, hs = i["recurrent_kernel"], o["hr"], a.hin, o["gates"], o["hs"]
-        bias = i.get("bias")
-        # the input-side bias is added in the step kernel (b[0] for a GRU with reset_after)
-        biases = (a.d1, False) if bias is None else (bias[0] if bias.ndim == 2 else bias, True)
-        masking = (a.mask, a.has_mask, self.go_backwards)
-        out = (a.rmask, self.rdrop, a.hd, a.y, self.return_sequences, self.zero_output_for_mask)
+        R, hr, bias, ract = i["recurrent_kernel"], o["hr"], i.get("bias"), self._ract
+        hin = o["hd"] if self.rdrop else o["hs"]  # the left operand of the recurrent product
         if self.cell == "simple_rnn":
-            args = (gates, hr, *biases, hs, *masking, self._act, *out, o["h"])
-            return ((hin, R, hr, k.simple_rnn_forward_step, args),)
+            return ((hin, R, hr, k.simple_rnn_forward_step, seq.SimpleRNNForward(hr=hr, **step)),)
         if self.lstm:
-            tail = (hs, o["cs"], o["tcs"], *masking, self._act, self._ract, *out, o["h"], o["c"])
-            return ((hin, R, hr, k.lstm_forward_step, (gates, hr, *biases, *tail)),)
+            lstm = dict(cs=o["cs"], tcs=o["tcs"], c_last=o["c"])
+            args = seq.LSTMForward(hr=hr, ract=ract, **lstm, **step)
+            return ((hin, R, hr, k.lstm_forward_step, args),)
         if self.reset_after:
-            brec = a.d1 if bias is None else bias[1]
-            tail = (*biases, brec, o["aux"], hs, *masking, self._act, self._ract, *out, o["h"])
-            return ((hin, R, hr, k.gru_forward_step, (gates, hr, *tail)),)
+            brec = step["bias"] if bias is None else bias[1]
+            args = seq.GRUForward(hr=hr, brec=brec, aux=o["aux"], ract=ract, **step)
+            return ((hin, R, hr, k.gru_forward_step, args),)
         # GRU, reset gate before the product: z, r first, then the candidate's product with r h
         u2 = 2 * self.units
         r_zr, r_h, aux, hrh = R[:, :u2], R[:, u2:], o["aux"], o["hrh"]
-        gate_args = (gates, hr, *biases, hin, aux, self._ract)
-        cand_args = (gates, hrh, *biases, hs, *masking, self._act, *out, o["h"])
+        biases = {name: step[name] for name in ("gates", "bias", "has_bias")}
+        gate_args = seq.GRUGates(hr=hr, hin=hin, aux=aux, ract=ract, **biases)
         return (
             (hin, r_zr, hr, k.gru_forward_gates, gate_args),
-            (aux, r_h, hrh, k.gru_forward_candidate, cand_args),
+            (aux, r_h, hrh, k.gru_forward_candidate, seq.GRUCandidate(hrh=hrh, **step)),
         )
-
-
-class _StepArgs:
-    """The per-call arguments of the step kernels that are the same at every step."""
-
-    def __init__(self, op: RecurrentSequence, dtype: Any, o: dict, mask: Any) -> None:
-        self.d1, d2, d3 = _dummy(dtype, 1), _dummy(dtype, 2), _dummy(dtype, 3)
-        self.mask, self.has_mask = (d2, False) if mask is None else (mask, True)
-        self.rmask, self.hd = (o["rmask"], o["hd"]) if op.rdrop else (d2, d3)
-        self.hin = o["hd"] if op.rdrop else o["hs"]  # the left operand of the recurrent product
-        y = o["y"]
-        self.y = y if op.return_sequences else y.reshape(y.shape[0], 1, y.shape[1])
 
 
 def _initial(k: Any, state: Any, out: np.ndarray) -> None:
@@ -295,47 +303,55 @@ class RecurrentSequenceGrad(Op):
         has_dy = dy is not None and f.return_sequences
         _initial(k, None if f.return_sequences else dy, o["dout"])
         mask = i.get("mask")  # any dtype: the kernels test it against 0
-        common = (
-            dy if has_dy else d3,
-            has_dy,
-            d2 if mask is None else mask,
-            mask is not None,
-            f.go_backwards,
+        step = dict(  # the fields the backward step records share (kernels.sequences)
+            dz=o["dz"],
+            gates=gates,
+            dhr=o["dhr"],
+            dpass=o["dpass"],
+            dout=o["dout"],
+            dy=dy if has_dy else d3,
+            has_dy=has_dy,
+            rmask=i["rmask"] if f.rdrop else d2,
+            has_rmask=f.rdrop,
+            zero_out=f.zero_output_for_mask,
+            mask=d2 if mask is None else mask,
+            has_mask=mask is not None,
+            reverse=f.go_backwards,
+            act=f._act,
         )
-        rm = (i["rmask"], True) if f.rdrop else (d2, False)
-        stages = self._stages(k, i, o, common, rm)
         U, G = f.units, GATES[f.cell] * f.units
-        k.rnn_backward_sequence(N, T * N * U * G, stages)
+        k.rnn_backward_sequence(N, T * N * U * G, self._stages(k, i, o, step))
         if f.has_state:
-            k.rnn_backward_finish(0, N, o["dhr"], *rm, o["dpass"], o["dh0"])
+            k.rnn_backward_finish(0, N, o["dhr"], step["rmask"], f.rdrop, o["dpass"], o["dh0"])
             if f.lstm:
                 k.copy(o["dcarry"], o["dc0"])
 
-    def _stages(self, k: Any, i: dict, o: dict, common: tuple, rm: tuple) -> tuple:
+    def _stages(self, k: Any, i: dict, o: dict, step: dict[str, Any]) -> tuple:
         """The stages of a step (kernels.sequences): the fused gate-gradient kernel, then the
         product with R^T that carries the gradient to step t - 1."""
         f = self.fwd
         # R^T copied once: the per-step products then read a C-contiguous right operand, which
         # BLAS runs about 25% faster than the transposed view
-        rt, dz, g, dhr = o["rt"], o["dz"], i["gates"], o["dhr"]
+        rt, dz, dhr, ract = o["rt"], o["dz"], o["dhr"], f._ract
         k.transpose(i["recurrent_kernel"], (1, 0), rt)
-        carry = (dhr, o["dpass"], o["dout"], *common)
-        zero_out = f.zero_output_for_mask
         if f.cell == "simple_rnn":
-            args = (dz, g, *carry, f._act, *rm, zero_out)
-            return ((dz, rt, dhr, k.simple_rnn_backward_step, args),)
+            return ((dz, rt, dhr, k.simple_rnn_backward_step, seq.SimpleRNNBackward(**step)),)
         if f.lstm:
-            tail = (o["dcarry"], g, i["cs"], i["tcs"], *carry, f._act, f._ract, *rm, zero_out)
-            return ((dz, rt, dhr, k.lstm_backward_step, (dz, *tail)),)
+            lstm = dict(dc=o["dcarry"], cs=i["cs"], tcs=i["tcs"])
+            args = seq.LSTMBackward(ract=ract, **lstm, **step)
+            return ((dz, rt, dhr, k.lstm_backward_step, args),)
         if f.reset_after:
             dzh = o["dzh"]
-            tail = (dzh, g, i["aux"], i["hs"], *carry, f._act, f._ract, *rm, zero_out)
-            return ((dzh, rt, dhr, k.gru_backward_step, (dz, *tail)),)
+            args = seq.GRUBackward(dzh=dzh, aux=i["aux"], hs=i["hs"], ract=ract, **step)
+            return ((dzh, rt, dhr, k.gru_backward_step, args),)
         u2 = 2 * f.units
         r_zr, r_h, daux = rt[:u2], rt[u2:], o["daux"]
         hin = i["hd"] if f.rdrop else i["hs"]
-        cand_args = (dz, g, i["hs"], *carry, f._act, f._ract, *rm, zero_out)
-        gate_args = (dz, g, hin, daux, o["dpass"], f._ract, *rm)
+        cand_args = seq.GRUCandidateBackward(hs=i["hs"], ract=ract, **step)
+        keys = ("dz", "gates", "dpass", "rmask", "has_rmask")
+        gate_args = seq.GRUGatesBackward(
+            hin=hin, daux=daux, ract=ract, **{n: step[n] for n in keys}
+        )
         return (
             (dz[:, :, u2:], r_h, daux, k.gru_backward_candidate, cand_args),
             (dz[:, :, :u2], r_zr, dhr, k.gru_backward_gates, gate_args),

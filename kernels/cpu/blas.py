@@ -1,6 +1,6 @@
-"""NumPy's OpenBLAS, reached through ctypes: the library (for its thread count, threads.py) and
-its gemm, which Numba kernels call directly to run a whole recurrent sequence without coming
-back to Python between steps (recurrent_sequences.py).
+"""NumPy's BLAS, found by threadpoolctl: its controller (through which threads.py sets its
+thread count) and, where it is OpenBLAS, its gemm, which Numba kernels call directly to run a
+whole recurrent sequence without coming back to Python between steps (recurrent_sequences.py).
 
 The gemm is handed to the kernels as an argument, a ctypes function (Numba's external function
 pointer type), rather than read from a global: a kernel holding a global function pointer
@@ -9,8 +9,10 @@ cannot be cached, and the address is only known in the running process.
 
 import ctypes
 import functools
+from pathlib import Path
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 # OpenBLAS's symbol names in NumPy's and SciPy's wheels (scipy_ prefix, 64_ suffix on the
 # 64-bit-integer build), then plain builds
@@ -18,26 +20,48 @@ _NAMES = (("scipy_", "64_"), ("scipy_", ""), ("", "64_"), ("", ""))
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 
 
+def _numpy_blas():
+    """threadpoolctl's controller of the BLAS that NumPy loaded, or None: of the BLAS libraries
+    in the process (SciPy or PyTorch may bring their own), the one in NumPy's own folders (its
+    wheel's numpy.libs), else the first one loaded."""
+    found = ThreadpoolController().select(user_api="blas").lib_controllers
+    home = Path(np.__file__).resolve().parent
+    folders = (home, home.with_name(home.name + ".libs"))
+    ours = [c for c in found if any(Path(c.filepath).resolve().is_relative_to(f) for f in folders)]
+    return (ours or found or [None])[0]
+
+
+CONTROLLER = _numpy_blas()
+
+
 @functools.cache
-def openblas():
-    """(library, prefix, suffix) of the OpenBLAS that NumPy loaded, or None."""
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = {line.split()[-1] for line in maps if "openblas" in line.lower()}
-    except OSError:
+def _openblas():
+    """(library, prefix, suffix) of NumPy's BLAS where it is OpenBLAS, or None."""
+    if CONTROLLER is None or CONTROLLER.internal_api != "openblas":
         return None
-    for path in sorted(p for p in paths if ".so" in p):
-        lib = ctypes.CDLL(path)
-        for prefix, suffix in _NAMES:
-            if hasattr(lib, f"{prefix}openblas_get_num_threads{suffix}"):
-                return lib, prefix, suffix
+    lib = ctypes.CDLL(CONTROLLER.filepath)
+    for prefix, suffix in _NAMES:
+        if hasattr(lib, f"{prefix}cblas_sgemm{suffix}"):
+            return lib, prefix, suffix
     return None
+
+
+def openblas_threads():
+    """OpenBLAS's own (get, set) of its thread count, ctypes functions, where NumPy's BLAS is
+    OpenBLAS on its own threads (pthreads, one pool for the process); else None."""
+    found = _openblas()
+    if found is None or getattr(CONTROLLER, "threading_layer", None) != "pthreads":
+        return None
+    lib, prefix, suffix = found
+    get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
+    put = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
+    return None if get is None or put is None else (get, put)
 
 
 def _gemms():
     """{dtype: cblas_?gemm as a ctypes function} for float32 and float64, checked on a small
     product against NumPy's; {} without OpenBLAS."""
-    found = openblas()
+    found = _openblas()
     if found is None:
         return {}
     lib, prefix, suffix = found
@@ -78,17 +102,12 @@ _SMALL_MATRIX_LIMIT = 10**6
 
 
 def small_matrix_limit():
-    """The largest product (multiply-adds) that OpenBLAS runs without packing, 0 if none."""
-    found = openblas()
-    if found is None:
+    """The largest product (multiply-adds) that OpenBLAS runs without packing, 0 if none (the
+    core OpenBLAS chose is threadpoolctl's `architecture`)."""
+    if _openblas() is None:
         return 0
-    lib, prefix, suffix = found
-    corename = getattr(lib, f"{prefix}openblas_get_corename{suffix}", None)
-    if corename is None:
-        return 0
-    corename.restype = ctypes.c_char_p
-    name = (corename() or b"").decode(errors="replace").lower()
-    return _SMALL_MATRIX_LIMIT if name in _SMALL_MATRIX_CORES else 0
+    core = (getattr(CONTROLLER, "architecture", None) or "").lower()
+    return _SMALL_MATRIX_LIMIT if core in _SMALL_MATRIX_CORES else 0
 
 
 GEMMS = _gemms()

@@ -1,16 +1,16 @@
 """Whole recurrent sequences: one call runs every step of a sequence, its batch rows split into
-ranges run at once on Numba's thread pool (parallel=True; recurrent.rnn_numba_rows), each range
+ranges run at once on Numba's thread pool (parallel=True; threads.parallel_rows), each range
 stepping through time with its recurrent products on BLAS and its fused step kernels
 (recurrent.py, recurrent_backward.py), without coming back to Python between steps. The products
 call NumPy's OpenBLAS gemm from Numba (blas.py); the per-step Python loop this replaces cost
 about 10 us a step, and more with two row threads handing the GIL to each other (LSTM(128), 50
-steps, 32 rows a thread: forward loop 6.6 -> 5.9 ms, measured). Without that gemm (a NumPy on
-another BLAS) the steps run from the host loops of kernels.sequences, in Python threads
-(recurrent.rnn_parallel_rows).
+steps, 32 rows a thread: forward loop 6.6 -> 5.9 ms, measured). Where these loops cannot run (no
+OpenBLAS gemm, an operand whose rows are not contiguous, a forked child that may not use Numba's
+pool) the steps run from the host loops of kernels.sequences, on the calling thread.
 
 A step is the input projection of its rows, then one or more stages (src, r, dst, kernel, args),
 as in kernels.sequences: the product dst[n0:n1] = src[t, n0:n1] @ r and the step kernel
-kernel(t, n0, n1, *args). The weight gradients' row blocks (rnn_weight_grad) and the input
+kernel(t, n0, n1, args). The weight gradients' row blocks (rnn_weight_grad) and the input
 gradient's product (rnn_matmul) run on the same pool.
 
 The loops below compile the step kernels (and the activation formulas of activations.py they
@@ -20,14 +20,12 @@ inline) into their own machine code; kernels/cache.py keys its cache by those fi
 import numpy as np
 from numba import njit, prange
 
+from kernels.cpu import threads
 from kernels.cpu.blas import GEMMS, NO_TRANS, ROW_MAJOR, SMALL_MATRIX, TRANS
-from kernels.cpu.matmul import matmul
+from kernels.cpu.elementwise import fill
+from kernels.cpu.matmul import matmul, matmul_at_b
 from kernels.cpu.recurrent import (
     _JIT,
-    numba_pool_usable,
-    rnn_numba_rows,
-    rnn_parallel_rows,
-    rnn_row_bounds,
     gru_forward_candidate,
     gru_forward_gates,
     gru_forward_step,
@@ -41,11 +39,22 @@ from kernels.cpu.recurrent_backward import (
     lstm_backward_step,
     simple_rnn_backward_step,
 )
-from kernels.sequences import backward_sequence, forward_sequence, weight_grad_block
+from kernels.cpu.reduce import sum_forward
+from kernels.cpu.shape import copy
+from kernels.sequences import (
+    WeightGradKernels,
+    backward_sequence,
+    forward_sequence,
+    weight_grad_block,
+)
 
 _PARALLEL = {**_JIT, "parallel": True}
 
 __all__ = ["rnn_forward_sequence", "rnn_backward_sequence", "rnn_matmul", "rnn_weight_grad"]
+
+_WEIGHT_GRAD_KERNELS = WeightGradKernels(
+    copy=copy, fill=fill, matmul_at_b=matmul_at_b, sum_forward=sum_forward
+)
 
 
 # the helpers below are plain Numba functions, not inlined into the loops' IR: inlining costs
@@ -99,7 +108,7 @@ def _simple_rnn_forward(gemm, small, bounds, x, w, gx, src, r, dst, args):
         for t in range(src.shape[0]):
             _gemm(gemm, small, x[t, n0:n1], w, gx[t, n0:n1])
             _gemm(gemm, small, src[t, n0:n1], r, dst[n0:n1])
-            simple_rnn_forward_step(t, n0, n1, *args)
+            simple_rnn_forward_step(t, n0, n1, args)
 
 
 @njit(**_PARALLEL)
@@ -109,7 +118,7 @@ def _lstm_forward(gemm, small, bounds, x, w, gx, src, r, dst, args):
         for t in range(src.shape[0]):
             _gemm(gemm, small, x[t, n0:n1], w, gx[t, n0:n1])
             _gemm(gemm, small, src[t, n0:n1], r, dst[n0:n1])
-            lstm_forward_step(t, n0, n1, *args)
+            lstm_forward_step(t, n0, n1, args)
 
 
 @njit(**_PARALLEL)
@@ -119,7 +128,7 @@ def _gru_forward(gemm, small, bounds, x, w, gx, src, r, dst, args):
         for t in range(src.shape[0]):
             _gemm(gemm, small, x[t, n0:n1], w, gx[t, n0:n1])
             _gemm(gemm, small, src[t, n0:n1], r, dst[n0:n1])
-            gru_forward_step(t, n0, n1, *args)
+            gru_forward_step(t, n0, n1, args)
 
 
 @njit(**_PARALLEL)
@@ -131,9 +140,9 @@ def _gru_reset_before_forward(
         for t in range(src.shape[0]):
             _gemm(gemm, small, x[t, n0:n1], w, gx[t, n0:n1])
             _gemm(gemm, small, src[t, n0:n1], r, dst[n0:n1])
-            gru_forward_gates(t, n0, n1, *args)
+            gru_forward_gates(t, n0, n1, args)
             _gemm(gemm, small, src2[t, n0:n1], r2, dst2[n0:n1])
-            gru_forward_candidate(t, n0, n1, *args2)
+            gru_forward_candidate(t, n0, n1, args2)
 
 
 @njit(**_PARALLEL)
@@ -141,7 +150,7 @@ def _simple_rnn_backward(gemm, small, bounds, src, r, dst, args):
     for c in prange(bounds.size - 1):
         n0, n1 = bounds[c], bounds[c + 1]
         for t in range(src.shape[0] - 1, -1, -1):
-            simple_rnn_backward_step(t, n0, n1, *args)
+            simple_rnn_backward_step(t, n0, n1, args)
             _gemm(gemm, small, src[t, n0:n1], r, dst[n0:n1])
 
 
@@ -150,7 +159,7 @@ def _lstm_backward(gemm, small, bounds, src, r, dst, args):
     for c in prange(bounds.size - 1):
         n0, n1 = bounds[c], bounds[c + 1]
         for t in range(src.shape[0] - 1, -1, -1):
-            lstm_backward_step(t, n0, n1, *args)
+            lstm_backward_step(t, n0, n1, args)
             _gemm(gemm, small, src[t, n0:n1], r, dst[n0:n1])
 
 
@@ -159,7 +168,7 @@ def _gru_backward(gemm, small, bounds, src, r, dst, args):
     for c in prange(bounds.size - 1):
         n0, n1 = bounds[c], bounds[c + 1]
         for t in range(src.shape[0] - 1, -1, -1):
-            gru_backward_step(t, n0, n1, *args)
+            gru_backward_step(t, n0, n1, args)
             _gemm(gemm, small, src[t, n0:n1], r, dst[n0:n1])
 
 
@@ -168,9 +177,9 @@ def _gru_reset_before_backward(gemm, small, bounds, src, r, dst, args, src2, r2,
     for c in prange(bounds.size - 1):
         n0, n1 = bounds[c], bounds[c + 1]
         for t in range(src.shape[0] - 1, -1, -1):
-            gru_backward_candidate(t, n0, n1, *args)
+            gru_backward_candidate(t, n0, n1, args)
             _gemm(gemm, small, src[t, n0:n1], r, dst[n0:n1])
-            gru_backward_gates(t, n0, n1, *args2)
+            gru_backward_gates(t, n0, n1, args2)
             _gemm(gemm, small, src2[t, n0:n1], r2, dst2[n0:n1])
 
 
@@ -186,14 +195,14 @@ _LOOPS = {
 }
 
 
-def _gemm_for(arrays):
-    """The BLAS gemm for the Numba loops on these arrays, or None where they cannot run: no
-    gemm for the dtype, an array whose rows are not contiguous (which _gemm cannot take), or a
-    process where Numba's pool is unusable (recurrent.numba_pool_usable)."""
+def _gemm_for(loop, arrays):
+    """The BLAS gemm for the Numba loop `loop` on these arrays, or None where it cannot run: no
+    loop for the step kernels, no gemm for the dtype, or an array whose rows are not contiguous
+    (which _gemm cannot take)."""
     gemm = GEMMS.get(arrays[0].dtype)
-    if gemm is None or any(a.strides[-1] != a.itemsize for a in arrays):
+    if loop is None or gemm is None or any(a.strides[-1] != a.itemsize for a in arrays):
         return None
-    return gemm if numba_pool_usable() else None
+    return gemm
 
 
 def _operands(stages):
@@ -207,33 +216,23 @@ def rnn_forward_sequence(rows, work, projection, stages):
     before the step reads it, is about 10% faster than one product for all steps up front
     (LSTM(128), forward op, measured)."""
     loop = _LOOPS.get(tuple(stage[3] for stage in stages))
-    gemm = _gemm_for([*projection, *(a for stage in stages for a in stage[:3])])
-    if loop is None or gemm is None:
-
-        def run(n0, n1):
-            forward_sequence(matmul, n0, n1, projection, stages)
-
-        rnn_parallel_rows(run, rows, work)
-        return
-    bounds = rnn_row_bounds(rows, work)
-    with rnn_numba_rows(bounds):
-        loop(gemm, SMALL_MATRIX, bounds, *projection, *_operands(stages))
+    gemm = _gemm_for(loop, [*projection, *(a for stage in stages for a in stage[:3])])
+    with threads.parallel_rows(rows, work, gemm is not None) as bounds:
+        if bounds is None:
+            forward_sequence(matmul, 0, rows, projection, stages)
+        else:
+            loop(gemm, SMALL_MATRIX, bounds, *projection, *_operands(stages))
 
 
 def rnn_backward_sequence(rows, work, stages):
     """For t = T - 1 .. 0, on rows 0:rows, each stage: its kernel, then dst = src[t] @ r."""
     loop = _LOOPS.get(tuple(stage[3] for stage in stages))
-    gemm = _gemm_for([a for stage in stages for a in stage[:3]])
-    if loop is None or gemm is None:
-
-        def run(n0, n1):
-            backward_sequence(matmul, n0, n1, stages)
-
-        rnn_parallel_rows(run, rows, work)
-        return
-    bounds = rnn_row_bounds(rows, work)
-    with rnn_numba_rows(bounds):
-        loop(gemm, SMALL_MATRIX, bounds, *_operands(stages))
+    gemm = _gemm_for(loop, [a for stage in stages for a in stage[:3]])
+    with threads.parallel_rows(rows, work, gemm is not None) as bounds:
+        if bounds is None:
+            backward_sequence(matmul, 0, rows, stages)
+        else:
+            loop(gemm, SMALL_MATRIX, bounds, *_operands(stages))
 
 
 @njit(**_PARALLEL)
@@ -244,14 +243,14 @@ def _matmul_rows(gemm, bounds, a, b, out):
 
 
 def rnn_matmul(a, b, out, work):
-    """out = a @ b (2-D), its rows split into ranges run at once, as a sequence's rows."""
-    gemm = _gemm_for([a, b, out])
-    if gemm is None:
-        rnn_parallel_rows(lambda n0, n1: matmul(a[n0:n1], b, out[n0:n1]), len(a), work)
-        return
-    bounds = rnn_row_bounds(len(a), work)
-    with rnn_numba_rows(bounds):
-        _matmul_rows(gemm, bounds, a, b, out)
+    """out = a @ b (2-D), its rows split into ranges run at once, as a sequence's rows (where
+    they cannot run, one product on BLAS's own threads)."""
+    gemm = _gemm_for(_matmul_rows, [a, b, out])
+    with threads.parallel_rows(len(a), work, gemm is not None, whole_products=True) as bounds:
+        if bounds is None:
+            matmul(a, b, out)
+        else:
+            _matmul_rows(gemm, bounds, a, b, out)
 
 
 @njit(**_JIT)
@@ -290,22 +289,20 @@ def _weight_grad(gemm, bounds, xt, hin, left, right, dz, dzh, has_dzh, xh, merge
 def rnn_weight_grad(xt, hin, left, right, dz, dzh, xh, merged, use_bias, partials, work):
     """The recurrent weight gradients' partial sums, partials[b] from the b-th of
     len(partials) equal blocks of rows (see kernels.sequences.weight_grad_block), the blocks
-    run at once as a sequence's rows."""
+    run at once as a sequence's rows (where they cannot run, one after another, each product on
+    BLAS's own threads)."""
     rows, blocks = len(dz), len(partials)
     bounds = np.array([rows * b // blocks for b in range(blocks + 1)], dtype=np.int64)
     has_dzh = dzh is not None
     arrays = [xt, hin, left, right, dz, xh, partials] + ([dzh] if has_dzh else [])
-    gemm = _gemm_for(arrays)
-    if gemm is None:
-        import kernels.cpu as ops  # (this module is part of it)
-
-        def run(b0, b1):
-            for b in range(b0, b1):
-                weight_grad_block(ops, bounds[b], bounds[b + 1], xt, hin, left, right,
-                                  dz, dzh, xh, merged, use_bias, partials[b])  # fmt: skip
-
-        rnn_parallel_rows(run, blocks, work, 1)
-        return
-    with rnn_numba_rows(rnn_row_bounds(blocks, work, 1)):  # (how many threads share them)
-        _weight_grad(gemm, bounds, xt, hin, left, right, dz, dz if dzh is None else dzh,
-                     has_dzh, xh, merged, use_bias, partials)  # fmt: skip
+    gemm = _gemm_for(_weight_grad, arrays)
+    # the blocks, not the rows, are split into ranges: as many threads share them
+    usable = gemm is not None
+    with threads.parallel_rows(blocks, work, usable, 1, whole_products=True) as ranges:
+        if ranges is None:
+            for b in range(blocks):
+                weight_grad_block(_WEIGHT_GRAD_KERNELS, bounds[b], bounds[b + 1], xt, hin, left,
+                                  right, dz, dzh, xh, merged, use_bias, partials[b])  # fmt: skip
+        else:
+            _weight_grad(gemm, bounds, xt, hin, left, right, dz, dz if dzh is None else dzh,
+                         has_dzh, xh, merged, use_bias, partials)  # fmt: skip

@@ -1,27 +1,27 @@
-"""Host threads of the CPU kernels, one count for all of them: NumPy's OpenBLAS threads (set
-through ctypes on the loaded library), the batch-row ranges of the recurrent kernels
-(recurrent.rnn_row_bounds reads `num_threads()` at each call; their parallel=True loops set
-Numba's pool to as many threads for the call), and Numba's pool for a user's own
-@njit(parallel=True) kernels (conv and pooling run on the calling thread, see conv.py).
+"""Thread policy of the CPU kernels, all of it: one thread count (ge.config.set_num_threads) for
+NumPy's BLAS (set through threadpoolctl's controller, blas.py), Numba's pool, and the batch rows
+of the recurrent kernels, which run only through `parallel_rows`: on Numba's pool with BLAS on
+one thread, or from the host loop on the calling thread where that pool cannot run. Numba's
+pool is started here (with its spin count), launched one kernel at a time, and given up in a
+forked child. Conv and pooling run on the calling thread (see conv.py); a user's own
+@njit(parallel=True) kernels get Numba's pool at the configured count.
 
-The default is the thread count NumPy's OpenBLAS started with: all the cores this process may
-use, unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS said otherwise.
+The default count is the one NumPy's BLAS started with: all the cores this process may use,
+unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS said otherwise.
 """
 
 import os
+import threading
+from contextlib import contextmanager
 
-from kernels.cpu.blas import openblas
+import numba
+import numpy as np
+from numba.np.ufunc import parallel as _numba_parallel
 
+from kernels.cpu.blas import CONTROLLER as BLAS
+from kernels.cpu.blas import openblas_threads
 
-def find_blas_threads():
-    """(get, set) for the number of threads of the OpenBLAS that NumPy loaded, or None."""
-    found = openblas()
-    if found is None:
-        return None
-    lib, prefix, suffix = found
-    get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}")
-    put = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
-    return None if put is None else (get, put)
+__all__ = ["num_threads", "set_num_threads", "parallel_rows", "row_bounds"]
 
 
 def _cores():
@@ -30,9 +30,59 @@ def _cores():
     return os.cpu_count() or 1
 
 
-BLAS_THREADS = find_blas_threads()
-_DEFAULT = (BLAS_THREADS[0]() if BLAS_THREADS is not None else 0) or _cores()
+_DEFAULT = (BLAS.get_num_threads() if BLAS is not None else 0) or _cores()
 _count = _DEFAULT
+
+# -- BLAS -------------------------------------------------------------------------------------
+# While any recurrent rows run (parallel_rows, in any Python thread) BLAS is on one thread; the
+# count it had before the first of them is put back when the last ends, so two threads running
+# recurrent layers at once cannot leave it at 1, nor undo a set_num_threads made meanwhile.
+_state = threading.Lock()  # guards the three below and every setting of BLAS's threads
+_regions = 0
+_blas_before = None
+_resumed = False  # a forked child: _blas_before is the parent's, to put back
+
+
+def _set_blas(n):
+    """NumPy's BLAS on n threads, through threadpoolctl's controller, from any Python thread:
+    threadpoolctl (3.6 on) lets only one Python thread set OpenBLAS's shared pool, the first
+    that tries, and silently ignores the others; giving control back after each setting keeps
+    every thread able to set it."""
+    if BLAS is None or n is None:
+        return
+    BLAS.set_num_threads(n)
+    if _release is not None:
+        _release()
+
+
+_release = getattr(BLAS, "clear_controlling_thread", None)
+# Around each parallel region (several a training step) the count is read and set through
+# OpenBLAS's own functions, where it has them: the controller's ownership protocol above costs
+# 2-3 us a setting, and _state already keeps the regions' settings from fighting.
+_get_fast, _set_fast = openblas_threads() or (
+    (BLAS.get_num_threads, _set_blas) if BLAS is not None else (lambda: None, _set_blas)
+)
+
+
+def _blas_to_one():
+    """BLAS on one thread from now until the recurrent rows of every Python thread end."""
+    global _regions, _blas_before, _resumed
+    with _state:
+        if _regions == 0:
+            if not _resumed:
+                _blas_before = _get_fast()
+            _resumed = False
+            if _blas_before != 1:
+                _set_fast(1)
+        _regions += 1
+
+
+def _blas_back():
+    global _regions
+    with _state:
+        _regions -= 1
+        if _regions == 0 and _blas_before not in (None, 1):
+            _set_fast(_blas_before)
 
 
 def num_threads():
@@ -42,15 +92,120 @@ def num_threads():
 
 def set_num_threads(n):
     """Every thread count of the CPU kernels = n (a positive int, checked by the caller):
-    OpenBLAS's, the recurrent row threads', and Numba's pool's (capped at NUMBA_NUM_THREADS,
-    for the calling thread, as Numba's setting is per thread) if that pool is running; it is
-    not started here (starting it costs ~30 ms and idle OpenMP workers)."""
-    global _count
+    BLAS's (at once, or when the recurrent rows running now end), the recurrent row ranges',
+    and Numba's pool's (capped at NUMBA_NUM_THREADS, for the calling thread, as Numba's setting
+    is per thread) if that pool is running; it is not started here (starting it costs ~30 ms
+    and idle OpenMP workers)."""
+    global _count, _blas_before
     _count = n
-    if BLAS_THREADS is not None:
-        BLAS_THREADS[1](n)
-    import numba
-    from numba.np.ufunc import parallel
-
-    if parallel._is_initialized:
+    with _state:
+        _blas_before = n  # what the recurrent rows running now, if any, put back
+        if not _regions:
+            _set_blas(n)
+    if _pool_started():
         numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+
+
+# -- Numba's pool -----------------------------------------------------------------------------
+# The recurrence couples time steps, never batch rows: each thread runs every step for its own
+# rows, its small per-step products on single-threaded BLAS. That costs one join per sequence,
+# where BLAS's own threads would meet at a barrier in every step's product, which stalls (for
+# milliseconds, measured) whenever the VM takes a core away.
+#
+# The whole-sequence kernels (recurrent_sequences.py) are parallel=True Numba loops over the row
+# ranges, on Numba's thread pool, which starts and joins its threads without the GIL. From Python
+# threads, each one took the GIL to start its kernel and the join woke the caller through the OS:
+# 200 us before the second thread started and 100-200 us more to join, three times a training
+# step (LSTM(128), 64 rows: train step 17.5 -> 16.7 ms and 19.4 -> 15.8 ms in alternating runs).
+# Where that pool cannot run, the rows run from the host loops on the calling thread.
+_MIN_ROWS = 8  # per thread
+_MIN_WORK = 1 << 22  # multiply-adds per sequence below which one thread is faster
+
+# one parallel kernel at a time: Numba's "workqueue" layer (where neither OpenMP nor TBB is
+# found) aborts the process on concurrent launches from two Python threads
+_launch = threading.Lock()
+_numba_usable = True
+
+# GNU OpenMP's idle threads spin GOMP_SPINCOUNT times before they sleep: 300,000 by default,
+# about 17 ms on a Cascade Lake core, holding a core that the next op's BLAS threads want (LSTM
+# then two Dense(2048), train step 97 -> 104 ms). 20,000 (about 1 ms there) still bridges the
+# gaps between a training step's recurrent kernels. libgomp reads it once, when it loads: it is
+# set only while Numba loads its OpenMP layer (unless the user set it), so another OpenMP
+# runtime in the process (PyTorch's own libgomp) keeps its own setting.
+_GOMP_SPINCOUNT = "20000"
+
+
+def _pool_started():
+    return _numba_parallel._is_initialized
+
+
+def _start_numba_pool():
+    if _pool_started():
+        return
+    ours = "GOMP_SPINCOUNT" not in os.environ
+    if ours:
+        os.environ["GOMP_SPINCOUNT"] = _GOMP_SPINCOUNT
+    try:
+        numba.get_num_threads()  # starts the pool
+    finally:
+        if ours:
+            del os.environ["GOMP_SPINCOUNT"]
+
+
+def _after_fork_in_child():
+    """The parent's other threads are not in the child: its locks start free, its open regions
+    closed (BLAS's count put back at the next one). Where Numba's GNU OpenMP pool ran in the
+    parent, the child may not use it (OpenMP is not fork-safe: Numba aborts such a child)."""
+    global _state, _launch, _regions, _resumed, _numba_usable
+    _state, _launch = threading.Lock(), threading.Lock()
+    _resumed, _regions = _regions > 0, 0
+    if _pool_started() and numba.threading_layer() == "omp":
+        _numba_usable = False
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def row_bounds(rows, work, min_rows=None):
+    """The bounds (an int64 array, ranges + 1 long) of the row ranges [0, rows) is split into,
+    one per thread, each of at least min_rows rows (default _MIN_ROWS), when `work`
+    (multiply-adds) is large enough; else a single range."""
+    chunks = min(num_threads(), rows // (min_rows or _MIN_ROWS)) if work >= _MIN_WORK else 1
+    chunks = max(chunks, 1)
+    return np.array([rows * c // chunks for c in range(chunks + 1)], dtype=np.int64)
+
+
+@contextmanager
+def parallel_rows(rows, work, numba_loop=True, min_rows=None, whole_products=False):
+    """How the recurrent kernels run `rows` batch rows (`work` multiply-adds in all): yields
+    the bounds of the row ranges (row_bounds) for a parallel=True kernel to run at once, on
+    Numba's pool set to as many threads meanwhile (at most its size), each range's products on
+    one BLAS thread; or None, for the host loop over all rows on this thread, where the caller
+    has no Numba loop for its arrays (`numba_loop` False) or this process may not use Numba's
+    pool (a forked child). The host loop's products run on one BLAS thread too (a step's small
+    products), or on BLAS's own threads where they are `whole_products` (one product over all
+    rows, which BLAS splits as the ranges would)."""
+    if not (numba_loop and _numba_usable):
+        if whole_products:
+            yield None
+            return
+        _blas_to_one()
+        try:
+            yield None
+        finally:
+            _blas_back()
+        return
+    bounds = row_bounds(rows, work, min_rows)
+    want = min(len(bounds) - 1, numba.config.NUMBA_NUM_THREADS)
+    with _launch:
+        _start_numba_pool()
+        before = numba.get_num_threads()
+        if want != before:
+            numba.set_num_threads(want)
+        _blas_to_one()
+        try:
+            yield bounds
+        finally:
+            _blas_back()
+            if want != before:
+                numba.set_num_threads(before)

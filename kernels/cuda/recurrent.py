@@ -1,9 +1,10 @@
 """Recurrent kernels on the device: the per-step gate math of SimpleRNN, LSTM and GRU (one
 thread per batch row and unit: every unit's gates, cell and state depend on that unit alone),
 the time-major copies around them, and dropout masks. Layout, activation codes
-(kernels/activation_codes.py) and signatures are those of kernels/cpu/recurrent.py; BPTT steps
-are in recurrent_backward.py. The recurrent products run on the tiled GEMM between steps, called
-by the op."""
+(kernels/activation_codes.py) and signatures, (t, n0, n1, args) with args the step's record of
+kernels/sequences.py, are those of kernels/cpu/recurrent.py; BPTT steps are in
+recurrent_backward.py. The recurrent products run on the tiled GEMM between steps, called by the
+host loops of kernels/sequences.py."""
 
 import numpy as np
 from numba import cuda
@@ -24,37 +25,45 @@ __all__ = [
 
 
 @cuda.jit(device=True)
-def kept(mask, has_mask, n, t, reverse):
-    if not has_mask:
+def kept(a, n, t):
+    """Whether step t of row n is kept by the mask of record a (mask, has_mask, reverse)."""
+    if not a.has_mask:
         return True
-    T = mask.shape[1]
-    return mask[n, T - 1 - t if reverse else t] != 0
+    T = a.mask.shape[1]
+    return a.mask[n, T - 1 - t if a.reverse else t] != 0
 
 
 @cuda.jit(device=True)
-def finish(t, n, j, keep, hnew, hs, hd, rmask, has_rmask, h_last, y, seq_out, zero_out):
+def finish(t, n, j, keep, hnew, a):
     """Unit j of row n after step t: the carried state, its dropped copy and the output, as
     kernels/cpu/recurrent.py's _finish_row."""
-    T = hs.shape[0]
-    hn = hnew if keep else hs[t, n, j]
+    T = a.hs.shape[0]
+    hn = hnew if keep else a.hs[t, n, j]
     if t + 1 < T:
-        hs[t + 1, n, j] = hn
-        if has_rmask:
-            hd[t + 1, n, j] = hn * rmask[n, j]
+        a.hs[t + 1, n, j] = hn
+        if a.has_rmask:
+            a.hd[t + 1, n, j] = hn * a.rmask[n, j]
     else:
-        h_last[n, j] = hn
-    yi = t if seq_out else 0
+        a.h_last[n, j] = hn
+    yi = t if a.seq_out else 0
     if keep:
-        y[n, yi, j] = hnew
-    elif zero_out or t == 0:
-        y[n, yi, j] = 0
-    elif seq_out:
-        y[n, yi, j] = y[n, yi - 1, j]
+        a.y[n, yi, j] = hnew
+    elif a.zero_out or t == 0:
+        a.y[n, yi, j] = 0
+    elif a.seq_out:
+        a.y[n, yi, j] = a.y[n, yi - 1, j]
+
+
+def _on_device(a):
+    """A host stand-in for an absent array, or every one in a step's record, on the device."""
+    if isinstance(a, tuple):
+        return type(a)(*[device(x) for x in a])
+    return device(a)
 
 
 def launch_rows(kernel, rows, units, *args):
     """kernel over rows x units threads; host stand-ins for absent arrays go to the device."""
-    elementwise(kernel, rows * units)(*[device(a) for a in args])
+    elementwise(kernel, rows * units)(*[_on_device(a) for a in args])
 
 
 @cuda.jit
@@ -103,146 +112,133 @@ def rnn_dropout_mask(rate, rng, out):
 
 
 @cuda.jit
-def simple_rnn_step_kernel(t, n0, n1, gates, hr, bias, has_bias, hs, mask, has_mask, reverse,
-                           act, rmask, has_rmask, hd, y, seq_out, zero_out, h_last):  # fmt: skip
-    U = hs.shape[2]
+def simple_rnn_step_kernel(t, n0, n1, a):
+    U = a.hs.shape[2]
     for e in range(cuda.grid(1), (n1 - n0) * U, cuda.gridsize(1)):
         n, j = n0 + e // U, e % U
-        v = gates[t, n, j] + hr[n, j]
-        if has_bias:
-            v += bias[j]
-        h = fused_value(v, act)
-        gates[t, n, j] = h
-        keep = kept(mask, has_mask, n, t, reverse)
-        finish(t, n, j, keep, h, hs, hd, rmask, has_rmask, h_last, y, seq_out, zero_out)
+        v = a.gates[t, n, j] + a.hr[n, j]
+        if a.has_bias:
+            v += a.bias[j]
+        h = fused_value(v, a.act)
+        a.gates[t, n, j] = h
+        finish(t, n, j, kept(a, n, t), h, a)
 
 
-def simple_rnn_forward_step(t, n0, n1, gates, hr, bias, has_bias, hs, mask, has_mask, reverse,
-                            act, rmask, has_rmask, hd, y, seq_out, zero_out, h_last):  # fmt: skip
-    """h = act(x W + b + h_{t-1} R); gates (T, N, U): x W in, h out; hr (N, U) = h_{t-1} R."""
-    launch_rows(simple_rnn_step_kernel, n1 - n0, hs.shape[2], t, n0, n1, gates, hr, bias,
-                has_bias, hs, mask, has_mask, reverse, act, rmask, has_rmask, hd, y, seq_out,
-                zero_out, h_last)  # fmt: skip
+def simple_rnn_forward_step(t, n0, n1, args):
+    """h = act(x W + b + h_{t-1} R); args: sequences.SimpleRNNForward; gates (T, N, U): x W
+    in, h out; hr (N, U) = h_{t-1} R."""
+    launch_rows(simple_rnn_step_kernel, n1 - n0, args.hs.shape[2], t, n0, n1, args)
 
 
 @cuda.jit
-def lstm_step_kernel(t, n0, n1, gates, hr, bias, has_bias, hs, cs, tcs, mask, has_mask, reverse,
-                     act, ract, rmask, has_rmask, hd, y, seq_out, zero_out, h_last,
-                     c_last):  # fmt: skip
-    T, _, U = cs.shape
+def lstm_step_kernel(t, n0, n1, a):
+    T, _, U = a.cs.shape
+    gates, hr, bias = a.gates, a.hr, a.bias
     for e in range(cuda.grid(1), (n1 - n0) * U, cuda.gridsize(1)):
         n, j = n0 + e // U, e % U
         zi = gates[t, n, j] + hr[n, j]
         zf = gates[t, n, U + j] + hr[n, U + j]
         zc = gates[t, n, 2 * U + j] + hr[n, 2 * U + j]
         zo = gates[t, n, 3 * U + j] + hr[n, 3 * U + j]
-        if has_bias:
+        if a.has_bias:
             zi += bias[j]
             zf += bias[U + j]
             zc += bias[2 * U + j]
             zo += bias[3 * U + j]
-        i, f = fused_value(zi, ract), fused_value(zf, ract)
-        g, o = fused_value(zc, act), fused_value(zo, ract)
+        i, f = fused_value(zi, a.ract), fused_value(zf, a.ract)
+        g, o = fused_value(zc, a.act), fused_value(zo, a.ract)
         gates[t, n, j] = i
         gates[t, n, U + j] = f
         gates[t, n, 2 * U + j] = g
         gates[t, n, 3 * U + j] = o
-        keep = kept(mask, has_mask, n, t, reverse)
-        cp = cs[t, n, j]
+        keep = kept(a, n, t)
+        cp = a.cs[t, n, j]
         c = f * cp + i * g
-        tc = fused_value(c, act)
-        tcs[t, n, j] = tc
+        tc = fused_value(c, a.act)
+        a.tcs[t, n, j] = tc
         if t + 1 < T:
-            cs[t + 1, n, j] = c if keep else cp
+            a.cs[t + 1, n, j] = c if keep else cp
         else:
-            c_last[n, j] = c if keep else cp
+            a.c_last[n, j] = c if keep else cp
         h = o * tc
         hr[n, j] = h
-        finish(t, n, j, keep, h, hs, hd, rmask, has_rmask, h_last, y, seq_out, zero_out)
+        finish(t, n, j, keep, h, a)
 
 
-def lstm_forward_step(t, n0, n1, gates, hr, bias, has_bias, hs, cs, tcs, mask, has_mask, reverse,
-                      act, ract, rmask, has_rmask, hd, y, seq_out, zero_out, h_last,
-                      c_last):  # fmt: skip
-    """i, f, o = ract(.), g = act(.) of x W + b + h_{t-1} R; c = f c_{t-1} + i g; h = o act(c).
-    gates (T, N, 4U): x W in, activations out; cs (T, N, U) cells before each step; tcs act(c)."""
-    launch_rows(lstm_step_kernel, n1 - n0, cs.shape[2], t, n0, n1, gates, hr, bias, has_bias, hs,
-                cs, tcs, mask, has_mask, reverse, act, ract, rmask, has_rmask, hd, y, seq_out,
-                zero_out, h_last, c_last)  # fmt: skip
+def lstm_forward_step(t, n0, n1, args):
+    """i, f, o = ract(.), g = act(.) of x W + b + h_{t-1} R; c = f c_{t-1} + i g; h = o act(c);
+    args: sequences.LSTMForward; gates (T, N, 4U): x W in, activations out; cs (T, N, U) cells
+    before each step; tcs act(c)."""
+    launch_rows(lstm_step_kernel, n1 - n0, args.cs.shape[2], t, n0, n1, args)
 
 
 @cuda.jit
-def gru_step_kernel(t, n0, n1, gates, hr, bias, has_bias, brec, aux, hs, mask, has_mask, reverse,
-                    act, ract, rmask, has_rmask, hd, y, seq_out, zero_out, h_last):  # fmt: skip
-    U = aux.shape[2]
+def gru_step_kernel(t, n0, n1, a):
+    U = a.aux.shape[2]
+    gates, hr = a.gates, a.hr
     for e in range(cuda.grid(1), (n1 - n0) * U, cuda.gridsize(1)):
         n, j = n0 + e // U, e % U
-        if has_bias:
+        if a.has_bias:
             for q in range(3):
-                gates[t, n, q * U + j] += bias[q * U + j]
-                hr[n, q * U + j] += brec[q * U + j]
-        z = fused_value(gates[t, n, j] + hr[n, j], ract)
-        r = fused_value(gates[t, n, U + j] + hr[n, U + j], ract)
-        a = hr[n, 2 * U + j]
-        aux[t, n, j] = a
-        hh = fused_value(gates[t, n, 2 * U + j] + r * a, act)
+                gates[t, n, q * U + j] += a.bias[q * U + j]
+                hr[n, q * U + j] += a.brec[q * U + j]
+        z = fused_value(gates[t, n, j] + hr[n, j], a.ract)
+        r = fused_value(gates[t, n, U + j] + hr[n, U + j], a.ract)
+        aux = hr[n, 2 * U + j]
+        a.aux[t, n, j] = aux
+        hh = fused_value(gates[t, n, 2 * U + j] + r * aux, a.act)
         gates[t, n, j] = z
         gates[t, n, U + j] = r
         gates[t, n, 2 * U + j] = hh
-        h = z * hs[t, n, j] + (1.0 - z) * hh
+        h = z * a.hs[t, n, j] + (1.0 - z) * hh
         hr[n, j] = h
-        keep = kept(mask, has_mask, n, t, reverse)
-        finish(t, n, j, keep, h, hs, hd, rmask, has_rmask, h_last, y, seq_out, zero_out)
+        finish(t, n, j, kept(a, n, t), h, a)
 
 
-def gru_forward_step(t, n0, n1, gates, hr, bias, has_bias, brec, aux, hs, mask, has_mask, reverse,
-                     act, ract, rmask, has_rmask, hd, y, seq_out, zero_out, h_last):  # fmt: skip
-    """GRU with reset_after (z r hh gate order); aux (T, N, U) receives h R_h + b_hh."""
-    launch_rows(gru_step_kernel, n1 - n0, aux.shape[2], t, n0, n1, gates, hr, bias, has_bias,
-                brec, aux, hs, mask, has_mask, reverse, act, ract, rmask, has_rmask, hd, y,
-                seq_out, zero_out, h_last)  # fmt: skip
+def gru_forward_step(t, n0, n1, args):
+    """GRU with reset_after (z r hh gate order); args: sequences.GRUForward; aux (T, N, U)
+    receives h R_h + b_hh."""
+    launch_rows(gru_step_kernel, n1 - n0, args.aux.shape[2], t, n0, n1, args)
 
 
 @cuda.jit
-def gru_gates_kernel(t, n0, n1, gates, hr, bias, has_bias, hin, aux, ract):
-    U = aux.shape[2]
+def gru_gates_kernel(t, n0, n1, a):
+    U = a.aux.shape[2]
+    gates = a.gates
     for e in range(cuda.grid(1), (n1 - n0) * U, cuda.gridsize(1)):
         n, j = n0 + e // U, e % U
         for q in range(2):
-            v = gates[t, n, q * U + j] + hr[n, q * U + j]
-            if has_bias:
-                v += bias[q * U + j]
-            gates[t, n, q * U + j] = fused_value(v, ract)
-        aux[t, n, j] = gates[t, n, U + j] * hin[t, n, j]
+            v = gates[t, n, q * U + j] + a.hr[n, q * U + j]
+            if a.has_bias:
+                v += a.bias[q * U + j]
+            gates[t, n, q * U + j] = fused_value(v, a.ract)
+        a.aux[t, n, j] = gates[t, n, U + j] * a.hin[t, n, j]
 
 
-def gru_forward_gates(t, n0, n1, gates, hr, bias, has_bias, hin, aux, ract):
-    """GRU without reset_after, first half: z, r into gates; aux = r * h_{t-1}."""
-    launch_rows(gru_gates_kernel, n1 - n0, aux.shape[2], t, n0, n1, gates, hr, bias, has_bias,
-                hin, aux, ract)  # fmt: skip
+def gru_forward_gates(t, n0, n1, args):
+    """GRU without reset_after, first half; args: sequences.GRUGates: z, r into gates; aux =
+    r * h_{t-1}."""
+    launch_rows(gru_gates_kernel, n1 - n0, args.aux.shape[2], t, n0, n1, args)
 
 
 @cuda.jit
-def gru_candidate_kernel(t, n0, n1, gates, hrh, bias, has_bias, hs, mask, has_mask, reverse, act,
-                         rmask, has_rmask, hd, y, seq_out, zero_out, h_last):  # fmt: skip
-    U = hrh.shape[1]
+def gru_candidate_kernel(t, n0, n1, a):
+    U = a.hrh.shape[1]
+    gates = a.gates
     for e in range(cuda.grid(1), (n1 - n0) * U, cuda.gridsize(1)):
         n, j = n0 + e // U, e % U
-        v = gates[t, n, 2 * U + j] + hrh[n, j]
-        if has_bias:
-            v += bias[2 * U + j]
-        hh = fused_value(v, act)
+        v = gates[t, n, 2 * U + j] + a.hrh[n, j]
+        if a.has_bias:
+            v += a.bias[2 * U + j]
+        hh = fused_value(v, a.act)
         gates[t, n, 2 * U + j] = hh
         z = gates[t, n, j]
-        h = z * hs[t, n, j] + (1.0 - z) * hh
-        hrh[n, j] = h
-        keep = kept(mask, has_mask, n, t, reverse)
-        finish(t, n, j, keep, h, hs, hd, rmask, has_rmask, h_last, y, seq_out, zero_out)
+        h = z * a.hs[t, n, j] + (1.0 - z) * hh
+        a.hrh[n, j] = h
+        finish(t, n, j, kept(a, n, t), h, a)
 
 
-def gru_forward_candidate(t, n0, n1, gates, hrh, bias, has_bias, hs, mask, has_mask, reverse, act,
-                          rmask, has_rmask, hd, y, seq_out, zero_out, h_last):  # fmt: skip
-    """Second half: hh = act(x W_h + b_h + (r h) R_h), h = z h_{t-1} + (1 - z) hh."""
-    launch_rows(gru_candidate_kernel, n1 - n0, hrh.shape[1], t, n0, n1, gates, hrh, bias,
-                has_bias, hs, mask, has_mask, reverse, act, rmask, has_rmask, hd, y, seq_out,
-                zero_out, h_last)  # fmt: skip
+def gru_forward_candidate(t, n0, n1, args):
+    """Second half; args: sequences.GRUCandidate: hh = act(x W_h + b_h + (r h) R_h), h = z
+    h_{t-1} + (1 - z) hh."""
+    launch_rows(gru_candidate_kernel, n1 - n0, args.hrh.shape[1], t, n0, n1, args)

@@ -1,10 +1,22 @@
 """Whole recurrent sequences, as kernels.cpu.recurrent_sequences, from the host loops of
 kernels.sequences: each launch is parallel over all rows, so a sequence runs them all at once."""
 
-from kernels.cuda.matmul import matmul
-from kernels.sequences import backward_sequence, forward_sequence, weight_grad_block
+from kernels.cuda.elementwise import fill
+from kernels.cuda.matmul import matmul, matmul_at_b
+from kernels.cuda.reduce import sum_forward
+from kernels.cuda.shape import copy
+from kernels.sequences import (
+    WeightGradKernels,
+    backward_sequence,
+    forward_sequence,
+    weight_grad_block,
+)
 
 __all__ = ["rnn_forward_sequence", "rnn_backward_sequence", "rnn_matmul", "rnn_weight_grad"]
+
+_WEIGHT_GRAD_KERNELS = WeightGradKernels(
+    copy=copy, fill=fill, matmul_at_b=matmul_at_b, sum_forward=sum_forward
+)
 
 
 def rnn_forward_sequence(rows, work, projection, stages):
@@ -24,10 +36,8 @@ def rnn_matmul(a, b, out, work):
 
 
 def rnn_weight_grad(xt, hin, left, right, dz, dzh, xh, merged, use_bias, partials, work):
-    import kernels.cuda as ops  # (this module is part of it)
-
     rows, blocks = len(dz), len(partials)
     for b in range(blocks):
         r0, r1 = rows * b // blocks, rows * (b + 1) // blocks
-        weight_grad_block(ops, r0, r1, xt, hin, left, right, dz, dzh, xh, merged, use_bias,
-                          partials[b])  # fmt: skip
+        weight_grad_block(_WEIGHT_GRAD_KERNELS, r0, r1, xt, hin, left, right, dz, dzh, xh,
+                          merged, use_bias, partials[b])  # fmt: skip
