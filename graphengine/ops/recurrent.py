@@ -1,7 +1,7 @@
 """Recurrent primitives. A whole SimpleRNN, LSTM or GRU sequence is one op (`RecurrentSequence`):
 the input projection x W, then per step the recurrent product on BLAS and one fused gate kernel
 (on CUDA the projection of all steps is one product up front; on the CPU each thread projects
-its rows step by step, just before the step reads them, which measured about 10% faster). Its
+its rows step by step, just before the step reads them, which is faster there). Its
 backward pass is one BPTT op (`RecurrentSequenceGrad`, giving every step's pre-activation
 gradients), then the input gradient (`RecurrentInputGrad`) and the weight gradients
 (`RecurrentWeightGrad`), each one product over all steps (in row blocks). Large batches run

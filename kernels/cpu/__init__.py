@@ -1,4 +1,14 @@
-"""CPU kernels: @njit(cache=True) Numba loops, NumPy ufuncs and BLAS, one file per family."""
+"""CPU kernels: @njit(cache=True) Numba loops, NumPy ufuncs and BLAS, one file per family.
+
+Importing this package (kernels/__init__ first) does, once per process:
+- puts the kernel cache locators first in Numba's list (kernels/cache.py): every kernel's disk
+  cache is keyed by all kernel sources;
+- finds NumPy's BLAS through threadpoolctl and the OpenBLAS gemm pointers the recurrent loops
+  call (blas.py), checking each on a tiny product;
+- reads the default thread count and registers an at-fork hook that keeps a forked child off
+  Numba's OpenMP pool (threads.py).
+Nothing is compiled here: each kernel compiles (or loads from the cache) on its first call.
+"""
 
 from kernels.cpu.activations import *  # noqa: F403
 from kernels.cpu.bias import *  # noqa: F403

@@ -2,9 +2,8 @@
 ranges run at once on Numba's thread pool (parallel=True; threads.parallel_rows), each range
 stepping through time with its recurrent products on BLAS and its fused step kernels
 (recurrent.py, recurrent_backward.py), without coming back to Python between steps. The products
-call NumPy's OpenBLAS gemm from Numba (blas.py); the per-step Python loop this replaces cost
-about 10 us a step, and more with two row threads handing the GIL to each other (LSTM(128), 50
-steps, 32 rows a thread: forward loop 6.6 -> 5.9 ms, measured). Where these loops cannot run (no
+call NumPy's OpenBLAS gemm from Numba (blas.py), which beats a per-step Python loop
+(benchmarks/NOTES.md). Where these loops cannot run (no
 OpenBLAS gemm, an operand whose rows are not contiguous, a forked child that may not use Numba's
 pool) the steps run from the host loops of kernels.sequences, on the calling thread.
 
@@ -66,7 +65,7 @@ def _gemm(gemm, small, a, b, out):
     """out = a @ b through the BLAS gemm; 2-D arrays with contiguous rows (unit last stride).
     With `small` > 0 (blas.SMALL_MATRIX) a product of more multiply-adds is split into calls of
     the most rows, a power of two from 4, that stay within it, for BLAS's small-matrix kernel (8
-    rows for 128 x 512: 8-row calls measured faster than 11- or 15-row ones)."""
+    rows for 128 x 512; see benchmarks/NOTES.md)."""
     m, k = a.shape
     n, size = b.shape[1], a.itemsize
     lda, ldb, ldc = a.strides[0] // size, b.strides[0] // size, out.strides[0] // size
@@ -213,8 +212,7 @@ def rnn_forward_sequence(rows, work, projection, stages):
     """For t = 0 .. T - 1, on rows 0:rows (`work` multiply-adds in all, which sets how many
     ranges run at once): the input projection of the step, gx[t] = x[t] @ w (projection =
     (x, w, gx)), then each stage: dst = src[t] @ r and its kernel. Projecting step by step, just
-    before the step reads it, is about 10% faster than one product for all steps up front
-    (LSTM(128), forward op, measured)."""
+    before the step reads it, beats one product for all steps up front (benchmarks/NOTES.md)."""
     loop = _LOOPS.get(tuple(stage[3] for stage in stages))
     gemm = _gemm_for(loop, [*projection, *(a for stage in stages for a in stage[:3])])
     with threads.parallel_rows(rows, work, gemm is not None) as bounds:
