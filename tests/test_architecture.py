@@ -36,12 +36,16 @@ LEVELS = [
 ]
 
 
-def level(module: str) -> int:
-    best = max(
+def owner(module: str) -> str:
+    """The LEVELS entry `module` falls under: the longest naming it or a package above it."""
+    return max(
         (p for lv in LEVELS for p in lv if module == p or module.startswith(p + ".")),
         key=len,
     )
-    return next(i for i, lv in enumerate(LEVELS) if best in lv)
+
+
+def level(module: str) -> int:
+    return next(i for i, lv in enumerate(LEVELS) if owner(module) in lv)
 
 
 def test_every_module_has_a_level():
@@ -76,11 +80,7 @@ if __name__ == "__main__":
         print(f"level {i}: {', '.join(names)}")
         for name in names:
             targets = sorted(
-                {
-                    next(p for p in LEVELS[level(b)] if b == p or b.startswith(p + "."))
-                    for a, b in graph.edges
-                    if (a == name or a.startswith(name + ".")) and level(b) < level(a)
-                }
+                {owner(b) for a, b in graph.edges if owner(a) == name and level(b) < level(a)}
             )
             if targets:
                 print(f"    {name} -> {', '.join(targets)}")
