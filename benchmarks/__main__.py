@@ -1,3 +1,10 @@
-from benchmarks.run import main
+import sys
 
-main()
+if sys.argv[1:2] == ["coldstart"]:
+    from benchmarks.coldstart import main
+
+    main(sys.argv[2:])
+else:
+    from benchmarks.run import main
+
+    main()
