@@ -43,7 +43,8 @@ class PlanCache:
 
     @staticmethod
     def give(plan: Any, idle: list) -> None:
-        """Returns a plan taken with `take` (list.append is atomic under the GIL)."""
+        """Returns a plan taken with `take` to its list (list.append is atomic under the GIL:
+        no lock)."""
         idle.append(plan)
 
     @contextmanager
@@ -53,7 +54,7 @@ class PlanCache:
         try:
             yield plan
         finally:
-            idle.append(plan)
+            self.give(plan, idle)
 
     def clear(self) -> None:
         with self._lock:

@@ -281,7 +281,7 @@ class Model(Trainer, Layer):
         try:
             return [plan.device.to_host(b) for b in plan.run(arrays)]
         finally:
-            idle.append(plan)  # PlanCache.give, inlined: this is the batch-1 path
+            self._plans.give(plan, idle)
 
     # -- gradients -----------------------------------------------------------------------------
     def _vjp_program(self) -> tuple:
