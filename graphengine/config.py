@@ -1,6 +1,7 @@
 """Engine-wide settings: `ge.config.set_num_threads(n)`, one switch for every thread the CPU
 kernels use (NumPy's BLAS, the recurrent layers' batch-row threads, Numba's pool; the policy is
-kernels/cpu/threads.py's)."""
+kernels/cpu/threads.py's), and `ge.config.set_compile_notice(enabled)`, the line printed while
+kernels compile (graphengine/compile_notice.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from typing import Any
 
 import numpy as np
 
+from graphengine import compile_notice
 from kernels.cpu import threads
+
+compile_notice.install()
 
 
 def set_num_threads(n: Any) -> None:
@@ -25,3 +29,17 @@ def set_num_threads(n: Any) -> None:
 def get_num_threads() -> int:
     """The number of threads the CPU kernels use (see set_num_threads)."""
     return threads.num_threads()
+
+
+def set_compile_notice(enabled: bool) -> None:
+    """Whether graphengine prints one line (on stderr, once a process) when compiling kernels
+    takes more than a second: what compiles, and that it is cached on disk for next time. On
+    by default."""
+    if not isinstance(enabled, (bool, np.bool_)):
+        raise ValueError(f"set_compile_notice: enabled must be True or False, got {enabled!r}")
+    compile_notice.set_enabled(bool(enabled))
+
+
+def get_compile_notice() -> bool:
+    """Whether the compile notice is on (see set_compile_notice)."""
+    return compile_notice.enabled()

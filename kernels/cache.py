@@ -4,7 +4,10 @@ Numba stamps a cached function with its own file only, but our kernels inline fo
 other files (conv.py and recurrent.py take activations.py's): after an edit or an upgrade, a
 kernel whose own file did not change would load its old machine code, with the old formula,
 without a word. The locators below stamp every function under kernels/ with a digest of all
-kernels/**/*.py instead, so any change recompiles them all (cached where Numba would put them).
+kernels/**/*.py instead, so any change recompiles them all, and keep each digest's files in a
+folder of its own (where Numba would put them, in a subfolder named after the digest): Numba
+unpickles a cache index before it checks its stamp, so an index shared by two versions of the
+kernels would make the older one fail on a type only the newer one defines (activations.Fused).
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ def _keyed_by_all_sources(base: type) -> type:
     class Locator(base):
         def get_source_stamp(self) -> bytes:
             return _digest()
+
+        def get_cache_path(self) -> str:
+            return os.path.join(super().get_cache_path(), "kernels-" + _digest().hex()[:16])
 
         @classmethod
         def from_function(cls, py_func, py_file):  # noqa: ANN001, ANN206 -- Numba's signature

@@ -8,6 +8,16 @@ import pytest
 from helpers import REF_DIR
 
 
+def pytest_configure(config):
+    """The kernels' own warning filter (kernels/cpu/activations.py) for every test: pytest puts
+    back the filters it found after collecting, which drops filters set by imports."""
+    from kernels.cpu.activations import IR_SCOPE_WARNING
+
+    config.addinivalue_line(
+        "filterwarnings", f"ignore:{IR_SCOPE_WARNING}:numba.core.errors.NumbaIRAssumptionWarning"
+    )
+
+
 @pytest.fixture(scope="session")
 def keras_arrays() -> dict[str, np.ndarray]:
     """The Keras 3 reference arrays of the convolution and pooling cases, by "<case id>/<name>"."""

@@ -1,7 +1,8 @@
 """Plain helpers several test files share (their fixtures are in conftest.py): the module
 import graph (test_architecture, test_fused_activations), a model with a skip connection, merges
-and a nested model, and a small DOT parser (test_viz, test_cli), and the Keras 3 reference cases
-of the convolution and pooling layers (test_conv, test_pooling)."""
+and a nested model, and a small DOT parser (test_viz, test_cli), the Keras 3 reference cases
+of the convolution and pooling layers (test_conv, test_pooling), and the recurrent gates'
+activation rows as kernels of their own (test_recurrent, test_nonfinite)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from pathlib import Path
 
 import networkx as nx
 import numpy as np
+from numba import njit
 
 import graphengine as ge
+from kernels.cpu.recurrent import _activate, _scale_by_derivative
 
 ROOT = Path(__file__).resolve().parent.parent
 REF_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_reference")
@@ -199,3 +202,18 @@ def check_keras_case(case, arrays, rtol=1e-4, atol=1e-5):
     assert len(dw) == case["n_weights"]
     for j, g in enumerate(dw):  # kernel, then bias
         np.testing.assert_allclose(g, ref(f"dw{j}"), rtol=rtol, atol=atol, err_msg=f"dw{j}")
+
+
+# -- the recurrent gates' activation rows ----------------------------------------------------------
+# (inlined into the step kernels: these compile them on their own, for a plain int code or a
+# kernels.cpu.activations.Fused one)
+
+
+@njit(cache=True)
+def recurrent_activate(v, code):
+    _activate(v, code)
+
+
+@njit(cache=True)
+def recurrent_scale_by_derivative(d, y, code):
+    _scale_by_derivative(d, y, code)

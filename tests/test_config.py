@@ -240,3 +240,84 @@ def test_bad_thread_counts_raise(bad):
     with pytest.raises(ValueError, match=r"set_num_threads: n must be a positive integer, got"):
         ge.config.set_num_threads(bad)
     assert ge.config.get_num_threads() >= 1
+
+
+# -- the compile notice ---------------------------------------------------------------------------
+
+
+def _slow_to_compile():
+    """A fresh Numba function whose compiling takes 0.3 s (its typing sleeps, without the GIL)."""
+    import time
+
+    from numba import njit
+    from numba.extending import overload
+
+    def pause():
+        pass
+
+    @overload(pause)
+    def _pause():
+        time.sleep(0.3)
+        return lambda: None
+
+    @njit
+    def kernel(x):
+        pause()
+        return x + 1
+
+    return kernel
+
+
+@pytest.fixture
+def notice(monkeypatch):
+    """The compile notice after 0.1 s of compiling, written to a buffer, not yet said."""
+    import io
+
+    from graphengine import compile_notice
+
+    out = io.StringIO()
+    monkeypatch.setattr(compile_notice, "DELAY", 0.1)
+    monkeypatch.setattr(compile_notice, "_said", False)
+    monkeypatch.setattr(compile_notice, "_stream", out)
+    monkeypatch.setattr(compile_notice, "_enabled", True)
+    return out
+
+
+def test_a_long_compile_says_so_once(notice):
+    kernel = _slow_to_compile()
+    assert kernel(1) == 2
+    lines = notice.getvalue().splitlines()
+    assert len(lines) == 1, lines
+    assert "compiling the kernels this model runs" in lines[0]
+    assert "kernel" in lines[0] and "cached on disk" in lines[0]
+    assert "set_compile_notice(False)" in lines[0]
+    assert _slow_to_compile()(2) == 3  # a second long compile: nothing more
+    assert len(notice.getvalue().splitlines()) == 1
+
+
+def test_a_short_compile_says_nothing(notice):
+    from numba import njit
+
+    @njit
+    def quick(x):
+        return x * 2
+
+    assert quick(3) == 6
+    assert notice.getvalue() == ""
+
+
+def test_the_compile_notice_can_be_silenced(notice):
+    assert ge.config.get_compile_notice()
+    ge.config.set_compile_notice(False)
+    try:
+        assert not ge.config.get_compile_notice()
+        assert _slow_to_compile()(1) == 2
+    finally:
+        ge.config.set_compile_notice(True)
+    assert notice.getvalue() == ""
+
+
+@pytest.mark.parametrize("bad", [1, "yes", None])
+def test_bad_compile_notice_settings_raise(bad):
+    with pytest.raises(ValueError, match=r"set_compile_notice: enabled must be True or False"):
+        ge.config.set_compile_notice(bad)

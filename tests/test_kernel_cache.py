@@ -32,6 +32,7 @@ def test_every_cached_kernel_is_stamped_with_all_kernel_sources():
             locator = d._cache._impl._locator
             assert type(locator).__name__.startswith("KernelSources"), d
             assert locator.get_source_stamp() == cache.sources_digest()
+            assert locator.get_cache_path().endswith("kernels-" + cache.sources_digest().hex()[:16])
 
 
 def test_the_digest_follows_every_file(tmp_path):
@@ -69,3 +70,5 @@ def test_an_edited_formula_reaches_the_kernels_that_inline_it(tmp_path):
     assert edited != text
     activations.write_text(edited)
     assert run() == "[[0.0, 4.0]]"
+    # each version's cache in its own folder: neither reads an index the other wrote
+    assert len(list((copy / "cpu" / "__pycache__").glob("kernels-*/bias.*.nbi"))) == 2

@@ -306,20 +306,24 @@ def test_recurrent_fused_activations_propagate_like_the_standalone_ones(cell, ac
             assert_same_nonfinite(a, b, f"{cell} {acts} gradient {i}")
 
 
+@pytest.mark.parametrize("fused", [False, True], ids=["int_code", "Fused_code"])
 @pytest.mark.parametrize("code", ["relu", "hard_sigmoid", "sigmoid", "tanh"])
-def test_recurrent_activation_kernels_at_nonfinite_values(code):
+def test_recurrent_activation_kernels_at_nonfinite_values(code, fused):
     """The recurrent row activation and its derivative, float32 (rational tanh and sigmoid)
-    and float64, at NaN and +-inf, and with a NaN incoming gradient."""
-    import kernels.cpu.recurrent as rec
+    and float64, at NaN and +-inf, and with a NaN incoming gradient; compiled for a plain int
+    code (every branch) and for a Fused one (that activation's loops only)."""
+    from kernels.cpu.activations import Fused
+    from tests.helpers import recurrent_activate, recurrent_scale_by_derivative
 
-    num = activation_codes.codes(activation_codes.RECURRENT)
+    num = activation_codes.codes(activation_codes.RECURRENT)[code]
+    num = Fused(num) if fused else num
     _, want_y, want_d = LIMITS[code]
     for dtype in ("float32", "float64"):
         v = np.array([NAN, INF, -INF], dtype)
-        rec._activate(v, num[code])
+        recurrent_activate(v, num)
         np.testing.assert_array_equal(v, np.array(want_y, dtype), err_msg=f"{code} {dtype}")
         d = np.full(3, NAN, dtype)
-        rec._scale_by_derivative(d, v, num[code])
+        recurrent_scale_by_derivative(d, v, num)
         assert np.isnan(d).all(), f"{code} {dtype}: a NaN gradient became {d}"
 
 

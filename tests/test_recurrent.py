@@ -139,17 +139,22 @@ def test_weights_layout_and_default_initializers():
     np.testing.assert_array_equal(plain.get_weights()[2], np.zeros(4 * U))
 
 
-def test_fused_activations_are_accurate_in_float32():
+@pytest.mark.parametrize("fused", [False, True], ids=["int_code", "Fused_code"])
+def test_fused_activations_are_accurate_in_float32(fused):
+    """The gates' tanh and sigmoid, compiled for a plain int code (every branch) and for a
+    Fused one (that activation's loop only)."""
     from kernels.activation_codes import SIGMOID, TANH
-    from kernels.cpu.recurrent import _activate
+    from kernels.cpu.activations import Fused
+    from tests.helpers import recurrent_activate
 
     x = np.linspace(-12, 12, 20001)
     for code, exact in ((TANH, np.tanh(x)), (SIGMOID, 1 / (1 + np.exp(-x)))):
+        code = Fused(code) if fused else code
         v = x.astype(np.float32)
-        _activate(v, code)
+        recurrent_activate(v, code)
         assert np.abs(v - exact).max() < 5e-7, code
         v64 = x.copy()
-        _activate(v64, code)
+        recurrent_activate(v64, code)
         np.testing.assert_allclose(v64, exact, rtol=1e-14, atol=1e-300)
 
 

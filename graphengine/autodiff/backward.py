@@ -6,9 +6,8 @@ summed back to their input's shape.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import networkx as nx
 import numpy as np
 
 from graphengine.autodiff.rules import RULES, NotDifferentiableError
@@ -18,6 +17,9 @@ from graphengine.graph.topo import collect_nodes, node_digraph, topological_orde
 from graphengine.ops import api
 from graphengine.ops.base import apply
 from graphengine.ops.shape import SumTo
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 def is_differentiable(t: SymbolicTensor) -> bool:

@@ -3,13 +3,14 @@ outside any layer), with validation (disconnected inputs and outputs, cycles).""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any, Sequence
 
 from graphengine.graph.node import LayerCall, Node
 from graphengine.graph.tensor import Constant, SymbolicTensor, Variable, format_shape
 from graphengine.graph.topo import topological_order
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 Site = LayerCall | Node
 
@@ -98,6 +99,8 @@ class LayerGraph:
         return list(seen.values())
 
     def _digraph(self, model_name: str) -> nx.DiGraph:
+        import networkx as nx
+
         graph = nx.DiGraph()
         self.sites.sort(key=lambda s: s.id)  # creation order: a topological order, for listing
         for site in self.sites:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Iterable
-
-import networkx as nx
+from typing import TYPE_CHECKING, Iterable
 
 from graphengine.graph.node import Node
 from graphengine.graph.tensor import SymbolicTensor
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 def collect_nodes(
@@ -30,6 +31,8 @@ def collect_nodes(
 
 def node_digraph(nodes: Iterable[Node]) -> nx.DiGraph:
     """A DiGraph over `nodes` with an edge for every tensor passed from one node to another."""
+    import networkx as nx
+
     graph = nx.DiGraph()
     nodes = list(nodes)
     members = {n.id for n in nodes}
@@ -45,6 +48,8 @@ def node_digraph(nodes: Iterable[Node]) -> nx.DiGraph:
 def topological_order(graph: nx.DiGraph) -> list:
     """networkx's iterative lexicographical sort, ties broken by creation order: the same graph
     always gives the same order. Raises ValueError naming a cycle if there is one."""
+    import networkx as nx
+
     try:
         return list(
             nx.lexicographical_topological_sort(graph, key=lambda n: graph.nodes[n]["order"])

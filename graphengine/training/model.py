@@ -4,9 +4,8 @@ runs through compiled plans, and gives vector-Jacobian products through the back
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-import networkx as nx
 import numpy as np
 
 from graphengine import utils
@@ -23,6 +22,9 @@ from graphengine.runtime.plan import Plan, concrete_specs, forward_order
 from graphengine.training import model_config, saving
 from graphengine.training.trainer import Trainer
 from graphengine.tree import flatten, map_tensors, pack_like
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 class Model(Trainer, Layer):

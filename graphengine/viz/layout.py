@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-import networkx as nx
 
 BOX_GAP = 24.0  # between neighbouring boxes of a rank
 DUMMY_GAP = 10.0  # beside a long edge passing through a rank
@@ -65,6 +64,8 @@ class Placed:
 
 
 def longest_path_ranks(keys: list[str], edges: Iterable[tuple[str, str]]) -> dict[str, int]:
+    import networkx as nx
+
     graph = nx.DiGraph()
     graph.add_nodes_from(keys)
     graph.add_edges_from((u, v) for u, v in edges if u != v)

@@ -12,11 +12,14 @@ Callers flatten: arrays are 1-D, C-contiguous, float32 or float64, all the same 
 """
 
 import math
+import warnings
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.core.errors import NumbaIRAssumptionWarning
+from numba.extending import NativeValue, models, overload, register_model, typeof_impl, unbox
 
-from kernels.activation_codes import HARD_SIGMOID, RELU, SIGMOID, TANH
+from kernels.activation_codes import HARD_SIGMOID, LINEAR, RELU, SIGMOID, TANH
 
 __all__ = [
     f"{kind}_{way}"
@@ -75,81 +78,239 @@ def sigmoid_derivative(y, one):
 
 
 @njit(inline="always")
+def hard_sigmoid_derivative(y, zero, one, sixth):
+    """The fused hard_sigmoid's derivative from its output y: sixth inside (0, 1), zero on the
+    flat parts and for NaN (a product with the mask, not a branch: Numba's inliner mislabels a
+    branch's variables inside the recurrent kernels)."""
+    return sixth * ((y > zero) & (y < one))
+
+
+@njit(inline="always")
 def tanh_derivative(y, one):
     """tanh'(x) = 1 - y^2 from y = tanh(x)."""
     return one - y * y
 
 
 # -- fused rows ------------------------------------------------------------------------------------
-# One branch per fused activation (kernels/activation_codes.py names the codes), tested outside
-# the loops so that each loop vectorizes; literals come in typed, as a float64 literal would
-# widen float32 arithmetic and halve the vector width. Inlined into their callers, which compile
-# them with their own flags (the recurrent kernels' fastmath contraction included).
+# activate_row and derivative_row run the fused activation `code` over a row. Given a Fused code
+# (below), Numba compiles that activation's loop alone; given a plain int (the CUDA launchers'
+# records, a caller's own code), one branch per activation, tested outside the loops so that
+# each loop vectorizes. Literals come in typed, as a float64 literal would widen float32
+# arithmetic and halve the vector width. Inlined into their callers, which compile them with
+# their own flags (the recurrent kernels' fastmath contraction included).
+
+
+_CODES = (LINEAR, RELU, SIGMOID, TANH, HARD_SIGMOID)
+
+
+class FusedType(types.Type):
+    """Numba's type of a Fused code: the code is part of the type, the value carries nothing."""
+
+    def __init__(self, code):
+        self.code = code
+        super().__init__(name=f"Fused({code})")
+
+
+class Fused(int):
+    """A fused activation's code (kernels/activation_codes.py) that Numba types as that
+    activation (FusedType), not as an int: a kernel taking one compiles the loops of that
+    activation only. Compiling every activation's branch was most of a first call's compile
+    time (benchmarks/NOTES.md). Compares and hashes as its int. Each code is an instance of a
+    subclass of its own whose class attribute `_numba_type_` Numba's dispatcher reads without
+    calling into Python (0.2 us a call, as an int; typeof_impl took 1.3 us)."""
+
+    __slots__ = ()
+
+    def __new__(cls, code):
+        return int.__new__(_FUSED_CLASSES[int(code)], code)
+
+    def __repr__(self):
+        return f"Fused({int(self)})"
+
+
+_FUSED_CLASSES = {
+    code: type(f"Fused{code}", (Fused,), {"__slots__": (), "_numba_type_": FusedType(code)})
+    for code in _CODES
+}
+
+
+@typeof_impl.register(Fused)
+def _typeof_fused(val, c):  # a Fused inside a tuple (the recurrent step records)
+    return val._numba_type_
+
+
+register_model(FusedType)(models.OpaqueModel)
+
+# Numba's typed inliner (the inline="always" overloads below) leaves the inlined rows' variables
+# out of the caller's scope table, and its SSA pass then warns "variable ... is not in scope" as
+# it keeps their names: a pedantic check on Numba's own bookkeeping, not on the code, whose bits
+# the tests compare with the standalone kernels'. Only that warning, for these rows, is ignored.
+IR_SCOPE_WARNING = r"variable '\w*_row_v\d+\w*(\.\d+)?' is not in scope"  # (tests/conftest.py)
+warnings.filterwarnings("ignore", message=IR_SCOPE_WARNING, category=NumbaIRAssumptionWarning)
+
+
+@unbox(FusedType)
+def _unbox_fused(typ, obj, c):
+    return NativeValue(c.context.get_dummy_value())
 
 
 @njit(inline="always")
+def _linear_row(v, code):
+    pass
+
+
+@njit(inline="always")
+def _relu_row(v, code):
+    zero, top = v.dtype.type(0), v.dtype.type(math.inf)  # slope 0, nothing clipped: LLVM folds
+    for j in range(v.size):
+        v[j] = relu_value(v[j], zero, top, zero)
+
+
+@njit(inline="always")
+def _sigmoid_row(v, code):
+    for j in range(v.size):
+        v[j] = sigmoid_value(v[j])
+
+
+@njit(inline="always")
+def _tanh_row(v, code):
+    for j in range(v.size):
+        v[j] = math.tanh(v[j])
+
+
+@njit(inline="always")
+def _hard_sigmoid_row(v, code):
+    zero, one = v.dtype.type(0), v.dtype.type(1)
+    sixth, half = v.dtype.type(1.0 / 6.0), v.dtype.type(0.5)
+    for j in range(v.size):
+        v[j] = min(max(v[j] * sixth + half, zero), one)  # min and max keep a NaN
+
+
+_ACTIVATE_ROWS = {
+    LINEAR: _linear_row,
+    RELU: _relu_row,
+    SIGMOID: _sigmoid_row,
+    TANH: _tanh_row,
+    HARD_SIGMOID: _hard_sigmoid_row,
+}
+
+
 def activate_row(v, code):
     """v (1-D) = f(v) in place, f the fused activation `code` (LINEAR leaves v alone), with the
     standalone formulas but hard_sigmoid's (in v's float type, times a rounded 1/6: it fuses in
     the recurrent gates only). The recurrent kernels take float32 tanh and sigmoid from their
-    own rational approximations and the rest from here."""
-    zero, one = v.dtype.type(0), v.dtype.type(1)
-    if code == RELU:
-        top = v.dtype.type(math.inf)  # slope 0, nothing clipped, threshold 0: LLVM folds them
-        for j in range(v.size):
-            v[j] = relu_value(v[j], zero, top, zero)
-    elif code == SIGMOID:
-        for j in range(v.size):
-            v[j] = sigmoid_value(v[j])
-    elif code == TANH:
-        for j in range(v.size):
-            v[j] = math.tanh(v[j])
-    elif code == HARD_SIGMOID:
-        sixth, half = v.dtype.type(1.0 / 6.0), v.dtype.type(0.5)
-        for j in range(v.size):
-            v[j] = min(max(v[j] * sixth + half, zero), one)  # min and max keep a NaN
+    own rational approximations and the rest from here. Numba only (the overload below)."""
+    raise TypeError("activate_row runs inside Numba kernels only")
+
+
+@overload(activate_row, inline="always")
+def _activate_row(v, code):
+    if isinstance(code, FusedType):
+        return _ACTIVATE_ROWS[code.code].py_func
+
+    def branches(v, code):
+        if code == RELU:
+            _relu_row(v, code)
+        elif code == SIGMOID:
+            _sigmoid_row(v, code)
+        elif code == TANH:
+            _tanh_row(v, code)
+        elif code == HARD_SIGMOID:
+            _hard_sigmoid_row(v, code)
+
+    return branches
+
+
+# The derivative rows: dz = dy * f'(x), written with y = f(x) (every fused activation's
+# derivative is a function of its output, so backward passes keep outputs only), as a product,
+# so a NaN or infinite dy stays so wherever f' is finite. With `summing` (a constant at each call
+# site: the test folds away) sums += dz in the same loop. dz may be dy: in place.
 
 
 @njit(inline="always")
-def derivative_row(y, dy, code, dz, sums, summing):
-    """dz = dy * f'(x) over 1-D rows, written with y = f(x) (every fused activation's derivative
-    is a function of its output, so backward passes keep outputs only), f the fused activation
-    `code`: the standalone derivatives, as a product, so a NaN or infinite dy stays so wherever
-    f' is finite. With `summing` (a constant at each call site: the test folds away) sums += dz
-    in the same loop. dz may be dy: in place."""
+def _linear_derivative_row(y, dy, code, dz, sums, summing):
+    for j in range(dz.size):
+        g = dy[j]
+        dz[j] = g
+        if summing:
+            sums[j] += g
+
+
+@njit(inline="always")
+def _relu_derivative_row(y, dy, code, dz, sums, summing):
     zero, one = dz.dtype.type(0), dz.dtype.type(1)
-    if code == RELU:
-        top = dz.dtype.type(math.inf)  # a plain relu: relu'(inf) = 1
-        for j in range(dz.size):
-            g = dy[j] * relu_derivative(y[j], zero, top, zero, zero, one)
-            dz[j] = g
-            if summing:
-                sums[j] += g
-    elif code == SIGMOID:
-        for j in range(dz.size):
-            g = dy[j] * sigmoid_derivative(y[j], one)
-            dz[j] = g
-            if summing:
-                sums[j] += g
-    elif code == TANH:
-        for j in range(dz.size):
-            g = dy[j] * tanh_derivative(y[j], one)
-            dz[j] = g
-            if summing:
-                sums[j] += g
-    elif code == HARD_SIGMOID:
-        sixth = dz.dtype.type(1.0 / 6.0)
-        for j in range(dz.size):
-            g = dy[j] * (sixth if zero < y[j] < one else zero)
-            dz[j] = g
-            if summing:
-                sums[j] += g
-    else:  # LINEAR
-        for j in range(dz.size):
-            g = dy[j]
-            dz[j] = g
-            if summing:
-                sums[j] += g
+    top = dz.dtype.type(math.inf)  # a plain relu: relu'(inf) = 1
+    for j in range(dz.size):
+        g = dy[j] * relu_derivative(y[j], zero, top, zero, zero, one)
+        dz[j] = g
+        if summing:
+            sums[j] += g
+
+
+@njit(inline="always")
+def _sigmoid_derivative_row(y, dy, code, dz, sums, summing):
+    one = dz.dtype.type(1)
+    for j in range(dz.size):
+        g = dy[j] * sigmoid_derivative(y[j], one)
+        dz[j] = g
+        if summing:
+            sums[j] += g
+
+
+@njit(inline="always")
+def _tanh_derivative_row(y, dy, code, dz, sums, summing):
+    one = dz.dtype.type(1)
+    for j in range(dz.size):
+        g = dy[j] * tanh_derivative(y[j], one)
+        dz[j] = g
+        if summing:
+            sums[j] += g
+
+
+@njit(inline="always")
+def _hard_sigmoid_derivative_row(y, dy, code, dz, sums, summing):
+    zero, one, sixth = dz.dtype.type(0), dz.dtype.type(1), dz.dtype.type(1.0 / 6.0)
+    for j in range(dz.size):
+        g = dy[j] * hard_sigmoid_derivative(y[j], zero, one, sixth)
+        dz[j] = g
+        if summing:
+            sums[j] += g
+
+
+_DERIVATIVE_ROWS = {
+    LINEAR: _linear_derivative_row,
+    RELU: _relu_derivative_row,
+    SIGMOID: _sigmoid_derivative_row,
+    TANH: _tanh_derivative_row,
+    HARD_SIGMOID: _hard_sigmoid_derivative_row,
+}
+
+
+def derivative_row(y, dy, code, dz, sums, summing):
+    """dz = dy * f'(x) over 1-D rows from y = f(x), f the fused activation `code`, the
+    standalone derivatives; sums += dz as well with `summing` (see above). Numba only (the
+    overload below)."""
+    raise TypeError("derivative_row runs inside Numba kernels only")
+
+
+@overload(derivative_row, inline="always")
+def _derivative_row(y, dy, code, dz, sums, summing):
+    if isinstance(code, FusedType):
+        return _DERIVATIVE_ROWS[code.code].py_func
+
+    def branches(y, dy, code, dz, sums, summing):
+        if code == RELU:
+            _relu_derivative_row(y, dy, code, dz, sums, summing)
+        elif code == SIGMOID:
+            _sigmoid_derivative_row(y, dy, code, dz, sums, summing)
+        elif code == TANH:
+            _tanh_derivative_row(y, dy, code, dz, sums, summing)
+        elif code == HARD_SIGMOID:
+            _hard_sigmoid_derivative_row(y, dy, code, dz, sums, summing)
+        else:
+            _linear_derivative_row(y, dy, code, dz, sums, summing)
+
+    return branches
 
 
 # -- kernels ---------------------------------------------------------------------------------------

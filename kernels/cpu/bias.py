@@ -11,9 +11,10 @@ import numpy as np
 from numba import njit
 
 from kernels.activation_codes import BIAS, LINEAR, codes
-from kernels.cpu.activations import activate_row, derivative_row
+from kernels.cpu.activations import Fused, activate_row, derivative_row
 
-CODES = codes(BIAS)
+# the fused codes, by name, as Fused: each kernel compiles the activations it runs, no others
+CODES = {name: Fused(code) for name, code in codes(BIAS).items()}
 SUM_BLOCK = 256  # rows summed on their own before joining a column total (float32 accuracy)
 
 __all__ = ["bias_activation", "bias_activation_backward", "bias_backward"]

@@ -19,7 +19,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from kernels.activation_codes import SIGMOID, TANH
-from kernels.cpu.activations import activate_row, derivative_row, sigmoid_value
+from kernels.cpu.activations import FusedType, activate_row, derivative_row, sigmoid_value
 
 # numpy's error model: float division without a zero check, so loops with one vectorize;
 # "contract" lets LLVM fuse a * b + c into one FMA (twice as fast for the polynomials below)
@@ -108,18 +108,43 @@ def _fast_sigmoid(x):
 
 
 @njit(**_INLINE)
+def _fast_tanh_row(v, code):
+    for j in range(v.size):
+        v[j] = fast_tanh(v[j])
+
+
+@njit(**_INLINE)
+def _fast_sigmoid_row(v, code):
+    for j in range(v.size):
+        v[j] = fast_sigmoid(v[j])
+
+
 def _activate(v, code):
     """v = f(v) in place on a 1-D row: the float32 approximations above for tanh and sigmoid,
-    the shared fused row (activations.activate_row) for the others; the switch is outside the
-    loops so each one vectorizes."""
-    if code == TANH:
-        for j in range(v.size):
-            v[j] = fast_tanh(v[j])
-    elif code == SIGMOID:
-        for j in range(v.size):
-            v[j] = fast_sigmoid(v[j])
-    else:
-        activate_row(v, code)
+    the shared fused row (activations.activate_row) for the others; for a Fused code, that
+    activation's loop alone, else one branch each, the switch outside the loops so each one
+    vectorizes. Numba only (the overload below)."""
+    raise TypeError("_activate runs inside Numba kernels only")
+
+
+@overload(_activate, inline="always")
+def _activate_overload(v, code):
+    if isinstance(code, FusedType):
+        if code.code == TANH:
+            return _fast_tanh_row.py_func
+        if code.code == SIGMOID:
+            return _fast_sigmoid_row.py_func
+        return lambda v, code: activate_row(v, code)
+
+    def branches(v, code):
+        if code == TANH:
+            _fast_tanh_row(v, code)
+        elif code == SIGMOID:
+            _fast_sigmoid_row(v, code)
+        else:
+            activate_row(v, code)
+
+    return branches
 
 
 @njit(**_INLINE)

@@ -20,6 +20,7 @@ import numpy as np
 from numba import njit, prange
 
 from kernels.cpu import threads
+from kernels.cpu.activations import Fused
 from kernels.cpu.blas import GEMMS, NO_TRANS, ROW_MAJOR, SMALL_MATRIX, TRANS
 from kernels.cpu.elementwise import fill
 from kernels.cpu.matmul import matmul, matmul_at_b
@@ -204,6 +205,16 @@ def _gemm_for(loop, arrays):
     return gemm
 
 
+def _fused(stages):
+    """The stages with their records' activation codes as activations.Fused: the step kernels
+    compile the activations the layer runs, no others."""
+    out = []
+    for src, r, dst, kernel, args in stages:
+        codes = {f: Fused(getattr(args, f)) for f in ("act", "ract") if f in args._fields}
+        out.append((src, r, dst, kernel, args._replace(**codes)))
+    return out
+
+
 def _operands(stages):
     return [x for src, r, dst, _, args in stages for x in (src, r, dst, args)]
 
@@ -213,6 +224,7 @@ def rnn_forward_sequence(rows, work, projection, stages):
     ranges run at once): the input projection of the step, gx[t] = x[t] @ w (projection =
     (x, w, gx)), then each stage: dst = src[t] @ r and its kernel. Projecting step by step, just
     before the step reads it, beats one product for all steps up front (benchmarks/NOTES.md)."""
+    stages = _fused(stages)
     loop = _LOOPS.get(tuple(stage[3] for stage in stages))
     gemm = _gemm_for(loop, [*projection, *(a for stage in stages for a in stage[:3])])
     with threads.parallel_rows(rows, work, gemm is not None) as bounds:
@@ -224,6 +236,7 @@ def rnn_forward_sequence(rows, work, projection, stages):
 
 def rnn_backward_sequence(rows, work, stages):
     """For t = T - 1 .. 0, on rows 0:rows, each stage: its kernel, then dst = src[t] @ r."""
+    stages = _fused(stages)
     loop = _LOOPS.get(tuple(stage[3] for stage in stages))
     gemm = _gemm_for(loop, [a for stage in stages for a in stage[:3]])
     with threads.parallel_rows(rows, work, gemm is not None) as bounds:

@@ -1,5 +1,7 @@
 """CUDA kernels: @cuda.jit kernels behind launchers with the names and signatures of kernels.cpu,
-one file per family; launch configuration lives in launch.py. Arrays are numba device arrays."""
+one file per family; launch configuration lives in launch.py. Arrays are numba device arrays.
+Every kernel is cached on disk (cache=True), as the CPU kernels, under kernels/cache.py's
+locators (keyed by every kernel source)."""
 
 from kernels.cuda.activations import *  # noqa: F403
 from kernels.cuda.bias import *  # noqa: F403

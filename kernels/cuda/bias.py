@@ -22,7 +22,7 @@ def bias_arg(bias, dtype):
     return (device(np.zeros(1, dtype)), False) if bias is None else (bias, True)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def bias_activation_kernel(y, bias, has_bias, act):
     F = y.shape[1]
     for i in range(cuda.grid(1), y.shape[0] * F, cuda.gridsize(1)):
@@ -39,7 +39,7 @@ def bias_activation(y2d, bias, activation):
     elementwise(bias_activation_kernel, y2d.size)(y2d, *bias_arg(bias, y2d.dtype), act)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def activation_grad_kernel(y, dy, act, dz):
     for i in range(cuda.grid(1), y.size, cuda.gridsize(1)):
         dz[i] = dy[i] * fused_derivative(y[i], act)

@@ -15,7 +15,7 @@ from kernels.cuda.matmul import gemm
 __all__ = ["conv2d_backward_input", "conv2d_backward_weight", "conv2d_forward"]
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def im2col_kernel(x, kh, kw, sh, sw, dh, dw, ph, pw, OH, OW, cols):
     """cols[g, (n, oh, ow), (i, j, c)] = x[n, oh*sh + i*dh - ph, ow*sw + j*dw - pw, g*C/G + c],
     0 outside x; x (N, H, W, C)."""
@@ -36,7 +36,7 @@ def im2col_kernel(x, kh, kw, sh, sw, dh, dw, ph, pw, OH, OW, cols):
             cols[g, m, t] = 0
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def col2im_kernel(dcols, kh, kw, sh, sw, dh, dw, ph, pw, OH, OW, bias, has_bias, act, dx):
     """dx[n, h, w, c] = act(bias + sum of the column entries copied from that cell)."""
     N, H, W, C = dx.shape

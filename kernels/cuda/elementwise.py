@@ -191,13 +191,13 @@ def not_equal(a, b, out):
     broadcast_binary("not_equal", a, b, out)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def fill_kernel(value, out):
     for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
         out[i] = value
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def fill_2d_kernel(value, out):
     """out[...] = value for a 2-D array of any strides (a column slice of a buffer)."""
     cols = out.shape[1]

@@ -10,7 +10,7 @@ from kernels.cuda.launch import elementwise, flat
 __all__ = ["gather_forward", "gather_backward", "one_hot"]
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def gather_kernel(table, ids, out):
     V, D = table.shape
     for e in range(cuda.grid(1), out.size, cuda.gridsize(1)):
@@ -23,7 +23,7 @@ def gather_forward(table, ids, out):
     elementwise(gather_kernel, out.size)(table, flat(ids), flat(out))
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def scatter_add_kernel(ids, dy, dtable):
     V, D = dtable.shape
     for e in range(cuda.grid(1), dy.size, cuda.gridsize(1)):
@@ -39,7 +39,7 @@ def gather_backward(ids, dy, dtable):
     elementwise(scatter_add_kernel, ids.size * D)(flat(ids), dy.reshape(ids.size, D), dtable)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def one_hot_kernel(ids, out):
     depth = out.shape[1]
     for e in range(cuda.grid(1), out.size, cuda.gridsize(1)):

@@ -20,7 +20,7 @@ __all__ = [
 ]
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def channel_stats_kernel(x, momentum, epsilon, moving_mean, moving_var, mean, inv_std):
     buf = cuda.shared.array(THREADS, float64)
     a, c, b = x.shape
@@ -52,7 +52,7 @@ def batchnorm_training_stats(x, momentum, epsilon, moving_mean, moving_var, mean
     )
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def inference_stats_kernel(moving_mean, moving_var, epsilon, mean, inv_std):
     for ch in range(cuda.grid(1), mean.size, cuda.gridsize(1)):
         mean[ch] = moving_mean[ch]
@@ -64,7 +64,7 @@ def batchnorm_inference_stats(moving_mean, moving_var, epsilon, mean, inv_std):
     elementwise(inference_stats_kernel, mean.size)(moving_mean, moving_var, epsilon, mean, inv_std)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def normalize_kernel(x, mean, inv_std, gamma, beta, y):
     a, c, b = x.shape
     for e in range(cuda.grid(1), x.size, cuda.gridsize(1)):
@@ -78,7 +78,7 @@ def batchnorm_forward(x, mean, inv_std, gamma, beta, y):
     elementwise(normalize_kernel, x.size)(x, mean, inv_std, gamma, beta, y)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def dy_sums_kernel(x, dy, mean, inv_std, dgamma, dbeta):
     buf = cuda.shared.array(THREADS, float64)
     a, c, b = x.shape
@@ -96,7 +96,7 @@ def dy_sums_kernel(x, dy, mean, inv_std, dgamma, dbeta):
             dgamma[ch] = sg
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def batchnorm_dx_kernel(x, dy, mean, inv_std, gamma, k, dgamma, dbeta, dx):
     a, c, b = x.shape
     for e in range(cuda.grid(1), x.size, cuda.gridsize(1)):
@@ -116,7 +116,7 @@ def batchnorm_backward(x, dy, mean, inv_std, gamma, batch_stats, dx, dgamma, dbe
     elementwise(batchnorm_dx_kernel, x.size)(x, dy, mean, inv_std, gamma, k, dgamma, dbeta, dx)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def layernorm_forward_kernel(x, gamma, beta, epsilon, y, mean, inv_std):
     buf = cuda.shared.array(THREADS, float64)
     rows, n = x.shape
@@ -144,7 +144,7 @@ def layernorm_forward(x, gamma, beta, epsilon, y, mean, inv_std):
     per_block(layernorm_forward_kernel, x.shape[0])(x, gamma, beta, epsilon, y, mean, inv_std)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def layernorm_dx_kernel(x, dy, mean, inv_std, gamma, dx):
     buf = cuda.shared.array(THREADS, float64)
     rows, n = x.shape
@@ -163,7 +163,7 @@ def layernorm_dx_kernel(x, dy, mean, inv_std, gamma, dx):
             dx[r, j] = s * (dy[r, j] * gamma[j] - sg - xhat * sgx)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def layernorm_param_grad_kernel(x, dy, mean, inv_std, dgamma, dbeta):
     buf = cuda.shared.array(THREADS, float64)
     rows, n = x.shape

@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def sgd_kernel(w, g, m, lr, momentum, nesterov, decay):
     for i in range(cuda.grid(1), w.size, cuda.gridsize(1)):
         x = w[i]
@@ -42,7 +42,7 @@ def sgd_update(w, g, m, lr, momentum, nesterov, decay):
     elementwise(sgd_kernel, w.size)(w, g, m, lr, momentum, nesterov, decay)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def adam_kernel(w, g, m, v, v_hat, alpha, beta_1, beta_2, epsilon, amsgrad, decay):
     for i in range(cuda.grid(1), w.size, cuda.gridsize(1)):
         x = w[i]
@@ -65,7 +65,7 @@ def adam_update(w, g, m, v, v_hat, alpha, beta_1, beta_2, epsilon, amsgrad, deca
                                      decay)  # fmt: skip
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def rmsprop_kernel(w, g, velocity, mom, average_grad, lr, rho, momentum, epsilon, centered,
                    decay):  # fmt: skip
     for i in range(cuda.grid(1), w.size, cuda.gridsize(1)):
@@ -96,7 +96,7 @@ def rmsprop_update(w, g, velocity, mom, average_grad, lr, rho, momentum, epsilon
     )
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def adagrad_kernel(w, g, accumulator, lr, epsilon, decay):
     for i in range(cuda.grid(1), w.size, cuda.gridsize(1)):
         x = w[i]
@@ -112,7 +112,7 @@ def adagrad_update(w, g, accumulator, lr, epsilon, decay):
     elementwise(adagrad_kernel, w.size)(w, g, accumulator, lr, epsilon, decay)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def sum_of_squares_kernel(g, out):
     """out[0] = sum(g^2) in float64, by one block."""
     buf = cuda.shared.array(THREADS, float64)
@@ -131,7 +131,7 @@ def gradient_sum_of_squares(g):
     return float(out.copy_to_host()[0])
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def scale_kernel(g, factor):
     for i in range(cuda.grid(1), g.size, cuda.gridsize(1)):
         g[i] = g[i] * factor
@@ -142,7 +142,7 @@ def scale_gradient(g, factor):
     elementwise(scale_kernel, g.size)(g, factor)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def clip_value_kernel(g, clipvalue):
     for i in range(cuda.grid(1), g.size, cuda.gridsize(1)):
         gi = g[i]

@@ -15,7 +15,7 @@ __all__ = [
 ]
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def pool_kernel(x, kh, kw, sh, sw, ph, pw, is_max, y, argmax):
     """y = max (argmax = h * W + w of the first maximum, row-major) or mean of each window's real
     cells."""
@@ -56,7 +56,7 @@ def avg_pool2d_forward(x, pool_size, strides, pads, y):
     elementwise(pool_kernel, y.size)(x, kh, kw, sh, sw, ph, pw, False, y, y)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def max_pool_grad_kernel(dy, argmax, dx):
     """dx[n, argmax, c] += dy[n, p, c]; dy, argmax (N, P, C), dx (N, H*W, C)."""
     N, P, C = dy.shape
@@ -77,7 +77,7 @@ def max_pool2d_backward(dy, argmax, dx):
     )
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def avg_pool_grad_kernel(dy, kh, kw, sh, sw, ph, pw, dx):
     """dx[n, h, w, c] = sum over the windows holding (h, w) of dy / (the window's real cells)."""
     N, H, W, C = dx.shape

@@ -66,7 +66,7 @@ def launch_rows(kernel, rows, units, *args):
     elementwise(kernel, rows * units)(*[_on_device(a) for a in args])
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def time_major_kernel(x, reverse, dmask, has_dmask, to_time, out):
     """to_time: out (T, N, D)[t, n] = x (N, T, D)[n, s] * dmask; else the inverse."""
     if to_time:
@@ -94,7 +94,7 @@ def rnn_from_time_major(src, reverse, dmask, has_dmask, out):
     elementwise(time_major_kernel, src.size)(src, reverse, device(dmask), has_dmask, False, out)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def threshold_kernel(u, rate, scale):
     for i in range(cuda.grid(1), u.size, cuda.gridsize(1)):
         u[i] = scale if u[i] >= rate else 0
@@ -111,7 +111,7 @@ def rnn_dropout_mask(rate, rng, out):
     elementwise(threshold_kernel, u.size)(u, t(rate), t(1.0 / (1.0 - rate)))
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def simple_rnn_step_kernel(t, n0, n1, a):
     U = a.hs.shape[2]
     for e in range(cuda.grid(1), (n1 - n0) * U, cuda.gridsize(1)):
@@ -130,7 +130,7 @@ def simple_rnn_forward_step(t, n0, n1, args):
     launch_rows(simple_rnn_step_kernel, n1 - n0, args.hs.shape[2], t, n0, n1, args)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def lstm_step_kernel(t, n0, n1, a):
     T, _, U = a.cs.shape
     gates, hr, bias = a.gates, a.hr, a.bias
@@ -172,7 +172,7 @@ def lstm_forward_step(t, n0, n1, args):
     launch_rows(lstm_step_kernel, n1 - n0, args.cs.shape[2], t, n0, n1, args)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def gru_step_kernel(t, n0, n1, a):
     U = a.aux.shape[2]
     gates, hr = a.gates, a.hr
@@ -201,7 +201,7 @@ def gru_forward_step(t, n0, n1, args):
     launch_rows(gru_step_kernel, n1 - n0, args.aux.shape[2], t, n0, n1, args)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def gru_gates_kernel(t, n0, n1, a):
     U = a.aux.shape[2]
     gates = a.gates
@@ -221,7 +221,7 @@ def gru_forward_gates(t, n0, n1, args):
     launch_rows(gru_gates_kernel, n1 - n0, args.aux.shape[2], t, n0, n1, args)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def gru_candidate_kernel(t, n0, n1, a):
     U = a.hrh.shape[1]
     gates = a.gates

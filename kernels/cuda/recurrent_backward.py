@@ -31,7 +31,7 @@ def state_grad(t, n, j, keep, a):
         a.dout[n, j] = 0 if a.zero_out else gy
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def simple_rnn_back_kernel(t, n0, n1, a):
     U = a.dpass.shape[1]
     dz, dpass = a.dz, a.dpass
@@ -52,7 +52,7 @@ def simple_rnn_backward_step(t, n0, n1, args):
     launch_rows(simple_rnn_back_kernel, n1 - n0, args.dpass.shape[1], t, n0, n1, args)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def lstm_back_kernel(t, n0, n1, a):
     U = a.dpass.shape[1]
     dz, gates, act, ract = a.dz, a.gates, a.act, a.ract
@@ -86,7 +86,7 @@ def lstm_backward_step(t, n0, n1, args):
     launch_rows(lstm_back_kernel, n1 - n0, args.dpass.shape[1], t, n0, n1, args)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def gru_back_kernel(t, n0, n1, a):
     U = a.dpass.shape[1]
     dz, dzh, gates = a.dz, a.dzh, a.gates
@@ -119,7 +119,7 @@ def gru_backward_step(t, n0, n1, args):
     launch_rows(gru_back_kernel, n1 - n0, args.dpass.shape[1], t, n0, n1, args)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def gru_candidate_back_kernel(t, n0, n1, a):
     U = a.dpass.shape[1]
     dz, gates = a.dz, a.gates
@@ -145,7 +145,7 @@ def gru_backward_candidate(t, n0, n1, args):
     launch_rows(gru_candidate_back_kernel, n1 - n0, args.dpass.shape[1], t, n0, n1, args)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def gru_gates_back_kernel(t, n0, n1, a):
     U = a.dpass.shape[1]
     for e in range(cuda.grid(1), (n1 - n0) * U, cuda.gridsize(1)):
@@ -162,7 +162,7 @@ def gru_backward_gates(t, n0, n1, args):
     launch_rows(gru_gates_back_kernel, n1 - n0, args.dpass.shape[1], t, n0, n1, args)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def finish_back_kernel(n0, n1, dhr, rmask, has_rmask, dpass, out):
     U = out.shape[1]
     for e in range(cuda.grid(1), (n1 - n0) * U, cuda.gridsize(1)):

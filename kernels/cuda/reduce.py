@@ -50,7 +50,7 @@ def block_sum(buf, v):
     return total
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def reduce_kernel(x, oshape, ostr, rshape, rstr, nr, is_max, scale, out):
     """out[o] = sum (or max) of x over the reduced index set of output o, times scale."""
     buf = cuda.shared.array(THREADS, float64)
@@ -132,7 +132,7 @@ def broadcast_scaled(dy, scale, dx):
     read(dy, 0, broadcast_strides(dy.shape, dx.shape), float(scale), dx)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def max_backward_kernel(x, y, dy, shape, ys, gs, rshape, rstr, nr, dx):
     """dx[i] = dy / (ties in i's group) where x[i] equals its group's max, else 0."""
     for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
@@ -162,7 +162,7 @@ def max_backward(x, y, dy, dx):
     )
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def softmax_forward_kernel(x, log, out):
     a, n, b = x.shape
     for r in range(cuda.grid(1), a * b, cuda.gridsize(1)):
@@ -182,7 +182,7 @@ def softmax_forward_kernel(x, log, out):
                 out[i, j, k] = math.exp(x[i, j, k] - m) / s
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def softmax_backward_kernel(y, dy, log, dx):
     a, n, b = y.shape
     for r in range(cuda.grid(1), a * b, cuda.gridsize(1)):

@@ -30,7 +30,7 @@ def _draw(rng, mask, normal):
     flat(mask).copy_to_device(host)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def threshold_apply_kernel(x, u, rate, kept, shift, offset, apply, y):
     """u = kept if u >= rate else 0 (in place), then y = (x - shift) * u + offset if apply."""
     for i in range(cuda.grid(1), u.size, cuda.gridsize(1)):
@@ -81,7 +81,7 @@ def alpha_dropout_apply(x, mask, alpha_p, offset, y):
     broadcast_binary("shift_scale_add", x, mask, y, alpha_p, offset)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def gaussian_kernel(x, n, stddev, multiplicative, y):
     for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
         if multiplicative:

@@ -30,21 +30,21 @@ __all__ = [
 ]
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def strided_read_kernel(x, base, shape, strides, scale, out):
     """out[i] = x[base + offset(i)] * scale: x and out flat, offsets over out's shape."""
     for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
         out[i] = x[base + offset(i, shape, strides)] * scale
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def strided_write_kernel(src, base, shape, strides, dst):
     """dst[base + offset(i)] = src[i]: src and dst flat, offsets over src's shape."""
     for i in range(cuda.grid(1), src.size, cuda.gridsize(1)):
         dst[base + offset(i, shape, strides)] = src[i]
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def copy_2d_kernel(x, out):
     """out = x for 2-D arrays of any strides (column slices of buffers)."""
     cols = out.shape[1]
@@ -52,7 +52,7 @@ def copy_2d_kernel(x, out):
         out[i // cols, i % cols] = x[i // cols, i % cols]
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def copy_3d_kernel(x, out):
     b, c = out.shape[1], out.shape[2]
     for i in range(cuda.grid(1), out.shape[0] * b * c, cuda.gridsize(1)):
