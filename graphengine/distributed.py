@@ -17,6 +17,7 @@ import numpy as np
 _comm: Any = None
 _mpi: Any = None
 _timeout = 120.0
+_ABORT_PAUSE = 0.5  # seconds between a failing rank's error message and MPI_Abort
 
 
 def initialize(timeout: float | None = None) -> None:
@@ -39,8 +40,13 @@ def initialize(timeout: float | None = None) -> None:
         previous = sys.excepthook
 
         def abort_job(kind: type, value: BaseException, tb: Any) -> None:
+            # the error first, then its traceback: MPI_Abort kills every rank at once, and the
+            # launcher may drop output still on its way (seen on a loaded machine: a traceback
+            # cut before its last line); a moment's pause lets it through
+            print(f"rank {_comm.Get_rank()}: {kind.__name__}: {value}", file=sys.stderr)
             previous(kind, value, tb)
             sys.stderr.flush()
+            time.sleep(_ABORT_PAUSE)
             _comm.Abort(1)  # the other ranks would otherwise wait in a collective forever
 
         sys.excepthook = abort_job

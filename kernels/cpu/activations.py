@@ -19,7 +19,7 @@ from numba import njit, types
 from numba.core.errors import NumbaIRAssumptionWarning
 from numba.extending import NativeValue, models, overload, register_model, typeof_impl, unbox
 
-from kernels.activation_codes import HARD_SIGMOID, LINEAR, RELU, SIGMOID, TANH
+from kernels.activation_codes import FUSED, HARD_SIGMOID, LINEAR, RELU, SIGMOID, TANH
 
 __all__ = [
     f"{kind}_{way}"
@@ -80,9 +80,8 @@ def sigmoid_derivative(y, one):
 @njit(inline="always")
 def hard_sigmoid_derivative(y, zero, one, sixth):
     """The fused hard_sigmoid's derivative from its output y: sixth inside (0, 1), zero on the
-    flat parts and for NaN (a product with the mask, not a branch: Numba's inliner mislabels a
-    branch's variables inside the recurrent kernels)."""
-    return sixth * ((y > zero) & (y < one))
+    flat parts and for NaN."""
+    return sixth if zero < y < one else zero
 
 
 @njit(inline="always")
@@ -98,9 +97,6 @@ def tanh_derivative(y, one):
 # each loop vectorizes. Literals come in typed, as a float64 literal would widen float32
 # arithmetic and halve the vector width. Inlined into their callers, which compile them with
 # their own flags (the recurrent kernels' fastmath contraction included).
-
-
-_CODES = (LINEAR, RELU, SIGMOID, TANH, HARD_SIGMOID)
 
 
 class FusedType(types.Type):
@@ -130,7 +126,7 @@ class Fused(int):
 
 _FUSED_CLASSES = {
     code: type(f"Fused{code}", (Fused,), {"__slots__": (), "_numba_type_": FusedType(code)})
-    for code in _CODES
+    for code, _ in FUSED.values()
 }
 
 
