@@ -53,15 +53,19 @@ def bias_activation(y2d, bias, activation):
 
 
 @njit(cache=True)
-def _activation_grad(y, dy, act, dz, db):
+def _activation_grad(y, dy, act, dz, db, block):
     """dz = dy * act'(x) from y = act(x) for (M, F) arrays; db (F,) = column sums of dz, summed
-    in blocks of SUM_BLOCK rows (float32 sums of ~1e5 rows then keep ~1e-6 relative error
-    rather than ~1e-5). Row views keep every inner index 0-based (no wraparound selects in the
-    vector loop)."""
+    in blocks of SUM_BLOCK rows in `block` (F,), scratch (float32 sums of ~1e5 rows then keep
+    ~1e-6 relative error rather than ~1e-5). Row views keep every inner index 0-based (no
+    wraparound selects in the vector loop). Scratch comes from the caller and zeroing is a loop:
+    np.zeros and slice assignment inside a kernel compile implementations of their own, a
+    fifth of a first Dense step's compiling (benchmarks/NOTES.md)."""
     M, F = y.shape
-    db[:] = 0
+    for f in range(F):
+        db[f] = 0
     for r0 in range(0, M, SUM_BLOCK):
-        block = np.zeros(F, db.dtype)
+        for f in range(F):
+            block[f] = 0
         for r in range(r0, min(r0 + SUM_BLOCK, M)):
             derivative_row(y[r], dy[r], act, dz[r], block, True)
         for f in range(F):
@@ -73,18 +77,22 @@ def bias_activation_backward(y, dy, activation, dz, db):
     but the last (db None: no bias). y, dy, dz (..., F), db (F,). Writes dz and db."""
     F = y.shape[-1]
     # an activation without a bias is rare: a throwaway accumulator costs nothing that matters
-    acc = np.zeros(F, y.dtype) if db is None else db
-    _activation_grad(y.reshape(-1, F), dy.reshape(-1, F), CODES[activation], dz.reshape(-1, F), acc)
+    acc = np.empty(F, y.dtype) if db is None else db
+    block = np.empty(F, acc.dtype)
+    _activation_grad(y.reshape(-1, F), dy.reshape(-1, F), CODES[activation], dz.reshape(-1, F), acc,
+                     block)  # fmt: skip
 
 
 @njit(cache=True)
-def _column_sums(a, out):
-    """out (F,) = sum of the rows of a (M, F), blocked as _activation_grad's (3x faster than
-    np.sum(axis=0) on (43264, 32) float32, measured)."""
+def _column_sums(a, out, block):
+    """out (F,) = sum of the rows of a (M, F), blocked in `block` (F,) as _activation_grad's
+    (3x faster than np.sum(axis=0) on (43264, 32) float32, measured)."""
     M, F = a.shape
-    out[:] = 0.0
+    for f in range(F):
+        out[f] = 0
     for r0 in range(0, M, SUM_BLOCK):
-        block = np.zeros(F, out.dtype)
+        for f in range(F):
+            block[f] = 0
         for r in range(r0, min(r0 + SUM_BLOCK, M)):
             row = a[r]
             for f in range(F):
@@ -95,4 +103,4 @@ def _column_sums(a, out):
 
 def bias_backward(dy, db):
     """db (F,) = sum of dy (..., F) over every axis but the last. Writes db."""
-    _column_sums(dy.reshape(-1, dy.shape[-1]), db)
+    _column_sums(dy.reshape(-1, dy.shape[-1]), db, np.empty(dy.shape[-1], db.dtype))
