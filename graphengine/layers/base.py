@@ -240,6 +240,41 @@ class Layer:
         """The current regularization penalties of this layer's weights."""
         return [float(w.regularizer(w.value)) for w in self.weights if w.regularizer is not None]
 
+    # -- the graph around the layer (Keras's layer.input / layer.output) ------------------------
+    @property
+    def input(self) -> Any:
+        """The input tensor(s) of the layer's first symbolic call, as it was given (Keras: a
+        shared layer's later calls are get_input_at(i))."""
+        return self.get_input_at(0)
+
+    @property
+    def output(self) -> Any:
+        """The output tensor(s) of the layer's first symbolic call, as it returned them."""
+        return self.get_output_at(0)
+
+    def get_input_at(self, node_index: int) -> Any:
+        """The input tensor(s) of the layer's call number `node_index` (0 = the first)."""
+        return self._call_at(node_index, "input").input_struct
+
+    def get_output_at(self, node_index: int) -> Any:
+        """The output tensor(s) of the layer's call number `node_index` (0 = the first)."""
+        return self._call_at(node_index, "output").output_struct
+
+    def _call_at(self, node_index: int, what: str) -> LayerCall:
+        if not self._calls:
+            raise AttributeError(
+                f"Layer '{self.name}' has never been called on symbolic inputs and thus has no "
+                f"defined {what}"
+            )
+        if isinstance(node_index, bool) or not isinstance(node_index, (int, np.integer)):
+            raise TypeError(f"Layer '{self.name}': node_index must be an int, got {node_index!r}")
+        if not 0 <= node_index < len(self._calls):
+            raise ValueError(
+                f"Asked to get {what} at node {node_index}, but layer '{self.name}' has only "
+                f"{len(self._calls)} inbound node{'s' if len(self._calls) != 1 else ''}"
+            )
+        return self._calls[node_index]
+
     # -- building and calling ------------------------------------------------------------------
     def build(self, input_shape: Any) -> None:
         self.built = True

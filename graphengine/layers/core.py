@@ -32,11 +32,15 @@ class InputLayer(Layer):
     ) -> None:
         super().__init__(name=name or None, dtype=dtype, **kwargs)
         self.batch_shape = self._batch_shape(shape, batch_size, batch_shape)
-        self.output = SymbolicTensor(self.batch_shape, self.dtype, name=self.name)
-        call = LayerCall(self, [], [], {})
-        call.outputs, call.output_struct = [self.output], self.output
-        self.output.layer_call = call
+        tensor = SymbolicTensor(self.batch_shape, self.dtype, name=self.name)
+        call = LayerCall(self, [], [], {})  # its output is the layer's `output`
+        call.outputs, call.output_struct = [tensor], tensor
+        tensor.layer_call = call
         self.built = True
+
+    def get_input_at(self, node_index: int) -> Any:
+        """An input layer's input is its own tensor (what `ge.Input` returned), as its output."""
+        return self.get_output_at(node_index)
 
     def _batch_shape(self, shape: Any, batch_size: Any, batch_shape: Any) -> tuple:
         """(batch_size, *shape) or batch_shape, each entry a non-negative int or None, as

@@ -85,14 +85,55 @@ class Model(Trainer, Layer):
     def layers(self) -> list[Layer]:
         return list(self._layers)
 
-    def get_layer(self, name: str) -> Layer:
-        for layer in self._layers:
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """The layer called `name`, or the one at `index` in `model.layers` (Keras 3: exactly
+        one of the two)."""
+        layers = self.layers
+        if (name is None) == (index is None):
+            raise ValueError(
+                f"Model '{self.name}'.get_layer: give either a layer name or a layer index, not "
+                f"{'both' if name is not None else 'neither'}; received {name=}, {index=}"
+            )
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+                raise TypeError(
+                    f"Model '{self.name}'.get_layer: index must be an int, got {index!r}"
+                )
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(
+                    f"Model '{self.name}'.get_layer: asked for the layer at index {index}, but "
+                    f"the model has only {len(layers)} layers"
+                )
+            return layers[index]
+        for layer in layers:
             if layer.name == name:
                 return layer
         raise ValueError(
             f"Model '{self.name}' has no layer named {name!r}; layers: "
-            f"{', '.join(layer.name for layer in self._layers)}"
+            f"{', '.join(layer.name for layer in layers)}"
         )
+
+    @property
+    def input(self) -> Any:
+        """The model's input tensor(s), as given to its constructor (one tensor for one input):
+        with `output` and `get_layer(...).output`, the feature-extraction idiom
+        `ge.Model(base.input, base.get_layer("block3").output)`."""
+        return self._own_structure("input")
+
+    @property
+    def output(self) -> Any:
+        """The model's output tensor(s), as given to its constructor (one tensor for one)."""
+        return self._own_structure("output")
+
+    def _own_structure(self, what: str) -> Any:
+        if not self.built:
+            raise AttributeError(
+                f"Model '{self.name}' has no graph yet and thus no defined {what} (give it an "
+                "Input, or call it on data first)"
+            )
+        struct = self._inputs_struct if what == "input" else self._outputs_struct
+        flat = flatten(struct)
+        return flat[0] if len(flat) == 1 else struct
 
     @property
     def input_names(self) -> list[str]:
