@@ -35,7 +35,7 @@ def test_a_shared_layer_has_one_input_and_output_per_call():
     assert shared.get_input_at(1) is b and shared.get_output_at(1) is yb
     with pytest.raises(ValueError, match=r"output at node 2, but layer '.*' has only 2 inbound"):
         shared.get_output_at(2)
-    with pytest.raises(TypeError, match=r"node_index must be an int, got '1'"):
+    with pytest.raises(TypeError, match=r"node_index must be an integer, received node_index='1'"):
         shared.get_input_at("1")
 
 
@@ -76,6 +76,10 @@ def test_get_layer_by_name_or_index_as_keras():
         base.get_layer()
     with pytest.raises(ValueError, match=r"index 9, but the model has only 4 layers"):
         base.get_layer(index=9)
+    with pytest.raises(ValueError, match=r"index must be an integer >= -4, received index=-5"):
+        base.get_layer(index=-5)
+    with pytest.raises(TypeError, match=r"get_layer: index must be an integer, received"):
+        base.get_layer(index=1.0)
     with pytest.raises(ValueError, match=r"no layer named 'block9'; layers: pixels, block1"):
         base.get_layer("block9")
     seq = ge.Sequential([ge.Input((3,)), L.Dense(2, name="first"), L.Dense(1)])

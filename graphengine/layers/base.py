@@ -266,9 +266,8 @@ class Layer:
                 f"Layer '{self.name}' has never been called on symbolic inputs and thus has no "
                 f"defined {what}"
             )
-        if isinstance(node_index, bool) or not isinstance(node_index, (int, np.integer)):
-            raise TypeError(f"Layer '{self.name}': node_index must be an int, got {node_index!r}")
-        if not 0 <= node_index < len(self._calls):
+        node_index = utils.check_int(node_index, "node_index", f"Layer '{self.name}'")
+        if node_index >= len(self._calls):
             raise ValueError(
                 f"Asked to get {what} at node {node_index}, but layer '{self.name}' has only "
                 f"{len(self._calls)} inbound node{'s' if len(self._calls) != 1 else ''}"

@@ -95,11 +95,9 @@ class Model(Trainer, Layer):
                 f"{'both' if name is not None else 'neither'}; received {name=}, {index=}"
             )
         if index is not None:
-            if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-                raise TypeError(
-                    f"Model '{self.name}'.get_layer: index must be an int, got {index!r}"
-                )
-            if not -len(layers) <= index < len(layers):
+            owner = f"Model '{self.name}'.get_layer"
+            index = utils.check_int(index, "index", owner, minimum=-len(layers))
+            if index >= len(layers):
                 raise ValueError(
                     f"Model '{self.name}'.get_layer: asked for the layer at index {index}, but "
                     f"the model has only {len(layers)} layers"
