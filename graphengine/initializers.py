@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from graphengine import utils
+from graphengine import common
 
 # std of a standard normal truncated to [-2, 2], to rescale truncated draws to unit variance
 _TRUNC_STD = 0.87962566103423978
@@ -30,7 +30,7 @@ class Initializer:
         self.seed = seed
 
     def _rng(self) -> np.random.Generator:
-        return np.random.default_rng(self.seed) if self.seed is not None else utils.rng()
+        return np.random.default_rng(self.seed) if self.seed is not None else common.rng()
 
     def __call__(self, shape: tuple[int, ...], dtype: Any = "float32") -> np.ndarray:
         raise NotImplementedError
@@ -105,8 +105,8 @@ class VarianceScaling(Initializer):
         seed: int | None = None,
     ) -> None:
         super().__init__(seed)
-        utils.lookup("mode", mode, {m: m for m in ("fan_in", "fan_out", "fan_avg")})
-        utils.lookup(
+        common.lookup("mode", mode, {m: m for m in ("fan_in", "fan_out", "fan_avg")})
+        common.lookup(
             "distribution",
             distribution,
             {d: d for d in ("truncated_normal", "untruncated_normal", "uniform")},
@@ -225,14 +225,14 @@ def get(identifier: Any) -> Initializer:
     ):
         return identifier
     if isinstance(identifier, dict) and "registered" in identifier:
-        return utils.registered(identifier["registered"])
+        return common.registered(identifier["registered"])
     if isinstance(identifier, dict):
-        cls = _BY_CLASS.get(identifier["class_name"]) or utils.lookup(
+        cls = _BY_CLASS.get(identifier["class_name"]) or common.lookup(
             "initializer", identifier["class_name"], ALL
         )
         return cls(**identifier.get("config", {}))
     if isinstance(identifier, str):
-        cls = _BY_CLASS.get(identifier) or utils.lookup("initializer", identifier, ALL)
+        cls = _BY_CLASS.get(identifier) or common.lookup("initializer", identifier, ALL)
         return cls()
     raise TypeError(f"Could not interpret initializer {identifier!r}")
 
@@ -240,7 +240,7 @@ def get(identifier: Any) -> Initializer:
 def serialize(init: Any) -> Any:
     if isinstance(init, Initializer):
         return {"class_name": type(init).__name__, "config": init.get_config()}
-    name = utils.registered_name(init)
+    name = common.registered_name(init)
     if name is None:
         raise ValueError(
             f"initializer {init!r} cannot be serialized; register it with "

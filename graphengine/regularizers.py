@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphengine import ops, utils
+from graphengine import common, ops
 
 
 class Regularizer:
@@ -62,10 +62,10 @@ def get(identifier: Any) -> Regularizer | None:
         return identifier
     if isinstance(identifier, dict):
         name = identifier["class_name"]
-        cls = _BY_CLASS.get(name) or utils.lookup("regularizer", name, ALL)
+        cls = _BY_CLASS.get(name) or common.lookup("regularizer", name, ALL)
         return cls(**identifier.get("config", {}))
     if isinstance(identifier, str):
-        return (_BY_CLASS.get(identifier) or utils.lookup("regularizer", identifier, ALL))()
+        return (_BY_CLASS.get(identifier) or common.lookup("regularizer", identifier, ALL))()
     raise TypeError(f"Could not interpret regularizer {identifier!r}")
 
 

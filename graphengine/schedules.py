@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from graphengine import utils
+from graphengine import common
 
 
 class LearningRateSchedule:
@@ -65,7 +65,7 @@ def serialize(schedule: LearningRateSchedule) -> dict[str, Any]:
 
 def deserialize(config: dict[str, Any]) -> LearningRateSchedule:
     name = config["class_name"]
-    cls = _SCHEDULES[name] if name in _SCHEDULES else utils.registered(name)
+    cls = _SCHEDULES[name] if name in _SCHEDULES else common.registered(name)
     return cls.from_config(config.get("config", {}))
 
 

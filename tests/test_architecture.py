@@ -10,7 +10,7 @@ from helpers import import_graph, modules
 # Bottom to top; a module may import its own level and the levels below it.
 LEVELS = [
     ["kernels"],
-    ["graphengine.utils", "graphengine.config", "graphengine.compile_notice", "graphengine.io"],
+    ["graphengine.common", "graphengine.config", "graphengine.compile_notice", "graphengine.io"],
     ["graphengine.graph", "graphengine.tree"],
     ["graphengine.ops"],
     [
@@ -27,6 +27,7 @@ LEVELS = [
     [
         "graphengine",
         "graphengine.__main__",
+        "graphengine.utils",
         "graphengine.warmup",
         "graphengine.models",
         "graphengine.optimizers",

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from graphengine import initializers, regularizers, utils
+from graphengine import common, initializers, regularizers
 from graphengine.graph.node import LayerCall, layer_call_scope
 from graphengine.graph.tensor import SymbolicTensor, Variable, format_shape, graph_mode
 from graphengine.ops.base import is_symbolic
@@ -126,10 +126,10 @@ class Layer:
             p
             for cls in type(self).__mro__
             if "__init__" in vars(cls)
-            for p in utils.parameter_names(vars(cls)["__init__"])
+            for p in common.parameter_names(vars(cls)["__init__"])
         } | set(_BASE_KWARGS)
-        utils.check_kwargs(type(self).__name__, kwargs, valid)
-        self.name = name or utils.unique_name(utils.snake_case(type(self).__name__))
+        common.check_kwargs(type(self).__name__, kwargs, valid)
+        self.name = name or common.unique_name(common.snake_case(type(self).__name__))
         self.dtype = check_dtype(dtype or "float32", type(self).__name__)
         self._trainable = trainable
         self._weights: list[Variable] = []
@@ -266,7 +266,7 @@ class Layer:
                 f"Layer '{self.name}' has never been called on symbolic inputs and thus has no "
                 f"defined {what}"
             )
-        node_index = utils.check_int(node_index, "node_index", f"Layer '{self.name}'")
+        node_index = common.check_int(node_index, "node_index", f"Layer '{self.name}'")
         if node_index >= len(self._calls):
             raise ValueError(
                 f"Asked to get {what} at node {node_index}, but layer '{self.name}' has only "

@@ -6,7 +6,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from graphengine import initializers, ops, regularizers, utils
+from graphengine import common, initializers, ops, regularizers
 from graphengine.graph import node as graph_node
 from graphengine.graph.node import LayerCall
 from graphengine.graph.tensor import SymbolicTensor, format_shape
@@ -52,14 +52,14 @@ class InputLayer(Layer):
                     f"{owner}: give either batch_shape or shape (with batch_size), not both; "
                     f"received {batch_shape=}, {shape=}, {batch_size=}"
                 )
-            return utils.check_shape(batch_shape, "batch_shape", owner)
+            return common.check_shape(batch_shape, "batch_shape", owner)
         if shape is None:
             raise ValueError("Input needs a shape (without the batch axis), e.g. shape=(28, 28, 1)")
         if isinstance(shape, (int, np.integer)) and not isinstance(shape, (bool, np.bool_)):
             shape = (shape,)
-        shape = utils.check_shape(shape, "shape", owner)
+        shape = common.check_shape(shape, "shape", owner)
         if batch_size is not None:
-            batch_size = utils.check_int(batch_size, "batch_size", owner)
+            batch_size = common.check_int(batch_size, "batch_size", owner)
         return (batch_size,) + shape
 
     def get_config(self) -> dict[str, Any]:
@@ -208,9 +208,9 @@ class Lambda(Layer):
         return run
 
     def get_config(self) -> dict[str, Any]:
-        from graphengine import utils
+        from graphengine import common
 
-        name = utils.registered_name(self.function)
+        name = common.registered_name(self.function)
         if name is None:
             raise ValueError(
                 f"Lambda '{self.name}': its function {self.function!r} is not "
@@ -226,11 +226,11 @@ class Lambda(Layer):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Lambda:
-        from graphengine import utils
+        from graphengine import common
 
         config = dict(config)
         fn = config.pop("function")
-        return cls(utils.registered(fn["registered"]) if isinstance(fn, dict) else fn, **config)
+        return cls(common.registered(fn["registered"]) if isinstance(fn, dict) else fn, **config)
 
 
 class Embedding(Layer):

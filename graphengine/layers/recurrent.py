@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from graphengine import ops, utils
+from graphengine import common, ops
 from graphengine.graph.tensor import SymbolicTensor, format_shape
 from graphengine.layers.base import InputSpec, Layer
 from graphengine.layers.recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell, _Cell
@@ -168,7 +168,7 @@ class RNN(Layer):
         if not states:
             zeros = [np.zeros((seq.shape[-1], s), _dtype(seq)) for s in self.state_size]
             states = [ops.matmul(seq[:, 0, :], z) for z in zeros]
-        takes_training = "training" in utils.parameter_names(cell.call)
+        takes_training = "training" in common.parameter_names(cell.call)
         kwargs = {"training": training} if takes_training and training is not None else {}
         outputs: list = []
         prev = None
@@ -251,8 +251,8 @@ class _CellLayer(RNN):
     )
 
     def __init__(self, units: int, **kwargs: Any) -> None:
-        valid = set(utils.parameter_names(type(self).__init__)) | set(self._base_args)
-        utils.check_kwargs(type(self).__name__, kwargs, valid)
+        valid = set(common.parameter_names(type(self).__init__)) | set(self._base_args)
+        common.check_kwargs(type(self).__name__, kwargs, valid)
         rnn = {k: kwargs.pop(k) for k in self._rnn_args if k in kwargs}
         base = {k: kwargs.pop(k) for k in self._base_args if k in kwargs}
         cell = self.cell_class(

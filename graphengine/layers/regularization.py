@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from graphengine import utils
+from graphengine import common
 from graphengine.layers.base import InputSpec, Layer
 from graphengine.ops import regularization as reg
 from graphengine.ops.base import apply, is_symbolic
@@ -50,7 +50,7 @@ class _RandomLayer(Layer):
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         rng = self._rng
         if rng is None and not is_symbolic(inputs):
-            rng = utils.rng()  # eager calls: reproducible under ge.utils.set_random_seed
+            rng = common.rng()  # eager calls: reproducible under ge.utils.set_random_seed
         op = self.op_class(self._amount(), self._noise_shape(), training, rng)
         y, _ = apply(op, inputs)
         return y
@@ -106,7 +106,7 @@ class SpatialDropout1D(_RandomLayer):
 
     def __init__(self, rate: float, seed: int | None = None, **kwargs: Any) -> None:
         # Keras spells the default name "spatial_dropout1d" (not snake_case's "..1_d")
-        kwargs["name"] = kwargs.get("name") or utils.unique_name("spatial_dropout1d")
+        kwargs["name"] = kwargs.get("name") or common.unique_name("spatial_dropout1d")
         super().__init__(seed, **kwargs)
         self.rate = self._check_rate("rate", rate)
         self.input_spec = InputSpec(ndim=3)
@@ -125,7 +125,7 @@ class SpatialDropout2D(_RandomLayer):
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
-        kwargs["name"] = kwargs.get("name") or utils.unique_name("spatial_dropout2d")
+        kwargs["name"] = kwargs.get("name") or common.unique_name("spatial_dropout2d")
         super().__init__(seed, **kwargs)
         self.rate = self._check_rate("rate", rate)
         fmt = "channels_last" if data_format is None else str(data_format).lower()

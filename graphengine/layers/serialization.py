@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from graphengine import utils
+from graphengine import common
 
 # The classes configs name: graphengine.layers registers its public ones, Model registers itself
 # as "Functional" and "Model", Sequential as "Sequential".
@@ -111,7 +111,7 @@ def _class_name(layer: Any) -> str:
         name = "Functional"
     if name in layer_classes():
         return name
-    registered = utils.registered_name(type(layer))
+    registered = common.registered_name(type(layer))
     if registered is None:
         raise ValueError(
             f"Layer '{layer.name}' is a {type(layer).__name__}, which is not a "
@@ -129,7 +129,7 @@ def deserialize_layer(config: Any) -> Any:
         if "shared_id" in config and "config" not in config:
             return _shared(scope, config)
         name = config.get("class_name")
-        cls = utils.registered(name) if config.get("registered") else layer_classes().get(name)
+        cls = common.registered(name) if config.get("registered") else layer_classes().get(name)
         if cls is None:
             raise ValueError(f"unknown layer class {name!r} in the saved config")
         layer = cls.from_config(decode(config["config"]))

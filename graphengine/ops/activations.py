@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from graphengine import utils
+from graphengine import common
 from graphengine.ops import api
 from graphengine.ops.base import apply
 from graphengine.ops.elementwise import Unary
@@ -121,7 +121,7 @@ def get(identifier: Any) -> Callable:
     if isinstance(identifier, str) and identifier.lower() in ACTIVATIONS:
         return ACTIVATIONS[identifier.lower()]
     if isinstance(identifier, dict) and "registered" in identifier:
-        return utils.registered(identifier["registered"])
+        return common.registered(identifier["registered"])
     raise ValueError(
         f"Unknown activation {identifier!r}; valid names: {', '.join(sorted(ACTIVATIONS))}"
     )
@@ -132,7 +132,7 @@ def serialize(fn: Callable) -> str | dict:
     for name, f in ACTIVATIONS.items():
         if f is fn:
             return name
-    name = utils.registered_name(fn)
+    name = common.registered_name(fn)
     if name is None:
         raise ValueError(
             f"activation {fn!r} is not a named activation and cannot be serialized; "

@@ -12,6 +12,7 @@ from typing import Any, Callable, Protocol, Sequence
 import numpy as np
 
 import kernels.cpu
+from graphengine.common import parameter_names
 from graphengine.graph.node import Node
 from graphengine.graph.tensor import (
     Constant,
@@ -21,7 +22,6 @@ from graphengine.graph.tensor import (
     format_shape,
     in_graph_mode,
 )
-from graphengine.utils import parameter_names
 
 Spec = tuple[Shape, str]
 

@@ -5,7 +5,6 @@ gradient with the bias gradient (`BiasActivationGrad`) and the bias gradient alo
 
 from __future__ import annotations
 
-
 from graphengine.graph.tensor import Shape
 from graphengine.ops.base import Kernels, Op, RunContext, Spec
 from kernels.activation_codes import BIAS, fuses, names

@@ -4,7 +4,6 @@ without a batched intermediate. Dense's bias and activation gradients are ops/bi
 
 from __future__ import annotations
 
-
 from graphengine.graph.tensor import Shape, format_shape
 from graphengine.ops import bias
 from graphengine.ops.base import Kernels, Op, RunContext, Spec, broadcast_shapes, result_dtype

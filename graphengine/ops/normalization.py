@@ -6,7 +6,6 @@ one op that writes an input: in training mode it updates the moving statistics i
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from graphengine.graph.tensor import Shape, format_shape

@@ -7,7 +7,6 @@ plain ge.ops reductions (max / mean over the spatial axes) and need no op here.
 
 from __future__ import annotations
 
-
 from graphengine.graph.tensor import Shape, format_shape
 from graphengine.ops.base import Kernels, Op, RunContext, Spec, float_dtype
 from graphengine.ops.conv import as_2d, conv_axis, pair

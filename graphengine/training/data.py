@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from graphengine import utils
+from graphengine import common
 from graphengine.graph.tensor import format_shape
 from graphengine.training import losses as losses_module
 from graphengine.training import metrics as metrics_module
@@ -111,7 +111,7 @@ def check_class_ids(model: Any, i: int, target: np.ndarray) -> None:
             users.setdefault(output.shape[-1], name)
     where = f"Model '{model.name}': target {i} ('{model.output_names[i]}')"
     for classes, user in users.items():
-        utils.check_class_ids(target, classes, where, user)
+        common.check_class_ids(target, classes, where, user)
 
 
 def verbose(verbose: Any) -> int:
@@ -145,9 +145,9 @@ def epoch_arguments(epochs: Any, initial_epoch: Any, validation_freq: Any) -> tu
     """fit()'s epoch counts as ints (NumPy integers too): TypeError for floats and bools,
     ValueError for negative counts or a validation_freq below 1."""
     return (
-        utils.check_int(epochs, "epochs", "fit()"),
-        utils.check_int(initial_epoch, "initial_epoch", "fit()"),
-        utils.check_int(validation_freq, "validation_freq", "fit()", minimum=1),
+        common.check_int(epochs, "epochs", "fit()"),
+        common.check_int(initial_epoch, "initial_epoch", "fit()"),
+        common.check_int(validation_freq, "validation_freq", "fit()", minimum=1),
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from graphengine import ops, utils
+from graphengine import common, ops
 from graphengine.graph.tensor import SymbolicTensor
 from graphengine.ops import activations
 
@@ -129,7 +129,7 @@ def sparse_categorical_crossentropy(
     to lie in [0, classes) here; the trainer checks its targets once per call instead."""
     if not isinstance(y_true, SymbolicTensor):  # arrays: an eager call
         y_true = np.asarray(y_true)
-        utils.check_class_ids(
+        common.check_class_ids(
             y_true, y_pred.shape[axis], "y_true", "sparse_categorical_crossentropy"
         )
     if _rank(y_true) == _rank(y_pred) and y_true.shape[-1] == 1:
@@ -166,8 +166,8 @@ class Loss:
     def __init__(
         self, reduction: str = "sum_over_batch_size", name: str | None = None, **kwargs: Any
     ) -> None:
-        self.reduction = utils.lookup("reduction", reduction or "none", {r: r for r in REDUCTIONS})
-        self.name = name or utils.snake_case(type(self).__name__)
+        self.reduction = common.lookup("reduction", reduction or "none", {r: r for r in REDUCTIONS})
+        self.name = name or common.snake_case(type(self).__name__)
         self.kwargs = kwargs
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
@@ -312,12 +312,12 @@ def get(identifier: Any) -> Loss:
     if isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, str):
-        cls = _BY_CLASS.get(identifier) or utils.lookup("loss", identifier, ALL)
+        cls = _BY_CLASS.get(identifier) or common.lookup("loss", identifier, ALL)
         return cls()
     if isinstance(identifier, dict):
         return (
             _BY_CLASS.get(identifier["class_name"])
-            or utils.lookup("loss", identifier["class_name"], ALL)
+            or common.lookup("loss", identifier["class_name"], ALL)
         )(**identifier["config"])
     if callable(identifier):
         return LossFunctionWrapper(identifier)

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from graphengine import utils
+from graphengine import common
 
 
 def _same_rank(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -28,7 +28,7 @@ def categorical_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
 
 
 def sparse_categorical_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-    utils.check_class_ids(y_true, y_pred.shape[-1], "y_true", "sparse_categorical_accuracy")
+    common.check_class_ids(y_true, y_pred.shape[-1], "y_true", "sparse_categorical_accuracy")
     if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
         y_true = y_true[..., 0]
     return (y_true == np.argmax(y_pred, axis=-1)).astype(np.float32)
@@ -92,7 +92,7 @@ def get(identifier: Any, y_true_shape: tuple, y_pred_shape: tuple) -> Metric:
     if isinstance(identifier, str):
         if identifier.lower() in ("accuracy", "acc"):
             return Metric(accuracy_for(y_true_shape, y_pred_shape), identifier)
-        return Metric(utils.lookup("metric", identifier, FUNCTIONS), identifier)
+        return Metric(common.lookup("metric", identifier, FUNCTIONS), identifier)
     if callable(identifier):
         return Metric(identifier, getattr(identifier, "__name__", "metric"))
     raise TypeError(f"Could not interpret metric {identifier!r}")
@@ -114,4 +114,4 @@ def class_id_metric(identifier: Any, y_true_shape: tuple, y_pred_shape: tuple) -
 def check_name(identifier: Any) -> None:
     """Raises at compile time for unknown metric names (listing the valid ones)."""
     if isinstance(identifier, str) and identifier.lower() not in ("accuracy", "acc"):
-        utils.lookup("metric", identifier, FUNCTIONS)
+        common.lookup("metric", identifier, FUNCTIONS)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from graphengine import utils
+from graphengine import common
 from graphengine.autodiff.backward import backward_digraph, gradients, is_differentiable
 from graphengine.graph.graph import LayerGraph, layers_in_order
 from graphengine.graph.node import LayerCall
@@ -33,7 +33,7 @@ class Model(Trainer, Layer):
     def __init__(
         self, inputs: Any = None, outputs: Any = None, name: str | None = None, **kwargs: Any
     ) -> None:
-        super().__init__(name=name or utils.unique_name(self._default_name()), **kwargs)
+        super().__init__(name=name or common.unique_name(self._default_name()), **kwargs)
         self._plans = PlanCache()
         # (input signature, training, device, plan key) of the last eager forward call
         self._last_forward: tuple | None = None
@@ -96,7 +96,7 @@ class Model(Trainer, Layer):
             )
         if index is not None:
             owner = f"Model '{self.name}'.get_layer"
-            index = utils.check_int(index, "index", owner, minimum=-len(layers))
+            index = common.check_int(index, "index", owner, minimum=-len(layers))
             if index >= len(layers):
                 raise ValueError(
                     f"Model '{self.name}'.get_layer: asked for the layer at index {index}, but "
@@ -260,7 +260,7 @@ class Model(Trainer, Layer):
         shapes = [tuple(s) for s in shapes]
 
         def build() -> Plan:
-            rng = np.random.default_rng(utils.rng().integers(2**63))
+            rng = np.random.default_rng(common.rng().integers(2**63))
             plan = Plan(feeds, targets, shapes, device, RunContext(training=training, rng=rng))
             if on_create is not None:
                 on_create(plan)

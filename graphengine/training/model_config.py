@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from graphengine import utils
+from graphengine import common
 from graphengine.graph.node import LayerCall
 from graphengine.graph.tensor import Constant, SymbolicTensor, Variable
 from graphengine.layers.core import Input
@@ -177,7 +177,7 @@ def _serialize_loss(loss: Any) -> dict[str, Any]:
     fn = getattr(loss, "custom_fn", None)
     if fn is None:
         return {"class_name": type(loss).__name__, "config": loss.get_config()}
-    name = utils.registered_name(fn)
+    name = common.registered_name(fn)
     if name is None:
         raise ValueError(
             f"the custom loss {fn!r} is not registered (@ge.utils.register_serializable())"
@@ -188,7 +188,7 @@ def _serialize_loss(loss: Any) -> dict[str, Any]:
 def _serialize_metric(metric: Any) -> Any:
     if isinstance(metric, str):
         return metric
-    name = utils.registered_name(metric)
+    name = common.registered_name(metric)
     if name is None:
         raise ValueError(f"the metric {metric!r} is not registered")
     return {"registered": name}
@@ -201,11 +201,11 @@ def compile_arguments(settings: dict[str, Any]) -> dict[str, Any]:
         if entry is None:
             return None
         if "registered" in entry:
-            return utils.registered(entry["registered"])
+            return common.registered(entry["registered"])
         return losses.get(entry)
 
     def metric(entry: Any) -> Any:
-        return utils.registered(entry["registered"]) if isinstance(entry, dict) else entry
+        return common.registered(entry["registered"]) if isinstance(entry, dict) else entry
 
     return {
         "optimizer": optimizers.deserialize(settings["optimizer"]),

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 import kernels.cpu as cpu_kernels
-from graphengine import schedules, utils
+from graphengine import common, schedules
 from graphengine.schedules import LearningRateSchedule
 
 # -- the base class --------------------------------------------------------------------------
@@ -70,7 +70,7 @@ class Optimizer:
         **kwargs: Any,
     ) -> None:
         owner = type(self).__name__
-        utils.check_kwargs(owner, kwargs, _valid_kwargs(type(self)))
+        common.check_kwargs(owner, kwargs, _valid_kwargs(type(self)))
         if "lr" in kwargs:
             if not isinstance(learning_rate, _Default):
                 raise TypeError(
@@ -90,7 +90,7 @@ class Optimizer:
                 f"{owner}: only one of clipnorm, clipvalue and global_clipnorm can "
                 f"be set (as in Keras 3), got {' and '.join(given)}"
             )
-        self.name = name or utils.unique_name(utils.snake_case(owner))
+        self.name = name or common.unique_name(common.snake_case(owner))
         self._learning_rate: float | LearningRateSchedule = 0.0
         self.learning_rate = learning_rate
         self.decay = float(decay)
@@ -552,9 +552,9 @@ def deserialize(config: dict[str, Any]) -> Optimizer:
         cls = ALL[name.lower()]
     else:
         try:
-            cls = utils.registered(name)
+            cls = common.registered(name)
         except ValueError:
-            cls = utils.lookup("optimizer", name, ALL)  # raises, listing the valid names
+            cls = common.lookup("optimizer", name, ALL)  # raises, listing the valid names
     return cls.from_config(config.get("config", {}))
 
 
@@ -563,7 +563,7 @@ def get(identifier: Any) -> Optimizer | None:
     if identifier is None or isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, str):
-        return utils.lookup("optimizer", identifier, ALL)()
+        return common.lookup("optimizer", identifier, ALL)()
     if isinstance(identifier, dict):
         return deserialize(identifier)
     raise TypeError(

@@ -9,8 +9,8 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
+from graphengine import common
 from graphengine import distributed as dist
-from graphengine import utils
 from graphengine.autodiff.backward import backward_digraph, gradients
 from graphengine.graph.node import LayerCall
 from graphengine.graph.tensor import Constant, SymbolicTensor, format_shape, graph_mode
@@ -140,7 +140,7 @@ class Trainer:
         distributed: bool = False,
         **kwargs: Any,
     ) -> None:
-        utils.check_kwargs("compile()", kwargs, utils.parameter_names(Trainer.compile))
+        common.check_kwargs("compile()", kwargs, common.parameter_names(Trainer.compile))
         self._require_graph()
         self.distributed = bool(distributed)
         if distributed:
@@ -388,7 +388,7 @@ class Trainer:
         **kwargs: Any,
     ) -> Any:
         """Trains for `epochs` epochs; returns the History (model.history)."""
-        utils.check_kwargs("fit()", kwargs, utils.parameter_names(Trainer.fit))
+        common.check_kwargs("fit()", kwargs, common.parameter_names(Trainer.fit))
         self._require_compiled("fit")
         batch_size = data.batch_size(batch_size)
         epochs, initial_epoch, validation_freq = data.epoch_arguments(
@@ -419,7 +419,7 @@ class Trainer:
         logs: dict[str, float] = {}
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
-            order = utils.rng().permutation(len(xs[0])) if shuffle else None
+            order = common.rng().permutation(len(xs[0])) if shuffle else None
             if order is not None and self.distributed:
                 dist.broadcast(order)  # every rank walks the same batches
             logs = self._run_batches(xs, ys, batch_size, True, order, cbs, "train")
@@ -445,7 +445,7 @@ class Trainer:
         **kwargs: Any,
     ) -> Any:
         """The loss (and metrics) over the data: a scalar, [loss, *metrics], or a dict."""
-        utils.check_kwargs("evaluate()", kwargs, utils.parameter_names(Trainer.evaluate))
+        common.check_kwargs("evaluate()", kwargs, common.parameter_names(Trainer.evaluate))
         self._require_compiled("evaluate")
         xs, ys = self._prepare(x, y)
         batch_size = data.batch_size(batch_size)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-
 BOX_GAP = 24.0  # between neighbouring boxes of a rank
 DUMMY_GAP = 10.0  # beside a long edge passing through a rank
 RANK_GAP = 40.0  # between ranks: edges curve in this space

@@ -96,10 +96,10 @@ def plot_model(
     each layer by its time. `engine`: "matplotlib" (default), "graphviz" (needs the `dot`
     program) or "auto" (Graphviz when installed) for .svg and .png."""
     if kwargs:
-        from graphengine import utils
+        from graphengine import common
 
-        valid = utils.parameter_names(plot_model)
-        utils.check_kwargs("plot_model()", kwargs, valid)
+        valid = common.parameter_names(plot_model)
+        common.check_kwargs("plot_model()", kwargs, valid)
     to_file = os.fspath(to_file)
     suffix = os.path.splitext(to_file)[1].lower() or ".png"
     if not os.path.splitext(to_file)[1]:
