@@ -417,25 +417,39 @@ class Sequential(Model):
         self._stack: list[Layer] = []
         self._input: SymbolicTensor | None = None
         for layer in layers or ():
-            self.add(layer)
+            self.add(layer, rebuild=False)
+        self._maybe_build_graph()
 
     @staticmethod
     def _default_name() -> str:
         return "sequential"
 
-    def add(self, layer: Any) -> None:
-        if (
-            isinstance(layer, SymbolicTensor)
-            and layer.layer_call is not None
-            and not layer.layer_call.inputs
+    def add(self, layer: Any, rebuild: bool = True) -> None:
+        """Puts `layer` on top of the stack. First in the stack may also come a `ge.Input`
+        tensor or an InputLayer (the model's input), or a built model, whose input shape the
+        Sequential takes (`Sequential([base_model, Dense(1)])`, the GAN's `add(G); add(D)`)."""
+        from graphengine.layers.core import InputLayer
+
+        if isinstance(layer, SymbolicTensor) and isinstance(
+            getattr(layer.layer_call, "layer", None), InputLayer
         ):
+            layer = layer.layer_call.layer
+        if isinstance(layer, InputLayer):
             if self._stack or self._input is not None:
-                raise ValueError(f"Sequential '{self.name}': an Input can only be added first")
-            self._input = layer
+                raise ValueError(
+                    f"Sequential '{self.name}': an input (ge.Input or InputLayer "
+                    f"'{layer.name}') can only come first, before any layer"
+                )
+            self._input = layer.output
         elif isinstance(layer, Layer):
             if layer in self._stack:
                 raise ValueError(
                     f"Sequential '{self.name}': layer '{layer.name}' is already in the model"
+                )
+            if any(other.name == layer.name for other in self._stack):
+                raise ValueError(
+                    f"Sequential '{self.name}': all layers must have unique names, and "
+                    f"'{layer.name}' is already the name of a layer in the model"
                 )
             self._stack.append(layer)
         else:
@@ -443,9 +457,46 @@ class Sequential(Model):
                 f"Sequential '{self.name}'.add expects a Layer or a ge.Input, got "
                 f"{type(layer).__name__}"
             )
+        self._unbuild()
+        if rebuild:
+            self._maybe_build_graph()
+
+    def pop(self, rebuild: bool = True) -> Layer:
+        """Removes the last layer and returns it (Keras 3); the model is rebuilt without it."""
+        if not self._stack:
+            raise IndexError(f"Sequential '{self.name}'.pop: the model has no layers to remove")
+        layer = self._stack.pop()
+        self._forget_calls()
+        self._unbuild()
+        if rebuild:
+            self._maybe_build_graph()
+        return layer
+
+    def build(self, input_shape: Any = None) -> None:
+        """Builds the graph for inputs of `input_shape` (with the batch axis, as Keras's
+        `model.build((None, 16))`)."""
+        if not self._stack:
+            raise ValueError(
+                f"Sequential '{self.name}' cannot be built because it has no layers; call "
+                "model.add(layer) first"
+            )
+        shape = common.check_shape(input_shape, "input_shape", f"Sequential '{self.name}'")
+        if self._input is not None:
+            if tuple(self._input.shape) != shape:
+                raise ValueError(
+                    f"Sequential '{self.name}' has already been configured to use input shape "
+                    f"{format_shape(self._input.shape)}; it cannot be built with input shape "
+                    f"{format_shape(shape)}"
+                )
+            if not self.built:
+                self._maybe_build_graph()
+            return
+        self._maybe_build_graph(shape)
+
+    def _unbuild(self) -> None:
         self.built = False
+        self._layers = list(self._stack)  # weights of layers already built count meanwhile
         self._forget_plans()
-        self._maybe_build_graph()
 
     def _maybe_build_graph(
         self, batch_shape: tuple | None = None, dtype: str | None = None
@@ -463,6 +514,8 @@ class Sequential(Model):
                     batch_size=first._batch_size_arg,
                     dtype=first.dtype,
                 )
+            elif isinstance(first, Model) and first.built and len(first.inputs) == 1:
+                x = Input(batch_shape=first.inputs[0].shape, dtype=first.inputs[0].dtype)
             elif batch_shape is not None:
                 x = Input(batch_shape=(None,) + tuple(batch_shape[1:]), dtype=dtype)
             else:

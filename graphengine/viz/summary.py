@@ -92,7 +92,7 @@ def is_sequential_like(model: Any) -> bool:
 def _rows(
     model: Any, with_links: bool, show_trainable: bool, expand_nested: bool, level: int = 0
 ) -> list[list[str]]:
-    by_layer = calls_in(model)
+    by_layer = calls_in(model) if model.built else {}
     rows = []
     for layer in _with_ops(model):
         if isinstance(layer, Node):  # an op applied outside any layer, as Keras lists it
@@ -108,7 +108,7 @@ def _rows(
         row = [
             f"{prefix}{layer.name} ({layer_kind(layer)})",
             output_shape_text(calls),
-            f"{count_weights(layer.weights)[0]:,}",
+            f"{count_weights(layer.weights)[0]:,}" if layer.built else "0 (unbuilt)",
         ]
         if with_links:
             row.append(connections(calls) if level == 0 else "-")
@@ -124,6 +124,8 @@ def _with_ops(model: Any) -> list[Any]:
     """`model.layers` in Keras's order, with each bare op site placed after the last of the
     layers (or ops) it reads from."""
     layers = list(model.layers)
+    if not model.built:
+        return layers
     ops = [s for s in model._sites if isinstance(s, Node)]
     if not ops:
         return layers
@@ -203,8 +205,10 @@ def summary_text(
     show_trainable: bool = False,
     positions: Sequence[float] | None = None,
 ) -> str:
-    """The summary as one string (what `summary` prints)."""
-    model._require_graph()
+    """The summary as one string (what `summary` prints). A Sequential not yet built lists its
+    layers with unknown shapes ("?"), as Keras does."""
+    if not hasattr(model, "_stack"):
+        model._require_graph()
     sequential_like = is_sequential_like(model)
     headers = ["Layer (type)", "Output Shape", "Param #"]
     if sequential_like:
