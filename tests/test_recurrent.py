@@ -731,8 +731,8 @@ class MinimalCell(L.Layer):
         self.state_size = [units, 1]
 
     def build(self, input_shape):
-        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units))
-        self.recurrent_kernel = self.add_weight("recurrent_kernel", (self.units, self.units))
+        self.kernel = self.add_weight((input_shape[-1], self.units), name="kernel")
+        self.recurrent_kernel = self.add_weight((self.units, self.units), name="recurrent_kernel")
 
     def call(self, inputs, states):
         h = ge.ops.tanh(

@@ -62,7 +62,8 @@ class LayerCall:
         self.output_struct: Any = None
         self.nodes: list[Node] = []
         self.children: list[LayerCall] = []
-        self.losses: list[SymbolicTensor] = []  # activity-regularization penalties
+        # scalar terms of the training loss: activity regularization, layer.add_loss(...)
+        self.losses: list[SymbolicTensor] = []
         self.parent = _call_stack[-1] if _call_stack else None
         layer._calls.append(self)
         if self.parent is not None:
@@ -79,6 +80,11 @@ class LayerCall:
 
     def __repr__(self) -> str:
         return f"<LayerCall {self.name}>"
+
+
+def current_call() -> LayerCall | None:
+    """The layer call being recorded now (the innermost), or None outside any."""
+    return _call_stack[-1] if _call_stack else None
 
 
 @contextmanager

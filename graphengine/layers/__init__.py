@@ -12,15 +12,32 @@ from graphengine.layers.convolutional import (
     Convolution2D,
     Convolution2DTranspose,
 )
-from graphengine.layers.core import Activation, Dense, Embedding, Input, InputLayer, Lambda
+from graphengine.layers.core import (
+    Activation,
+    Dense,
+    Embedding,
+    Identity,
+    Input,
+    InputLayer,
+    Lambda,
+)
 from graphengine.layers.merging import (
     Add,
     Average,
     Concatenate,
+    Dot,
     Maximum,
     Minimum,
     Multiply,
     Subtract,
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
 )
 from graphengine.layers.normalization import BatchNormalization, LayerNormalization
 from graphengine.layers.pooling import (
@@ -64,11 +81,13 @@ __all__ = [
     "BatchNormalization",
     "Concatenate",
     "Dense",
+    "Dot",
     "Dropout",
     "Embedding",
     "Flatten",
     "GaussianDropout",
     "GaussianNoise",
+    "Identity",
     "Input",
     "InputLayer",
     "InputSpec",
@@ -121,6 +140,14 @@ __all__ = [
     "SimpleRNN",
     "SimpleRNNCell",
     "TimeDistributed",
+    "add",
+    "average",
+    "concatenate",
+    "dot",
+    "maximum",
+    "minimum",
+    "multiply",
+    "subtract",
 ]
 
 for _name in __all__:  # the names configs use for them

@@ -105,7 +105,7 @@ class PReLU(Layer):
                 f"known, received shape {tuple(input_shape)}"
             )
         self.alpha = self.add_weight(
-            "alpha", tuple(shape), self.alpha_initializer, regularizer=self.alpha_regularizer
+            tuple(shape), self.alpha_initializer, regularizer=self.alpha_regularizer, name="alpha"
         )
 
     def call(self, inputs: Any) -> Any:

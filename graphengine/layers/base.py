@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from graphengine import common, initializers, regularizers
-from graphengine.graph.node import LayerCall, layer_call_scope
+from graphengine.graph.node import LayerCall, current_call, layer_call_scope
 from graphengine.graph.tensor import SymbolicTensor, Variable, format_shape, graph_mode
 from graphengine.ops.base import is_symbolic
 from graphengine.tree import flatten, pack_like, shape_of, tensor_leaves
@@ -135,6 +135,8 @@ class Layer:
         self._weights: list[Variable] = []
         self._layers: list[Layer] = []
         self._calls: list[LayerCall] = []
+        self._eager_losses: list[float] = []  # what add_loss received in the last eager call
+        self._in_eager_call = False
         self.built = False
         self.input_spec: InputSpec | list[InputSpec] | None = None
         self.activity_regularizer = regularizers.get(activity_regularizer)
@@ -146,18 +148,63 @@ class Layer:
     # -- weights -------------------------------------------------------------------------------
     def add_weight(
         self,
-        name: str,
-        shape: Sequence[int],
-        initializer: Any = "glorot_uniform",
+        *args: Any,
+        shape: Sequence[int] | None = None,
+        initializer: Any = None,
         dtype: Any = None,
         trainable: bool = True,
+        autocast: bool = True,
         regularizer: Any = None,
+        constraint: Any = None,
+        aggregation: str = "none",
+        overwrite_with_gradient: bool = False,
+        name: str | None = None,
     ) -> Variable:
-        shape = tuple(int(d) for d in shape)
+        """A new weight of the layer, as Keras 3's `add_weight`: `shape` (default a scalar) and
+        up to `initializer` and `dtype` may come positionally, everything else by keyword;
+        `initializer` defaults to glorot_uniform for floats and zeros otherwise, `name` to
+        "variable" (numbered within the layer). Constraints and overwrite_with_gradient are
+        not supported and raise."""
+        owner = f"Layer '{self.name}'.add_weight"
+        if len(args) > 3:
+            raise TypeError(f"{owner} takes at most 3 positional arguments, {len(args)} given")
+        if args and isinstance(args[0], str):
+            raise ValueError(
+                f"{owner}: `name` must be passed as a keyword argument (Keras 3); received "
+                f"add_weight({args[0]!r}, ...), use add_weight(shape=..., name={args[0]!r})"
+            )
+        given = dict(zip(("shape", "initializer", "dtype"), args))
+        for key in given:
+            if {"shape": shape, "initializer": initializer, "dtype": dtype}[key] is not None:
+                raise ValueError(f"{owner}: `{key}` was passed both positionally and by keyword")
+        shape = given.get("shape", shape)
+        initializer = given.get("initializer", initializer)
+        dtype = check_dtype(given.get("dtype", dtype) or self.dtype, owner)
+        if constraint is not None or overwrite_with_gradient:
+            raise NotImplementedError(
+                f"{owner}: weight constraints and overwrite_with_gradient are not supported"
+            )
+        if aggregation not in ("none", "mean", "sum", "only_first_replica", None):
+            raise ValueError(
+                f"{owner}: aggregation must be one of 'none', 'mean', 'sum', "
+                f"'only_first_replica'; received {aggregation!r}"
+            )
+        if name is None:
+            taken = {w.name for w in self._weights}
+            name = next(
+                n
+                for n in ("variable", *(f"variable_{i}" for i in range(1, len(taken) + 2)))
+                if n not in taken
+            )
+        shape = common.check_shape(() if shape is None else shape, "shape", owner)
+        if any(d is None for d in shape):
+            raise ValueError(f"{owner}: weight '{name}' needs a fully known shape, got {shape}")
+        if initializer is None:
+            initializer = "glorot_uniform" if np.dtype(dtype).kind == "f" else "zeros"
         allowance = _ALLOWANCE.get()
         if allowance is not None:
             allowance.take(self.name, name, shape)
-        value = initializers.get(initializer)(shape, dtype or self.dtype)
+        value = initializers.get(initializer)(shape, dtype)
         var = Variable(
             value,
             name=name,
@@ -167,6 +214,26 @@ class Layer:
         )
         self._weights.append(var)
         return var
+
+    def add_loss(self, loss: Any) -> None:
+        """Adds `ops.sum(loss)` to the training loss, from inside `call` (Keras 3): auxiliary
+        losses and activity regularization of custom layers. The tensors must be computed in
+        the call (from its inputs or the weights); an eager call records the values in
+        `layer.losses` instead."""
+        from graphengine.ops import api
+
+        call = current_call()
+        for x in flatten(loss):
+            if isinstance(x, SymbolicTensor) and call is not None:
+                x = api.cast(x, "float32") if np.dtype(x.dtype).kind != "f" else x
+                call.losses.append(api.sum(x) if x.shape else x)
+            elif not isinstance(x, SymbolicTensor) and call is None and self._in_eager_call:
+                self._eager_losses.append(float(np.sum(np.asarray(x, dtype=np.float64))))
+            else:
+                raise ValueError(
+                    f"Layer '{self.name}'.add_loss can only be called from inside the layer's "
+                    f"call(), on a tensor computed there; received {type(x).__name__}"
+                )
 
     @property
     def weights(self) -> list[Variable]:
@@ -237,8 +304,11 @@ class Layer:
 
     @property
     def losses(self) -> list[float]:
-        """The current regularization penalties of this layer's weights."""
-        return [float(w.regularizer(w.value)) for w in self.weights if w.regularizer is not None]
+        """The values `add_loss` received in the last eager call, then the current
+        regularization penalties of this layer's weights."""
+        return list(self._eager_losses) + [
+            float(w.regularizer(w.value)) for w in self.weights if w.regularizer is not None
+        ]
 
     # -- the graph around the layer (Keras's layer.input / layer.output) ------------------------
     @property
@@ -322,7 +392,7 @@ class Layer:
                 raise _named(e, self) from None
             outputs = pack_like(outputs, [self._fresh(t, flat) for t in flatten(outputs)])
             if self.activity_regularizer is not None:
-                call.losses = [self.activity_regularizer(t) for t in flatten(outputs)]
+                call.losses += [self.activity_regularizer(t) for t in flatten(outputs)]
         call.outputs, call.output_struct = flatten(outputs), outputs
         out_masks = flatten(out_masks) if isinstance(out_masks, (list, tuple)) else [out_masks]
         for i, t in enumerate(call.outputs):
@@ -341,11 +411,14 @@ class Layer:
     def _call_eager(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         inputs = pack_like(inputs, self._eager_arrays(flatten(inputs)))
         self._check_inputs(flatten(inputs))
+        self._eager_losses, self._in_eager_call = [], True
         try:  # errors name the layer, as on symbolic calls
             self._maybe_build(inputs)
             return self.call(self._autocast(inputs), *args, **self._call_kwargs(kwargs))
         except ValueError as e:
             raise _named(e, self) from None
+        finally:
+            self._in_eager_call = False
 
     def _eager_arrays(self, flat: list) -> list:
         """The leaves of an eager call as arrays (Variables stay as they are), each of real

@@ -142,14 +142,17 @@ class BaseConv(Layer):
             )
         self.compute_output_shape(input_shape)
         self.kernel = self.add_weight(
-            "kernel",
             self.kernel_shape(channels),
             self.kernel_initializer,
             regularizer=self.kernel_regularizer,
+            name="kernel",
         )
         self.bias = (
             self.add_weight(
-                "bias", (self.filters,), self.bias_initializer, regularizer=self.bias_regularizer
+                (self.filters,),
+                self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                name="bias",
             )
             if self.use_bias
             else None

@@ -1,7 +1,8 @@
-"""Core layers: Input, Dense, Activation, Lambda, Embedding."""
+"""Core layers: Input, Dense, Activation, Lambda, Embedding, Identity."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -118,14 +119,14 @@ class Dense(Layer):
                 f"known, received shape {format_shape(input_shape)}"
             )
         self.kernel = self.add_weight(
-            "kernel",
             (last, self.units),
             self.kernel_initializer,
             regularizer=self.kernel_regularizer,
+            name="kernel",
         )
         self.bias = (
             self.add_weight(
-                "bias", (self.units,), self.bias_initializer, regularizer=self.bias_regularizer
+                (self.units,), self.bias_initializer, regularizer=self.bias_regularizer, name="bias"
             )
             if self.use_bias
             else None
@@ -243,8 +244,16 @@ class Embedding(Layer):
         embeddings_initializer: Any = "uniform",
         embeddings_regularizer: Any = None,
         mask_zero: bool = False,
+        weights: Any = None,
         **kwargs: Any,
     ) -> None:
+        if kwargs.pop("input_length", None) is not None:  # Keras 2's; Keras 3 drops it too
+            warnings.warn(
+                "Embedding: argument `input_length` is deprecated (Keras 3 ignores it). "
+                "Just remove it.",
+                UserWarning,
+                stacklevel=2,
+            )
         super().__init__(**kwargs)
         for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)):
             if not isinstance(value, (int, np.integer)) or value <= 0:
@@ -255,13 +264,19 @@ class Embedding(Layer):
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
         self.mask_zero = mask_zero
+        if weights is not None:  # Keras's initial table: one array, or a list holding it
+            self.build(None)
+            self.built = True
+            self.set_weights(
+                weights if isinstance(weights, list) and len(weights) == 1 else [weights]
+            )
 
-    def build(self, input_shape: tuple) -> None:
+    def build(self, input_shape: tuple | None) -> None:
         self.embeddings = self.add_weight(
-            "embeddings",
             (self.input_dim, self.output_dim),
             self.embeddings_initializer,
             regularizer=self.embeddings_regularizer,
+            name="embeddings",
         )
 
     def _autocast(self, inputs: Any) -> Any:
@@ -286,3 +301,20 @@ class Embedding(Layer):
             "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
             "mask_zero": self.mask_zero,
         }
+
+
+class Identity(Layer):
+    """Returns its input unchanged (any nesting of tensors), masks included: a placeholder where
+    no operation is wanted."""
+
+    supports_masking = True
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.built = True  # nothing to build (Keras builds it at construction)
+
+    def call(self, inputs: Any) -> Any:
+        return inputs
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        return mask

@@ -51,11 +51,11 @@ class _Affine(Layer):
     def _add_affine(self, shape: tuple[int, ...]) -> None:
         if self.scale:
             self.gamma = self.add_weight(
-                "gamma", shape, self.gamma_initializer, regularizer=self.gamma_regularizer
+                shape, self.gamma_initializer, regularizer=self.gamma_regularizer, name="gamma"
             )
         if self.center:
             self.beta = self.add_weight(
-                "beta", shape, self.beta_initializer, regularizer=self.beta_regularizer
+                shape, self.beta_initializer, regularizer=self.beta_regularizer, name="beta"
             )
 
     def _affine(self, shape: tuple[int, ...]) -> tuple[Any, Any]:
@@ -131,10 +131,13 @@ class BatchNormalization(_Affine):
         (channels,) = self._known_dims(input_shape, [axis])
         self._add_affine((channels,))
         self.moving_mean = self.add_weight(
-            "moving_mean", (channels,), self.moving_mean_initializer, trainable=False
+            (channels,), self.moving_mean_initializer, trainable=False, name="moving_mean"
         )
         self.moving_variance = self.add_weight(
-            "moving_variance", (channels,), self.moving_variance_initializer, trainable=False
+            (channels,),
+            self.moving_variance_initializer,
+            trainable=False,
+            name="moving_variance",
         )
         self.input_spec = InputSpec(ndim=len(input_shape), axes={axis: channels})
 

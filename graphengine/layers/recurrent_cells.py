@@ -74,18 +74,24 @@ class _Cell(Layer):
             )
         width = self.gates * self.units
         self.kernel = self.add_weight(
-            "kernel", (dim, width), self.kernel_initializer, regularizer=self.kernel_regularizer
+            (dim, width),
+            self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            name="kernel",
         )
         self.recurrent_kernel = self.add_weight(
-            "recurrent_kernel",
             (self.units, width),
             self.recurrent_initializer,
             regularizer=self.recurrent_regularizer,
+            name="recurrent_kernel",
         )
         self.bias = None
         if self.use_bias:
             self.bias = self.add_weight(
-                "bias", self._bias_shape(), self._bias_init(), regularizer=self.bias_regularizer
+                self._bias_shape(),
+                self._bias_init(),
+                regularizer=self.bias_regularizer,
+                name="bias",
             )
 
     def _bias_shape(self) -> tuple:

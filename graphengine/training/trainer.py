@@ -4,6 +4,7 @@ loss, backward graph and the optimizer update, over buffers that batches are cop
 from __future__ import annotations
 
 import math
+import warnings
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, Sequence
 
@@ -228,7 +229,10 @@ class Trainer:
             targets,
             shapes,
             training,
-            on_create=(lambda plan: self._append_update(plan, pairs)) if training else None,
+            # a frozen model (no trainable weights) trains with no update, as Keras warns
+            on_create=(lambda plan: self._append_update(plan, pairs))
+            if training and program.weights
+            else None,
         )
 
     def _append_update(self, plan: Plan, pairs: list) -> None:
@@ -245,6 +249,8 @@ class Trainer:
 
     def _idle_update(self, program: TrainingProgram) -> None:
         """A rank with no samples in this batch still joins the allreduce and the update."""
+        if not program.weights:
+            return  # a frozen model: no update, no allreduce on any rank
         if program.idle is None:
             weights = [w for g, w in zip(program.grads, program.weights) if g is not None]
             device = get_device(self.device_name)
@@ -285,6 +291,12 @@ class Trainer:
         """One pass over the data; returns the sample-weighted means (loss, metrics). When
         distributed, each rank runs its shard of every batch and the sums are allreduced."""
         program = self._program(ys)
+        if training and not program.weights:
+            warnings.warn(
+                f"The model does not have any trainable weights: model '{self.name}' computes "
+                "the loss but updates nothing (every layer is frozen)",
+                stacklevel=3,
+            )
         metrics = [(i, m) for i, ids in enumerate(self._metrics(ys)) for m in ids]
         names = self._log_names(self._metrics(ys))
         n_losses = len(program.reported)

@@ -187,6 +187,26 @@ def build_specs():
     specs.append(case("average_3", "Average", {}, [(2, 3, 4)] * 3))
     specs.append(case("maximum_3", "Maximum", {}, [(2, 3, 4)] * 3, distinct=True))
     specs.append(case("minimum", "Minimum", {}, [(2, 3, 4)] * 2, distinct=True))
+    # Dot: int and pair axes, negative axes, 2-D (output (batch, 1)), mixed ranks, rank 4 (Keras
+    # flattens those around its matmul) and normalize (cosine similarity).
+    for id, kw, shapes in [
+        ("dot_2d", {"axes": 1}, [(3, 4), (3, 4)]),
+        ("dot_2d_normalize", {"axes": -1, "normalize": True}, [(3, 5), (3, 5)]),
+        ("dot_3d_pair", {"axes": [2, 1]}, [(2, 3, 4), (2, 4, 5)]),
+        ("dot_3d_int", {"axes": 1}, [(2, 4, 3), (2, 4, 5)]),
+        (
+            "dot_3d_negative_normalize",
+            {"axes": [-1, -2], "normalize": True},
+            [(2, 3, 4), (2, 4, 5)],
+        ),
+        ("dot_2d_3d", {"axes": [1, 2]}, [(2, 4), (2, 3, 4)]),
+        ("dot_3d_2d_normalize", {"axes": [1, -1], "normalize": True}, [(2, 4, 3), (2, 4)]),
+        ("dot_4d_3d", {"axes": [2, 1]}, [(2, 3, 4, 2), (2, 4, 5)]),
+        ("dot_3d_4d_normalize", {"axes": [-1, 3], "normalize": True}, [(2, 3, 4), (2, 2, 5, 4)]),
+        ("dot_4d_4d", {"axes": [1, 3]}, [(2, 3, 2, 2), (2, 2, 2, 3)]),
+    ]:
+        specs.append(case(id, "Dot", kw, shapes))
+    specs.append(case("identity", "Identity", {}, [(2, 3, 4)]))
     # Embedding.
     specs.append(
         case(
