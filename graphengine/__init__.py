@@ -14,6 +14,7 @@ from graphengine import (
     ops,
     optimizers,
     regularizers,
+    saving,
     utils,
 )
 from graphengine.graph.tensor import SymbolicTensor, Variable
@@ -45,5 +46,6 @@ __all__ = [
     "optimizers",
     "plot_model",
     "regularizers",
+    "saving",
     "utils",
 ]

@@ -1,11 +1,12 @@
 """Seeding, unique layer names, Keras-style argument checking (keywords, integers, shapes,
-class ids) and the serialization registry."""
+class ids) and the serialization registry (with Keras 3's registration and custom-object scopes)."""
 
 from __future__ import annotations
 
 import difflib
 import random
 import re
+from contextvars import ContextVar, Token
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -13,6 +14,9 @@ import numpy as np
 _rng = np.random.default_rng()
 _name_counts: dict[str, int] = {}
 _registry: dict[str, Any] = {}
+_names: dict[Any, str] = {}  # object -> the name it was last registered under
+# the custom objects of the active custom_object_scope blocks (load_model's custom_objects)
+_scope: ContextVar[dict[str, Any] | None] = ContextVar("graphengine_custom_objects", default=None)
 
 
 def set_random_seed(seed: int) -> None:
@@ -156,27 +160,110 @@ def lookup(kind: str, identifier: str, table: dict[str, Any]) -> Any:
 
 
 def register_serializable(name: str | None = None) -> Callable[[Any], Any]:
-    """Decorator registering a function or class under `name` so saved models can refer to it
-    by name (loading never unpickles code)."""
+    """Decorator registering a function or class under `name` (default: its `__name__`) so saved
+    models can refer to it by name (loading never unpickles code)."""
 
     def register(obj: Any) -> Any:
-        _registry[name or obj.__name__] = obj
+        _register(name or obj.__name__, obj)
         return obj
 
     return register
 
 
-def registered(name: str) -> Any:
-    if name not in _registry:
-        raise ValueError(
-            f"{name!r} is not registered; decorate it with "
-            "@ge.utils.register_serializable() before loading"
+def register_keras_serializable(
+    package: str = "Custom", name: str | None = None
+) -> Callable[[Any], Any]:
+    """Keras 3's decorator: registers a class or function under "package>name" (name defaults to
+    its `__name__`); a class needs a `get_config` method, as in Keras."""
+    if not isinstance(package, str) or (name is not None and not isinstance(name, str)):
+        raise TypeError(
+            f"register_keras_serializable(): package and name must be strings, received "
+            f"{package=!r}, {name=!r}"
         )
-    return _registry[name]
+
+    def register(obj: Any) -> Any:
+        if isinstance(obj, type) and not hasattr(obj, "get_config"):
+            raise ValueError(
+                f"register_keras_serializable(): cannot register class {obj.__name__}, which "
+                "has no get_config() method"
+            )
+        _register(f"{package}>{name if name is not None else obj.__name__}", obj)
+        return obj
+
+    return register
+
+
+def _register(name: str, obj: Any) -> None:
+    _registry[name] = obj
+    try:
+        _names[obj] = name  # the latest registration names the object, as in Keras
+    except TypeError:  # an unhashable object: found by scanning _registry instead
+        pass
+
+
+def get_custom_objects() -> dict[str, Any]:
+    """The live registry: name -> class or function (Keras 3's get_custom_objects). Entries added
+    to it load by name; those of a custom_object_scope are not in it."""
+    return _registry
+
+
+class CustomObjectScope:
+    """`with CustomObjectScope({"MyLayer": MyLayer}):` configs loaded (and saved) inside the block
+    may name these objects, as if registered; nested scopes see the outer ones' too."""
+
+    def __init__(self, custom_objects: dict[str, Any] | None = None) -> None:
+        custom_objects = {} if custom_objects is None else custom_objects
+        if not isinstance(custom_objects, dict):
+            raise TypeError(
+                "custom_objects must be a dict of name -> class or function, received "
+                f"{type(custom_objects).__name__}"
+            )
+        for key in custom_objects:
+            if not isinstance(key, str):
+                raise TypeError(
+                    f"custom_objects keys must be names (str), received {key!r} of type "
+                    f"{type(key).__name__}"
+                )
+        self.custom_objects = dict(custom_objects)
+        self._tokens: list[Token] = []
+
+    def __enter__(self) -> CustomObjectScope:
+        self._tokens.append(_scope.set({**(_scope.get() or {}), **self.custom_objects}))
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _scope.reset(self._tokens.pop())
+
+
+custom_object_scope = CustomObjectScope
+
+
+def registered(name: str) -> Any:
+    """The class or function saved under `name`: a custom_object_scope's (load_model's
+    custom_objects) first, then the registry; "package>Name" also finds a scope's "Name"."""
+    scope = _scope.get() or {}
+    for found in (scope.get(name), _registry.get(name)):
+        if found is not None:
+            return found
+    if isinstance(name, str) and ">" in name and name.rsplit(">", 1)[1] in scope:
+        return scope[name.rsplit(">", 1)[1]]
+    raise ValueError(
+        f"{name!r} is not registered; decorate it with "
+        "@ge.saving.register_keras_serializable() (or @ge.utils.register_serializable()), "
+        "or pass it in custom_objects, before loading"
+    )
 
 
 def registered_name(obj: Any) -> str | None:
-    for name, value in _registry.items():
-        if value is obj:
-            return name
+    """The name `obj` is saved under: its registration, else its key in the registry or in an
+    active custom_object_scope; None when it has none."""
+    try:
+        if obj in _names and _registry.get(_names[obj]) is obj:
+            return _names[obj]
+    except TypeError:
+        pass
+    for table in (_registry, _scope.get() or {}):
+        for name, value in table.items():
+            if value is obj:
+                return name
     return None

@@ -1,6 +1,7 @@
-"""fit's data preparation: inputs and targets checked and made contiguous before any work is
-done (shapes, dtypes, sample counts, class ids), the validation split, and the loop arguments
-(batch size, epochs, verbosity) checked where the user passed them."""
+"""fit's data preparation: inputs and targets as Keras 3 takes them (pandas objects, nested lists
+of numbers, the rank of an input off by a last axis of 1), checked and made contiguous before any
+work is done (shapes, dtypes, sample counts, class ids), the validation split, and the loop
+arguments (batch size, epochs, verbosity) checked where the user passed them."""
 
 from __future__ import annotations
 
@@ -23,14 +24,115 @@ def targets_list(model: Any, y: Any) -> list:
         ]
         if missing:
             raise ValueError(f"Model '{model.name}': missing targets for outputs {missing}")
-        return [y.get(n) for n in model.output_names]
-    ys = list(y) if isinstance(y, (list, tuple)) and len(model.outputs) > 1 else [y]
+        return [
+            as_array(y.get(n), f"Model '{model.name}': target '{n}'") for n in model.output_names
+        ]
+    y = entries(y, model.output_names, model.name, "target")
+    ys = list(y) if isinstance(y, (list, tuple)) else [y]
     if len(ys) != len(model.outputs):
         raise ValueError(
             f"Model '{model.name}' has {len(model.outputs)} outputs "
             f"({', '.join(model.output_names)}), but received {len(ys)} targets"
         )
-    return ys
+    return [
+        as_array(t, f"Model '{model.name}': target {i} ('{n}')")
+        for i, (t, n) in enumerate(zip(ys, model.output_names))
+    ]
+
+
+# -- what Keras 3 takes as data ----------------------------------------------------------------
+def is_pandas(value: Any) -> bool:
+    """A pandas DataFrame or Series, known without importing pandas (optional at run time)."""
+    return type(value).__module__.partition(".")[0] == "pandas" and hasattr(value, "to_numpy")
+
+
+def _numbers_only(value: Any) -> bool:
+    """Whether `value` is a number or nested lists/tuples of numbers only (no arrays in it)."""
+    if isinstance(value, (list, tuple)):
+        return all(_numbers_only(v) for v in value)
+    return isinstance(value, (int, float, bool, complex, np.generic))
+
+
+def as_array(value: Any, what: str) -> Any:
+    """A pandas object or a nested list of numbers as a NumPy array (a Series as one column, as
+    Keras's data adapter); anything else as given."""
+    if is_pandas(value):
+        array = value.to_numpy()
+        if array.dtype.kind not in "biuf" and hasattr(value, "dtypes"):  # a DataFrame
+            bad = [str(c) for c, d in value.dtypes.items() if getattr(d, "kind", "O") not in "biuf"]
+            raise TypeError(
+                f"{what}: the DataFrame's columns {bad} are not numeric; select or convert "
+                "them (e.g. df[cols].astype('float32'))"
+            )
+        return array[:, None] if array.ndim == 1 else array
+    if isinstance(value, (list, tuple)) and _numbers_only(value):
+        try:
+            return np.asarray(value)
+        except ValueError:
+            raise ValueError(
+                f"{what}: the nested list does not form an array (its rows differ in length)"
+            ) from None
+    return value
+
+
+def entries(values: Any, names: list[str], owner: str, what: str) -> Any:
+    """`values` with its leaves made arrays (`as_array`), Keras's rule for lists kept: a list
+    holding arrays lists one entry per model input (or output); a list of numbers only is one
+    array when the model has one input (or output), and one entry per input otherwise."""
+    if is_pandas(values):
+        return as_array(values, f"Model '{owner}': {what} 0 ('{names[0]}')")
+    if isinstance(values, dict):
+        return {k: as_array(v, f"Model '{owner}': {what} '{k}'") for k, v in values.items()}
+    if not isinstance(values, (list, tuple)):
+        return values
+    if len(names) == 1:
+        if _numbers_only(values):
+            return as_array(values, f"Model '{owner}': {what} 0 ('{names[0]}')")
+        if len(values) != 1:
+            raise ValueError(
+                f"Model '{owner}' expects 1 {what} ('{names[0]}'), but received a "
+                f"{type(values).__name__} of {len(values)} entries holding arrays (a list lists "
+                f"one entry per {what}); pass the array itself, or np.stack the entries"
+            )
+    return [
+        as_array(v, f"Model '{owner}': {what} {i} ('{names[i] if i < len(names) else '?'}')")
+        for i, v in enumerate(values)
+    ]
+
+
+def adjust_rank(array: Any, tensor: Any) -> Any:
+    """Keras's Functional._adjust_input_rank: an array one axis short of an input whose last
+    size is 1 gains that axis ((n,) feeds (None, 1)); one with an extra last axis of size 1 loses
+    it. Any other rank is left for the shape check to name."""
+    array = np.asarray(array)
+    rank, shape = array.ndim, tensor.shape
+    if rank == len(shape) + 1 and array.shape[-1] == 1:
+        return array[..., 0]
+    if rank == len(shape) - 1 and shape[-1] == 1:
+        return array[..., None]
+    return array
+
+
+def expand_rank1_target(target: np.ndarray, output: Any) -> np.ndarray:
+    """Keras's squeeze_or_expand_to_same_rank(expand_rank_1=True), applied by its losses and
+    metrics alike: rank-1 targets of an (N, 1) output become (N, 1), so each sample keeps its
+    own loss and metric values (other rank mismatches the losses and metrics squeeze)."""
+    if target.ndim == 1 and len(output.shape) == 2 and output.shape[-1] == 1:
+        return target[:, None]
+    return target
+
+
+def input_arrays(model: Any, x: Any) -> list[np.ndarray]:
+    """The model's inputs from `x` (one array, a list, a dict, pandas objects, nested lists of
+    numbers) as a flat list of arrays in `model.inputs` order, ranks adjusted as Keras does,
+    checked against the inputs' shapes and dtypes."""
+    feeds = model._feed_list(entries(x, model.input_names, model.name, "input"))
+    model._require_graph()
+    feeds = [
+        adjust_rank(as_array(a, f"Model '{model.name}': input {i} ('{t.name}')"), t)
+        for i, (a, t) in enumerate(zip(feeds, model.inputs))
+    ]
+    return model._check_arrays(feeds, model.inputs)
 
 
 def prepare(model: Any, x: Any, y: Any = None, need_y: bool = True) -> tuple[list, list]:
@@ -38,8 +140,7 @@ def prepare(model: Any, x: Any, y: Any = None, need_y: bool = True) -> tuple[lis
     if x is None:
         raise ValueError(f"Model '{model.name}': x is required")
     xs = [
-        np.ascontiguousarray(a, dtype=t.dtype)
-        for a, t in zip(model._check_arrays(model._feed_list(x), model.inputs), model.inputs)
+        np.ascontiguousarray(a, dtype=t.dtype) for a, t in zip(input_arrays(model, x), model.inputs)
     ]
     ys: list = []
     if need_y:
@@ -57,6 +158,7 @@ def prepare(model: Any, x: Any, y: Any = None, need_y: bool = True) -> tuple[lis
                 )
             if t.ndim == 0:
                 raise ValueError(f"Model '{model.name}': target {i} must have a batch axis")
+            t = expand_rank1_target(t, model.outputs[i])
             check_class_ids(model, i, t)
             ys.append(
                 np.ascontiguousarray(

@@ -19,7 +19,7 @@ from graphengine.ops.base import RunContext, apply, is_symbolic
 from graphengine.runtime.cache import PlanCache
 from graphengine.runtime.devices import get_device
 from graphengine.runtime.plan import Plan, concrete_specs, forward_order
-from graphengine.training import model_config, saving
+from graphengine.training import data, model_config, saving
 from graphengine.training.trainer import Trainer
 from graphengine.tree import flatten, map_tensors, pack_like
 
@@ -200,10 +200,9 @@ class Model(Trainer, Layer):
         return pack_like(self._outputs_struct, self._forward(inputs, training, self._checked))
 
     def _checked(self, inputs: Any) -> list[np.ndarray]:
-        """`inputs` of an eager call, flattened and validated (shapes, numeric dtypes)."""
-        feeds = self._feed_list(inputs)
-        self._require_graph()
-        return self._check_arrays(feeds, self.inputs)
+        """`inputs` of an eager call, flattened and validated (shapes, numeric dtypes), taken as
+        fit takes them (training/data.py: pandas, nested lists, a rank off by a last axis of 1)."""
+        return data.input_arrays(self, inputs)
 
     def _feed_list(self, inputs: Any) -> list:
         """Inputs as a flat list in `self.inputs` order (from one array, a list or a dict)."""
@@ -293,7 +292,12 @@ class Model(Trainer, Layer):
             return self._run_source(last[2], last[3], arrays)
         arrays = check(inputs)
         source = self._forward_source(self.outputs, arrays, training)
-        if sig is not None and len(sig) == len(self.inputs) and isinstance(training, bool):
+        if (
+            sig is not None
+            and len(sig) == len(self.inputs)
+            and isinstance(training, bool)
+            and all(a.shape == s[0] for a, s in zip(arrays, sig))  # not when a rank was adjusted
+        ):
             self._last_forward = (sig, training, *source)
         return self._run_source(*source, arrays)
 
@@ -393,6 +397,11 @@ class Model(Trainer, Layer):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Model:
         return model_config.functional_from_config(cls, config)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The model's config (architecture, no weights) as JSON text, `kwargs` going to
+        json.dumps; `ge.models.model_from_json` rebuilds it."""
+        return model_config.model_to_json(self, **kwargs)
 
     def save(self, filepath: str) -> None:
         """Writes one zip file: config.json (architecture, compile settings) and the weights and

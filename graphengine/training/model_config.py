@@ -5,6 +5,7 @@ config is executed."""
 
 from __future__ import annotations
 
+import json
 import warnings
 from typing import Any
 
@@ -148,6 +149,41 @@ def sequential_from_config(cls: type, config: dict[str, Any]) -> Any:
     with loading():
         layers = [deserialize_layer(c) for c in config["layers"]]
     return cls(stack + layers, name=config["name"])
+
+
+# -- JSON ----------------------------------------------------------------------------------------
+def model_to_json(model: Any, **kwargs: Any) -> str:
+    """`model.to_json(**kwargs)`: the config a saved file holds for the model (serialize_layer's,
+    no weights) as JSON text; `kwargs` go to json.dumps, as in Keras."""
+    return json.dumps(encode(serialize_layer(model)), **kwargs)
+
+
+def model_from_json(json_string: Any, custom_objects: dict[str, Any] | None = None) -> Any:
+    """The model (uncompiled, new weights) of `model_to_json`'s text. Names are looked up in
+    the built-in classes, the registry and `custom_objects` only: nothing in the text runs.
+    Malformed text raises ValueError."""
+    if not isinstance(json_string, (str, bytes, bytearray)):
+        raise TypeError(
+            f"model_from_json() expects JSON text (str), received {type(json_string).__name__}"
+        )
+    try:
+        config = json.loads(json_string)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"model_from_json(): the text is not JSON ({e})") from None
+    if not (isinstance(config, dict) and "class_name" in config and "config" in config):
+        raise ValueError(
+            "model_from_json(): expected the text of model.to_json(), an object with "
+            f"'class_name' and 'config', received {type(config).__name__}"
+            + (f" with keys {sorted(config)}" if isinstance(config, dict) else "")
+        )
+    scope = common.custom_object_scope(custom_objects)
+    try:
+        with scope:
+            return deserialize_layer(decode(config))
+    except (TypeError, LookupError, AttributeError, RuntimeError) as e:  # RecursionError too
+        raise ValueError(
+            f"model_from_json(): the config is malformed ({type(e).__name__}: {e})"
+        ) from e
 
 
 # -- compile settings --------------------------------------------------------------------------

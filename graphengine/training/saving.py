@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from graphengine import common
 from graphengine.io.archive import (
     FORMAT_VERSION,
     MAGIC,
@@ -110,10 +111,21 @@ def save_model(model: Any, path: str) -> None:
     atomic_write(path, write)
 
 
-def load_model(path: str, compile: bool = True) -> Any:
+def load_model(
+    path: str,
+    custom_objects: dict[str, Any] | None = None,
+    compile: bool = True,
+    safe_mode: bool = True,
+) -> Any:
     """Rebuilds a saved model: same architecture, weights, compile settings and optimizer
-    state (training continues where it stopped)."""
-    with Archive(path, "model") as archive, archive.reading("the file"):
+    state (training continues where it stopped). `custom_objects` (name -> class or function)
+    serve the names the file gives, as a custom_object_scope; `safe_mode` is Keras's argument,
+    accepted for its signature: no load ever runs code from the file."""
+    with (
+        common.custom_object_scope(custom_objects),
+        Archive(path, "model") as archive,
+        archive.reading("the file"),
+    ):
         manifest = read_manifest(archive)
         model = _rebuild(archive, manifest)
         _assign(model, archive, manifest)

@@ -189,6 +189,21 @@ class Trainer:
             return list(spec)
         return [spec] * n
 
+    @property
+    def metrics_names(self) -> list[str]:
+        """The names of what evaluate() returns, in its order ("loss", each output's loss when
+        there are several, then the metrics); [] before compile(). Keras 3 gives the names of
+        its metric objects instead: ["loss", "compile_metrics"]."""
+        if not getattr(self, "compiled", False):
+            return []
+        outputs = [tuple(o.shape) for o in self.outputs]
+        return self._log_names(
+            [
+                [metrics_module.get(m, o, o) for m in ids]
+                for ids, o in zip(self._metric_ids, outputs)
+            ]
+        )
+
     def _require_compiled(self, what: str) -> None:
         if not getattr(self, "compiled", False):
             raise RuntimeError(
