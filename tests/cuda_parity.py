@@ -150,6 +150,69 @@ def test_indexing(device):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_keras_ops_kernels(device, dtype):
+    """The kernels behind ge.ops's keras.ops names: sign, power, where, min, prod, argmax,
+    argmin, cumsum, take and pad."""
+    x, y = rand(2, 3, 4, dtype=dtype), rand(3, 1, dtype=dtype, seed=3)
+    xs = np.concatenate([x.reshape(-1)[:-3], np.array([0.0, -0.0, np.nan], dtype)])
+    check(device, "sign_forward", xs, np.zeros_like(xs))
+    check(device, "sign_backward", xs, xs, xs, np.ones_like(xs))
+    check(device, "power", np.abs(x) + 0.5, y, np.zeros_like(x))
+    check(device, "where", x > 0, x, y, np.zeros_like(x))
+    mask = np.array([1.0, 0.0, np.nan, 2.0], dtype)  # nonzero (NaN too) selects the first
+    check(device, "where", mask, np.array(1.5, dtype), rand(4, dtype=dtype), np.zeros(4, dtype))
+    check(device, "min_forward", x, (0, 2), np.zeros((1, 3, 1), dtype))
+    check(device, "prod_forward", x, (1,), np.zeros((2, 1, 4), dtype))
+    xz = x.copy()
+    xz[0, 1, :2] = 0.0  # zeros: the gradient of the others' product, not y / x
+    check(device, "prod_backward", xz, rand(2, 1, 4, dtype=dtype, seed=5), (1,), np.zeros_like(x))
+    check(device, "prod_backward", xz, rand(1, 3, 1, dtype=dtype, seed=5), (0, 2), np.zeros_like(x))
+    ties = np.array([[1, 3, 3, np.nan, 5], [2, 2, -1, -1, 0]], dtype).reshape(1, 2, 5)
+    for name in ("argmax_forward", "argmin_forward"):
+        check(device, name, x, np.zeros((2, 4), "int32"))
+        check(device, name, ties.transpose(0, 2, 1).copy(), np.zeros((1, 2), "int32"))
+    for reverse in (False, True):
+        check(device, "cumsum_forward", x, reverse, np.zeros_like(x))
+    check(device, "cumsum_forward", np.arange(6, dtype="int32").reshape(1, 6, 1), False,
+          np.zeros((1, 6, 1), "int32"))  # fmt: skip
+    ids = np.array([0, 3, 3, -1, 1, -4], np.int64)  # repeats and negatives
+    check(device, "take_forward", x, ids[:4] % 3, np.zeros((2, 4, 4), dtype))
+    check(device, "take_forward", x.reshape(1, 24, 1), ids, np.zeros((1, 6, 1), dtype))
+    dx4 = np.zeros((2, 4, 4), dtype)
+    check(device, "take_backward", ids, rand(2, 6, 4, dtype=dtype, seed=6), dx4)
+    check(device, "take_backward", ids % 3, rand(2, 6, 4, dtype=dtype, seed=7), np.zeros_like(x))
+    pads = ((1, 0), (2, 3), (0, 5))
+    for mode in ("constant", "edge", "reflect", "symmetric", "wrap"):
+        check(device, "pad_forward", x, pads, mode, 1.5, np.zeros((3, 8, 9), dtype))
+        check(device, "pad_backward", rand(3, 8, 9, dtype=dtype, seed=8), pads, mode,
+              np.zeros_like(x))  # fmt: skip
+
+
+def test_keras_ops_graph_matches_cpu():
+    """A graph of the keras.ops names, its predictions and input gradients, on cuda as on cpu."""
+    ops = ge.ops
+    x = ge.Input(shape=(3, 4), dtype="float64")
+    ids = ge.Input(shape=(2,), dtype="int32")
+    h = ops.einsum("bij,bkj->bik", x, ops.pad(x, ((0, 0), (1, 1), (0, 0)), mode="reflect"))
+    h = ops.where(ops.greater(h, 0.0), h, ops.power(ops.abs(h) + 1.0, 0.5))
+    m = x * ops.one_hot(ops.argmax(x, axis=-1), 4, dtype="float64")
+    h = ops.concatenate([h, ops.take(m, np.array([3, 0, 3]), axis=2)], axis=-1)
+    h = ops.cumsum(ops.tile(h, (1, 1, 2)), axis=1) * ops.prod(ops.sign(x) + 2.0, axis=-1)[..., None]
+    out = ops.stack(ops.split(ops.min(h, axis=2), 3, axis=1), axis=-1) + ops.sum(
+        ops.take(x, ids, axis=1), axis=(1, 2, 3))[:, None, None]  # fmt: skip
+    model = ge.Model([x, ids], ops.stop_gradient(out) + out)
+    xv = rand(2, 3, 4, dtype="float64")
+    idv = np.array([[0, 2], [1, -1]], "int32")
+    cot = rand(2, 1, 3, dtype="float64", seed=3)
+    results = {}
+    for name in ("cpu", "cuda"):
+        with ge.device(name):
+            results[name] = (model([xv, idv]), model.vjp([xv, idv], cot)[0][0])
+    for a, b in zip(results["cpu"], results["cuda"]):
+        np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_conv_and_pooling(device, dtype):
     x, w = rand(2, 5, 4, 2, dtype=dtype), rand(3, 2, 2, 4, dtype=dtype, seed=1)
     b = rand(4, dtype=dtype)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
+
 from graphengine.graph.node import Node
 from graphengine.ops import api
 from graphengine.ops.base import apply
@@ -21,8 +23,8 @@ from graphengine.ops.conv import (
     ConvTransposeBackwardInput,
     ConvTransposeBackwardWeight,
 )
-from graphengine.ops.elementwise import Binary, Cast, Compare, Unary, UnaryGrad
-from graphengine.ops.indexing import Gather, GatherGrad, OneHot
+from graphengine.ops.elementwise import Binary, Cast, Compare, Unary, UnaryGrad, Where
+from graphengine.ops.indexing import Gather, GatherGrad, OneHot, Take, TakeGrad
 from graphengine.ops.matmul import Dense, DenseBackwardInput, Matmul, MatmulAtB
 from graphengine.ops.normalization import BatchNorm, BatchNormGrad, LayerNorm, LayerNormGrad
 from graphengine.ops.pooling import AvgPoolGrad, MaxPoolGrad, Pool
@@ -33,7 +35,16 @@ from graphengine.ops.recurrent import (
     RecurrentSequenceGrad,
     RecurrentWeightGrad,
 )
-from graphengine.ops.reduce import MaxGrad, Reduce, ReduceGrad, Softmax, SoftmaxGrad
+from graphengine.ops.reduce import (
+    ArgReduce,
+    Cumsum,
+    MaxGrad,
+    ProdGrad,
+    Reduce,
+    ReduceGrad,
+    Softmax,
+    SoftmaxGrad,
+)
 from graphengine.ops.regularization import (
     AlphaDropout,
     Dropout,
@@ -44,10 +55,15 @@ from graphengine.ops.regularization import (
 from graphengine.ops.shape import (
     BroadcastTo,
     Concatenate,
+    FullLike,
     GetItem,
     GetItemGrad,
+    Pad,
+    PadGrad,
     Reshape,
     Split,
+    SplitSections,
+    StopGradient,
     SumTo,
     Transpose,
 )
@@ -81,6 +97,7 @@ no_gradient(
     UnaryGrad,
     ReduceGrad,
     MaxGrad,
+    ProdGrad,
     SoftmaxGrad,
     MatmulAtB,
     DenseBackwardInput,
@@ -90,6 +107,8 @@ no_gradient(
     GetItemGrad,
     Split,
     GatherGrad,
+    TakeGrad,
+    PadGrad,
     MaskGrad,
     BatchNormGrad,
     LayerNormGrad,
@@ -116,6 +135,18 @@ def _routed(gy: Any, mask: Any) -> list:
     return [ga, api.subtract(gy, ga)]
 
 
+def _power(gy: Any, a: Any, b: Any, y: Any) -> list:
+    """[da, db] of y = a ** b as PyTorch (Keras's torch backend): da = dy * b * a ** (b - 1), 0
+    where b == 0 (even at a == 0, where the formula is 0 * inf); db = dy * y * log(a), 0 where
+    a == 0 and b >= 0 (the limit; log(0) = -inf would give NaN), NaN for a < 0."""
+    zero = np.zeros((), gy.dtype)
+    da = api.where(api.equal(b, 0), zero, gy * b * api.power(a, b - 1))
+    db = api.where(
+        api.multiply(api.equal(a, 0), api.greater_equal(b, 0)), zero, gy * y * api.log(a)
+    )
+    return [da, db]
+
+
 # kind -> (dy, a, b, y) -> [da, db]; maximum and minimum give ties to a, as TensorFlow
 BINARY_GRADS: dict[str, Callable[[Any, Any, Any, Any], list]] = {
     "add": lambda gy, a, b, y: [gy, gy],
@@ -124,6 +155,7 @@ BINARY_GRADS: dict[str, Callable[[Any, Any, Any, Any], list]] = {
     "divide": lambda gy, a, b, y: _quotient(api.divide(gy, b), y),
     "maximum": lambda gy, a, b, y: _routed(gy, api.greater_equal(a, b)),
     "minimum": lambda gy, a, b, y: _routed(gy, api.greater_equal(b, a)),
+    "power": _power,
 }
 
 
@@ -148,12 +180,38 @@ def _unary(node: Node, g: list) -> list:
     return [apply(UnaryGrad(node.op), node.inputs[0], node.outputs[0], g[0])]
 
 
+@rule(Where)
+def _where(node: Node, g: list) -> list:
+    """dy goes to a where the condition holds and to b elsewhere: selected, never multiplied
+    by a mask (0 * inf would be NaN)."""
+    cond, zero = node.inputs[0], np.zeros((), g[0].dtype)
+    return [None, api.where(cond, g[0], zero), api.where(cond, zero, g[0])]
+
+
 @rule(Reduce)
 def _reduce(node: Node, g: list) -> list:
     (x,), (y,) = node.inputs, node.outputs
-    if node.op.name == "max":
+    if node.op.name in ("max", "min"):
         return [apply(MaxGrad(node.op), x, y, g[0])]
+    if node.op.name == "prod":
+        return [apply(ProdGrad(node.op), x, g[0])]
     return [apply(ReduceGrad(node.op), g[0], x)]
+
+
+@rule(Cumsum)
+def _cumsum(node: Node, g: list) -> list:
+    """A reverse cumulative sum of dy (along the flattened x, reshaped back, for axis None)."""
+    op, x = node.op, node.inputs[0]
+    gx = apply(Cumsum(0 if op.axis is None else op.axis, not op.reverse), g[0])
+    return [apply(Reshape(), gx, x) if op.axis is None else gx]
+
+
+@rule(ArgReduce)
+@rule(FullLike)
+@rule(StopGradient)
+def _no_flow(node: Node, g: list) -> list:
+    """Integer indices, constants and stop_gradient: a zero gradient, as Keras."""
+    return [None] * len(node.inputs)
 
 
 @rule(Softmax)
@@ -228,6 +286,24 @@ def _concatenate(node: Node, g: list) -> list:
 @rule(OneHot)
 def _one_hot(node: Node, g: list) -> list:
     return [None]
+
+
+@rule(Take)
+def _take(node: Node, g: list) -> list:
+    x, ids = node.inputs
+    return [apply(TakeGrad(node.op), ids, g[0], x), None]
+
+
+@rule(Pad)
+def _pad(node: Node, g: list) -> list:
+    return [apply(PadGrad(node.op), g[0], node.inputs[0])]
+
+
+@rule(SplitSections)
+def _split_sections(node: Node, g: list) -> list:
+    """The pieces' gradients concatenated back (zeros for a piece that got none)."""
+    parts = [api.zeros_like(t) if gt is None else gt for t, gt in zip(node.outputs, g)]
+    return [api.concatenate(parts, axis=node.op.axis)]
 
 
 @rule(Gather)

@@ -5,24 +5,32 @@ Names and signatures follow `keras.ops`.
 
 from __future__ import annotations
 
+import builtins
 from typing import Any, Sequence
 
 import numpy as np
 
-from graphengine.graph.tensor import SymbolicTensor
-from graphengine.ops.base import apply, normalize_axis
-from graphengine.ops.elementwise import Binary, Cast, Compare, Unary
-from graphengine.ops.indexing import Gather, OneHot
+from graphengine.common import check_int, check_shape
+from graphengine.graph.tensor import SymbolicTensor, format_shape
+from graphengine.ops import einsum as _einsum
+from graphengine.ops.base import apply, is_symbolic, normalize_axis, result_dtype
+from graphengine.ops.elementwise import Binary, Cast, Compare, Unary, Where
+from graphengine.ops.indexing import Gather, OneHot, Take
 from graphengine.ops.matmul import Matmul
-from graphengine.ops.reduce import Reduce, Softmax, normalize_axes
+from graphengine.ops.reduce import ArgReduce, Cumsum, Reduce, Softmax, normalize_axes
 from graphengine.ops.shape import (
     BroadcastTo,
     Concatenate,
+    FullLike,
     GetItem,
+    Pad,
     Reshape,
+    SplitSections,
+    StopGradient,
     Transpose,
     normalize_key,
 )
+from kernels.padding import MODES as PAD_MODES
 
 
 def _shape(x: Any) -> tuple:
@@ -179,11 +187,31 @@ def log_softmax(x: Any, axis: int = -1) -> Any:
     return apply(Softmax(axis, log=True), x)
 
 
-def one_hot(x: Any, num_classes: int, dtype: str = "float32") -> Any:
-    """One-hot encoding of integer ids (float ids are cast); not differentiable."""
+def one_hot(
+    x: Any, num_classes: int, axis: int = -1, dtype: str | None = None, sparse: bool = False
+) -> Any:
+    """One-hot encoding of integer ids (float ids are cast) on a new axis `axis` (-1: last),
+    of `dtype` (None: float32); ids outside [0, num_classes) give all-zero rows (as TensorFlow).
+    Not differentiable."""
+    num_classes = check_int(num_classes, "num_classes", "one_hot", minimum=1)
+    if sparse:
+        raise ValueError(
+            "one_hot: sparse=True is not supported (graphengine has no sparse tensors)"
+        )
+    rank = len(_shape(x))
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"one_hot: axis must be an integer, received axis={axis!r}")
+    if axis != -1 and not 0 <= axis <= rank:
+        raise ValueError(
+            f"one_hot: axis must be -1 or in [0, {rank}] for ids of rank {rank}, received "
+            f"axis={axis}"
+        )
     if np.dtype(_dtype(x) or "float32").kind not in "iu":
         x = cast(x, "int32")
-    return apply(OneHot(int(num_classes), np.dtype(dtype).name), x)
+    out = apply(OneHot(num_classes, np.dtype(dtype or "float32").name), x)
+    if axis in (-1, rank):
+        return out
+    return transpose(out, tuple(range(axis)) + (rank,) + tuple(range(axis, rank)))
 
 
 def _reduce(kind: str, x: Any, axis: Any, keepdims: bool) -> Any:
@@ -198,8 +226,37 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     return _reduce("mean", x, axis, keepdims)
 
 
-def max(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
-    return _reduce("max", x, axis, keepdims)
+def _extremum(kind: str, x: Any, axis: Any, keepdims: bool, initial: float | None) -> Any:
+    """max / min with NumPy's `initial`: a value every result is compared with (and the result
+    of an empty reduction)."""
+    if initial is None:
+        return _reduce(kind, x, axis, keepdims)
+    shape = _shape(x)
+    if 0 in [shape[a] for a in normalize_axes(axis, len(shape))]:
+        return multiply(ones_like(sum(x, axis, keepdims)), initial)
+    return (maximum if kind == "max" else minimum)(_reduce(kind, x, axis, keepdims), initial)
+
+
+def max(  # noqa: A001
+    x: Any, axis: Any = None, keepdims: bool = False, initial: float | None = None
+) -> Any:
+    """The largest element over `axis` (None: all); the gradient is shared among ties."""
+    return _extremum("max", x, axis, keepdims, initial)
+
+
+def min(  # noqa: A001
+    x: Any, axis: Any = None, keepdims: bool = False, initial: float | None = None
+) -> Any:
+    """The smallest element over `axis` (None: all); the gradient is shared among ties."""
+    return _extremum("min", x, axis, keepdims, initial)
+
+
+def prod(x: Any, axis: Any = None, keepdims: bool = False, dtype: str | None = None) -> Any:
+    """The product over `axis` (None: all), computed in `dtype` when given (bool and small
+    integers in int32, as Keras); its gradient is exact where elements are 0."""
+    if dtype is not None:
+        x = cast(x, dtype)
+    return _reduce("prod", x, axis, keepdims)
 
 
 def reshape(x: Any, newshape: Sequence[int]) -> Any:
@@ -264,10 +321,245 @@ def take_rows(table: Any, ids: Any) -> Any:
     return apply(Gather(), table, ids)
 
 
+# -- the keras.ops names custom layers, losses and Lambda bodies reach for ----------------------
+def _check_axis(opname: str, axis: Any, ndim: int, allow_none: bool = True) -> int | None:
+    """`axis` normalized to [0, ndim) (None kept where allowed), or an error naming the op."""
+    if axis is None and allow_none:
+        return None
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{opname}: axis must be an integer or None, received axis={axis!r}")
+    return normalize_axis(int(axis), ndim, f"{opname}: axis")
+
+
+def _constant_shape(opname: str, shape: Any) -> tuple[int, ...]:
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else shape
+    shape = check_shape(shape, "shape", opname)
+    if None in shape:
+        raise ValueError(
+            f"{opname}: shape={shape} has an unknown (None) size; use {opname}_like(x) for a "
+            "tensor shaped like x"
+        )
+    return shape
+
+
+def zeros(shape: Any, dtype: str | None = None) -> np.ndarray:
+    """A constant array of zeros (float32 by default), usable in graphs as any constant."""
+    return np.zeros(_constant_shape("zeros", shape), dtype=dtype or "float32")
+
+
+def ones(shape: Any, dtype: str | None = None) -> np.ndarray:
+    """A constant array of ones (float32 by default), usable in graphs as any constant."""
+    return np.ones(_constant_shape("ones", shape), dtype=dtype or "float32")
+
+
+def zeros_like(x: Any, dtype: str | None = None) -> Any:
+    """Zeros shaped like x (its unknown batch included), of `dtype` (None: x's); never x * 0,
+    which is NaN where x is infinite. No gradient flows to x."""
+    return apply(FullLike(0, dtype), x)
+
+
+def ones_like(x: Any, dtype: str | None = None) -> Any:
+    """Ones shaped like x, of `dtype` (None: x's). No gradient flows to x."""
+    return apply(FullLike(1, dtype), x)
+
+
+def stack(x: Sequence[Any], axis: int = 0) -> Any:
+    """The tensors of `x`, all of one shape, joined along a new axis `axis`."""
+    if isinstance(x, (SymbolicTensor, np.ndarray)) or not len(x):
+        raise ValueError("stack: x must be a non-empty list of tensors")
+    shapes = [_shape(t) for t in x]
+    for i, s in enumerate(shapes[1:], 1):
+        if len(s) != len(shapes[0]) or any(
+            a is not None and b is not None and a != b for a, b in zip(s, shapes[0])
+        ):
+            raise ValueError(
+                f"stack: every tensor must have the same shape, but x[{i}] has shape "
+                f"{format_shape(s)} and x[0] has shape {format_shape(shapes[0])}"
+            )
+    axis = _check_axis("stack", axis, len(shapes[0]) + 1, allow_none=False)
+    return concatenate([expand_dims(t, axis) for t in x], axis=axis)
+
+
+def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list:
+    """np.split: a list of `indices_or_sections` equal pieces along `axis` (which must divide
+    it), or the pieces between the given split points."""
+    n = indices_or_sections
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        try:
+            n = tuple(check_int(i, "indices_or_sections", "split", minimum=-(2**62)) for i in n)
+        except TypeError:
+            raise TypeError(
+                "split: indices_or_sections must be an integer or a sequence of integers, "
+                f"received {indices_or_sections!r}"
+            ) from None
+    else:
+        n = check_int(n, "indices_or_sections", "split", minimum=1)
+    axis = _check_axis("split", axis, len(_shape(x)), allow_none=False)
+    out = apply(SplitSections(n, axis), x)
+    return out if isinstance(out, list) else [out]
+
+
+def where(condition: Any, x1: Any = None, x2: Any = None) -> Any:
+    """x1 where condition (nonzero) else x2, broadcast together: a selection, so a NaN or
+    infinity in the branch not taken never leaks (nor into the gradient). With neither x1 nor x2,
+    the indices of the nonzero elements (NumPy's tuple; arrays only: its size depends on data)."""
+    if (x1 is None) != (x2 is None):
+        raise ValueError("where: x1 and x2 must both be None or both be given")
+    if x1 is None:
+        if is_symbolic(condition):
+            raise ValueError(
+                "where(condition) without x1 and x2 gives indices whose number depends on the "
+                "data, which a static graph cannot hold; pass x1 and x2"
+            )
+        return np.nonzero(np.asarray(condition))
+    x1, x2 = _operands(x1, x2)
+    if _dtype(condition) is None:
+        condition = np.asarray(condition)
+    return apply(Where(), condition, x1, x2)
+
+
+def _arg(kind: str, x: Any, axis: Any, keepdims: bool) -> Any:
+    axis = _check_axis(kind, axis, len(_shape(x)))
+    return apply(ArgReduce(kind, axis, bool(keepdims)), x)
+
+
+def argmax(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:
+    """int32 index of the largest element along `axis` (None: of the flattened x): the first on
+    ties (-0 ties +0, as NumPy and Keras's torch backend), the first NaN if any. Not
+    differentiable (a zero gradient, as Keras)."""
+    return _arg("argmax", x, axis, keepdims)
+
+
+def argmin(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:
+    """int32 index of the smallest element along `axis` (None: of the flattened x)."""
+    return _arg("argmin", x, axis, keepdims)
+
+
+def _pad_width(pad_width: Any, ndim: int) -> tuple:
+    """NumPy's pad_width forms (n, (n,), (before, after), one pair per axis) as one pair per
+    axis."""
+    try:
+        widths = np.asarray(pad_width)
+    except ValueError:
+        widths = np.asarray(pad_width, dtype=object)
+    if widths.dtype.kind not in "iu":
+        raise TypeError(f"pad: pad_width must hold integers, received pad_width={pad_width!r}")
+    try:
+        widths = np.broadcast_to(widths, (ndim, 2))
+    except ValueError:
+        raise ValueError(
+            f"pad: pad_width={pad_width!r} does not give (before, after) for each of the "
+            f"{ndim} axes"
+        ) from None
+    if (widths < 0).any():
+        raise ValueError(f"pad: pad_width={pad_width!r} holds a negative width")
+    return tuple((int(b), int(a)) for b, a in widths)
+
+
+def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = None) -> Any:
+    """np.pad with modes "constant" (constant_values, default 0), "edge", "reflect", "symmetric"
+    and "wrap" (NumPy's meanings; TensorFlow's for reflect and symmetric). Differentiable in x:
+    a reflected element's gradient collects every copy of it."""
+    if mode not in PAD_MODES:
+        raise ValueError(f"pad: unknown mode={mode!r}; valid: {', '.join(PAD_MODES)}")
+    if constant_values is not None and mode != "constant":
+        raise ValueError(f"pad: constant_values is only for mode='constant', received {mode=}")
+    value = 0 if constant_values is None else constant_values
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"pad: constant_values must be a number, received {constant_values!r}")
+    widths = _pad_width(pad_width, len(_shape(x)))
+    return apply(Pad(widths, mode, float(value)), x)
+
+
+def tile(x: Any, repeats: Any) -> Any:
+    """np.tile: x repeated `repeats[i]` times along axis i (the shorter of x's shape and repeats
+    padded with leading 1s). A broadcast between reshapes: its gradient sums the copies."""
+    try:
+        reps = (repeats,) if isinstance(repeats, (int, np.integer)) else tuple(repeats)
+    except TypeError:
+        raise TypeError(
+            f"tile: repeats must be an integer or a sequence of integers, received {repeats!r}"
+        ) from None
+    reps = tuple(check_int(r, "repeats", "tile") for r in reps)
+    rank = builtins.max(len(_shape(x)), len(reps))
+    reps = (1,) * (rank - len(reps)) + reps
+    lead = rank - len(_shape(x))
+    shape = (1,) * lead + tuple(_shape(x))
+    # x (d0, d1, ...) -> (1, d0, 1, d1, ...) -> broadcast (r0, d0, r1, d1, ...) -> (r0 d0, ...)
+    spread = [
+        (None, k // 2 - lead) if k % 2 and k // 2 >= lead else (1, 0) for k in range(2 * rank)
+    ]
+    x = apply(Reshape(*zip(*spread)), x) if spread else x
+    wide = broadcast_to(x, tuple(d for r in reps for d in (r, None)))
+    target, copy = [], []
+    for i, (r, d) in enumerate(zip(reps, shape)):
+        target.append(None if r == 1 else (r * d if d is not None else -1))
+        copy.append(2 * i + 1)
+    if target.count(-1) > 1:
+        raise ValueError(
+            f"tile: cannot repeat more than one axis of unknown size (shape "
+            f"{format_shape(shape)}, repeats={repeats!r})"
+        )
+    return apply(Reshape(tuple(target), tuple(copy)), wide)
+
+
+def sign(x: Any) -> Any:
+    """-1, 0 or 1 by the sign of x (NaN for NaN), in x's dtype; its gradient is zero (as Keras)."""
+    if np.dtype(_dtype(x) or np.asarray(x).dtype).kind in "iub":
+        dtype = _dtype(x) or np.asarray(x).dtype.name
+        return cast(subtract(greater(x, 0), less(x, 0)), dtype)
+    return _unary("sign", x)
+
+
+def power(x1: Any, x2: Any) -> Any:
+    """x1 ** x2 elementwise with broadcasting; gradients as PyTorch's (0 for x1 where x2 == 0,
+    0 for x2 where x1 == 0 and x2 >= 0)."""
+    return _binary("power", x1, x2)
+
+
+def einsum(subscripts: str, *operands: Any) -> Any:
+    """np.einsum: lowered to transposes, reshapes, diagonals, sums and batched matmuls, so it is
+    differentiable and runs on every device (graphengine/ops/einsum.py)."""
+    operands = tuple(x if isinstance(x, SymbolicTensor) else np.asarray(x) for x in operands)
+    if len({_dtype(x) for x in operands}) > 1:
+        dtype = result_dtype([_dtype(x) for x in operands])
+        operands = tuple(x if _dtype(x) == dtype else cast(x, dtype) for x in operands)
+    return _einsum.einsum(subscripts, *operands)
+
+
+def stop_gradient(variable: Any) -> Any:
+    """variable unchanged, but no gradient flows back through it."""
+    return apply(StopGradient(), variable)
+
+
+def cumsum(x: Any, axis: int | None = None, dtype: str | None = None) -> Any:
+    """Cumulative sum along `axis` (None: of the flattened x, giving 1-D), in `dtype` when given
+    (bool sums in int32); its gradient is the reverse cumulative sum."""
+    if dtype is not None:
+        x = cast(x, dtype)
+    elif (_dtype(x) or np.asarray(x).dtype.name) == "bool":
+        x = cast(x, "int32")
+    return apply(Cumsum(_check_axis("cumsum", axis, len(_shape(x)))), x)
+
+
+def take(x: Any, indices: Any, axis: int | None = None) -> Any:
+    """np.take: the elements (axis None: of the flattened x) or slices along `axis` at integer
+    `indices` of any shape; negative indices count from the end, others out of range raise
+    (on the CPU). The gradient adds dy into zeros at the indices (repeats accumulate)."""
+    if not isinstance(indices, SymbolicTensor):
+        indices = np.asarray(indices)
+        if indices.dtype.kind not in "iu":
+            raise TypeError(f"take: indices must be integers, received dtype {indices.dtype}")
+    axis = _check_axis("take", axis, len(_shape(x)))
+    return apply(Take(axis), x, indices)
+
+
 __all__ = """
 add subtract multiply divide maximum minimum negative matmul
 greater_equal greater less_equal less equal not_equal
 exp log sqrt square abs tanh sigmoid relu clip softmax log_softmax one_hot
 sum mean max reshape transpose concatenate squeeze expand_dims broadcast_to getitem
 take_rows cast identity
+zeros ones zeros_like ones_like stack split where argmax argmin min prod pad tile sign power
+einsum stop_gradient cumsum take
 """.split()

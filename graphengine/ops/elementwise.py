@@ -1,5 +1,6 @@
-"""Elementwise primitives: broadcasting binary arithmetic, and unary activations with their
-backward ops (one kernel pair per formula, `<kind>_forward` / `<kind>_backward`)."""
+"""Elementwise primitives: broadcasting binary arithmetic, the three-way select `where`, and unary
+activations with their backward ops (one kernel pair per formula, `<kind>_forward` /
+`<kind>_backward`)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from graphengine.ops.base import (
     result_dtype,
 )
 
-BINARY = ("add", "subtract", "multiply", "divide", "maximum", "minimum")
+BINARY = ("add", "subtract", "multiply", "divide", "maximum", "minimum", "power")
 
 
 class Binary(Op, serializable=True):
@@ -62,6 +63,21 @@ class Compare(Op, serializable=True):
         getattr(k, self.name)(ins[0], ins[1], outs[0])
 
 
+class Where(Op, serializable=True):
+    """out = a where condition (nonzero) else b, all three broadcast: a selection, never the
+    arithmetic cond * a + (1 - cond) * b (0 * inf would be NaN)."""
+
+    name = "where"
+    broadcasts = True
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        shape = broadcast_shapes(shapes[0], shapes[1], self.name)
+        return [(broadcast_shapes(shape, shapes[2], self.name), result_dtype(dtypes[1:]))]
+
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
+        k.where(ins[0], ins[1], ins[2], outs[0])
+
+
 class Cast(Op, serializable=True):
     """out = x converted to `dtype`."""
 
@@ -96,6 +112,7 @@ UNARY: dict[str, tuple[str, ...]] = {
     "square": (),
     "abs": (),
     "clip": ("lo", "hi"),
+    "sign": (),
 }
 
 

@@ -1,4 +1,5 @@
-"""Reductions (sum, mean, max), softmax, and the backward ops that undo their shapes."""
+"""Reductions (sum, mean, max, min, prod; argmax, argmin), cumulative sums, softmax, and the
+backward ops that undo their shapes."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from graphengine.graph.tensor import Shape
+from graphengine.graph.tensor import Shape, format_shape
 from graphengine.ops.base import Kernels, Op, RunContext, Spec, float_dtype, normalize_axis
 
 
@@ -30,16 +31,41 @@ def reduced_shape(shape: Shape, axes: tuple[int, ...], keepdims: bool) -> Shape:
     return tuple(d for i, d in enumerate(shape) if i not in axes)
 
 
+REDUCTIONS = ("sum", "mean", "max", "min", "prod")
+
+
+def _check_nonempty(opname: str, shape: Shape, axes: tuple[int, ...]) -> None:
+    """A max, min or arg-reduction over zero elements has no value (NumPy raises too)."""
+    empty = [a for a in axes if shape[a] == 0]
+    if empty:
+        raise ValueError(
+            f"{opname}: cannot reduce axis {empty[0]} of size 0 in shape {format_shape(shape)}"
+        )
+
+
+def prod_dtype(dtype: str) -> str:
+    """Keras's prod: small integers (and bool) multiply in 32 bits."""
+    if dtype in ("bool", "int8", "int16"):
+        return "int32"
+    return "uint32" if dtype in ("uint8", "uint16") else dtype
+
+
 class Reduce(Op, serializable=True):
-    """out = sum / mean / max of x over `axes`."""
+    """out = sum / mean / max / min / prod of x over `axes`."""
 
     def __init__(self, kind: str, axes: tuple[int, ...], keepdims: bool) -> None:
+        if kind not in REDUCTIONS:
+            raise ValueError(f"Unknown reduction {kind!r}; valid: {', '.join(REDUCTIONS)}")
         self.name = self.kind = kind
         self.axes = axes
         self.keepdims = keepdims
 
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         dtype = float_dtype(dtypes[0]) if self.name == "mean" else dtypes[0]
+        if self.name in ("max", "min"):
+            _check_nonempty(self.name, shapes[0], self.axes)
+        elif self.name == "prod":
+            dtype = prod_dtype(dtype)
         return [(reduced_shape(shapes[0], self.axes, self.keepdims), dtype)]
 
     def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
@@ -70,11 +96,13 @@ class ReduceGrad(Op):
 
 
 class MaxGrad(Op):
-    """dx for a max reduction, from inputs (x, y = max(x), dy); ties share the gradient."""
+    """dx for a max (or min) reduction, from inputs (x, y = max(x), dy); ties share the
+    gradient."""
 
     name = "max_grad"
 
     def __init__(self, forward_op: Reduce) -> None:
+        self.name = f"{forward_op.name}_grad"
         self.axes = forward_op.axes
 
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
@@ -86,8 +114,79 @@ class MaxGrad(Op):
         k.max_backward(x, y.reshape(kept), dy.reshape(kept), outs[0])
 
 
+class ProdGrad(Op):
+    """dx for a product reduction, from inputs (x, dy): dy times the product of the other
+    elements of each group (prefix times suffix: exact where x holds zeros)."""
+
+    name = "prod_grad"
+
+    def __init__(self, forward_op: Reduce) -> None:
+        self.axes = forward_op.axes
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        return [(shapes[0], dtypes[1])]
+
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
+        x, dy = ins
+        k.prod_backward(x, dy.reshape(kept_shape(x.shape, self.axes)), self.axes, outs[0])
+
+
 def _three_d(shape: tuple[int, ...], axis: int) -> tuple[int, int, int]:
     return (int(np.prod(shape[:axis])), shape[axis], int(np.prod(shape[axis + 1 :])))
+
+
+def _line_view(shape: tuple[int, ...], axis: int | None) -> tuple[int, int, int]:
+    """(outer, n, inner) for work along `axis`, or along the flattened array for None."""
+    return (1, int(np.prod(shape)), 1) if axis is None else _three_d(shape, axis)
+
+
+class ArgReduce(Op, serializable=True):
+    """out (int32) = index of the max ("argmax") or min ("argmin") of x along `axis` (None: of
+    the flattened x); the first one on ties (-0 ties +0), the first NaN if any."""
+
+    def __init__(self, kind: str, axis: int | None, keepdims: bool) -> None:
+        if kind not in ("argmax", "argmin"):
+            raise ValueError(f"Unknown arg-reduction {kind!r}; valid: argmax, argmin")
+        self.name = self.kind = kind
+        self.axis = axis
+        self.keepdims = keepdims
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        shape = shapes[0]
+        if self.axis is None:
+            axes = tuple(range(len(shape)))
+        else:
+            axes = (normalize_axis(self.axis, len(shape)),)
+        _check_nonempty(self.name, shape, axes)
+        return [(reduced_shape(shape, axes, self.keepdims), "int32")]
+
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
+        x = ins[0]
+        view = _line_view(x.shape, None if self.axis is None else self.axis % x.ndim)
+        getattr(k, f"{self.name}_forward")(x.reshape(view), outs[0].reshape(view[0], view[2]))
+
+
+class Cumsum(Op, serializable=True):
+    """out = cumulative sum of x along `axis` (None: of the flattened x, out 1-D), from the end
+    when `reverse` (which is also the gradient: a reverse cumsum of dy)."""
+
+    name = "cumsum"
+
+    def __init__(self, axis: int | None, reverse: bool = False) -> None:
+        self.axis = axis
+        self.reverse = reverse
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        shape = shapes[0]
+        if self.axis is not None:
+            normalize_axis(self.axis, len(shape))
+            return [(shape, dtypes[0])]
+        return [((None if None in shape else int(np.prod(shape, dtype=np.int64)),), dtypes[0])]
+
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
+        x = ins[0]
+        view = _line_view(x.shape, None if self.axis is None else self.axis % x.ndim)
+        k.cumsum_forward(x.reshape(view), self.reverse, outs[0].reshape(view))
 
 
 class Softmax(Op, serializable=True):

@@ -1,5 +1,6 @@
 """Shape primitives: reshape, transpose, broadcast, sum-to (un-broadcast), basic indexing,
-concatenate and split. Ops that undo another's shape read a reference tensor's shape only."""
+concatenate and split, pad; a constant shaped like a tensor (zeros_like) and the identity that
+stops gradients. Ops that undo another's shape read a reference tensor's shape only."""
 
 from __future__ import annotations
 
@@ -263,3 +264,135 @@ class Split(Op):
 
     def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         k.split(ins[0], self.axis % ins[0].ndim, outs)
+
+
+def split_sizes(n: int, indices_or_sections: int | tuple[int, ...], opname: str) -> list[int]:
+    """The piece sizes np.split gives an axis of size n: n // sections each (which must divide
+    n), or the gaps between the split points (clipped to [0, n], negative ones counted from the
+    end; they must not decrease, as the pieces tile the axis)."""
+    if isinstance(indices_or_sections, int):
+        if n % indices_or_sections:
+            raise ValueError(
+                f"{opname}: an axis of size {n} does not split into {indices_or_sections} equal "
+                f"sections (indices_or_sections={indices_or_sections})"
+            )
+        return [n // indices_or_sections] * indices_or_sections
+    points = [min(max(p + n if p < 0 else p, 0), n) for p in indices_or_sections]
+    edges = [0] + points + [n]
+    if any(b < a for a, b in zip(edges, edges[1:])):
+        raise ValueError(
+            f"{opname}: indices_or_sections={list(indices_or_sections)} must not decrease "
+            f"(on an axis of size {n} they fall at {points})"
+        )
+    return [b - a for a, b in zip(edges, edges[1:])]
+
+
+class SplitSections(Op, serializable=True):
+    """outs = np.split(x, indices_or_sections, axis): consecutive pieces along `axis`."""
+
+    name = "split"
+
+    def __init__(self, indices_or_sections: int | tuple[int, ...], axis: int) -> None:
+        self.indices_or_sections = indices_or_sections
+        self.axis = axis
+
+    @property
+    def n_outputs(self) -> int:
+        n = self.indices_or_sections
+        return n if isinstance(n, int) else len(n) + 1
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        shape = list(shapes[0])
+        axis = normalize_axis(self.axis, len(shape), "split: axis")
+        n = shape[axis]
+        sizes = (
+            [None] * self.n_outputs
+            if n is None
+            else split_sizes(n, self.indices_or_sections, self.name)
+        )
+        return [(tuple(shape[:axis] + [d] + shape[axis + 1 :]), dtypes[0]) for d in sizes]
+
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
+        k.split(ins[0], self.axis % ins[0].ndim, outs)
+
+
+class Pad(Op, serializable=True):
+    """out = np.pad(x, pad_width, mode, constant_values); pad_width one (before, after) per
+    axis; modes "constant", "edge", "reflect", "symmetric", "wrap" (NumPy's meanings)."""
+
+    name = "pad"
+
+    def __init__(self, pad_width: tuple, mode: str = "constant", constant_values: float = 0.0):
+        self.pad_width = tuple(tuple(int(v) for v in p) for p in pad_width)
+        self.mode = mode
+        self.constant_values = float(constant_values)
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        shape = shapes[0]
+        if len(self.pad_width) != len(shape):
+            raise ValueError(
+                f"pad: pad_width has {len(self.pad_width)} (before, after) pairs for a tensor "
+                f"of rank {len(shape)} (shape {format_shape(shape)})"
+            )
+        for axis, ((b, a), n) in enumerate(zip(self.pad_width, shape)):
+            if n == 0 and b + a and self.mode != "constant":
+                raise ValueError(
+                    f"pad: mode={self.mode!r} cannot pad axis {axis} of size 0 "
+                    f"(shape {format_shape(shape)})"
+                )
+        out = tuple(None if n is None else n + b + a for (b, a), n in zip(self.pad_width, shape))
+        return [(out, dtypes[0])]
+
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
+        k.pad_forward(ins[0], self.pad_width, self.mode, self.constant_values, outs[0])
+
+
+class PadGrad(Op):
+    """dx from inputs (dy, x; x shape only): each element of dy added to the element of x it
+    was read from (a reflected or wrapped x element collects several)."""
+
+    name = "pad_grad"
+    shape_only = (1,)
+
+    def __init__(self, forward_op: Pad) -> None:
+        self.pad_width = forward_op.pad_width
+        self.mode = forward_op.mode
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        return [(shapes[1], dtypes[0])]
+
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
+        k.pad_backward(ins[0], self.pad_width, self.mode, outs[0])
+
+
+class FullLike(Op, serializable=True):
+    """out = `value` everywhere, shaped like x (read for its shape only), of `dtype` (None: x's):
+    zeros_like / ones_like, which must not be x * 0 (NaN where x is infinite)."""
+
+    name = "full_like"
+    shape_only = (0,)
+
+    def __init__(self, value: float, dtype: str | None = None) -> None:
+        self.value = value
+        self.dtype = None if dtype is None else np.dtype(dtype).name
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        return [(shapes[0], self.dtype or dtypes[0])]
+
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
+        k.fill(self.value, outs[0])
+
+
+class StopGradient(Op, serializable=True):
+    """out = x; no gradient flows back through it (a view in a plan: nothing runs)."""
+
+    name = "stop_gradient"
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        return [(shapes[0], dtypes[0])]
+
+    def is_view(self, in_shapes: list[tuple], out_shape: tuple, training: bool = False) -> bool:
+        return True
+
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
+        k.copy(ins[0], outs[0])

@@ -25,7 +25,7 @@ __all__ = [
     f"{kind}_{way}"
     for kind in (
         "relu sigmoid tanh elu selu gelu gelu_tanh softplus softsign swish hard_sigmoid exp log "
-        "sqrt square abs clip"
+        "sqrt square abs clip sign"
     ).split()
     for way in ("forward", "backward")
 ]
@@ -592,3 +592,19 @@ def clip_backward(x, y, dy, lo, hi, dx):
     for i in range(x.size):
         v = x[i]
         dx[i] = dy[i] if lo <= v <= hi else 0.0
+
+
+@njit(cache=True)
+def sign_forward(x, out):
+    """out = 1 for x > 0, -1 for x < 0, 0 at +-0, NaN for NaN (as np.sign)."""
+    for i in range(x.size):
+        v = x[i]
+        out[i] = 1.0 if v > 0 else (-1.0 if v < 0 else (v if v != v else 0.0))
+
+
+@njit(cache=True)
+def sign_backward(x, y, dy, dx):
+    """dx = 0: sign is piecewise constant, and Keras (TensorFlow, PyTorch, JAX) gives zeros even
+    for a NaN or infinite dy, so this one backward is not a product with dy."""
+    for i in range(x.size):
+        dx[i] = 0.0

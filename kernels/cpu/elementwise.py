@@ -37,6 +37,17 @@ def minimum(a, b, out):
     np.minimum(a, b, out=out)
 
 
+def power(a, b, out):
+    """out = a ** b (broadcasting); NaN for a negative base and a non-integer exponent."""
+    np.power(a, b, out=out)
+
+
+def where(condition, a, b, out):
+    """out = a where condition (nonzero) else b (broadcasting all three); a selection, so a NaN
+    or infinity in the branch not taken never reaches out."""
+    np.copyto(out, np.where(condition, a, b), casting="unsafe")
+
+
 def greater_equal(a, b, out):
     """out = 1.0 where a >= b else 0.0, in out's dtype (broadcasting); likewise below."""
     np.greater_equal(a, b, out=out, casting="unsafe")

@@ -104,3 +104,67 @@ def log_softmax_backward(y, dy, dx):
                 s += dy[i, j, k]
             for j in range(n):
                 dx[i, j, k] = dy[i, j, k] - math.exp(y[i, j, k]) * s
+
+
+def min_forward(x, axes, out):
+    """out = min of x over `axes` (tuple), out shaped with the reduced axes kept as size 1."""
+    np.min(x, axis=axes, keepdims=True, out=out)
+
+
+def prod_forward(x, axes, out):
+    """out = product of x over `axes` (tuple), out shaped with the reduced axes kept as size 1."""
+    np.prod(x, axis=axes, keepdims=True, out=out)
+
+
+def prod_backward(x, dy, axes, dx):
+    """dx[i] = dy * prod_{j != i} x[j] over each reduced group: the product of the prefix before
+    i and the suffix after it, never y / x[i], which is NaN where x[i] is 0. dy is broadcastable
+    to x (the reduced axes kept as size 1)."""
+    if x.size == 0:
+        return
+    rest = tuple(a for a in range(x.ndim) if a not in axes)
+    perm = rest + tuple(axes)
+    groups = x.transpose(perm).reshape(-1, int(np.prod([x.shape[a] for a in axes], dtype=np.int64)))
+    ones = np.ones((groups.shape[0], 1), groups.dtype)
+    before = np.cumprod(np.concatenate([ones, groups[:, :-1]], axis=1), axis=1)
+    after = np.cumprod(np.concatenate([ones, groups[:, :0:-1]], axis=1), axis=1)[:, ::-1]
+    others = (before * after).reshape([x.shape[p] for p in perm]).transpose(np.argsort(perm))
+    np.multiply(others, dy, out=dx)
+
+
+@njit(cache=True)
+def _arg_best(x, smallest, out):
+    """out[i, k] = index along axis 1 of x (outer, n, inner) of the max (or min): the first one,
+    the first NaN if any (as NumPy); -0 and +0 are equal (as NumPy and PyTorch)."""
+    a, n, b = x.shape
+    for i in range(a):
+        for k in range(b):
+            best, at = x[i, 0, k], 0
+            if best == best:
+                for j in range(1, n):
+                    v = x[i, j, k]
+                    if v != v:
+                        at = j
+                        break
+                    if (v < best) if smallest else (v > best):
+                        best, at = v, j
+            out[i, k] = at
+
+
+def argmax_forward(x, out):
+    """out (outer, inner) int = argmax over axis 1 of x (outer, n, inner), n >= 1."""
+    _arg_best(x, False, out)
+
+
+def argmin_forward(x, out):
+    """out (outer, inner) int = argmin over axis 1 of x (outer, n, inner), n >= 1."""
+    _arg_best(x, True, out)
+
+
+def cumsum_forward(x, reverse, out):
+    """out = cumulative sum over axis 1 of x (outer, n, inner), from the end when `reverse` (the
+    gradient of a forward cumsum). An integer x sums in out's dtype."""
+    if reverse:
+        np.cumsum(x[:, ::-1], axis=1, out=out[:, ::-1], dtype=out.dtype)
+    else:
+        np.cumsum(x, axis=1, out=out, dtype=out.dtype)

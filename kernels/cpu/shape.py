@@ -3,6 +3,8 @@ the two host transfers a NumPy function in a graph needs (identities here: the h
 
 import numpy as np
 
+from kernels.padding import source_indices
+
 
 def copy(x, out):
     """out = x, reshaped to out's shape (same number of elements)."""
@@ -59,6 +61,31 @@ def split(x, axis, outs):
         stop = start + out.shape[axis]
         np.copyto(out, x[(slice(None),) * axis + (slice(start, stop),)])
         start = stop
+
+
+def pad_forward(x, pad_width, mode, value, out):
+    """out = np.pad(x, pad_width, mode) (constant_values=value for "constant"); pad_width one
+    (before, after) per axis; modes of kernels/padding.py."""
+    if mode == "constant":
+        out.fill(value)
+        out[tuple(slice(b, b + n) for (b, _), n in zip(pad_width, x.shape))] = x
+        return
+    maps = [source_indices(n, b, a, mode) for (b, a), n in zip(pad_width, x.shape)]
+    np.copyto(out, x[np.ix_(*maps)])
+
+
+def pad_backward(dy, pad_width, mode, dx):
+    """dx = the gradient of pad_forward: every element of dy added to the input element it was
+    read from (padding constants dropped), folding one axis at a time."""
+    g = dy
+    for axis, ((b, a), n) in enumerate(zip(pad_width, dx.shape)):
+        index = source_indices(n, b, a, mode)
+        keep = np.flatnonzero(index >= 0)
+        folded = np.zeros(g.shape[:axis] + (n,) + g.shape[axis + 1 :], dx.dtype)
+        lead = (slice(None),) * axis
+        np.add.at(folded, lead + (index[keep],), g[lead + (keep,)])
+        g = folded
+    np.copyto(dx, g)
 
 
 def to_host(x):

@@ -13,6 +13,7 @@ import math
 from numba import cuda
 
 from kernels.activation_codes import HARD_SIGMOID, RELU, SIGMOID, TANH
+from kernels.cuda.elementwise import fill
 from kernels.cuda.launch import elementwise
 
 SELU_ALPHA = 1.6732632423543772
@@ -393,4 +394,27 @@ sqrt_forward, sqrt_backward = _plain("sqrt")
 square_forward, square_backward = _plain("square")
 abs_forward, abs_backward = _plain("abs")
 
-__all__ = [f"{k}_{d}" for k in _KINDS for d in ("forward", "backward")]
+
+@cuda.jit(device=True)
+def _sign(v, a, b, c):
+    if v > 0:
+        return 1.0
+    if v < 0:
+        return -1.0
+    return v if v != v else 0.0  # NaN stays NaN, both zeros give 0 (as np.sign)
+
+
+_SIGN_KERNEL = _map_forward(_sign)
+
+
+def sign_forward(x, out):
+    """out = sign(x) on 1-D device arrays (NaN for NaN, 0 at +-0)."""
+    elementwise(_SIGN_KERNEL, x.size)(x, 0.0, 0.0, 0.0, out)
+
+
+def sign_backward(x, y, dy, dx):
+    """dx = 0, whatever dy holds (as the CPU kernel and Keras)."""
+    fill(0.0, dx)
+
+
+__all__ = [f"{k}_{d}" for k in list(_KINDS) + ["sign"] for d in ("forward", "backward")]

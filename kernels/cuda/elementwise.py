@@ -20,6 +20,8 @@ __all__ = [
     "divide",
     "maximum",
     "minimum",
+    "power",
+    "where",
     "greater_equal",
     "greater",
     "less_equal",
@@ -74,6 +76,11 @@ def _minimum(a, b, p, q):
 
 
 @cuda.jit(device=True)
+def _power(a, b, p, q):
+    return a**b
+
+
+@cuda.jit(device=True)
 def _ge(a, b, p, q):
     return 1 if a >= b else 0
 
@@ -118,6 +125,7 @@ KERNELS = {
         ("divide", _divide),
         ("maximum", _maximum),
         ("minimum", _minimum),
+        ("power", _power),
         ("greater_equal", _ge),
         ("greater", _gt),
         ("less_equal", _le),
@@ -164,6 +172,31 @@ def maximum(a, b, out):
 def minimum(a, b, out):
     """out = min(a, b) (broadcasting)."""
     broadcast_binary("minimum", a, b, out)
+
+
+def power(a, b, out):
+    """out = a ** b (broadcasting)."""
+    broadcast_binary("power", a, b, out)
+
+
+@cuda.jit(cache=True)
+def where_kernel(c, a, b, shape, sc, sa, sb, out):
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        if c[offset(i, shape, sc)] != 0:
+            out[i] = a[offset(i, shape, sa)]
+        else:
+            out[i] = b[offset(i, shape, sb)]
+
+
+def where(condition, a, b, out):
+    """out = a where condition (nonzero) else b (broadcasting all three); a selection: the branch
+    not taken is never read."""
+    shape, sc = shape_tuple(out.shape, broadcast_strides(condition.shape, out.shape))
+    _, sa = shape_tuple(out.shape, broadcast_strides(a.shape, out.shape))
+    _, sb = shape_tuple(out.shape, broadcast_strides(b.shape, out.shape))
+    elementwise(where_kernel, out.size)(
+        flat(condition), flat(a), flat(b), shape, sc, sa, sb, flat(out)
+    )
 
 
 def greater_equal(a, b, out):

@@ -7,7 +7,7 @@ from numba import cuda
 from kernels.cuda.elementwise import fill
 from kernels.cuda.launch import elementwise, flat
 
-__all__ = ["gather_forward", "gather_backward", "one_hot"]
+__all__ = ["gather_forward", "gather_backward", "one_hot", "take_forward", "take_backward"]
 
 
 @cuda.jit(cache=True)
@@ -49,3 +49,40 @@ def one_hot_kernel(ids, out):
 def one_hot(ids, out):
     """out[..., c] = 1.0 where ids[...] == c else 0.0; ids outside [0, C) give zero rows."""
     elementwise(one_hot_kernel, out.size)(flat(ids), out.reshape(ids.size, out.shape[-1]))
+
+
+@cuda.jit(cache=True)
+def take_kernel(x, indices, out):
+    A, M, B = out.shape
+    V = x.shape[1]
+    for e in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        a, m, b = e // (M * B), (e // B) % M, e % B
+        v = indices[m]
+        if v < 0:
+            v += V
+        out[a, m, b] = x[a, v, b] if 0 <= v < V else 0
+
+
+def take_forward(x, indices, out):
+    """out[a, m, b] = x[a, indices[m], b]; x (A, V, B), indices int (M,), out (A, M, B); negative
+    indices count from the end; indices outside [-V, V) give zeros here (no host check)."""
+    elementwise(take_kernel, out.size)(x, indices, out)
+
+
+@cuda.jit(cache=True)
+def take_scatter_add_kernel(indices, dy, dx):
+    A, M, B = dy.shape
+    V = dx.shape[1]
+    for e in range(cuda.grid(1), dy.size, cuda.gridsize(1)):
+        a, m, b = e // (M * B), (e // B) % M, e % B
+        v = indices[m]
+        if v < 0:
+            v += V
+        if 0 <= v < V:
+            cuda.atomic.add(dx, (a, v, b), dy[a, m, b])
+
+
+def take_backward(indices, dy, dx):
+    """dx = 0, then dx[a, indices[m], b] += dy[a, m, b] (atomic: repeated indices add up)."""
+    fill(0, dx)
+    elementwise(take_scatter_add_kernel, dy.size)(indices, dy, dx)

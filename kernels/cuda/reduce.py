@@ -22,6 +22,12 @@ __all__ = [
     "sum_forward",
     "mean_forward",
     "max_forward",
+    "min_forward",
+    "prod_forward",
+    "prod_backward",
+    "argmax_forward",
+    "argmin_forward",
+    "cumsum_forward",
     "broadcast_scaled",
     "sum_to",
     "max_backward",
@@ -50,32 +56,46 @@ def block_sum(buf, v):
     return total
 
 
+# reduce_kernel's modes
+SUM, MAX, MIN, PROD = 0, 1, 2, 3
+MODES = {"sum": SUM, "mean": SUM, "max": MAX, "min": MIN, "prod": PROD}
+
+
+@cuda.jit(device=True)
+def combine(mode, acc, v):
+    """acc and v combined by `mode`; max and min let a NaN win (as NumPy)."""
+    if mode == MAX:
+        return v if v > acc or v != v else acc
+    if mode == MIN:
+        return v if v < acc or v != v else acc
+    if mode == PROD:
+        return acc * v
+    return acc + v
+
+
 @cuda.jit(cache=True)
-def reduce_kernel(x, oshape, ostr, rshape, rstr, nr, is_max, scale, out):
-    """out[o] = sum (or max) of x over the reduced index set of output o, times scale."""
+def reduce_kernel(x, oshape, ostr, rshape, rstr, nr, mode, scale, out):
+    """out[o] = sum, max, min or product (`mode`) of x over the reduced index set of output o,
+    times scale."""
     buf = cuda.shared.array(THREADS, float64)
     tid = cuda.threadIdx.x
+    if mode == MAX:
+        identity = -math.inf
+    elif mode == MIN:
+        identity = math.inf
+    else:
+        identity = 1.0 if mode == PROD else 0.0
     for o in range(cuda.blockIdx.x, out.size, cuda.gridDim.x):
         base = offset(o, oshape, ostr)
-        acc = -math.inf if is_max else 0.0
+        acc = identity
         for r in range(tid, nr, THREADS):
-            v = x[base + offset(r, rshape, rstr)]
-            if is_max:
-                if v > acc or v != v:
-                    acc = v
-            else:
-                acc += v
+            acc = combine(mode, acc, x[base + offset(r, rshape, rstr)])
         buf[tid] = acc
         cuda.syncthreads()
         s = THREADS // 2
         while s > 0:
             if tid < s:
-                if is_max:
-                    b = buf[tid + s]
-                    if b > buf[tid] or b != b:
-                        buf[tid] = b
-                else:
-                    buf[tid] += buf[tid + s]
+                buf[tid] = combine(mode, buf[tid], buf[tid + s])
             cuda.syncthreads()
             s //= 2
         if tid == 0:
@@ -99,11 +119,12 @@ def _split_axes(shape, kept):
 
 
 def reduce_to(x, kept, out, mode, scale):
-    """out (kept shape, C-contiguous) = sum / mean / max of x over the axes where kept has 1."""
+    """out (kept shape, C-contiguous) = sum / mean / max / min / prod of x over the axes where
+    kept has 1."""
     oshape, ostr, rshape, rstr, count = _split_axes(x.shape, kept)
     scale = scale / count if mode == "mean" else scale
     per_block(reduce_kernel, out.size)(
-        flat(x), oshape, ostr, rshape, rstr, count, mode == "max", scale, flat(out)
+        flat(x), oshape, ostr, rshape, rstr, count, MODES[mode], scale, flat(out)
     )
 
 
@@ -120,6 +141,89 @@ def mean_forward(x, axes, out):
 def max_forward(x, axes, out):
     """out = max of x over `axes` (tuple), out shaped with the reduced axes kept as size 1."""
     reduce_to(x, out.shape, out, "max", 1.0)
+
+
+def min_forward(x, axes, out):
+    """out = min of x over `axes` (tuple), out shaped with the reduced axes kept as size 1."""
+    reduce_to(x, out.shape, out, "min", 1.0)
+
+
+def prod_forward(x, axes, out):
+    """out = product of x over `axes` (tuple), out shaped with the reduced axes kept as size 1."""
+    reduce_to(x, out.shape, out, "prod", 1.0)
+
+
+@cuda.jit(cache=True)
+def prod_backward_kernel(x, dy, oshape, ostr, rshape, rstr, nr, dx):
+    """One thread per reduced group o: dx = prefix product * suffix product * dy[o]."""
+    for o in range(cuda.grid(1), dy.size, cuda.gridsize(1)):
+        base = offset(o, oshape, ostr)
+        p = 1.0
+        for r in range(nr):
+            i = base + offset(r, rshape, rstr)
+            dx[i] = p
+            p *= x[i]
+        p = dy[o]
+        for r in range(nr - 1, -1, -1):
+            i = base + offset(r, rshape, rstr)
+            dx[i] *= p
+            p *= x[i]
+
+
+def prod_backward(x, dy, axes, dx):
+    """dx[i] = dy * prod_{j != i} x[j] over each reduced group (prefix times suffix, never
+    y / x[i]); dy has the reduced axes kept as size 1."""
+    oshape, ostr, rshape, rstr, count = _split_axes(x.shape, dy.shape)
+    elementwise(prod_backward_kernel, dy.size)(
+        flat(x), flat(dy), oshape, ostr, rshape, rstr, count, flat(dx)
+    )
+
+
+@cuda.jit(cache=True)
+def arg_best_kernel(x, smallest, out):
+    """out[i, k] = first index of the max (min) along axis 1 of x (outer, n, inner); the first NaN
+    wins; -0 and +0 are equal (as the CPU kernel)."""
+    a, n, b = x.shape
+    for r in range(cuda.grid(1), a * b, cuda.gridsize(1)):
+        i, k = r // b, r % b
+        best, at = x[i, 0, k], 0
+        if best == best:
+            for j in range(1, n):
+                v = x[i, j, k]
+                if v != v:
+                    at = j
+                    break
+                if (v < best) if smallest else (v > best):
+                    best, at = v, j
+        out[i, k] = at
+
+
+def argmax_forward(x, out):
+    """out (outer, inner) int = argmax over axis 1 of x (outer, n, inner), n >= 1."""
+    elementwise(arg_best_kernel, x.shape[0] * x.shape[2])(x, False, out)
+
+
+def argmin_forward(x, out):
+    """out (outer, inner) int = argmin over axis 1 of x (outer, n, inner), n >= 1."""
+    elementwise(arg_best_kernel, x.shape[0] * x.shape[2])(x, True, out)
+
+
+@cuda.jit(cache=True)
+def cumsum_kernel(x, reverse, out):
+    a, n, b = x.shape
+    for r in range(cuda.grid(1), a * b, cuda.gridsize(1)):
+        i, k = r // b, r % b
+        s = 0
+        for t in range(n):
+            j = n - 1 - t if reverse else t
+            s += x[i, j, k]
+            out[i, j, k] = s
+
+
+def cumsum_forward(x, reverse, out):
+    """out = cumulative sum over axis 1 of x (outer, n, inner), from the end when `reverse`; one
+    thread per line."""
+    elementwise(cumsum_kernel, x.shape[0] * x.shape[2])(x, reverse, out)
 
 
 def sum_to(x, out):

@@ -15,6 +15,7 @@ from kernels.cuda.launch import (
     offset,
     shape_tuple,
 )
+from kernels.padding import source_indices
 
 __all__ = [
     "copy",
@@ -25,6 +26,8 @@ __all__ = [
     "getitem_backward",
     "concatenate",
     "split",
+    "pad_forward",
+    "pad_backward",
     "to_host",
     "from_host",
 ]
@@ -156,6 +159,71 @@ def split(x, axis, outs):
     for out in outs:
         read(x, start * strides[axis], strides, 1, out)
         start += out.shape[axis]
+
+
+_PAD_MAPS = {}
+
+
+def _pad_maps(shape, pad_width, mode):
+    """(maps, starts): every axis's source index map (kernels/padding.py) in one device array, and
+    where each axis's map starts; kept per geometry, as a plan runs the same one every step."""
+    key = (tuple(shape), tuple(tuple(p) for p in pad_width), mode)
+    if key not in _PAD_MAPS:
+        maps = [source_indices(n, b, a, mode) for (b, a), n in zip(pad_width, shape)]
+        starts = tuple(int(s) for s in np.cumsum([0] + [m.size for m in maps[:-1]]))
+        _PAD_MAPS[key] = (cuda.to_device(np.concatenate(maps)), starts)
+    return _PAD_MAPS[key]
+
+
+@cuda.jit(device=True)
+def pad_source(i, oshape, maps, starts, xstrides):
+    """The offset in x that padded element i (C order over oshape) reads, or -1 (a constant)."""
+    off = 0
+    for d in range(len(oshape) - 1, -1, -1):
+        s = maps[starts[d] + i % oshape[d]]
+        if s < 0:
+            return -1
+        off += s * xstrides[d]
+        i //= oshape[d]
+    return off
+
+
+@cuda.jit(cache=True)
+def pad_forward_kernel(x, oshape, maps, starts, xstrides, value, out):
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        s = pad_source(i, oshape, maps, starts, xstrides)
+        out[i] = value if s < 0 else x[s]
+
+
+@cuda.jit(cache=True)
+def pad_backward_kernel(dy, oshape, maps, starts, xstrides, dx):
+    for i in range(cuda.grid(1), dy.size, cuda.gridsize(1)):
+        s = pad_source(i, oshape, maps, starts, xstrides)
+        if s >= 0:
+            cuda.atomic.add(dx, s, dy[i])
+
+
+def pad_forward(x, pad_width, mode, value, out):
+    """out = np.pad(x, pad_width, mode) (constant_values=value for "constant"); pad_width one
+    (before, after) per axis; modes of kernels/padding.py."""
+    maps, starts = _pad_maps(x.shape, pad_width, mode)
+    oshape, xstrides = shape_tuple(out.shape, c_strides(x.shape))
+    elementwise(pad_forward_kernel, out.size)(
+        flat(x), oshape, maps, starts or (0,), xstrides, value, flat(out)
+    )
+
+
+def pad_backward(dy, pad_width, mode, dx):
+    """dx = the gradient of pad_forward: each element of dy added (atomically) to the input
+    element it was read from; padding constants dropped."""
+    from kernels.cuda.elementwise import fill
+
+    fill(0, dx)
+    maps, starts = _pad_maps(dx.shape, pad_width, mode)
+    oshape, xstrides = shape_tuple(dy.shape, c_strides(dx.shape))
+    elementwise(pad_backward_kernel, dy.size)(
+        flat(dy), oshape, maps, starts or (0,), xstrides, flat(dx)
+    )
 
 
 def to_host(x):
