@@ -21,6 +21,7 @@ from graphengine.graph.tensor import SymbolicTensor, Variable
 from graphengine.layers.core import Input
 from graphengine.runtime.devices import device
 from graphengine.training.model import Model, Sequential
+from graphengine.training.transforms import value_and_grad
 from graphengine.viz.plot import plot_model
 
 __version__ = "0.1.0"
@@ -48,4 +49,5 @@ __all__ = [
     "regularizers",
     "saving",
     "utils",
+    "value_and_grad",
 ]

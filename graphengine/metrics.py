@@ -1,7 +1,13 @@
 """`ge.metrics`, as keras.metrics: the metric functions, `Metric`, and `get`."""
 
 from graphengine.training.metrics import (
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    Mean,
+    MeanAbsoluteError,
+    MeanSquaredError,
     Metric,
+    SparseCategoricalAccuracy,
     binary_accuracy,
     categorical_accuracy,
     get,
@@ -11,7 +17,13 @@ from graphengine.training.metrics import (
 )
 
 __all__ = [
+    "BinaryAccuracy",
+    "CategoricalAccuracy",
+    "Mean",
+    "MeanAbsoluteError",
+    "MeanSquaredError",
     "Metric",
+    "SparseCategoricalAccuracy",
     "binary_accuracy",
     "categorical_accuracy",
     "get",

@@ -14,6 +14,7 @@ from graphengine.graph.tensor import SymbolicTensor
 
 _ids = itertools.count()
 _call_stack: list[LayerCall] = []
+_recorders: list[list[LayerCall]] = []  # each open `recording_calls()` block's calls
 _grad_source: list[Node | None] = [None]
 
 
@@ -68,6 +69,8 @@ class LayerCall:
         layer._calls.append(self)
         if self.parent is not None:
             self.parent.children.append(self)
+        for recorded in _recorders:
+            recorded.append(self)
 
     @property
     def index(self) -> int:
@@ -80,6 +83,23 @@ class LayerCall:
 
     def __repr__(self) -> str:
         return f"<LayerCall {self.name}>"
+
+
+@contextmanager
+def recording_calls() -> Iterator[list[LayerCall]]:
+    """Inside, every layer call made (nested ones too) is appended to the list yielded: what a
+    traced function's loss adds of the calls' `losses` (add_loss, activity regularization)."""
+    recorded: list[LayerCall] = []
+    _recorders.append(recorded)
+    try:
+        yield recorded
+    finally:
+        _recorders.remove(recorded)
+
+
+def recorded_calls() -> list[LayerCall] | None:
+    """The calls of the innermost open `recording_calls()` block, or None outside any."""
+    return _recorders[-1] if _recorders else None
 
 
 def current_call() -> LayerCall | None:

@@ -105,6 +105,26 @@ class InputSpec:
             )
 
 
+class SymbolicTraining:
+    """The `training` a subclassed model's `call` receives while it is traced: the flag is
+    decided each time the model runs (fit trains, predict infers), so it can be passed on to
+    layers (`self.dropout(x, training=training)`) but not branched on in Python, where one
+    trace would silently fix one branch for both."""
+
+    def __bool__(self) -> bool:
+        raise TypeError(
+            "`training` inside a traced call() is symbolic: graphengine traces call() once and "
+            "decides training when the model runs. Pass it on to layers "
+            "(layer(x, training=training)) instead of branching on it in Python"
+        )
+
+    def __repr__(self) -> str:
+        return "<symbolic training flag>"
+
+
+TRACING = SymbolicTraining()
+
+
 class Layer:
     """A callable unit with weights. Calling it on SymbolicTensors records a layer call in the
     graph; calling it on arrays runs it now and returns arrays."""
@@ -377,6 +397,8 @@ class Layer:
                     "other inputs are symbolic; pass SymbolicTensors (ge.Input) only"
                 )
         self._check_inputs(flat)
+        if kwargs.get("training", None) is TRACING:  # decided at run time: no fixed flag
+            kwargs = {k: v for k, v in kwargs.items() if k != "training"}
         # tensors given as keywords (mask=...) are inputs of the call too, after the positional
         call = LayerCall(self, flat, inputs, kwargs, tensor_leaves(kwargs))
         masks = pack_like(inputs, [x.mask for x in flat])
@@ -472,6 +494,14 @@ class Layer:
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:
         return cls(**config)
+
+    def get_build_config(self) -> dict[str, Any] | None:
+        """What a loaded layer needs to build before its weights are assigned, beyond its
+        config (Keras 3's build config); None: building happens on the first call."""
+        return None
+
+    def build_from_config(self, config: dict[str, Any]) -> None:
+        """Builds the layer from what `get_build_config` returned."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"

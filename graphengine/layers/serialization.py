@@ -100,9 +100,13 @@ def serialize_layer(layer: Any) -> dict[str, Any]:
             return {"class_name": name, "shared_id": scope.ids[id(layer)][0], "name": layer.name}
         config = encode(layer.get_config())
         scope.ids[id(layer)] = (len(scope.ids), layer)
-        if name in layer_classes():
-            return {"class_name": name, "config": config}
-        return {"class_name": name, "registered": True, "config": config}
+        entry = {"class_name": name, "config": config}
+        if name not in layer_classes():
+            entry["registered"] = True
+        build = layer.get_build_config()
+        if build is not None:
+            entry["build_config"] = encode(build)
+        return entry
 
 
 def _class_name(layer: Any) -> str:
@@ -133,6 +137,8 @@ def deserialize_layer(config: Any) -> Any:
         if cls is None:
             raise ValueError(f"unknown layer class {name!r} in the saved config")
         layer = cls.from_config(decode(config["config"]))
+        if config.get("build_config") is not None:
+            layer.build_from_config(decode(config["build_config"]))
         scope.layers.append(layer)
         return layer
 

@@ -126,6 +126,7 @@ def input_arrays(model: Any, x: Any) -> list[np.ndarray]:
     """The model's inputs from `x` (one array, a list, a dict, pandas objects, nested lists of
     numbers) as a flat list of arrays in `model.inputs` order, ranks adjusted as Keras does,
     checked against the inputs' shapes and dtypes."""
+    model._build_from_data(x)  # a subclassed model, or a Sequential with no input shape
     feeds = model._feed_list(entries(x, model.input_names, model.name, "input"))
     model._require_graph()
     feeds = [

@@ -3,6 +3,7 @@ runs through compiled plans, and gives vector-Jacobian products through the back
 
 from __future__ import annotations
 
+import inspect
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -12,8 +13,8 @@ from graphengine import common
 from graphengine.autodiff.backward import backward_digraph, gradients, is_differentiable
 from graphengine.graph.graph import LayerGraph, layers_in_order
 from graphengine.graph.node import LayerCall
-from graphengine.graph.tensor import SymbolicTensor, format_shape
-from graphengine.layers.base import InputSpec, Layer
+from graphengine.graph.tensor import SymbolicTensor, format_shape, graph_mode
+from graphengine.layers.base import TRACING, InputSpec, Layer, check_dtype
 from graphengine.layers.serialization import register_layer_class
 from graphengine.ops.base import RunContext, apply, is_symbolic
 from graphengine.runtime.cache import PlanCache
@@ -28,7 +29,17 @@ if TYPE_CHECKING:
 
 
 class Model(Trainer, Layer):
-    """`ge.Model(inputs, outputs)`: inputs and outputs may be a tensor, a list or a dict."""
+    """`ge.Model(inputs, outputs)`: inputs and outputs may be a tensor, a list or a dict.
+
+    Subclassing (`class M(ge.Model)` with layers made in `__init__` and a `call(inputs,
+    training=None)`) gives the same static graph: `call` is traced once on symbolic inputs, with
+    the shapes of the first data (or of `build(input_shape)`), and the model then compiles and
+    runs as a functional one."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Model:
+        model = super().__new__(cls)
+        model._init_arguments = (args, kwargs)  # a subclass's config, unless it writes its own
+        return model
 
     def __init__(
         self, inputs: Any = None, outputs: Any = None, name: str | None = None, **kwargs: Any
@@ -66,10 +77,118 @@ class Model(Trainer, Layer):
         self._vjp_programs.clear()
         self._backward_graph = None
         self.built = True
+        self._finish_compile()  # a compile() made before the graph existed
 
     def _require_graph(self) -> None:
         if not self.built:
+            if self._is_subclassed():
+                raise ValueError(
+                    f"Model '{self.name}' ({type(self).__name__}) has not been built yet: call "
+                    "it on a batch of data, or build(input_shape), so that call() is traced"
+                )
             raise ValueError(f"Model '{self.name}' has no graph yet")
+
+    # -- subclassed models -----------------------------------------------------------------------
+    def _is_subclassed(self) -> bool:
+        """Whether a subclass wrote its own `call` (its graph comes from tracing it)."""
+        return type(self).call is not Model.call
+
+    def build(self, input_shape: Any = None) -> None:
+        """Traces a subclassed model's `call` for inputs of `input_shape` (the batch axis
+        included, as Keras's `model.build((None, 16))`; a list or dict of shapes for several
+        inputs). A functional model is built by its constructor."""
+        if self.built or not self._is_subclassed():
+            return
+        if input_shape is None:
+            raise ValueError(
+                f"Model '{self.name}'.build needs the input shape, e.g. build((None, 16))"
+            )
+        owner = f"Model '{self.name}'.build"
+
+        def spec(shape: Any) -> InputSignature:
+            return InputSignature(common.check_shape(shape, "input_shape", owner), self.dtype)
+
+        if isinstance(input_shape, dict):
+            self._trace({k: spec(v) for k, v in input_shape.items()})
+        elif input_shape and all(isinstance(d, (list, tuple)) for d in input_shape):
+            self._trace([spec(v) for v in input_shape])
+        else:
+            self._trace(spec(input_shape))
+
+    def _build_from_data(self, x: Any) -> None:
+        """A subclassed model not yet built traces `call` for the structure, shapes (batch axis
+        free) and dtypes of its first data: floats in the model's dtype, integers as given."""
+        if self.built or not self._is_subclassed() or x is None:
+            return
+        flat = flatten(x)
+        arrays = [
+            np.asarray(data.as_array(a, f"Model '{self.name}': input {i}"))
+            for i, a in enumerate(flat)
+        ]
+        self._trace(
+            pack_like(
+                x if not data.is_pandas(x) else flat[0],
+                [
+                    InputSignature(a.shape, self.dtype if a.dtype.kind == "f" else a.dtype.name)
+                    for a in arrays
+                ],
+            )
+        )
+
+    def _trace(self, signature: Any) -> None:
+        """Calls `call` on placeholders of `signature` (InputSignatures in the inputs' nesting)
+        and keeps the graph it records. `training` is passed as a symbolic flag: layers decide
+        it when the model runs."""
+        from graphengine.layers.core import Input
+
+        flat = flatten(signature)
+        inputs = pack_like(
+            signature,
+            [Input(batch_shape=(None,) + tuple(s.shape[1:]), dtype=s.dtype) for s in flat],
+        )
+        takes = common.parameter_names(self.call)
+        kwargs = {"training": TRACING} if "training" in takes else {}
+        with graph_mode():
+            try:
+                outputs = self.call(inputs, **kwargs)
+            except ValueError as e:
+                raise ValueError(f"Model '{self.name}' ({type(self).__name__}).call: {e}") from None
+        bad = [type(o).__name__ for o in flatten(outputs) if not isinstance(o, SymbolicTensor)]
+        if bad or not flatten(outputs):
+            raise TypeError(
+                f"Model '{self.name}' ({type(self).__name__}).call must return tensors computed "
+                f"from its inputs with layers and ge.ops; it returned {bad or 'nothing'}"
+            )
+        self._signature = signature
+        self._init_graph(inputs, outputs)
+
+    def get_build_config(self) -> dict[str, Any] | None:
+        """What rebuilds a traced subclassed model on load: its input signature."""
+        if not (self._is_subclassed() and self.built):
+            return None
+        return {
+            "inputs": map_structure(
+                lambda s: {"shape": list(s.shape), "dtype": s.dtype}, self._signature
+            )
+        }
+
+    def build_from_config(self, config: dict[str, Any]) -> None:
+        spec = config["inputs"]
+
+        def leaf(entry: Any) -> bool:
+            return isinstance(entry, dict) and set(entry) == {"shape", "dtype"}
+
+        def signature(entry: Any) -> Any:
+            if leaf(entry):
+                shape = common.check_shape(entry["shape"], "shape", f"Model '{self.name}'")
+                return InputSignature(shape, check_dtype(entry["dtype"], f"Model '{self.name}'"))
+            if isinstance(entry, dict):
+                return {k: signature(v) for k, v in entry.items()}
+            if isinstance(entry, list):
+                return [signature(v) for v in entry]
+            raise ValueError(f"Model '{self.name}': build config entry {entry!r} is not a shape")
+
+        self._trace(signature(spec))
 
     def _autocast(self, inputs: Any) -> Any:
         return inputs  # the model's layers cast for themselves
@@ -83,6 +202,12 @@ class Model(Trainer, Layer):
 
     @property
     def layers(self) -> list[Layer]:
+        """The layers in Keras's order; a subclassed model lists the layers its call used, not
+        the input layers its tracing made (as Keras lists the layers it tracks)."""
+        if self._is_subclassed():
+            from graphengine.layers.core import InputLayer
+
+            return [layer for layer in self._layers if not isinstance(layer, InputLayer)]
         return list(self._layers)
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
@@ -194,10 +319,13 @@ class Model(Trainer, Layer):
             values.update(zip(site.outputs, out))
         return pack_like(self._outputs_struct, [values[t] for t in self.outputs])
 
-    def __call__(self, inputs: Any, *args: Any, training: bool = False, **kwargs: Any) -> Any:
+    def __call__(self, inputs: Any, *args: Any, training: Any = None, **kwargs: Any) -> Any:
         if type(inputs) is not np.ndarray and any(is_symbolic(x) for x in flatten(inputs)):
+            if training is not None:  # a fixed flag for this call's layers (Keras semantics)
+                kwargs["training"] = training
             return super().__call__(inputs, *args, **kwargs)
-        return pack_like(self._outputs_struct, self._forward(inputs, training, self._checked))
+        outputs = self._forward(inputs, bool(training), self._checked)  # may build the model
+        return pack_like(self._outputs_struct, outputs)
 
     def _checked(self, inputs: Any) -> list[np.ndarray]:
         """`inputs` of an eager call, flattened and validated (shapes, numeric dtypes), taken as
@@ -390,12 +518,39 @@ class Model(Trainer, Layer):
         return result[: len(self.inputs)], result[len(self.inputs) :]
 
     def get_config(self) -> dict[str, Any]:
-        """The whole graph: layer configs and call sites (see training/model_config.py)."""
+        """The whole graph: layer configs and call sites (see training/model_config.py). A
+        subclassed model gives its constructor's arguments instead (as Keras 3 captures them),
+        when they are plain values; otherwise it must write its own get_config to be saved."""
+        if self._is_subclassed():
+            return self._constructor_config()
         self._require_graph()
         return model_config.functional_config(self)
 
+    def _constructor_config(self) -> dict[str, Any]:
+        args, kwargs = self._init_arguments
+        try:
+            bound = inspect.signature(type(self).__init__).bind(self, *args, **kwargs)
+        except TypeError:
+            bound = None
+        arguments = dict(bound.arguments) if bound is not None else {}
+        arguments.pop("self", None)
+        for name, p in inspect.signature(type(self).__init__).parameters.items():
+            if p.kind == p.VAR_KEYWORD:
+                arguments.update(arguments.pop(name, {}))
+            elif p.kind == p.VAR_POSITIONAL and arguments.get(name):
+                bound = None
+        if bound is None or not all(_plain(v) for v in arguments.values()):
+            raise NotImplementedError(
+                f"Model '{self.name}' ({type(self).__name__}) takes constructor arguments that "
+                "are not plain values (numbers, strings, lists, dicts): write its get_config() "
+                "(and from_config() if needed) to save it, as Keras asks"
+            )
+        return {**Layer.get_config(self), **arguments}
+
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Model:
+        if cls.call is not Model.call:
+            return cls(**config)
         return model_config.functional_from_config(cls, config)
 
     def to_json(self, **kwargs: Any) -> str:
@@ -554,10 +709,17 @@ class Sequential(Model):
         return model_config.sequential_from_config(cls, config)
 
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
-        if not self.built:
-            first = flatten(inputs)[0]
-            self._maybe_build_graph(tuple(first.shape), str(getattr(first, "dtype", "float32")))
+        self._build_from_data(inputs)
         return super().__call__(inputs, *args, **kwargs)
+
+    def _build_from_data(self, x: Any) -> None:
+        """With no input shape given, the first data's (its batch axis free) builds the graph."""
+        if self.built or x is None or not self._stack:
+            return
+        first = flatten(x)[0]
+        if not isinstance(first, SymbolicTensor):
+            first = np.asarray(data.as_array(first, f"Sequential '{self.name}': input 0"))
+        self._maybe_build_graph(tuple(first.shape), np.dtype(first.dtype).name)
 
     def _require_graph(self) -> None:
         if not self.built:
@@ -570,6 +732,32 @@ class Sequential(Model):
 register_layer_class("Functional", Model)
 register_layer_class("Model", Model)
 register_layer_class("Sequential", Sequential)
+
+
+class InputSignature:
+    """The shape (batch axis included) and dtype of one input a subclassed model is traced for
+    (a leaf, not a tuple, so that nested structures of them flatten to them)."""
+
+    def __init__(self, shape: Sequence[int | None], dtype: str) -> None:
+        self.shape, self.dtype = tuple(shape), str(dtype)
+
+
+def map_structure(fn: Callable[[Any], Any], struct: Any) -> Any:
+    """`struct` with fn applied to each InputSignature (dicts and lists kept as they nest)."""
+    if isinstance(struct, InputSignature):
+        return fn(struct)
+    if isinstance(struct, dict):
+        return {k: map_structure(fn, v) for k, v in struct.items()}
+    return [map_structure(fn, v) for v in struct]
+
+
+def _plain(value: Any) -> bool:
+    """A value a JSON config holds as it is."""
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return value is None or isinstance(value, (bool, int, float, str))
 
 
 def _signature(inputs: Any) -> tuple | None:

@@ -13,7 +13,7 @@ import numpy as np
 from graphengine import common
 from graphengine import distributed as dist
 from graphengine.autodiff.backward import backward_digraph, gradients
-from graphengine.graph.node import LayerCall
+from graphengine.graph.node import LayerCall, recorded_calls
 from graphengine.graph.tensor import Constant, SymbolicTensor, format_shape, graph_mode
 from graphengine.ops import api as ops
 from graphengine.runtime.devices import get_device
@@ -23,7 +23,7 @@ from graphengine.training import losses as losses_module
 from graphengine.training import metrics as metrics_module
 from graphengine.training import optimizers as optimizers_module
 from graphengine.training.callbacks import CallbackList, CSVLogger, ModelCheckpoint
-from graphengine.tree import pack_like
+from graphengine.tree import flatten, pack_like
 
 ROOT_ONLY_CALLBACKS = (ModelCheckpoint, CSVLogger)
 
@@ -39,22 +39,9 @@ class TrainingProgram:
             for y, name in zip(targets, model.output_names)
         ]
         with graph_mode():
-            self.output_losses = [self._output_loss(model, i) for i in range(len(model.outputs))]
-            terms = [
-                ops.multiply(loss, w) if w != 1.0 else loss
-                for loss, w in zip(self.output_losses, model._loss_weights)
-                if loss is not None
-            ]
-            terms += [w.regularizer(w) for w in self.weights if w.regularizer is not None]
-            terms += [penalty for call in _all_calls(model._sites) for penalty in call.losses]
-            if not terms:
-                raise ValueError(
-                    f"Model '{model.name}': compile() was given no loss for any output"
-                )
-            total = terms[0]
-            for term in terms[1:]:
-                total = ops.add(total, term)
-            self.total = ops.sum(total) if total.shape else total
+            self.total, self.output_losses = loss_terms(
+                model, self.y_true, model.outputs, _all_calls(model._sites)
+            )
             losses = [loss for loss in self.output_losses if loss is not None]
             # what the logs show: the total, and each output's loss when there are several
             self.reported = [self.total] + (losses if len(model.outputs) > 1 else [])
@@ -62,18 +49,39 @@ class TrainingProgram:
         seed = Constant(np.ones((), self.total.dtype))
         self.grads = gradients([self.total], [seed], self.weights)
 
-    def _output_loss(self, model: Any, i: int) -> SymbolicTensor | None:
-        loss, y_true, y_pred = model._loss_fns[i], self.y_true[i], model.outputs[i]
-        if loss is None:
-            return None
-        try:
-            return loss(y_true, y_pred)
-        except ValueError as e:
-            raise ValueError(
-                f"Model '{model.name}': the targets for output '{model.output_names[i]}' have "
-                f"shape {format_shape(y_true.shape)} but the output has shape "
-                f"{format_shape(y_pred.shape)}; loss '{loss.name}' cannot compare them ({e})"
-            ) from None
+
+def loss_terms(model: Any, y_true: list, y_pred: list, calls: list) -> tuple[Any, list]:
+    """(total, per-output losses) in graph mode: the weighted output losses, the trainable
+    weights' penalties and the `losses` of `calls` (add_loss, activity regularization), each
+    term a scalar."""
+    outputs = [_output_loss(model, i, t, p) for i, (t, p) in enumerate(zip(y_true, y_pred))]
+    terms = [
+        ops.multiply(loss, w) if w != 1.0 else loss
+        for loss, w in zip(outputs, model._loss_weights)
+        if loss is not None
+    ]
+    terms += [w.regularizer(w) for w in model.trainable_weights if w.regularizer is not None]
+    terms += [penalty for call in calls for penalty in call.losses]
+    if not terms:
+        raise ValueError(f"Model '{model.name}': compile() was given no loss for any output")
+    total = terms[0]
+    for term in terms[1:]:
+        total = ops.add(total, term)
+    return (ops.sum(total) if total.shape else total), outputs
+
+
+def _output_loss(model: Any, i: int, y_true: Any, y_pred: Any) -> SymbolicTensor | None:
+    loss = model._loss_fns[i]
+    if loss is None:
+        return None
+    try:
+        return loss(y_true, y_pred)
+    except ValueError as e:
+        raise ValueError(
+            f"Model '{model.name}': the targets for output '{model.output_names[i]}' have "
+            f"shape {format_shape(y_true.shape)} but the output has shape "
+            f"{format_shape(y_pred.shape)}; loss '{loss.name}' cannot compare them ({e})"
+        ) from None
 
 
 def _all_calls(sites: Sequence[Any]) -> list[LayerCall]:
@@ -142,7 +150,26 @@ class Trainer:
         **kwargs: Any,
     ) -> None:
         common.check_kwargs("compile()", kwargs, common.parameter_names(Trainer.compile))
-        self._require_graph()
+        if not self.built:
+            # a subclassed model (or a Sequential without an input shape) has no outputs yet:
+            # check what can be checked now, finish when the first data builds it
+            get_device(device)
+            for m in flatten(metrics) if isinstance(metrics, (list, tuple, dict)) else [metrics]:
+                if m is not None:
+                    metrics_module.check_name(m)
+            self.optimizer = optimizers_module.get(optimizer)
+            self._pending_compile = {
+                "optimizer": self.optimizer,
+                "loss": loss,
+                "loss_weights": loss_weights,
+                "metrics": metrics,
+                "device": device,
+                "distributed": distributed,
+            }
+            self.device_name, self._trackers = device, []
+            self.compiled, self.stop_training = True, False
+            return
+        self._pending_compile = None
         self.distributed = bool(distributed)
         if distributed:
             dist.initialize()
@@ -164,8 +191,75 @@ class Trainer:
                 metrics_module.check_name(m)
         self._programs: dict[tuple, TrainingProgram] = {}
         self._forget_plans()
+        self._trackers = [metrics_module.Mean(name="loss")]
+        if any(self._metric_ids):
+            self._trackers.append(
+                metrics_module.CompileMetrics(self._metric_ids, self.output_names)
+            )
+        self._running: dict[Any, np.ndarray] = {}  # what the default train_step has summed
         self.compiled = True
         self.stop_training = False
+
+    def _finish_compile(self) -> None:
+        """The compile() a model made before its graph existed, now that it has one."""
+        pending = getattr(self, "_pending_compile", None)
+        if pending is not None:
+            self._pending_compile = None
+            self.compile(**pending)
+
+    # -- what custom training steps use (Keras 3) ----------------------------------------------
+    @property
+    def metrics(self) -> list:
+        """Keras 3's metric objects: the loss tracker ("loss") and, with metrics given to
+        compile, "compile_metrics" (result() a dict by name); [] before compile. A custom
+        train_step updates them; fit resets them at each epoch (override the property to track
+        your own, as the keras-io GAN does)."""
+        return list(getattr(self, "_trackers", []))
+
+    def reset_metrics(self) -> None:
+        for metric in self.metrics:
+            metric.reset_state()
+        self._running = {}
+
+    def compute_loss(
+        self,
+        x: Any = None,
+        y: Any = None,
+        y_pred: Any = None,
+        sample_weight: Any = None,
+        training: bool = True,
+    ) -> Any:
+        """Keras 3's: the compiled loss of `y` and `y_pred` (loss_weights applied), plus the
+        add_loss terms and weight penalties. Inside `ge.value_and_grad` it is part of the traced
+        graph (the add_loss terms of the calls fn made); on arrays it returns the number (with
+        the model's current penalties)."""
+        self._require_compiled("compute_loss")
+        self._require_graph()
+        if sample_weight is not None:
+            raise NotImplementedError(
+                f"Model '{self.name}'.compute_loss: sample_weight is not supported yet"
+            )
+        ys, preds = flatten(y), flatten(y_pred)
+        if len(preds) != len(self.outputs) or len(ys) != len(self.outputs):
+            raise ValueError(
+                f"Model '{self.name}'.compute_loss: the model has {len(self.outputs)} outputs, "
+                f"received {len(ys)} targets and {len(preds)} predictions"
+            )
+        if not any(isinstance(p, SymbolicTensor) for p in preds):
+            preds = [np.asarray(p) for p in preds]
+            ys = [np.asarray(t) for t in ys]
+            terms = [
+                ops.multiply(loss(t, p), w)
+                for loss, w, t, p in zip(self._loss_fns, self._loss_weights, ys, preds)
+                if loss is not None
+            ]
+            return float(sum(np.asarray(term, np.float64) for term in terms) + sum(self.losses))
+        calls = recorded_calls()
+        if calls is None:
+            calls = []
+        with graph_mode():
+            total, _ = loss_terms(self, ys, preds, calls)
+        return total
 
     def _per_output(self, spec: Any, what: str, nested: bool = False) -> list:
         """One entry per output from a single value (shared), a list, or a dict by output name."""
@@ -302,9 +396,12 @@ class Trainer:
         order: np.ndarray | None,
         callbacks: CallbackList | None,
         hook: str,
+        running: dict | None = None,
     ) -> dict[str, float]:
         """One pass over the data; returns the sample-weighted means (loss, metrics). When
-        distributed, each rank runs its shard of every batch and the sums are allreduced."""
+        distributed, each rank runs its shard of every batch and the sums are allreduced. With
+        `running`, the sums go on from (and into) its entry for this program and mode: the
+        means since the last reset_metrics, as the default train_step reports them."""
         program = self._program(ys)
         if training and not program.weights:
             warnings.warn(
@@ -317,6 +414,8 @@ class Trainer:
         n_losses = len(program.reported)
         order = np.arange(len(xs[0])) if order is None else order
         totals = np.zeros(n_losses + 1 + 2 * len(metrics))  # loss sums, samples, metric sums
+        if running is not None:
+            totals = running.setdefault((id(program), training), totals)
         logs: dict[str, float] = {}
         for b, start in enumerate(range(0, len(order), batch_size)):
             idx = order[start : start + batch_size]
@@ -398,6 +497,78 @@ class Trainer:
         """Each output's mask (a tensor of 1.0 for the entries to keep), or None."""
         return [getattr(o, "mask", None) for o in self.outputs]
 
+    # -- the steps fit / evaluate / predict take per batch (Keras 3) ------------------------------
+    def train_step(self, data: Any) -> dict[str, float]:
+        """One compiled training step on the batch `data` ((x, y) or (x, y, None)): what fit
+        runs when the subclass does not override it, and what `super().train_step(data)` runs
+        from an override. Returns the loss and metrics averaged since the epoch began."""
+        return self._default_step(data, True)
+
+    def test_step(self, data: Any) -> dict[str, float]:
+        """One compiled evaluation step on the batch `data`; returns the running means."""
+        return self._default_step(data, False)
+
+    def predict_step(self, data: Any) -> Any:
+        """The model's outputs for the batch `data` (x, or a tuple whose first entry is x)."""
+        x, _, _ = unpack_x_y_sample_weight(data)
+        return self.predict_on_batch(x)
+
+    def _default_step(self, batch: Any, training: bool) -> dict[str, float]:
+        x, y, sample_weight = unpack_x_y_sample_weight(batch)
+        if sample_weight is not None:
+            raise NotImplementedError(
+                f"Model '{self.name}': sample_weight in a training step is not supported yet"
+            )
+        self._require_compiled("train_step" if training else "test_step")
+        xs, ys = self._prepare(x, y)
+        return self._run_batches(
+            xs, ys, len(xs[0]), training, None, None, "train" if training else "test",
+            running=self._running,
+        )  # fmt: skip
+
+    def _overrides(self, step: str) -> bool:
+        """Whether the model's class writes its own train_step / test_step / predict_step."""
+        return getattr(type(self), step) is not getattr(Trainer, step)
+
+    def _custom_loop(
+        self,
+        step: str,
+        x: Any,
+        y: Any,
+        batch_size: int,
+        order: np.ndarray | None,
+        callbacks: CallbackList | None,
+        hook: str,
+    ) -> Any:
+        """Calls the model's own `step` once per batch with the batch's arrays, as Keras 3 does
+        on its torch backend; returns the last logs (dicts flattened, numbers as floats), or
+        the list of predict_step results."""
+        arrays, n = batch_arrays(self, x, y)
+        order = np.arange(n) if order is None else order
+        logs: dict[str, float] = {}
+        results = []
+        for b, start in enumerate(range(0, n, batch_size)):
+            idx = order[start : start + batch_size]
+            if callbacks is not None:
+                getattr(callbacks, f"on_{hook}_batch_begin")(b)
+            xb = rows_of(arrays[0], idx)
+            if y is not None:
+                batch = (xb, rows_of(arrays[1], idx))
+            else:  # Keras: x alone, or (x,) when x is itself a tuple or list of inputs
+                batch = (xb,) if isinstance(xb, (tuple, list)) else xb
+            out = getattr(self, step)(batch)
+            if step == "predict_step":
+                results.append(out)
+                if callbacks is not None:
+                    callbacks.on_predict_batch_end(b, {})
+                continue
+            logs = python_logs(out, f"Model '{self.name}'.{step}")
+            if callbacks is not None:
+                getattr(callbacks, f"on_{hook}_batch_end")(b, logs)
+            if hook == "train" and self.stop_training:
+                break
+        return results if step == "predict_step" else logs
+
     def fit(
         self,
         x: Any = None,
@@ -424,6 +595,11 @@ class Trainer:
         if validation_batch_size is not None:
             validation_batch_size = data.batch_size(validation_batch_size, "validation_batch_size")
         validation_split, verbose = data.validation_split(validation_split), data.verbose(verbose)
+        if self._overrides("train_step"):
+            return self._fit_custom(
+                x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
+                shuffle, initial_epoch, validation_batch_size, validation_freq,
+            )  # fmt: skip
         xs, ys = self._prepare(x, y)
         val = self._prepare(*validation_data[:2]) if validation_data is not None else None
         if val is None and validation_split:
@@ -461,6 +637,68 @@ class Trainer:
         cbs.on_train_end(logs)
         return self.history
 
+    def _fit_custom(
+        self,
+        x: Any,
+        y: Any,
+        batch_size: int,
+        epochs: int,
+        verbose: int,
+        callbacks: Sequence[Any] | None,
+        validation_split: float,
+        validation_data: Any,
+        shuffle: bool,
+        initial_epoch: int,
+        validation_batch_size: int | None,
+        validation_freq: int,
+    ) -> Any:
+        """fit for a model with its own train_step: the batches go to it as arrays."""
+        if self.distributed:
+            raise NotImplementedError(
+                f"Model '{self.name}': a custom train_step does not run distributed yet"
+            )
+        arrays, n = batch_arrays(self, x, y)
+        val = validation_data
+        if val is None and validation_split:
+            at = int(math.floor(n * (1.0 - validation_split)))
+            if at in (0, n):
+                raise ValueError(
+                    f"validation_split={validation_split} leaves no samples for training or "
+                    f"validation out of {n}"
+                )
+            head, tail = np.arange(at), np.arange(at, n)
+            val = tuple(rows_of(a, tail) for a in arrays if a is not None)
+            x, y = (rows_of(a, head) if a is not None else None for a in arrays)
+            n = at
+        cbs = CallbackList(
+            callbacks,
+            add_history=True,
+            add_progbar=verbose != 0,
+            model=self,
+            verbose=verbose,
+            epochs=epochs,
+            steps=math.ceil(n / batch_size),
+        )
+        self.stop_training = False
+        cbs.on_train_begin()
+        logs: dict[str, float] = {}
+        for epoch in range(initial_epoch, epochs):
+            cbs.on_epoch_begin(epoch)
+            self.reset_metrics()
+            order = common.rng().permutation(n) if shuffle else None
+            logs = self._custom_loop("train_step", x, y, batch_size, order, cbs, "train")
+            if val is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
+                val_logs = self.evaluate(
+                    *val[:2], batch_size=validation_batch_size or batch_size, verbose=0,
+                    return_dict=True,
+                )  # fmt: skip
+                logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        return self.history
+
     def evaluate(
         self,
         x: Any = None,
@@ -474,8 +712,13 @@ class Trainer:
         """The loss (and metrics) over the data: a scalar, [loss, *metrics], or a dict."""
         common.check_kwargs("evaluate()", kwargs, common.parameter_names(Trainer.evaluate))
         self._require_compiled("evaluate")
-        xs, ys = self._prepare(x, y)
         batch_size = data.batch_size(batch_size)
+        if self._overrides("test_step"):
+            self.reset_metrics()
+            return _logs_result(
+                self._custom_loop("test_step", x, y, batch_size, None, None, "test"), return_dict
+            )
+        xs, ys = self._prepare(x, y)
         cbs = CallbackList(
             callbacks,
             add_progbar=data.verbose(verbose) != 0,
@@ -510,6 +753,11 @@ class Trainer:
         callbacks: Sequence[Any] | None = None,
     ) -> Any:
         """Outputs for every sample, batch by batch: an array (or a list for several outputs)."""
+        if self._overrides("predict_step"):
+            outs = self._custom_loop(
+                "predict_step", x, None, data.batch_size(batch_size), None, None, "predict"
+            )
+            return join_batches(outs)
         xs, _ = self._prepare(x, need_y=False)
         batch_size = data.batch_size(batch_size)
         n = len(xs[0])
@@ -563,6 +811,83 @@ class Trainer:
         xs, _ = self._prepare(x, need_y=False)
         self._require_graph()
         return xs
+
+
+def unpack_x_y_sample_weight(batch: Any) -> tuple[Any, Any, Any]:
+    """Keras's unpacking of a batch: (x,), (x, y), (x, y, sample_weight), or x alone."""
+    if isinstance(batch, list):
+        batch = tuple(batch)
+    if not isinstance(batch, tuple):
+        return batch, None, None
+    if len(batch) == 1:
+        return batch[0], None, None
+    if len(batch) == 2:
+        return batch[0], batch[1], None
+    if len(batch) == 3:
+        return batch
+    raise ValueError(
+        f"A batch must be x, (x,), (x, y) or (x, y, sample_weight); received a tuple of "
+        f"{len(batch)} entries"
+    )
+
+
+def batch_arrays(model: Any, x: Any, y: Any) -> tuple[tuple[Any, Any], int]:
+    """(x, y) with every leaf an array (pandas objects and nested lists of numbers converted),
+    and the number of samples, which every leaf must share."""
+    arrays = []
+    for what, struct in (("x", x), ("y", y)):
+        if struct is None:
+            arrays.append(None)
+            continue
+        leaves = [
+            np.asarray(data.as_array(a, f"Model '{model.name}': {what}")) for a in flatten(struct)
+        ]
+        arrays.append(pack_like(struct, leaves) if not data.is_pandas(struct) else leaves[0])
+    counts = {
+        f"{what} {i}": (len(a) if a.ndim else None)
+        for what, struct in zip(("x", "y"), arrays)
+        if struct is not None
+        for i, a in enumerate(flatten(struct))
+    }
+    if not counts:
+        raise ValueError(f"Model '{model.name}': x is required")
+    if None in counts.values() or len(set(counts.values())) != 1:
+        raise ValueError(
+            f"Model '{model.name}': every array of x and y must hold the same number of samples "
+            f"(a batch axis first); received {counts}"
+        )
+    return (arrays[0], arrays[1]), next(iter(counts.values()))
+
+
+def rows_of(struct: Any, idx: np.ndarray) -> Any:
+    """The rows `idx` of every array in `struct` (a batch)."""
+    return pack_like(struct, [a[idx] for a in flatten(struct)])
+
+
+def python_logs(logs: Any, owner: str) -> dict[str, float]:
+    """What a custom step returned, as Keras logs: a dict whose nested dicts are flattened
+    (compile_metrics' result) and whose numbers are floats."""
+    if logs is None:
+        return {}
+    if not isinstance(logs, dict):
+        raise TypeError(f"{owner} must return a dict of logs, received {type(logs).__name__}")
+    flat: dict[str, float] = {}
+    for key, value in logs.items():
+        if isinstance(value, dict):
+            flat.update(python_logs(value, owner))
+        else:
+            array = np.asarray(value)
+            flat[key] = float(array) if array.size == 1 else array
+    return flat
+
+
+def join_batches(outs: list) -> Any:
+    """predict_step results of every batch, joined by rows (nested as the first one)."""
+    if not outs:
+        return None
+    first = outs[0]
+    joined = [np.concatenate([np.asarray(a) for a in parts]) for parts in zip(*map(flatten, outs))]
+    return pack_like(first, joined)
 
 
 def _logs_result(logs: dict[str, float], return_dict: bool) -> Any:
