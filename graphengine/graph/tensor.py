@@ -145,11 +145,37 @@ class SymbolicTensor:
         return self._ops().getitem(self, key)
 
     def __pow__(self, p: Any) -> Any:
-        if p == 2:
+        # ** 2 and ** 0.5 stay square and sqrt, as NumPy's `**` computes them: correctly
+        # rounded on every device (CUDA's pow need not be), one kernel, and a one-op gradient
+        # where power's rule builds where / equal / log nodes
+        if _is_scalar(p) and p == 2:
             return self._ops().square(self)
-        if p == 0.5:
+        if _is_scalar(p) and p == 0.5:
             return self._ops().sqrt(self)
-        raise TypeError(f"{self.name} ** {p!r}: only ** 2 and ** 0.5 are differentiable ops")
+        return self._ops().power(self, p)
+
+    def __rpow__(self, o: Any) -> Any:
+        return self._ops().power(o, self)
+
+    # `==` and `!=` stay identity: tensors are dict keys and set members throughout the graph
+    # and plan code (Keras's KerasTensor keeps the default __eq__ too). Values compare with
+    # ge.ops.equal / not_equal.
+    def __gt__(self, o: Any) -> Any:
+        return self._ops().greater(self, o)
+
+    def __ge__(self, o: Any) -> Any:
+        return self._ops().greater_equal(self, o)
+
+    def __lt__(self, o: Any) -> Any:
+        return self._ops().less(self, o)
+
+    def __le__(self, o: Any) -> Any:
+        return self._ops().less_equal(self, o)
+
+
+def _is_scalar(p: Any) -> bool:
+    """Whether `p` is a real Python or NumPy number (not a bool, array or tensor)."""
+    return isinstance(p, (int, float, np.integer, np.floating)) and not isinstance(p, bool)
 
 
 class Variable(SymbolicTensor):

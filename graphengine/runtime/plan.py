@@ -107,8 +107,13 @@ class Plan:
         last = last_uses(self.order)
         keep = set(self.targets) | set(self.feeds)
         root: dict[SymbolicTensor, int] = {}  # tensor -> id of the pooled buffer it lives in
-        users: dict[int, int] = {}  # pooled buffer id -> live tensors in it (None: never freed)
+        # pooled buffer id -> live tensors in it, views counted (None: a feed's or a target's,
+        # never freed)
+        users: dict[int, int | None] = {}
         pooled: dict[int, Any] = {}
+        for t in self.feeds:
+            root[t] = id(self.buffers[t])
+            users[root[t]] = None
         steps = []
         for i, node in enumerate(self.order):
             ins = [
@@ -123,7 +128,10 @@ class Plan:
                 self.buffers[out] = self.buffer(src).reshape(out_shapes[0])
                 if src in root:
                     root[out] = root[src]
-                    users[root[out]] += 1
+                    # a view is one more live tensor in its root's block, which stays taken
+                    # until the last of them dies; a held block (None) lives as long as the plan
+                    if users[root[out]] is not None:
+                        users[root[out]] += 1
             for t in node.outputs[1:] if view else node.outputs:
                 shape, dtype = self.specs[t]
                 self.buffers[t] = self.pool.take(shape, dtype)
