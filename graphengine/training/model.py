@@ -44,7 +44,10 @@ class Model(Trainer, Layer):
     def __init__(
         self, inputs: Any = None, outputs: Any = None, name: str | None = None, **kwargs: Any
     ) -> None:
-        super().__init__(name=name or common.unique_name(self._default_name()), **kwargs)
+        if name is None:  # a subclass is named after its class, as Keras names it
+            base = common.snake_case(type(self).__name__) if self._is_subclassed() else None
+            name = common.unique_name(base or self._default_name())
+        super().__init__(name=name, **kwargs)
         self._plans = PlanCache()
         # (input signature, training, device, plan key) of the last eager forward call
         self._last_forward: tuple | None = None

@@ -106,10 +106,84 @@ def frozen_case():
     }
 
 
+class CustomStepModel(keras.Model):
+    """keras-io's "customizing what happens in fit" (torch) CustomModel, unchanged."""
+
+    def train_step(self, data):
+        x, y = data
+        self.zero_grad()
+        y_pred = self(x, training=True)
+        loss = self.compute_loss(y=y, y_pred=y_pred)
+        loss.backward()
+        trainable_weights = [v for v in self.trainable_weights]
+        gradients = [v.value.grad for v in trainable_weights]
+        with torch.no_grad():
+            self.optimizer.apply(gradients, trainable_weights)
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss)
+            else:
+                metric.update_state(y, y_pred)
+        return {m.name: m.result() for m in self.metrics}
+
+
+def custom_train_step_case():
+    rng = np.random.default_rng(22)
+    x = rng.standard_normal((16, 4)).astype("float32")
+    y = rng.standard_normal((16, 1)).astype("float32")
+    inputs = keras.Input(shape=(4,))
+    model = CustomStepModel(inputs, keras.layers.Dense(1)(inputs))
+    weights = [rng.standard_normal(w.shape).astype("float32") for w in model.weights]
+    model.set_weights(weights)
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse", metrics=["mae"])
+    history = model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0)
+    return {
+        "x": arr(x),
+        "y": arr(y),
+        "weights": [arr(w) for w in weights],
+        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        "final_weights": [arr(w) for w in model.get_weights()],
+    }
+
+
+class Subclassed(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = keras.layers.Dense(3, activation="relu")
+        self.out = keras.layers.Dense(1)
+
+    def call(self, inputs, training=None):
+        return self.out(self.hidden(inputs))
+
+
+def subclassed_case():
+    rng = np.random.default_rng(23)
+    x = rng.standard_normal((10, 5)).astype("float32")
+    y = rng.standard_normal((10, 1)).astype("float32")
+    model = Subclassed()
+    model(x[:1])  # builds the sublayers (Keras 3's build((None, 5)) creates no weights here)
+    weights = [rng.standard_normal(w.shape).astype("float32") for w in model.weights]
+    model.set_weights(weights)
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+    losses = [float(model.train_on_batch(x, y)) for _ in range(3)]
+    return {
+        "x": arr(x),
+        "y": arr(y),
+        "weights": [arr(w) for w in weights],
+        "train_losses": losses,
+        "prediction": arr(model.predict(x, verbose=0)),
+    }
+
+
 def main():
     torch.set_num_threads(1)
     keras.utils.set_random_seed(0)
-    cases = {"add_loss": add_loss_case(), "frozen": frozen_case()}
+    cases = {
+        "add_loss": add_loss_case(),
+        "frozen": frozen_case(),
+        "custom_train_step": custom_train_step_case(),
+        "subclassed": subclassed_case(),
+    }
     with open(os.path.join(HERE, "idioms.json"), "w") as f:
         json.dump({"keras_version": keras.__version__, "cases": cases}, f, indent=1)
         f.write("\n")
