@@ -228,3 +228,17 @@ def test_compute_loss_on_arrays_is_the_evaluated_loss():
     )
     with pytest.raises(ValueError, match=r"compute_loss: the model has 1 outputs, received 2"):
         model.compute_loss(y=[y, y], y_pred=[x, x])
+
+
+def test_a_custom_fit_validates_on_the_last_samples():
+    ge.utils.set_random_seed(8)
+    model = _custom_model()
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    x = np.random.default_rng(2).standard_normal((16, 4)).astype("float32")
+    y = x[:, :1] * 2
+    history = model.fit(x, y, batch_size=4, epochs=2, validation_split=0.25, verbose=0)
+    assert set(history.history) == {"loss", "mae", "val_loss", "val_mae"}
+    held_out = model.evaluate(x[12:], y[12:], verbose=0, return_dict=True)
+    assert history.history["val_loss"][-1] == pytest.approx(held_out["loss"], rel=1e-6)
+    with pytest.raises(ValueError, match=r"validation_split=0.5 leaves no samples .* out of 1"):
+        model.fit(x[:1], y[:1], validation_split=0.5, verbose=0)

@@ -185,15 +185,20 @@ def prepare(model: Any, x: Any, y: Any = None, need_y: bool = True) -> tuple[lis
     return xs, ys
 
 
+def split_point(n: int, fraction: float) -> int:
+    """How many of n samples train when the last `fraction` validates (Keras's split)."""
+    at = int(math.floor(n * (1.0 - fraction)))
+    if at == 0 or at == n:
+        raise ValueError(
+            f"validation_split={fraction} leaves no samples for training or validation out of {n}"
+        )
+    return at
+
+
 def split(xs: list, ys: list, fraction: float) -> tuple[tuple[list, list], tuple[list, list]]:
     """((xs, ys) to train on, (xs, ys) to validate on): the last `fraction` of the samples held
     out, as Keras's validation_split (before any shuffling)."""
-    at = int(math.floor(len(xs[0]) * (1.0 - fraction)))
-    if at == 0 or at == len(xs[0]):
-        raise ValueError(
-            f"validation_split={fraction} leaves no samples for training or validation out of "
-            f"{len(xs[0])}"
-        )
+    at = split_point(len(xs[0]), fraction)
     head = ([a[:at] for a in xs], [b[:at] if b is not None else None for b in ys])
     tail = ([a[at:] for a in xs], [b[at:] if b is not None else None for b in ys])
     return head, tail

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import warnings
 from contextlib import AbstractContextManager
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -607,7 +607,37 @@ class Trainer:
         if self.distributed and dist.rank() != 0:
             verbose = 0  # rank 0 reports; only it writes checkpoints and logs
             callbacks = [c for c in callbacks or [] if not isinstance(c, ROOT_ONLY_CALLBACKS)]
-        steps = math.ceil(len(xs[0]) / batch_size)
+        n = len(xs[0])
+
+        def run_epoch(cbs: CallbackList) -> dict[str, float]:
+            order = common.rng().permutation(n) if shuffle else None
+            if order is not None and self.distributed:
+                dist.broadcast(order)  # every rank walks the same batches
+            return self._run_batches(xs, ys, batch_size, True, order, cbs, "train")
+
+        def validate() -> dict[str, float]:
+            return self._run_batches(
+                *val, validation_batch_size or batch_size, False, None, None, "test"
+            )
+
+        return self._epochs(
+            callbacks, verbose, epochs, math.ceil(n / batch_size), initial_epoch,
+            validation_freq, run_epoch, validate if val is not None else None,
+        )  # fmt: skip
+
+    def _epochs(
+        self,
+        callbacks: Sequence[Any] | None,
+        verbose: int,
+        epochs: int,
+        steps: int,
+        initial_epoch: int,
+        validation_freq: int,
+        run_epoch: Callable[[CallbackList], dict[str, float]],
+        validate: Callable[[], dict[str, float]] | None,
+    ) -> Any:
+        """fit's epochs: callbacks around each, `run_epoch` (the training logs), then every
+        `validation_freq` epochs `validate` (logged with a val_ prefix); returns the History."""
         cbs = CallbackList(
             callbacks,
             add_history=True,
@@ -622,15 +652,9 @@ class Trainer:
         logs: dict[str, float] = {}
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
-            order = common.rng().permutation(len(xs[0])) if shuffle else None
-            if order is not None and self.distributed:
-                dist.broadcast(order)  # every rank walks the same batches
-            logs = self._run_batches(xs, ys, batch_size, True, order, cbs, "train")
-            if val is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
-                val_logs = self._run_batches(
-                    *val, validation_batch_size or batch_size, False, None, None, "test"
-                )
-                logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            logs = run_epoch(cbs)
+            if validate is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
+                logs.update({f"val_{k}": v for k, v in validate().items()})
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
@@ -660,44 +684,27 @@ class Trainer:
         arrays, n = batch_arrays(self, x, y)
         val = validation_data
         if val is None and validation_split:
-            at = int(math.floor(n * (1.0 - validation_split)))
-            if at in (0, n):
-                raise ValueError(
-                    f"validation_split={validation_split} leaves no samples for training or "
-                    f"validation out of {n}"
-                )
+            at = data.split_point(n, validation_split)
             head, tail = np.arange(at), np.arange(at, n)
             val = tuple(rows_of(a, tail) for a in arrays if a is not None)
             x, y = (rows_of(a, head) if a is not None else None for a in arrays)
             n = at
-        cbs = CallbackList(
-            callbacks,
-            add_history=True,
-            add_progbar=verbose != 0,
-            model=self,
-            verbose=verbose,
-            epochs=epochs,
-            steps=math.ceil(n / batch_size),
-        )
-        self.stop_training = False
-        cbs.on_train_begin()
-        logs: dict[str, float] = {}
-        for epoch in range(initial_epoch, epochs):
-            cbs.on_epoch_begin(epoch)
+
+        def run_epoch(cbs: CallbackList) -> dict[str, float]:
             self.reset_metrics()
             order = common.rng().permutation(n) if shuffle else None
-            logs = self._custom_loop("train_step", x, y, batch_size, order, cbs, "train")
-            if val is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
-                val_logs = self.evaluate(
-                    *val[:2], batch_size=validation_batch_size or batch_size, verbose=0,
-                    return_dict=True,
-                )  # fmt: skip
-                logs.update({f"val_{k}": v for k, v in val_logs.items()})
-            cbs.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-        cbs.on_train_end(logs)
-        return self.history
+            return self._custom_loop("train_step", x, y, batch_size, order, cbs, "train")
+
+        def validate() -> dict[str, float]:
+            return self.evaluate(
+                *val[:2], batch_size=validation_batch_size or batch_size, verbose=0,
+                return_dict=True,
+            )  # fmt: skip
+
+        return self._epochs(
+            callbacks, verbose, epochs, math.ceil(n / batch_size), initial_epoch,
+            validation_freq, run_epoch, validate if val is not None else None,
+        )  # fmt: skip
 
     def evaluate(
         self,
