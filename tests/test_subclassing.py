@@ -158,3 +158,22 @@ def test_saving_needs_a_registered_class_and_plain_arguments(tmp_path):
     odd = TakesALayer(L.Dense(2), name="odd")
     with pytest.raises(NotImplementedError, match=r"'odd' \(TakesALayer\) takes constructor"):
         odd.get_config()
+
+
+def test_add_loss_in_the_subclass_own_call_joins_the_loss():
+    class Penalized(ge.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = L.Dense(2)
+
+        def call(self, x):
+            y = self.dense(x)
+            self.add_loss(0.5 * ge.ops.sum(ge.ops.square(y)))
+            return y
+
+    model = Penalized()
+    x = np.random.default_rng(4).standard_normal((3, 2)).astype("float32")
+    model.compile(loss="mse")
+    pred = model(x)
+    expected = np.mean((pred - 1.0) ** 2) + 0.5 * np.sum(pred.astype(np.float64) ** 2)
+    np.testing.assert_allclose(model.evaluate(x, np.ones((3, 2)), verbose=0), expected, rtol=1e-5)

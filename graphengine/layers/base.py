@@ -243,10 +243,12 @@ class Layer:
         from graphengine.ops import api
 
         call = current_call()
+        # a subclassed model's own call() while it is traced has no call of its own around it
+        own = getattr(self, "_traced_losses", None) if call is None else None
         for x in flatten(loss):
-            if isinstance(x, SymbolicTensor) and call is not None:
+            if isinstance(x, SymbolicTensor) and (call is not None or own is not None):
                 x = api.cast(x, "float32") if np.dtype(x.dtype).kind != "f" else x
-                call.losses.append(api.sum(x) if x.shape else x)
+                (call.losses if call is not None else own).append(api.sum(x) if x.shape else x)
             elif not isinstance(x, SymbolicTensor) and call is None and self._in_eager_call:
                 self._eager_losses.append(float(np.sum(np.asarray(x, dtype=np.float64))))
             else:

@@ -151,6 +151,7 @@ class Model(Trainer, Layer):
         )
         takes = common.parameter_names(self.call)
         kwargs = {"training": TRACING} if "training" in takes else {}
+        self._traced_losses = []  # what call() gives add_loss itself: terms of the training loss
         with graph_mode():
             try:
                 outputs = self.call(inputs, **kwargs)

@@ -39,8 +39,11 @@ class TrainingProgram:
             for y, name in zip(targets, model.output_names)
         ]
         with graph_mode():
+            calls = _all_calls(model._sites)
+            # a subclassed model's call() may add_loss outside any layer call
+            own = getattr(model, "_traced_losses", None) or []
             self.total, self.output_losses = loss_terms(
-                model, self.y_true, model.outputs, _all_calls(model._sites)
+                model, self.y_true, model.outputs, calls, own
             )
             losses = [loss for loss in self.output_losses if loss is not None]
             # what the logs show: the total, and each output's loss when there are several
@@ -50,10 +53,12 @@ class TrainingProgram:
         self.grads = gradients([self.total], [seed], self.weights)
 
 
-def loss_terms(model: Any, y_true: list, y_pred: list, calls: list) -> tuple[Any, list]:
+def loss_terms(
+    model: Any, y_true: list, y_pred: list, calls: list, extra: Sequence[Any] = ()
+) -> tuple[Any, list]:
     """(total, per-output losses) in graph mode: the weighted output losses, the trainable
-    weights' penalties and the `losses` of `calls` (add_loss, activity regularization), each
-    term a scalar."""
+    weights' penalties, the `losses` of `calls` (add_loss, activity regularization) and the
+    `extra` terms, each term a scalar."""
     outputs = [_output_loss(model, i, t, p) for i, (t, p) in enumerate(zip(y_true, y_pred))]
     terms = [
         ops.multiply(loss, w) if w != 1.0 else loss
@@ -61,7 +66,7 @@ def loss_terms(model: Any, y_true: list, y_pred: list, calls: list) -> tuple[Any
         if loss is not None
     ]
     terms += [w.regularizer(w) for w in model.trainable_weights if w.regularizer is not None]
-    terms += [penalty for call in calls for penalty in call.losses]
+    terms += [penalty for call in calls for penalty in call.losses] + list(extra)
     if not terms:
         raise ValueError(f"Model '{model.name}': compile() was given no loss for any output")
     total = terms[0]
