@@ -242,3 +242,16 @@ def test_a_custom_fit_validates_on_the_last_samples():
     assert history.history["val_loss"][-1] == pytest.approx(held_out["loss"], rel=1e-6)
     with pytest.raises(ValueError, match=r"validation_split=0.5 leaves no samples .* out of 1"):
         model.fit(x[:1], y[:1], validation_split=0.5, verbose=0)
+
+
+def test_training_true_in_a_traced_loss_reaches_the_layers():
+    ge.utils.set_random_seed(9)
+    inputs = ge.Input((50,))
+    model = ge.Model(inputs, L.Dropout(0.5)(inputs))
+    x = np.ones((4, 50), "float32")
+    inference, _ = ge.value_and_grad(lambda a: ge.ops.sum(model(a)), model.weights)(x)
+    training, _ = ge.value_and_grad(
+        lambda a: ge.ops.sum(ge.ops.square(model(a, training=True))), model.weights
+    )(x)
+    assert inference == 200.0
+    assert training != 200.0 * 1.0 and training % 4.0 == 0.0  # kept entries are scaled by 2

@@ -317,6 +317,8 @@ class Model(Trainer, Layer):
                     continue  # an InputLayer: its value is fed
                 args = pack_like(site.input_struct, [values[t] for t in site.inputs[: site.n_args]])
                 kwargs = map_tensors(site.kwargs, lambda t: values.get(t, t))
+                if training is not None and "training" not in kwargs:
+                    kwargs["training"] = training  # the outer call's flag reaches every layer
                 out = flatten(site.layer(args, **kwargs))
             else:
                 out = flatten(apply(site.op, *[values.get(t, t) for t in site.inputs]))
