@@ -9,12 +9,11 @@ from graphengine import common
 from graphengine.graph.node import LayerCall
 from graphengine.graph.tensor import SymbolicTensor
 from graphengine.layers.core import Input
-from graphengine.ops.base import apply
 from graphengine.saving import load_model, save_model
 from graphengine.training import optimizers
 from graphengine.training.model import Model, Sequential
 from graphengine.training.model_config import model_from_json
-from graphengine.tree import flatten, map_tensors, pack_like
+from graphengine.tree import flatten, pack_like
 
 __all__ = ["Model", "Sequential", "clone_model", "load_model", "model_from_json", "save_model"]
 
@@ -131,25 +130,12 @@ def _clone_functional(
         input_tensors = pack_like(model._inputs_struct, [_new_input(t) for t in model.inputs])
     else:
         _check_input_tensors(model, input_tensors)
-    values: dict[SymbolicTensor, Any] = dict(zip(model.inputs, flatten(input_tensors)))
-    for site in model._sites:
-        if isinstance(site, LayerCall):
-            if not site.inputs:
-                continue  # an InputLayer: replaced by the new inputs
-            layer = clone(site.layer)
-            args = pack_like(site.input_struct, [values[t] for t in site.inputs[: site.n_args]])
-            kwargs = map_tensors(site.kwargs, lambda t: values.get(t, t))
-            out = call_function(layer, args, **kwargs) if call_function else layer(args, **kwargs)
-        else:
-            out = apply(site.op, *[values.get(t, t) for t in site.inputs])
-        out = flatten(out)
-        if len(out) != len(site.outputs):
-            raise ValueError(
-                f"clone_model(): the call of layer '{site.layer.name}' in the clone gave "
-                f"{len(out)} outputs, the original call {len(site.outputs)}"
-            )
-        values.update(zip(site.outputs, out))
-    outputs = pack_like(model._outputs_struct, [values[t] for t in model.outputs])
+
+    def call_site(site: LayerCall, args: Any, kwargs: dict[str, Any]) -> Any:
+        layer = clone(site.layer)
+        return call_function(layer, args, **kwargs) if call_function else layer(args, **kwargs)
+
+    outputs = model._replay(flatten(input_tensors), call_site)
     params = common.parameter_names(type(model).__init__)
     cls = type(model) if params[:2] == ["inputs", "outputs"] else Model
     return cls(input_tensors, outputs, name=model.name)

@@ -75,6 +75,17 @@ def as_array(value: Any, what: str) -> Any:
     return value
 
 
+def leaf_arrays(struct: Any, what: str) -> Any:
+    """`struct` (arrays nested in dicts, lists and tuples) with every leaf a NumPy array: a
+    pandas object or a nested list of numbers is one leaf, as `as_array` makes it. For data
+    no model input describes yet (a subclassed model's first batch, a custom step's batches)."""
+    if isinstance(struct, dict):
+        return {k: leaf_arrays(v, f"{what} '{k}'") for k, v in struct.items()}
+    if isinstance(struct, (list, tuple)) and not _numbers_only(struct):
+        return type(struct)(leaf_arrays(v, f"{what} {i}") for i, v in enumerate(struct))
+    return np.asarray(as_array(struct, what))
+
+
 def entries(values: Any, names: list[str], owner: str, what: str) -> Any:
     """`values` with its leaves made arrays (`as_array`), Keras's rule for lists kept: a list
     holding arrays lists one entry per model input (or output); a list of numbers only is one

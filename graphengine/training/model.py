@@ -123,17 +123,13 @@ class Model(Trainer, Layer):
         free) and dtypes of its first data: floats in the model's dtype, integers as given."""
         if self.built or not self._is_subclassed() or x is None:
             return
-        flat = flatten(x)
-        arrays = [
-            np.asarray(data.as_array(a, f"Model '{self.name}': input {i}"))
-            for i, a in enumerate(flat)
-        ]
+        arrays = data.leaf_arrays(x, f"Model '{self.name}': input")
         self._trace(
             pack_like(
-                x if not data.is_pandas(x) else flat[0],
+                arrays,
                 [
                     InputSignature(a.shape, self.dtype if a.dtype.kind == "f" else a.dtype.name)
-                    for a in arrays
+                    for a in flatten(arrays)
                 ],
             )
         )
@@ -310,16 +306,34 @@ class Model(Trainer, Layer):
     # -- calling -------------------------------------------------------------------------------
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         """Re-applies every call site to new symbolic inputs (a model used as a layer)."""
-        values: dict[SymbolicTensor, Any] = dict(zip(self.inputs, self._feed_list(inputs)))
+
+        def call_site(site: LayerCall, args: Any, kwargs: dict[str, Any]) -> Any:
+            if training is not None and "training" not in kwargs:
+                kwargs["training"] = training  # the outer call's flag reaches every layer
+            return site.layer(args, **kwargs)
+
+        return self._replay(self._feed_list(inputs), call_site)
+
+    def _replay(
+        self, feeds: Sequence[Any], call_site: Callable[[LayerCall, Any, dict], Any]
+    ) -> Any:
+        """The graph applied again to `feeds` (one per model input, in `self.inputs` order):
+        each layer call site through `call_site(site, args, kwargs)` (its tensors replaced by
+        the new ones), each bare op applied again; the outputs nested as the model's."""
+        values: dict[SymbolicTensor, Any] = dict(zip(self.inputs, feeds))
         for site in self._sites:
             if isinstance(site, LayerCall):
                 if not site.inputs:
                     continue  # an InputLayer: its value is fed
                 args = pack_like(site.input_struct, [values[t] for t in site.inputs[: site.n_args]])
                 kwargs = map_tensors(site.kwargs, lambda t: values.get(t, t))
-                if training is not None and "training" not in kwargs:
-                    kwargs["training"] = training  # the outer call's flag reaches every layer
-                out = flatten(site.layer(args, **kwargs))
+                out = flatten(call_site(site, args, kwargs))
+                if len(out) != len(site.outputs):
+                    raise ValueError(
+                        f"Model '{self.name}': applied again, the call of layer "
+                        f"'{site.layer.name}' gave {len(out)} outputs, the original call "
+                        f"{len(site.outputs)}"
+                    )
             else:
                 out = flatten(apply(site.op, *[values.get(t, t) for t in site.inputs]))
             values.update(zip(site.outputs, out))
@@ -722,9 +736,12 @@ class Sequential(Model):
         """With no input shape given, the first data's (its batch axis free) builds the graph."""
         if self.built or x is None or not self._stack:
             return
-        first = flatten(x)[0]
-        if not isinstance(first, SymbolicTensor):
-            first = np.asarray(data.as_array(first, f"Sequential '{self.name}': input 0"))
+        symbolic = [t for t in flatten(x) if isinstance(t, SymbolicTensor)]
+        first = (
+            symbolic[0]
+            if symbolic
+            else flatten(data.leaf_arrays(x, f"Sequential '{self.name}'"))[0]
+        )
         self._maybe_build_graph(tuple(first.shape), np.dtype(first.dtype).name)
 
     def _require_graph(self) -> None:

@@ -851,10 +851,7 @@ def batch_arrays(model: Any, x: Any, y: Any) -> tuple[tuple[Any, Any], int]:
         if struct is None:
             arrays.append(None)
             continue
-        leaves = [
-            np.asarray(data.as_array(a, f"Model '{model.name}': {what}")) for a in flatten(struct)
-        ]
-        arrays.append(pack_like(struct, leaves) if not data.is_pandas(struct) else leaves[0])
+        arrays.append(data.leaf_arrays(struct, f"Model '{model.name}': {what}"))
     counts = {
         f"{what} {i}": (len(a) if a.ndim else None)
         for what, struct in zip(("x", "y"), arrays)

@@ -71,6 +71,7 @@ class ValueAndGrad:
                 f"value_and_grad({self.name}) runs on the CPU; under ge.device({device.name!r}) "
                 "the weights live on the device, where a custom step cannot update them yet"
             )
+        args = data.leaf_arrays(args, f"value_and_grad({self.name}): argument")
         arrays = [self._array(a, i) for i, a in enumerate(flatten(args))]
         signature = (
             _structure_key(args),
@@ -100,7 +101,6 @@ class ValueAndGrad:
         return ((value, aux) if self.has_aux else value), grads
 
     def _array(self, a: Any, i: int) -> np.ndarray:
-        a = np.asarray(data.as_array(a, f"value_and_grad({self.name}): argument {i}"))
         if a.dtype.kind not in "biuf":
             raise TypeError(
                 f"value_and_grad({self.name}): argument {i} must be numeric, received dtype "

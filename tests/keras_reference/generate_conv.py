@@ -23,11 +23,9 @@ against a naive reference. Only "same" average-pooling cases whose padding is sy
 a replicated cell adds nothing, pool 2 / stride 1) are taken from Keras here.
 """
 
-import io
 import json
 import os
 import sys
-import zipfile
 import zlib
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
@@ -35,6 +33,8 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import keras  # noqa: E402
+
+from generate import save_npz_deterministic  # noqa: E402
 
 if keras.backend.backend() != "torch":
     sys.exit("Run with KERAS_BACKEND=torch (got %r)." % keras.backend.backend())
@@ -332,19 +332,6 @@ def run_case(spec):
     entry = {key: spec[key] for key in ("id", "layer", "kwargs", "input_shape")}
     entry["n_weights"] = len(ws)
     return entry, arrays
-
-
-def save_npz_deterministic(path, arrays):
-    """np.savez_compressed, then rewrite the zip with fixed timestamps."""
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
-    buf.seek(0)
-    with zipfile.ZipFile(buf) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
-        for name in src.namelist():
-            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            dst.writestr(info, src.read(name))
 
 
 def main():
