@@ -4,9 +4,13 @@ learning-rate `schedules`, and `get` / `serialize` / `deserialize`."""
 from graphengine import schedules
 from graphengine.training.optimizers import (
     SGD,
+    Adadelta,
     Adagrad,
     Adam,
+    Adamax,
     AdamW,
+    Lion,
+    Nadam,
     Optimizer,
     RMSprop,
     deserialize,
@@ -15,9 +19,13 @@ from graphengine.training.optimizers import (
 )
 
 __all__ = [
+    "Adadelta",
     "Adagrad",
     "Adam",
     "AdamW",
+    "Adamax",
+    "Lion",
+    "Nadam",
     "Optimizer",
     "RMSprop",
     "SGD",

@@ -1,10 +1,13 @@
 """Learning-rate schedules: callables `(step) -> learning rate` that optimizers evaluate at
-their iteration count before every step."""
+their iteration count before every step. Keras 3's schedules, names, arguments and defaults;
+the arithmetic is in float64."""
 
 from __future__ import annotations
 
+import bisect
 import math
-from typing import Any
+import numbers
+from typing import Any, Sequence
 
 from graphengine import common
 
@@ -23,6 +26,25 @@ class LearningRateSchedule:
         return cls(**config)
 
 
+def _number(owner: str, name: str, value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner} needs {name} to be a number, got {name}={value!r}")
+    return value
+
+
+def _positive(owner: str, name: str, value: Any) -> Any:
+    """`value` when it is a number > 0 (Keras's check on steps), else an error naming it."""
+    if not _number(owner, name, value) > 0:
+        raise ValueError(f"{owner} needs {name} > 0, got {name}={value!r}")
+    return value
+
+
+def _not_negative(owner: str, name: str, value: Any) -> Any:
+    if not _number(owner, name, value) >= 0:
+        raise ValueError(f"{owner} needs {name} >= 0, got {name}={value!r}")
+    return value
+
+
 class ExponentialDecay(LearningRateSchedule):
     """lr = initial_learning_rate * decay_rate ^ (step / decay_steps), the exponent floored
     when `staircase`."""
@@ -35,10 +57,8 @@ class ExponentialDecay(LearningRateSchedule):
         staircase: bool = False,
         name: str = "ExponentialDecay",
     ) -> None:
-        if decay_steps <= 0:
-            raise ValueError(f"ExponentialDecay needs decay_steps > 0, got {decay_steps=}")
         self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
+        self.decay_steps = _positive("ExponentialDecay", "decay_steps", decay_steps)
         self.decay_rate = decay_rate
         self.staircase = staircase
         self.name = name
@@ -59,8 +79,221 @@ class ExponentialDecay(LearningRateSchedule):
         }
 
 
+class InverseTimeDecay(LearningRateSchedule):
+    """lr = initial_learning_rate / (1 + decay_rate * step / decay_steps), the quotient
+    floored when `staircase`."""
+
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        decay_steps: int,
+        decay_rate: float,
+        staircase: bool = False,
+        name: str = "InverseTimeDecay",
+    ) -> None:
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = _positive("InverseTimeDecay", "decay_steps", decay_steps)
+        self.decay_rate = decay_rate
+        self.staircase = staircase
+        self.name = name
+
+    def __call__(self, step: int) -> float:
+        p = step / self.decay_steps
+        if self.staircase:
+            p = math.floor(p)
+        return float(self.initial_learning_rate / (1.0 + self.decay_rate * p))
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+            "name": self.name,
+        }
+
+
+class PiecewiseConstantDecay(LearningRateSchedule):
+    """values[0] up to and including step boundaries[0], values[i] for boundaries[i-1] < step <=
+    boundaries[i], values[-1] after boundaries[-1]."""
+
+    def __init__(
+        self, boundaries: Sequence[float], values: Sequence[float], name: str = "PiecewiseConstant"
+    ) -> None:
+        if len(boundaries) != len(values) - 1:
+            raise ValueError(
+                "PiecewiseConstantDecay needs len(values) == len(boundaries) + 1, got "
+                f"boundaries={boundaries!r} of length {len(boundaries)} and values={values!r} "
+                f"of length {len(values)}"
+            )
+        if any(b > c for b, c in zip(boundaries, boundaries[1:])):
+            # Keras would add up the values of overlapping ranges
+            raise ValueError(
+                f"PiecewiseConstantDecay needs increasing boundaries, got {boundaries=}"
+            )
+        self.boundaries = boundaries
+        self.values = values
+        self.name = name
+
+    def __call__(self, step: int) -> float:
+        return float(self.values[bisect.bisect_left(self.boundaries, step)])
+
+    def get_config(self) -> dict[str, Any]:
+        return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
+
+
+class PolynomialDecay(LearningRateSchedule):
+    """lr = (initial - end) * (1 - step / decay_steps) ^ power + end, with step capped at
+    decay_steps; with `cycle`, decay_steps grows to the first multiple of itself >= step
+    (decay_steps itself at step 0)."""
+
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        decay_steps: int,
+        end_learning_rate: float = 0.0001,
+        power: float = 1.0,
+        cycle: bool = False,
+        name: str = "PolynomialDecay",
+    ) -> None:
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = _positive("PolynomialDecay", "decay_steps", decay_steps)
+        self.end_learning_rate = end_learning_rate
+        self.power = power
+        self.cycle = cycle
+        self.name = name
+
+    def __call__(self, step: int) -> float:
+        decay_steps = float(self.decay_steps)
+        if self.cycle:
+            decay_steps *= math.ceil(step / decay_steps) if step != 0 else 1.0
+        else:
+            step = min(step, decay_steps)
+        p = step / decay_steps
+        end = self.end_learning_rate
+        return float((self.initial_learning_rate - end) * (1.0 - p) ** self.power + end)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "end_learning_rate": self.end_learning_rate,
+            "power": self.power,
+            "cycle": self.cycle,
+            "name": self.name,
+        }
+
+
+def _cosine(fraction: float, alpha: float, scale: float = 1.0) -> float:
+    """(1 - alpha) * scale * (1 + cos(pi * fraction)) / 2 + alpha: scale (1 - alpha) + alpha at
+    fraction 0, alpha at 1."""
+    return (1.0 - alpha) * scale * 0.5 * (1.0 + math.cos(math.pi * fraction)) + alpha
+
+
+class CosineDecay(LearningRateSchedule):
+    """Cosine decay (Loshchilov & Hutter, 2016) from initial_learning_rate to
+    alpha * initial_learning_rate over decay_steps, constant after. With `warmup_target`, a
+    linear warmup from initial_learning_rate to warmup_target over warmup_steps comes first
+    and the cosine decays from warmup_target."""
+
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        decay_steps: int,
+        alpha: float = 0.0,
+        name: str = "CosineDecay",
+        warmup_target: float | None = None,
+        warmup_steps: int = 0,
+    ) -> None:
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = _positive("CosineDecay", "decay_steps", decay_steps)
+        self.alpha = alpha
+        self.name = name
+        self.warmup_steps = _not_negative("CosineDecay", "warmup_steps", warmup_steps)
+        self.warmup_target = warmup_target
+
+    def __call__(self, step: int) -> float:
+        initial, decay_steps = self.initial_learning_rate, self.decay_steps
+        if self.warmup_target is None:
+            return float(initial * _cosine(min(step, decay_steps) / decay_steps, self.alpha))
+        warmup_steps, target = self.warmup_steps, self.warmup_target
+        step = min(step, decay_steps + warmup_steps)
+        if step < warmup_steps:
+            return float((target - initial) * (step / warmup_steps) + initial)
+        return float(target * _cosine((step - warmup_steps) / decay_steps, self.alpha))
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "alpha": self.alpha,
+            "name": self.name,
+            "warmup_target": self.warmup_target,
+            "warmup_steps": self.warmup_steps,
+        }
+
+
+class CosineDecayRestarts(LearningRateSchedule):
+    """Cosine decay with warm restarts (SGDR, Loshchilov & Hutter, 2016): the i-th period lasts
+    first_decay_steps * t_mul^i steps and starts from initial_learning_rate * m_mul^i."""
+
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        first_decay_steps: int,
+        t_mul: float = 2.0,
+        m_mul: float = 1.0,
+        alpha: float = 0.0,
+        name: str = "SGDRDecay",
+    ) -> None:
+        owner = "CosineDecayRestarts"
+        self.initial_learning_rate = initial_learning_rate
+        self.first_decay_steps = _positive(owner, "first_decay_steps", first_decay_steps)
+        self.t_mul = _positive(owner, "t_mul", t_mul)
+        self.m_mul = _not_negative(owner, "m_mul", m_mul)
+        self.alpha = alpha
+        self.name = name
+
+    def _period(self, step: int) -> tuple[int, float]:
+        """(i, fraction of period i completed at `step`)."""
+        done, t = step / self.first_decay_steps, self.t_mul
+        if t == 1.0:
+            i = math.floor(done)
+            return i, done - i
+        x = 1.0 - done * (1.0 - t)
+        if x <= 0.0:  # t_mul < 1: all the (ever shorter) periods together last 1 / (1 - t_mul)
+            raise ValueError(
+                f"CosineDecayRestarts with t_mul={t} < 1 has no period left at {step=}: its "
+                f"periods add up to {self.first_decay_steps / (1.0 - t):g} steps"
+            )
+        i = math.floor(math.log(x) / math.log(t))
+        # the logarithms can land a hair off an integer at a restart: step into the period
+        # whose start <= done < end
+        while i > 0 and (1.0 - t**i) / (1.0 - t) > done:
+            i -= 1
+        while (1.0 - t ** (i + 1)) / (1.0 - t) <= done:
+            i += 1
+        return i, (done - (1.0 - t**i) / (1.0 - t)) / t**i
+
+    def __call__(self, step: int) -> float:
+        i, fraction = self._period(step)
+        return float(self.initial_learning_rate * _cosine(fraction, self.alpha, self.m_mul**i))
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "first_decay_steps": self.first_decay_steps,
+            "t_mul": self.t_mul,
+            "m_mul": self.m_mul,
+            "alpha": self.alpha,
+            "name": self.name,
+        }
+
+
 def serialize(schedule: LearningRateSchedule) -> dict[str, Any]:
-    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+    """{"class_name", "config"}; a registered schedule of one's own under its registered name."""
+    name = common.registered_name(type(schedule)) or type(schedule).__name__
+    return {"class_name": name, "config": schedule.get_config()}
 
 
 def deserialize(config: dict[str, Any]) -> LearningRateSchedule:
@@ -69,4 +302,14 @@ def deserialize(config: dict[str, Any]) -> LearningRateSchedule:
     return cls.from_config(config.get("config", {}))
 
 
-_SCHEDULES = {"ExponentialDecay": ExponentialDecay}
+_SCHEDULES = {
+    cls.__name__: cls
+    for cls in (
+        CosineDecay,
+        CosineDecayRestarts,
+        ExponentialDecay,
+        InverseTimeDecay,
+        PiecewiseConstantDecay,
+        PolynomialDecay,
+    )
+}

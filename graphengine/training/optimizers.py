@@ -1,6 +1,7 @@
-"""Optimizers with Keras 3 update rules (SGD, Adam, AdamW, RMSprop, Adagrad), learning-rate
-schedules, and `get`. Slots are arrays made in `build`; the arithmetic of each step runs in one
-kernel per optimizer, `<optimizer>_update` of the kernel module passed to `apply`."""
+"""Optimizers with Keras 3 update rules (SGD, Adam, AdamW, RMSprop, Adagrad, Nadam, Adamax,
+Adadelta, Lion), learning-rate schedules, and `get`. Slots are arrays made in `build`; the
+arithmetic of each step runs in one kernel per optimizer, `<optimizer>_update` of the kernel
+module passed to `apply`."""
 
 from __future__ import annotations
 
@@ -39,6 +40,26 @@ def _optional_float(owner: str, name: str, value: Any) -> float | None:
     if not _is_number(value):
         raise TypeError(f"{owner} expects {name} to be a number or None, got {value!r}")
     return float(value)
+
+
+def _check_between(
+    owner: str,
+    name: str,
+    value: Any,
+    low: float,
+    high: float,
+    *,
+    open_low: bool = False,
+    open_high: bool = False,
+) -> float:
+    """`value` as a float, or ValueError naming `name` and the interval it must lie in."""
+    if _is_number(value):
+        above = value > low if open_low else value >= low
+        below = value < high if open_high else value <= high
+        if above and below:
+            return float(value)
+    interval = f"{'(' if open_low else '['}{low:g}, {high:g}{')' if open_high else ']'}"
+    raise ValueError(f"{owner} expects {name} to be a float in {interval}, got {name}={value!r}")
 
 
 @functools.cache
@@ -120,6 +141,11 @@ class Optimizer:
                 f"{type(self).__name__} expects learning_rate to be a number or a "
                 f"LearningRateSchedule, got {value!r}"
             )
+        elif not value >= 0:
+            raise ValueError(
+                f"{type(self).__name__} expects learning_rate to be >= 0, "
+                f"got learning_rate={value!r}"
+            )
         elif isinstance(self._learning_rate, LearningRateSchedule):
             raise TypeError(
                 f"{type(self).__name__} was given a LearningRateSchedule, so its learning rate "
@@ -175,6 +201,8 @@ class Optimizer:
         self._grads: list[Any] = [None] * len(arrays)  # reused every step
         self._slots: list[Any] = []
         self._slot_names: list[str] = []
+        self._scalars: list[np.ndarray] = []
+        self._scalar_names: list[str] = []
         self.built = True
         self._build_slots()
 
@@ -212,25 +240,35 @@ class Optimizer:
                 self._slot_names.append(f"{var_name.replace('/', '_')}_{name}")
         return groups
 
+    def _add_scalar(self, name: str, initial: float) -> np.ndarray:
+        """A 0-d host variable after the slots (Nadam's momentum product), in the first weight's
+        dtype as Keras makes it; the kernels get its value as a scalar."""
+        dtype = self._weights[0].dtype if self._weights else np.dtype("float32")
+        scalar = np.array(initial, dtype)
+        self._scalars.append(scalar)
+        self._scalar_names.append(name)
+        return scalar
+
     def _require_built(self, what: str) -> None:
         if not self.built:
             raise ValueError(f"{self.name} is not built; call build(variables) before {what}")
 
     @property
     def variables(self) -> list[np.ndarray]:
-        """[iterations (0-d int64), *slots], slots in Keras's order, live views (for saving)."""
+        """[iterations (0-d int64), *slots, *scalars], slots in Keras's order, live views (for
+        saving)."""
         self._require_built("reading its variables")
         slots = (
             [self._device.to_host(s) for s in self._slots]
             if self._device.resident
             else (self._slots)
         )
-        return [np.array(self.iterations, dtype=np.int64), *slots]
+        return [np.array(self.iterations, dtype=np.int64), *slots, *self._scalars]
 
     @property
     def variable_names(self) -> list[str]:
         self._require_built("reading its variables")
-        return ["iteration", *self._slot_names]
+        return ["iteration", *self._slot_names, *self._scalar_names]
 
     def get_weights(self) -> list[np.ndarray]:
         return [np.array(v) for v in self.variables]
@@ -249,8 +287,11 @@ class Optimizer:
                     f"{self.name} variable '{name}' has shape {old.shape}, got {new.shape}"
                 )
         self.iterations = int(weights[0])
-        for slot, new in zip(self._slots, weights[1:]):
+        n = len(self._slots)
+        for slot, new in zip(self._slots, weights[1 : 1 + n]):
             self._device.copy_in(slot, new)
+        for scalar, new in zip(self._scalars, weights[1 + n :]):
+            scalar[...] = new
 
     # -- the step -------------------------------------------------------------------------------
     def apply_gradients(self, grads_and_vars: Sequence[tuple[Any, Any]]) -> None:
@@ -410,9 +451,7 @@ class SGD(Optimizer):
         **kwargs: Any,
     ) -> None:
         super().__init__(learning_rate, **kwargs)
-        if not _is_number(momentum) or not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"SGD expects momentum to be a float in [0, 1], got {momentum=}")
-        self.momentum = float(momentum)
+        self.momentum = _check_between("SGD", "momentum", momentum, 0.0, 1.0)
         self.nesterov = bool(nesterov)
 
     def _build_slots(self) -> None:
@@ -439,8 +478,9 @@ class Adam(Optimizer):
         **kwargs: Any,
     ) -> None:
         super().__init__(learning_rate, **kwargs)
-        self.beta_1, self.beta_2 = float(beta_1), float(beta_2)
-        self.epsilon = float(epsilon)
+        self.beta_1, self.beta_2, self.epsilon = _betas_and_epsilon(
+            type(self).__name__, beta_1, beta_2, epsilon
+        )
         self.amsgrad = bool(amsgrad)
 
     def _build_slots(self) -> None:
@@ -535,13 +575,162 @@ class Adagrad(Optimizer):
         k.adagrad_update(self._weights[i], g, self._accumulators[i], lr, self.epsilon, decay)
 
 
+class Nadam(Optimizer):
+    """Nadam (Dozat, 2015): Adam with Nesterov momentum, on the momentum schedule
+    u_t = beta_1 * (1 - 0.5 * 0.96^t) whose running product u_1...u_t is kept, as in Keras,
+    in a variable of its own (`u_product`, after the slots)."""
+
+    _config_keys = ("beta_1", "beta_2", "epsilon")
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule = _LR_0_001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon = _betas_and_epsilon(
+            type(self).__name__, beta_1, beta_2, epsilon
+        )
+
+    def _build_slots(self) -> None:
+        self._m, self._v = self._add_slots(["momentum", "velocity"])
+        self._u_product = self._add_scalar("u_product", 1.0)
+
+    def _begin_step(self, lr: float) -> None:
+        t = self.iterations + 1
+        u_t = self.beta_1 * (1.0 - 0.5 * 0.96**t)
+        u_next = self.beta_1 * (1.0 - 0.5 * 0.96 ** (t + 1))
+        self._u_product[...] = float(self._u_product) * u_t  # rounded to its dtype, as Keras
+        u_product = float(self._u_product)
+        self._m_rate = lr * u_next / (1.0 - u_product * u_next)
+        self._g_rate = lr * (1.0 - u_t) / (1.0 - u_product)
+        self._v_correction = 1.0 - self.beta_2**t
+
+    def _update_variable(self, k: ModuleType, i: int, g: Any, lr: float, decay: float) -> None:
+        k.nadam_update(
+            self._weights[i], g, self._m[i], self._v[i], self._m_rate, self._g_rate,
+            self._v_correction, self.beta_1, self.beta_2, self.epsilon, decay,
+        )  # fmt: skip
+
+
+class Adamax(Optimizer):
+    """Adamax (Kingma & Ba, 2014, section 7.1): Adam with the infinity norm in place of the
+    second moment."""
+
+    _config_keys = ("beta_1", "beta_2", "epsilon")
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule = _LR_0_001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon = _betas_and_epsilon(
+            type(self).__name__, beta_1, beta_2, epsilon
+        )
+
+    def _build_slots(self) -> None:
+        self._m, self._u = self._add_slots(["momentum", "norm"])
+
+    def _begin_step(self, lr: float) -> None:
+        self._rate = lr / (1.0 - self.beta_1 ** (self.iterations + 1))
+
+    def _update_variable(self, k: ModuleType, i: int, g: Any, lr: float, decay: float) -> None:
+        k.adamax_update(
+            self._weights[i], g, self._m[i], self._u[i], self._rate, self.beta_1, self.beta_2,
+            self.epsilon, decay,
+        )  # fmt: skip
+
+
+class Adadelta(Optimizer):
+    """Adadelta (Zeiler, 2012) with Keras's learning rate; learning_rate=1.0 is the paper's."""
+
+    _config_keys = ("rho", "epsilon")
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule = _LR_0_001,
+        rho: float = 0.95,
+        epsilon: float = 1e-7,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.rho = _check_between(type(self).__name__, "rho", rho, 0.0, 1.0)
+        self.epsilon = _check_between(type(self).__name__, "epsilon", epsilon, 0.0, math.inf)
+
+    def _build_slots(self) -> None:
+        self._grads_sq, self._deltas_sq = self._add_slots(
+            ["accumulated_grad", "accumulated_delta_var"]
+        )
+
+    def _update_variable(self, k: ModuleType, i: int, g: Any, lr: float, decay: float) -> None:
+        k.adadelta_update(
+            self._weights[i], g, self._grads_sq[i], self._deltas_sq[i], lr, self.rho,
+            self.epsilon, decay,
+        )  # fmt: skip
+
+
+class Lion(Optimizer):
+    """Lion (Chen et al., 2023): steps of size lr in the sign of an interpolated momentum."""
+
+    _config_keys = ("beta_1", "beta_2")
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule = _LR_0_001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.99,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(learning_rate, **kwargs)
+        # beta_1 = 0 would be SignSGD, which Keras refuses too
+        self.beta_1 = _check_between(type(self).__name__, "beta_1", beta_1, 0.0, 1.0, open_low=True)
+        self.beta_2 = _check_between(type(self).__name__, "beta_2", beta_2, 0.0, 1.0)
+
+    def _build_slots(self) -> None:
+        self._m = self._add_slots(["momentum"])[0]
+
+    def _update_variable(self, k: ModuleType, i: int, g: Any, lr: float, decay: float) -> None:
+        k.lion_update(self._weights[i], g, self._m[i], lr, self.beta_1, self.beta_2, decay)
+
+
+def _betas_and_epsilon(
+    owner: str, beta_1: Any, beta_2: Any, epsilon: Any
+) -> tuple[float, float, float]:
+    """Adam-family hyperparameters, checked: betas in [0, 1) (1 would divide by 1 - beta^t = 0
+    in the bias corrections), epsilon >= 0."""
+    return (
+        _check_between(owner, "beta_1", beta_1, 0.0, 1.0, open_high=True),
+        _check_between(owner, "beta_2", beta_2, 0.0, 1.0, open_high=True),
+        _check_between(owner, "epsilon", epsilon, 0.0, math.inf),
+    )
+
+
 # -- lookup ----------------------------------------------------------------------------------
 
-ALL = {"adagrad": Adagrad, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "sgd": SGD}
+ALL = {
+    "adadelta": Adadelta,
+    "adagrad": Adagrad,
+    "adam": Adam,
+    "adamax": Adamax,
+    "adamw": AdamW,
+    "lion": Lion,
+    "nadam": Nadam,
+    "rmsprop": RMSprop,
+    "sgd": SGD,
+}
 
 
 def serialize(optimizer: Optimizer) -> dict[str, Any]:
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+    """{"class_name", "config"}; a registered optimizer of one's own under its registered name."""
+    name = common.registered_name(type(optimizer)) or type(optimizer).__name__
+    return {"class_name": name, "config": optimizer.get_config()}
 
 
 def deserialize(config: dict[str, Any]) -> Optimizer:

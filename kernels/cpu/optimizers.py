@@ -21,10 +21,14 @@ import math
 from numba import njit
 
 __all__ = [
+    "adadelta_update",
     "adagrad_update",
     "adam_update",
+    "adamax_update",
     "clip_gradient_by_value",
     "gradient_sum_of_squares",
+    "lion_update",
+    "nadam_update",
     "rmsprop_update",
     "scale_gradient",
     "sgd_update",
@@ -132,6 +136,93 @@ def adagrad_update(w, g, accumulator, lr, epsilon, decay):
         acc = accumulator[i] + gi * gi
         accumulator[i] = acc
         w[i] = x - lr * gi / math.sqrt(acc + epsilon)
+
+
+@njit(cache=True, error_model="numpy")
+def nadam_update(w, g, m, v, m_rate, g_rate, v_correction, beta_1, beta_2, epsilon, decay):
+    """Nadam (Dozat, 2015), Keras 3's form: m and v as in Adam, then
+    m_hat = m_rate * m + g_rate * g, v_hat = v / v_correction,
+    w -= m_hat / (sqrt(v_hat) + epsilon)   (epsilon outside the root, after bias correction),
+    where the caller folds the learning rate and the momentum schedule u_t = beta_1 *
+    (1 - 0.5 * 0.96^t) into m_rate = lr * u_{t+1} / (1 - u_1...u_{t+1}) and
+    g_rate = lr * (1 - u_t) / (1 - u_1...u_t), and v_correction = 1 - beta_2^t.
+    Writes w, m and v."""
+    f = w.dtype.type
+    m_rate, g_rate, v_correction = f(m_rate), f(g_rate), f(v_correction)
+    epsilon, decay = f(epsilon), f(decay)
+    keep_m, keep_v = f(1.0 - beta_1), f(1.0 - beta_2)
+    for i in range(w.size):
+        x = w[i]
+        x -= x * decay
+        gi = g[i]
+        mi = m[i] + (gi - m[i]) * keep_m
+        vi = v[i] + (gi * gi - v[i]) * keep_v
+        m[i] = mi
+        v[i] = vi
+        w[i] = x - (m_rate * mi + g_rate * gi) / (math.sqrt(vi / v_correction) + epsilon)
+
+
+@njit(cache=True, error_model="numpy")
+def adamax_update(w, g, m, u, rate, beta_1, beta_2, epsilon, decay):
+    """Adamax (Kingma & Ba, 2014, section 7.1): m += (g - m) * (1 - beta_1);
+    u = max(beta_2 * u, |g|); w -= rate * m / (u + epsilon), rate = lr / (1 - beta_1^t).
+    A NaN in g or u stays NaN in u, as a max would keep it. Writes w, m and u."""
+    f = w.dtype.type
+    rate, beta_2, epsilon, decay = f(rate), f(beta_2), f(epsilon), f(decay)
+    keep_m = f(1.0 - beta_1)
+    for i in range(w.size):
+        x = w[i]
+        x -= x * decay
+        gi = g[i]
+        mi = m[i] + (gi - m[i]) * keep_m
+        m[i] = mi
+        ui = beta_2 * u[i]
+        a = abs(gi)
+        if a > ui or a != a:
+            ui = a
+        u[i] = ui
+        w[i] = x - rate * mi / (ui + epsilon)
+
+
+@njit(cache=True, error_model="numpy")
+def adadelta_update(w, g, accumulated_grad, accumulated_delta, lr, rho, epsilon, decay):
+    """Adadelta (Zeiler, 2012): accumulated_grad = rho * accumulated_grad + (1 - rho) * g^2;
+    delta = -sqrt(accumulated_delta + epsilon) * g / sqrt(accumulated_grad + epsilon);
+    accumulated_delta = rho * accumulated_delta + (1 - rho) * delta^2; w += lr * delta
+    (epsilon inside both roots, as Keras). Writes w, accumulated_grad and accumulated_delta."""
+    f = w.dtype.type
+    lr, rho, epsilon, decay, rest = f(lr), f(rho), f(epsilon), f(decay), f(1.0 - rho)
+    for i in range(w.size):
+        x = w[i]
+        x -= x * decay
+        gi = g[i]
+        acc = rho * accumulated_grad[i] + rest * (gi * gi)
+        accumulated_grad[i] = acc
+        ad = accumulated_delta[i]
+        delta = -(math.sqrt(ad + epsilon) * gi / math.sqrt(acc + epsilon))
+        accumulated_delta[i] = rho * ad + rest * (delta * delta)
+        w[i] = x + lr * delta
+
+
+@njit(cache=True, error_model="numpy")
+def lion_update(w, g, m, lr, beta_1, beta_2, decay):
+    """Lion (Chen et al., 2023): w -= lr * sign(beta_1 * m + (1 - beta_1) * g), then
+    m = beta_2 * m + (1 - beta_2) * g. sign(0) = 0 and sign(NaN) = NaN. Writes w and m."""
+    f = w.dtype.type
+    lr, b1, b2, decay = f(lr), f(beta_1), f(beta_2), f(decay)
+    rest_1, rest_2 = f(1.0 - beta_1), f(1.0 - beta_2)
+    for i in range(w.size):
+        x = w[i]
+        x -= x * decay
+        gi = g[i]
+        mi = m[i]
+        c = mi * b1 + gi * rest_1
+        if c > 0:
+            c = f(1.0)
+        elif c < 0:
+            c = f(-1.0)
+        w[i] = x - lr * c  # c is 0 or NaN here when neither branch ran
+        m[i] = mi * b2 + gi * rest_2
 
 
 @njit(cache=True)

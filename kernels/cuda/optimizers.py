@@ -12,10 +12,14 @@ from kernels.cuda.launch import THREADS, elementwise
 from kernels.cuda.reduce import block_sum
 
 __all__ = [
+    "adadelta_update",
     "adagrad_update",
     "adam_update",
+    "adamax_update",
     "clip_gradient_by_value",
     "gradient_sum_of_squares",
+    "lion_update",
+    "nadam_update",
     "rmsprop_update",
     "scale_gradient",
     "sgd_update",
@@ -110,6 +114,89 @@ def adagrad_kernel(w, g, accumulator, lr, epsilon, decay):
 def adagrad_update(w, g, accumulator, lr, epsilon, decay):
     """Adagrad, epsilon inside the root as Keras. Writes w and accumulator."""
     elementwise(adagrad_kernel, w.size)(w, g, accumulator, lr, epsilon, decay)
+
+
+@cuda.jit(cache=True)
+def nadam_kernel(w, g, m, v, m_rate, g_rate, v_correction, beta_1, beta_2, epsilon, decay):
+    for i in range(cuda.grid(1), w.size, cuda.gridsize(1)):
+        x = w[i]
+        x -= x * decay
+        gi = g[i]
+        mi = m[i] + (gi - m[i]) * (1.0 - beta_1)
+        vi = v[i] + (gi * gi - v[i]) * (1.0 - beta_2)
+        m[i] = mi
+        v[i] = vi
+        w[i] = x - (m_rate * mi + g_rate * gi) / (math.sqrt(vi / v_correction) + epsilon)
+
+
+def nadam_update(w, g, m, v, m_rate, g_rate, v_correction, beta_1, beta_2, epsilon, decay):
+    """Nadam, Keras 3's form; epsilon outside the root of the corrected v. Writes w, m, v."""
+    elementwise(nadam_kernel, w.size)(
+        w, g, m, v, m_rate, g_rate, v_correction, beta_1, beta_2, epsilon, decay
+    )
+
+
+@cuda.jit(cache=True)
+def adamax_kernel(w, g, m, u, rate, beta_1, beta_2, epsilon, decay):
+    for i in range(cuda.grid(1), w.size, cuda.gridsize(1)):
+        x = w[i]
+        x -= x * decay
+        gi = g[i]
+        mi = m[i] + (gi - m[i]) * (1.0 - beta_1)
+        m[i] = mi
+        ui = beta_2 * u[i]
+        a = abs(gi)
+        if a > ui or a != a:
+            ui = a
+        u[i] = ui
+        w[i] = x - rate * mi / (ui + epsilon)
+
+
+def adamax_update(w, g, m, u, rate, beta_1, beta_2, epsilon, decay):
+    """Adamax: u the decayed infinity norm, NaN kept. Writes w, m and u."""
+    elementwise(adamax_kernel, w.size)(w, g, m, u, rate, beta_1, beta_2, epsilon, decay)
+
+
+@cuda.jit(cache=True)
+def adadelta_kernel(w, g, accumulated_grad, accumulated_delta, lr, rho, epsilon, decay):
+    for i in range(cuda.grid(1), w.size, cuda.gridsize(1)):
+        x = w[i]
+        x -= x * decay
+        gi = g[i]
+        acc = rho * accumulated_grad[i] + (1.0 - rho) * (gi * gi)
+        accumulated_grad[i] = acc
+        ad = accumulated_delta[i]
+        delta = -(math.sqrt(ad + epsilon) * gi / math.sqrt(acc + epsilon))
+        accumulated_delta[i] = rho * ad + (1.0 - rho) * (delta * delta)
+        w[i] = x + lr * delta
+
+
+def adadelta_update(w, g, accumulated_grad, accumulated_delta, lr, rho, epsilon, decay):
+    """Adadelta, epsilon inside both roots as Keras. Writes w and both accumulators."""
+    elementwise(adadelta_kernel, w.size)(
+        w, g, accumulated_grad, accumulated_delta, lr, rho, epsilon, decay
+    )
+
+
+@cuda.jit(cache=True)
+def lion_kernel(w, g, m, lr, beta_1, beta_2, decay):
+    for i in range(cuda.grid(1), w.size, cuda.gridsize(1)):
+        x = w[i]
+        x -= x * decay
+        gi = g[i]
+        mi = m[i]
+        c = mi * beta_1 + gi * (1.0 - beta_1)
+        if c > 0:
+            c = 1.0
+        elif c < 0:
+            c = -1.0
+        w[i] = x - lr * c  # c is 0 or NaN here when neither branch ran
+        m[i] = mi * beta_2 + gi * (1.0 - beta_2)
+
+
+def lion_update(w, g, m, lr, beta_1, beta_2, decay):
+    """Lion: w -= lr * sign(interpolated momentum), sign(NaN) = NaN. Writes w and m."""
+    elementwise(lion_kernel, w.size)(w, g, m, lr, beta_1, beta_2, decay)
 
 
 @cuda.jit(cache=True)
