@@ -1,6 +1,6 @@
 """`ge.utils`: the utilities Keras keeps in `keras.utils` (seeding, the serialization registry,
-model pictures). Library code uses graphengine.common, below every other package; this module
-sits at the top, so it may also name what needs a model."""
+model pictures, PyDataset and the data utilities). Library code uses graphengine.common, below
+every other package; this module sits at the top, so it may also name what needs a model."""
 
 from graphengine.common import (
     CustomObjectScope,
@@ -11,16 +11,28 @@ from graphengine.common import (
     register_serializable,
     set_random_seed,
 )
+from graphengine.training.dataset_arrays import normalize, pad_sequences, to_categorical
+from graphengine.training.dataset_images import image_dataset_from_directory
+from graphengine.training.dataset_timeseries import timeseries_dataset_from_array
+from graphengine.training.dataset_utils import split_dataset
+from graphengine.training.pydataset import PyDataset
 from graphengine.viz.plot import model_to_dot, plot_model
 
 __all__ = [
     "CustomObjectScope",
+    "PyDataset",
     "clear_session",
     "custom_object_scope",
     "get_custom_objects",
+    "image_dataset_from_directory",
     "model_to_dot",
+    "normalize",
+    "pad_sequences",
     "plot_model",
     "register_keras_serializable",
     "register_serializable",
     "set_random_seed",
+    "split_dataset",
+    "timeseries_dataset_from_array",
+    "to_categorical",
 ]

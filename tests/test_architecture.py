@@ -28,6 +28,7 @@ LEVELS = [
         "graphengine",
         "graphengine.__main__",
         "graphengine.utils",
+        "graphengine.preprocessing",
         "graphengine.warmup",
         "graphengine.models",
         "graphengine.optimizers",
