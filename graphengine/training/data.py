@@ -10,10 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from graphengine import common
+from graphengine import common, tree
 from graphengine.graph.tensor import format_shape
 from graphengine.training import losses as losses_module
 from graphengine.training import metrics as metrics_module
+from graphengine.training import pipeline
 
 
 def targets_list(model: Any, y: Any) -> list:
@@ -72,6 +73,8 @@ def as_array(value: Any, what: str) -> Any:
             raise ValueError(
                 f"{what}: the nested list does not form an array (its rows differ in length)"
             ) from None
+    if value is not None and not isinstance(value, (list, tuple)):
+        pipeline.check_array_like(value, what)
     return value
 
 
@@ -206,13 +209,31 @@ def split_point(n: int, fraction: float) -> int:
     return at
 
 
-def split(xs: list, ys: list, fraction: float) -> tuple[tuple[list, list], tuple[list, list]]:
-    """((xs, ys) to train on, (xs, ys) to validate on): the last `fraction` of the samples held
-    out, as Keras's validation_split (before any shuffling)."""
-    at = split_point(len(xs[0]), fraction)
-    head = ([a[:at] for a in xs], [b[:at] if b is not None else None for b in ys])
-    tail = ([a[at:] for a in xs], [b[at:] if b is not None else None for b in ys])
-    return head, tail
+def split_arrays(parts: tuple, fraction: float, owner: str) -> tuple[tuple, tuple]:
+    """(the data to train on, the data to validate on) from `parts` (x, y, sample_weight, each
+    arrays nested in lists and dicts, or None): the last `fraction` of the samples held out, as
+    Keras's validation_split (before any shuffling); the halves are views, not copies."""
+    arrays = [
+        None if p is None else leaf_arrays(p, f"{owner}: {what}")
+        for p, what in zip(parts, ("x", "y", "sample_weight"))
+    ]
+    if arrays[0] is None:
+        raise ValueError(f"{owner}: x is required")
+    first = tree.flatten(arrays[0])[0]
+    at = split_point(len(first) if first.ndim else 0, fraction)
+
+    def cut(rows: slice) -> tuple:
+        return tuple(
+            None if a is None else tree.pack_like(a, [leaf[rows] for leaf in tree.flatten(a)])
+            for a in arrays
+        )
+
+    return cut(slice(None, at)), cut(slice(at, None))
+
+
+def steps(value: Any, name: str, owner: str) -> int | None:
+    """A step count (steps_per_epoch, validation_steps, steps): None or an integer >= 1."""
+    return None if value is None else common.check_int(value, name, owner, minimum=1)
 
 
 def check_class_ids(model: Any, i: int, target: np.ndarray) -> None:
@@ -224,6 +245,9 @@ def check_class_ids(model: Any, i: int, target: np.ndarray) -> None:
     axis = losses_module.class_axis(loss) if loss is not None else None
     if axis is not None:
         users.setdefault(output.shape[axis], loss.name)
+        ignored = losses_module.ignored_class(loss)
+        if ignored is not None:  # ignore_class may lie outside the classes (-1, 255)
+            target = np.where(target == ignored, 0, target)
     for m in model._metric_ids[i]:
         name = metrics_module.class_id_metric(m, target.shape, tuple(output.shape))
         if name is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import warnings
 from contextlib import AbstractContextManager
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Iterable, Protocol, Sequence
 
 import numpy as np
 
@@ -18,32 +18,38 @@ from graphengine.graph.tensor import Constant, SymbolicTensor, format_shape, gra
 from graphengine.ops import api as ops
 from graphengine.runtime.devices import get_device
 from graphengine.runtime.plan import Plan
-from graphengine.training import data
+from graphengine.training import compile_utils, data, pipeline
 from graphengine.training import losses as losses_module
 from graphengine.training import metrics as metrics_module
 from graphengine.training import optimizers as optimizers_module
-from graphengine.training.callbacks import CallbackList, CSVLogger, ModelCheckpoint
+from graphengine.training.callbacks import CallbackList, CSVLogger, ModelCheckpoint, TensorBoard
 from graphengine.tree import flatten, pack_like
 
-ROOT_ONLY_CALLBACKS = (ModelCheckpoint, CSVLogger)
+ROOT_ONLY_CALLBACKS = (ModelCheckpoint, CSVLogger, TensorBoard)
 
 
 class TrainingProgram:
     """The symbolic training graph for one target signature: target placeholders, the total
     loss (weighted output losses plus regularization), per-output losses and the gradients."""
 
-    def __init__(self, model: Any, targets: list[np.ndarray]) -> None:
+    def __init__(self, model: Any, targets: list[np.ndarray], weights: list) -> None:
         self.weights = model.trainable_weights
         self.y_true = [
             SymbolicTensor((None,) + y.shape[1:], y.dtype, name=f"{name}_target")
             for y, name in zip(targets, model.output_names)
         ]
+        self.sample_weights = [
+            None if w is None else SymbolicTensor(
+                (None,) + w.shape[1:], np.float32, name=f"{name}_sample_weight"
+            )
+            for w, name in zip(weights, model.output_names)
+        ]  # fmt: skip
         with graph_mode():
             calls = _all_calls(model._sites)
             # a subclassed model's call() may add_loss outside any layer call
             own = getattr(model, "_traced_losses", None) or []
             self.total, self.output_losses = loss_terms(
-                model, self.y_true, model.outputs, calls, own
+                model, self.y_true, model.outputs, calls, own, self.sample_weights
             )
             losses = [loss for loss in self.output_losses if loss is not None]
             # what the logs show: the total, and each output's loss when there are several
@@ -54,12 +60,21 @@ class TrainingProgram:
 
 
 def loss_terms(
-    model: Any, y_true: list, y_pred: list, calls: list, extra: Sequence[Any] = ()
+    model: Any,
+    y_true: list,
+    y_pred: list,
+    calls: list,
+    extra: Sequence[Any] = (),
+    sample_weights: Sequence[Any] | None = None,
 ) -> tuple[Any, list]:
-    """(total, per-output losses) in graph mode: the weighted output losses, the trainable
-    weights' penalties, the `losses` of `calls` (add_loss, activity regularization) and the
-    `extra` terms, each term a scalar."""
-    outputs = [_output_loss(model, i, t, p) for i, (t, p) in enumerate(zip(y_true, y_pred))]
+    """(total, per-output losses) in graph mode: the output losses (each weighted by its
+    `sample_weights` entry when there is one, then by its loss weight), the trainable weights'
+    penalties, the `losses` of `calls` (add_loss, activity regularization) and the `extra`
+    terms, each term a scalar."""
+    sws = list(sample_weights) if sample_weights is not None else [None] * len(y_pred)
+    outputs = [
+        _output_loss(model, i, t, p, w) for i, (t, p, w) in enumerate(zip(y_true, y_pred, sws))
+    ]
     terms = [
         ops.multiply(loss, w) if w != 1.0 else loss
         for loss, w in zip(outputs, model._loss_weights)
@@ -75,13 +90,21 @@ def loss_terms(
     return (ops.sum(total) if total.shape else total), outputs
 
 
-def _output_loss(model: Any, i: int, y_true: Any, y_pred: Any) -> SymbolicTensor | None:
+def _output_loss(
+    model: Any, i: int, y_true: Any, y_pred: Any, sample_weight: Any = None
+) -> SymbolicTensor | None:
     loss = model._loss_fns[i]
     if loss is None:
         return None
     try:
-        return loss(y_true, y_pred)
+        if sample_weight is None:
+            return loss(y_true, y_pred)
+        return loss(y_true, y_pred, sample_weight=sample_weight)
     except ValueError as e:
+        if sample_weight is not None and "sample_weight" in str(e):
+            raise ValueError(
+                f"Model '{model.name}', output '{model.output_names[i]}': {e}"
+            ) from None
         raise ValueError(
             f"Model '{model.name}': the targets for output '{model.output_names[i]}' have "
             f"shape {format_shape(y_true.shape)} but the output has shape "
@@ -150,24 +173,27 @@ class Trainer:
         loss: Any = None,
         loss_weights: Any = None,
         metrics: Any = None,
+        weighted_metrics: Any = None,
         device: str | None = None,
         distributed: bool = False,
         **kwargs: Any,
     ) -> None:
         common.check_kwargs("compile()", kwargs, common.parameter_names(Trainer.compile))
+        for m in compile_utils.flat_metric_ids(metrics) + compile_utils.flat_metric_ids(
+            weighted_metrics
+        ):
+            metrics_module.check_name(m)
         if not self.built:
             # a subclassed model (or a Sequential without an input shape) has no outputs yet:
             # check what can be checked now, finish when the first data builds it
             get_device(device)
-            for m in flatten(metrics) if isinstance(metrics, (list, tuple, dict)) else [metrics]:
-                if m is not None:
-                    metrics_module.check_name(m)
             self.optimizer = optimizers_module.get(optimizer)
             self._pending_compile = {
                 "optimizer": self.optimizer,
                 "loss": loss,
                 "loss_weights": loss_weights,
                 "metrics": metrics,
+                "weighted_metrics": weighted_metrics,
                 "device": device,
                 "distributed": distributed,
             }
@@ -187,21 +213,28 @@ class Trainer:
         ]
         weights = self._per_output(loss_weights, "loss_weights")
         self._loss_weights = [1.0 if w is None else float(w) for w in weights]
-        self._metric_ids = [
-            list(m or []) if isinstance(m, (list, tuple)) else ([m] if m else [])
-            for m in self._per_output(metrics, "metrics", nested=True)
-        ]
-        for ids in self._metric_ids:
-            for m in ids:
-                metrics_module.check_name(m)
+        self._metric_ids, self._weighted_metric_ids = (
+            [
+                list(m or []) if isinstance(m, (list, tuple)) else ([m] if m else [])
+                for m in self._per_output(spec, what, nested=True)
+            ]
+            for spec, what in ((metrics, "metrics"), (weighted_metrics, "weighted_metrics"))
+        )
         self._programs: dict[tuple, TrainingProgram] = {}
         self._forget_plans()
-        self._trackers = [metrics_module.Mean(name="loss")]
-        if any(self._metric_ids):
-            self._trackers.append(
-                metrics_module.CompileMetrics(self._metric_ids, self.output_names)
-            )
-        self._running: dict[Any, np.ndarray] = {}  # what the default train_step has summed
+        multi = len(self.outputs) > 1
+        # float64 sums: a float64 model's loss comes back whole (gradient checks read it)
+        self._loss_trackers = [
+            metrics_module.Mean(name=name, dtype="float64")
+            for name in ["loss"]
+            + [f"{n}_loss" for n, f in zip(self.output_names, self._loss_fns) if f and multi]
+        ]
+        self._compile_metrics = compile_utils.CompileMetrics(
+            self._metric_ids, self._weighted_metric_ids, self.output_names
+        )
+        self._trackers = [self._loss_trackers[0]]
+        if any(self._metric_ids) or any(self._weighted_metric_ids):
+            self._trackers.append(self._compile_metrics)
         self.compiled = True
         self.stop_training = False
 
@@ -222,9 +255,8 @@ class Trainer:
         return list(getattr(self, "_trackers", []))
 
     def reset_metrics(self) -> None:
-        for metric in self.metrics:
+        for metric in self.metrics + getattr(self, "_loss_trackers", [])[1:]:
             metric.reset_state()
-        self._running = {}
 
     def compute_loss(
         self,
@@ -234,36 +266,39 @@ class Trainer:
         sample_weight: Any = None,
         training: bool = True,
     ) -> Any:
-        """Keras 3's: the compiled loss of `y` and `y_pred` (loss_weights applied), plus the
-        add_loss terms and weight penalties. Inside `ge.value_and_grad` it is part of the traced
-        graph (the add_loss terms of the calls fn made); on arrays it returns the number (with
-        the model's current penalties)."""
+        """Keras 3's: the compiled loss of `y` and `y_pred` (each output's loss weighted by
+        `sample_weight`: one array for every output, or one per output; then loss_weights),
+        plus the add_loss terms and weight penalties. Inside `ge.value_and_grad` it is part of
+        the traced graph (the add_loss terms of the calls fn made); on arrays it returns the
+        number (with the model's current penalties)."""
         self._require_compiled("compute_loss")
         self._require_graph()
-        if sample_weight is not None:
-            raise NotImplementedError(
-                f"Model '{self.name}'.compute_loss: sample_weight is not supported yet"
-            )
         ys, preds = flatten(y), flatten(y_pred)
-        if len(preds) != len(self.outputs) or len(ys) != len(self.outputs):
+        n = len(self.outputs)
+        if len(preds) != n or len(ys) != n:
             raise ValueError(
-                f"Model '{self.name}'.compute_loss: the model has {len(self.outputs)} outputs, "
+                f"Model '{self.name}'.compute_loss: the model has {n} outputs, "
                 f"received {len(ys)} targets and {len(preds)} predictions"
             )
+        sws = (
+            list(sample_weight)
+            if isinstance(sample_weight, (list, tuple)) and n > 1
+            else [sample_weight] * n
+        )
         if not any(isinstance(p, SymbolicTensor) for p in preds):
             preds = [np.asarray(p) for p in preds]
             ys = [np.asarray(t) for t in ys]
             terms = [
-                ops.multiply(loss(t, p), w)
-                for loss, w, t, p in zip(self._loss_fns, self._loss_weights, ys, preds)
-                if loss is not None
+                ops.multiply(_output_loss(self, i, t, p, w), lw)
+                for i, (lw, t, p, w) in enumerate(zip(self._loss_weights, ys, preds, sws))
+                if self._loss_fns[i] is not None
             ]
             return float(sum(np.asarray(term, np.float64) for term in terms) + sum(self.losses))
         calls = recorded_calls()
         if calls is None:
             calls = []
         with graph_mode():
-            total, _ = loss_terms(self, ys, preds, calls)
+            total, _ = loss_terms(self, ys, preds, calls, sample_weights=sws)
         return total
 
     def _per_output(self, spec: Any, what: str, nested: bool = False) -> list:
@@ -293,15 +328,16 @@ class Trainer:
         """The names of what evaluate() returns, in its order ("loss", each output's loss when
         there are several, then the metrics); [] before compile(). Keras 3 gives the names of
         its metric objects instead: ["loss", "compile_metrics"]."""
-        if not getattr(self, "compiled", False):
+        if not getattr(self, "compiled", False) or not hasattr(self, "_loss_trackers"):
             return []
-        outputs = [tuple(o.shape) for o in self.outputs]
-        return self._log_names(
-            [
-                [metrics_module.get(m, o, o) for m in ids]
-                for ids, o in zip(self._metric_ids, outputs)
-            ]
-        )
+        metrics = self._compile_metrics
+        if metrics.metrics is None:
+            shapes = [tuple(o.shape) for o in self.outputs]
+            metrics = compile_utils.CompileMetrics(
+                self._metric_ids, self._weighted_metric_ids, self.output_names
+            )
+            metrics.build(shapes, shapes)
+        return [t.name for t in self._loss_trackers] + metrics.names
 
     def _require_compiled(self, what: str) -> None:
         if not getattr(self, "compiled", False):
@@ -311,35 +347,40 @@ class Trainer:
             )
 
     # -- plans ---------------------------------------------------------------------------------
-    def _program(self, ys: list) -> TrainingProgram:
+    def _program(self, ys: list, sws: list) -> TrainingProgram:
         key = (
             tuple((y.shape[1:], y.dtype.name) if y is not None else None for y in ys),
+            tuple(w.shape[1:] if w is not None else None for w in sws),
             tuple(w.id for w in self.trainable_weights),
         )
         if key not in self._programs:
-            program = TrainingProgram(self, [y if y is not None else np.zeros((1,)) for y in ys])
+            program = TrainingProgram(
+                self, [y if y is not None else np.zeros((1,)) for y in ys], sws
+            )
             self._programs[key] = program
             self._backward_graph = backward_digraph(program.grads)  # the training one now
         return self._programs[key]
 
     def _step_plan(
-        self, program: TrainingProgram, xs: list, ys: list, n: int, training: bool
+        self, program: TrainingProgram, xs: list, ys: list, sws: list, n: int, training: bool
     ) -> AbstractContextManager[Plan]:
         """`with self._step_plan(...) as plan:` the plan for one batch of n samples: loss,
         per-output losses and predictions, plus, when training, the gradients and the optimizer
-        update appended as the last step."""
+        update appended as the last step. Its feeds: the inputs, the targets given, then the
+        sample weights given."""
         y_feeds = [t for t, y in zip(program.y_true, ys) if y is not None]
-        y_arrays = [y for y in ys if y is not None]
+        w_feeds = [t for t in program.sample_weights if t is not None]
+        arrays = [y for y in ys if y is not None] + [w for w in sws if w is not None]
         targets = (
             program.reported + self.outputs + [m for m in self._output_masks() if m is not None]
         )
         pairs = [(g, w) for g, w in zip(program.grads, program.weights) if g is not None]
         if training:
             targets += [g for g, _ in pairs]
-        shapes = [(n,) + a.shape[1:] for a in xs + y_arrays]
+        shapes = [(n,) + a.shape[1:] for a in xs + arrays]
         return self._plan(
             ("train" if training else "eval", id(program)),
-            self.inputs + y_feeds,
+            self.inputs + y_feeds + w_feeds,
             targets,
             shapes,
             training,
@@ -375,128 +416,143 @@ class Trainer:
         program.idle()
 
     # -- the loops -----------------------------------------------------------------------------
-    def _metrics(self, ys: list) -> list[list]:
-        return [
-            [metrics_module.get(m, y.shape, tuple(o.shape)) for m in ids] if y is not None else []
-            for ids, y, o in zip(self._metric_ids, ys, self.outputs)
-        ]
+    def _trackers_state(self) -> list:
+        """Every variable of the loss trackers and compiled metrics (what ranks sum)."""
+        return [v for t in self._loss_trackers for v in t.variables] + (
+            self._compile_metrics.variables
+        )
 
-    def _log_names(self, metric_objs: list[list]) -> list[str]:
-        multi = len(self.outputs) > 1
-        names = ["loss"]
-        if multi:
-            names += [
-                f"{n}_loss" for n, f in zip(self.output_names, self._loss_fns) if f is not None
-            ]
-        for n, objs in zip(self.output_names, metric_objs):
-            names += [f"{n}_{m.name}" if multi else m.name for m in objs]
-        return names
+    def _logs(self) -> dict[str, float]:
+        logs = {t.name: float(np.asarray(t.result())) for t in self._loss_trackers}
+        logs.update(python_logs(self._compile_metrics.result(), "compile_metrics"))
+        return logs
+
+    def _start_pass(self, ys: list) -> None:
+        """Resets the trackers for a pass over data with targets `ys`, (re)making the compiled
+        metrics when the targets' shapes resolve them differently (sparse vs one-hot)."""
+        for tracker in self._loss_trackers:
+            tracker.reset_state()
+        shapes = [y.shape if y is not None else tuple(o.shape) for y, o in zip(ys, self.outputs)]
+        signature = [(len(s), s[-1] if s else None) for s in shapes]
+        if self._compile_metrics.metrics is None or signature != getattr(
+            self, "_metrics_signature", None
+        ):
+            self._compile_metrics.build(shapes, [tuple(o.shape) for o in self.outputs])
+            self._metrics_signature = signature
+        self._compile_metrics.reset_state()
 
     def _run_batches(
         self,
-        xs: list,
-        ys: list,
-        batch_size: int,
+        batches: Iterable[tuple],
         training: bool,
-        order: np.ndarray | None,
         callbacks: CallbackList | None,
         hook: str,
-        running: dict | None = None,
+        reset: bool = True,
     ) -> dict[str, float]:
-        """One pass over the data; returns the sample-weighted means (loss, metrics). When
-        distributed, each rank runs its shard of every batch and the sums are allreduced. With
-        `running`, the sums go on from (and into) its entry for this program and mode: the
-        means since the last reset_metrics, as the default train_step reports them."""
-        program = self._program(ys)
-        if training and not program.weights:
-            warnings.warn(
-                f"The model does not have any trainable weights: model '{self.name}' computes "
-                "the loss but updates nothing (every layer is frozen)",
-                stacklevel=3,
-            )
-        metrics = [(i, m) for i, ids in enumerate(self._metrics(ys)) for m in ids]
-        names = self._log_names(self._metrics(ys))
-        n_losses = len(program.reported)
-        order = np.arange(len(xs[0])) if order is None else order
-        totals = np.zeros(n_losses + 1 + 2 * len(metrics))  # loss sums, samples, metric sums
-        if running is not None:
-            totals = running.setdefault((id(program), training), totals)
+        """One pass over `batches` ((inputs, targets, sample weights, row indices) each: the
+        rows of the arrays that make the batch); returns the logs: each loss and metric over the
+        samples seen, as Keras's trackers keep them. With `reset` False the trackers go on from
+        where they are (the default train_step's means since the last reset_metrics). When
+        distributed, each rank runs its shard of every batch and the trackers' sums are added
+        across ranks."""
         logs: dict[str, float] = {}
-        for b, start in enumerate(range(0, len(order), batch_size)):
-            idx = order[start : start + batch_size]
+        warned = False
+        for b, (xs, ys, sws, idx) in enumerate(batches):
+            program = self._program(ys, sws)
+            if training and not program.weights and not warned:
+                warned = True
+                warnings.warn(
+                    f"The model does not have any trainable weights: model '{self.name}' "
+                    "computes the loss but updates nothing (every layer is frozen)",
+                    stacklevel=3,
+                )
+            if b == 0 and reset:
+                self._start_pass(ys)
+            elif self._compile_metrics.metrics is None:
+                self._start_pass(ys)
             if callbacks is not None:
                 getattr(callbacks, f"on_{hook}_batch_begin")(b)
             local = dist.shard(idx) if self.distributed else idx
-            step = np.zeros_like(totals)
+            before = (
+                {id(v): np.array(v.value, np.float64) for v in self._trackers_state()}
+                if self.distributed
+                else {}
+            )
             if len(local):
-                step = self._run_batch(program, xs, ys, local, len(idx), training, metrics, step)
+                self._run_batch(program, xs, ys, sws, local, len(idx), training)
             elif training:
                 self._idle_update(program)
             if self.distributed:
-                dist.allreduce_sum(step)
-            totals += step
-            values = list(totals[:n_losses] / totals[n_losses])
-            values += [t / c if c else 0.0 for t, c in totals[n_losses + 1 :].reshape(-1, 2)]
-            logs = dict(zip(names, [float(v) for v in values]))
+                self._sum_across_ranks(before)
+            logs = self._logs()
             if callbacks is not None:
                 getattr(callbacks, f"on_{hook}_batch_end")(b, logs)
             if training and self.stop_training:
                 break
         return logs
 
+    def _sum_across_ranks(self, before: dict) -> None:
+        """Every tracker variable becomes its value before the batch (zeros for one the batch
+        made, as F1Score makes its own at its first update) plus the sum over ranks of what the
+        batch added: every built-in tracker's state is additive."""
+        variables = self._trackers_state()
+        if not variables:
+            return
+        old = [before.get(id(v), np.zeros(np.shape(v.value))) for v in variables]
+        delta = np.concatenate(
+            [(np.asarray(v.value, np.float64) - b).ravel() for v, b in zip(variables, old)]
+        )
+        sizes = np.array([delta.size, 1.0])
+        dist.allreduce_sum(sizes)
+        if sizes[0] != delta.size * sizes[1]:
+            raise RuntimeError(
+                f"Model '{self.name}': the ranks' metrics hold different numbers of values "
+                f"({delta.size} here); a metric that makes its variables from the data must "
+                "see samples on every rank in the first batch"
+            )
+        dist.allreduce_sum(delta)
+        at = 0
+        for v, b in zip(variables, old):
+            value = b + delta[at : at + b.size].reshape(b.shape)
+            v.assign(value.astype(np.asarray(v.value).dtype))
+            at += b.size
+
     def _run_batch(
         self,
         program: TrainingProgram,
         xs: list,
         ys: list,
+        sws: list,
         idx: np.ndarray,
         n_global: int,
         training: bool,
-        metrics: list,
-        step: np.ndarray,
-    ) -> np.ndarray:
-        """Runs one (local) batch; fills `step` with its loss sums, sample count and metric
-        (sum, count) pairs."""
-        with self._step_plan(program, xs, ys, len(idx), training) as plan:
-            return self._run_plan(plan, program, xs, ys, idx, n_global, metrics, step)
-
-    def _run_plan(
-        self,
-        plan: Plan,
-        program: TrainingProgram,
-        xs: list,
-        ys: list,
-        idx: np.ndarray,
-        n_global: int,
-        metrics: list,
-        step: np.ndarray,
-    ) -> np.ndarray:
-        if plan.update is not None and plan.update.reducer is not None:
-            plan.update.reducer.fraction = len(idx) / n_global
-        for buf, a in zip(plan.feed_buffers, xs + [y for y in ys if y is not None]):
-            plan.device.take_rows(buf, a, idx)  # the batch's one copy in
-        results = plan.run()
-        n_losses = len(program.reported)
-        step[:n_losses] = [float(plan.device.to_host(r)) * len(idx) for r in results[:n_losses]]
-        step[n_losses] = len(idx)
-        # the outputs' masks follow the outputs among the results (see _step_plan)
-        mask_results = iter(results[n_losses + len(self.outputs) :])
-        mask_of = {
-            i: next(mask_results) for i, m in enumerate(self._output_masks()) if m is not None
-        }
-        preds: dict[int, tuple] = {}  # output -> (prediction, mask), copied to the host once
-        for j, (i, metric) in enumerate(metrics):
-            if i not in preds:
-                mask = plan.device.to_host(mask_of[i]) if i in mask_of else None
-                preds[i] = (plan.device.to_host(results[n_losses + i]), mask)
-            pred, mask = preds[i]
-            values = np.asarray(metric.fn(ys[i][idx], pred), dtype=np.float64)
-            if mask is not None and mask.shape == values.shape:  # as Keras: kept entries only
-                total, count = (values * mask).sum(), mask.sum()
-            else:
-                total, count = values.sum(), values.size
-            step[n_losses + 1 + 2 * j : n_losses + 3 + 2 * j] = total, count
-        return step
+    ) -> None:
+        """Runs one (local) batch: the rows `idx` copied into the plan's buffers, the step, then
+        the trackers updated with its losses and predictions."""
+        with self._step_plan(program, xs, ys, sws, len(idx), training) as plan:
+            if plan.update is not None and plan.update.reducer is not None:
+                plan.update.reducer.fraction = len(idx) / n_global
+            given = [y for y in ys if y is not None] + [w for w in sws if w is not None]
+            for buf, a in zip(plan.feed_buffers, xs + given):
+                plan.device.take_rows(buf, a, idx)  # the batch's one copy in
+            results = plan.run()
+            n_losses = len(program.reported)
+            for tracker, r in zip(self._loss_trackers, results[:n_losses]):
+                tracker.update_state(float(plan.device.to_host(r)), sample_weight=len(idx))
+            metrics = self._compile_metrics.metrics or []
+            wanted = [bool(plain or weighted) for plain, weighted in metrics]
+            if not any(wanted):
+                return
+            # the outputs' masks follow the outputs among the results (see _step_plan)
+            mask_results = iter(results[n_losses + len(self.outputs) :])
+            masks = [None if m is None else next(mask_results) for m in self._output_masks()]
+            host = plan.device.to_host
+            self._compile_metrics.update_state(
+                [y[idx] if y is not None and w else None for y, w in zip(ys, wanted)],
+                [host(results[n_losses + i]) if w else None for i, w in enumerate(wanted)],
+                [s[idx] if s is not None else None for s in sws],
+                [host(m) if m is not None and w else None for m, w in zip(masks, wanted)],
+            )
 
     def _output_masks(self) -> list:
         """Each output's mask (a tensor of 1.0 for the entries to keep), or None."""
@@ -504,9 +560,10 @@ class Trainer:
 
     # -- the steps fit / evaluate / predict take per batch (Keras 3) ------------------------------
     def train_step(self, data: Any) -> dict[str, float]:
-        """One compiled training step on the batch `data` ((x, y) or (x, y, None)): what fit
-        runs when the subclass does not override it, and what `super().train_step(data)` runs
-        from an override. Returns the loss and metrics averaged since the epoch began."""
+        """One compiled training step on the batch `data` ((x, y) or (x, y, sample_weight)):
+        what fit runs when the subclass does not override it, and what
+        `super().train_step(data)` runs from an override. Returns the loss and metrics averaged
+        since the last reset_metrics (fit resets them every epoch)."""
         return self._default_step(data, True)
 
     def test_step(self, data: Any) -> dict[str, float]:
@@ -519,16 +576,11 @@ class Trainer:
         return self.predict_on_batch(x)
 
     def _default_step(self, batch: Any, training: bool) -> dict[str, float]:
-        x, y, sample_weight = unpack_x_y_sample_weight(batch)
-        if sample_weight is not None:
-            raise NotImplementedError(
-                f"Model '{self.name}': sample_weight in a training step is not supported yet"
-            )
         self._require_compiled("train_step" if training else "test_step")
-        xs, ys = self._prepare(x, y)
+        xs, ys, sws = self._prepared_batch(batch, None)
         return self._run_batches(
-            xs, ys, len(xs[0]), training, None, None, "train" if training else "test",
-            running=self._running,
+            [(xs, ys, sws, np.arange(len(xs[0])))], training, None,
+            "train" if training else "test", reset=False,
         )  # fmt: skip
 
     def _overrides(self, step: str) -> bool:
@@ -536,31 +588,16 @@ class Trainer:
         return getattr(type(self), step) is not getattr(Trainer, step)
 
     def _custom_loop(
-        self,
-        step: str,
-        x: Any,
-        y: Any,
-        batch_size: int,
-        order: np.ndarray | None,
-        callbacks: CallbackList | None,
-        hook: str,
+        self, step: str, batches: Iterable[Any], callbacks: CallbackList | None, hook: str
     ) -> Any:
-        """Calls the model's own `step` once per batch with the batch's arrays, as Keras 3 does
-        on its torch backend; returns the last logs (dicts flattened, numbers as floats), or
-        the list of predict_step results."""
-        arrays, n = batch_arrays(self, x, y)
-        order = np.arange(n) if order is None else order
+        """Calls the model's own `step` once per batch (arrays nested as the data), as Keras 3
+        does on its torch backend; returns the last logs (dicts flattened, numbers as floats),
+        or the list of predict_step results."""
         logs: dict[str, float] = {}
         results = []
-        for b, start in enumerate(range(0, n, batch_size)):
-            idx = order[start : start + batch_size]
+        for b, batch in enumerate(batches):
             if callbacks is not None:
                 getattr(callbacks, f"on_{hook}_batch_begin")(b)
-            xb = rows_of(arrays[0], idx)
-            if y is not None:
-                batch = (xb, rows_of(arrays[1], idx))
-            else:  # Keras: x alone, or (x,) when x is itself a tuple or list of inputs
-                batch = (xb,) if isinstance(xb, (tuple, list)) else xb
             out = getattr(self, step)(batch)
             if step == "predict_step":
                 results.append(out)
@@ -574,6 +611,117 @@ class Trainer:
                 break
         return results if step == "predict_step" else logs
 
+    # -- where batches come from ---------------------------------------------------------------
+    def _prepared_batch(
+        self, batch: Any, class_weight: Any, need_y: bool = True
+    ) -> tuple[list, list, list]:
+        """A batch as a dataset gives it (x, (x,), (x, y) or (x, y, sample_weight)): checked
+        arrays of the inputs, the targets and one sample weight per output."""
+        x, y, sample_weight = unpack_x_y_sample_weight(batch)
+        xs, ys = self._prepare(x, y, need_y=need_y)
+        if not need_y:
+            return xs, ys, []
+        sws = compile_utils.sample_weights(self, sample_weight, class_weight, ys, len(xs[0]))
+        return xs, ys, sws
+
+    def _batches(
+        self,
+        x: Any,
+        y: Any,
+        sample_weight: Any,
+        class_weight: Any,
+        batch_size: Any,
+        shuffle: bool,
+        custom: bool,
+        steps: int | None,
+        what: str,
+        need_y: bool = True,
+    ) -> pipeline.EpochIterator:
+        """The epochs of batches `x` (with `y` and `sample_weight`) makes: for a compiled step
+        (inputs, targets, sample weights, row indices), for the model's own step (`custom`) the
+        batch's arrays nested as the data. `what` names the caller in errors and warnings."""
+        if pipeline.is_dataset(x):
+            for name, value in (("y", y), ("sample_weight", sample_weight)):
+                if value is not None:
+                    raise ValueError(
+                        f"{what}: when x is a {type(x).__name__} (batches of data), {name} "
+                        f"must not be passed; the batches hold it: (x, y) or (x, y, "
+                        "sample_weight)"
+                    )
+            if self.distributed:
+                raise NotImplementedError(
+                    f"Model '{self.name}': a distributed {what} reads NumPy arrays; "
+                    f"{type(x).__name__} data is not split across ranks yet"
+                )
+            source = pipeline.source_of(x, shuffle)
+            if isinstance(source, pipeline.DatasetBatches) and source.num_batches is None:
+                if steps is None:
+                    raise ValueError(
+                        f"{what}: {type(x).__name__} is an endless PyDataset (no __len__): "
+                        "pass steps_per_epoch (steps, validation_steps) to end its epochs"
+                    )
+            if custom:
+                convert = lambda raw: self._custom_batch(raw, class_weight)  # noqa: E731
+            else:
+                convert = lambda raw: self._dataset_batch(raw, class_weight, need_y)  # noqa
+            return pipeline.EpochIterator(pipeline.Mapped(source, convert), steps, what)
+        if custom:
+            parts, n = batch_arrays(self, x, y if need_y else None, sample_weight)
+            if class_weight is not None:
+                parts = (parts[0], parts[1], self._class_weights_of(parts[1], class_weight))
+
+            def take(rows: np.ndarray) -> Any:
+                xb, yb, swb = (rows_of(a, rows) if a is not None else None for a in parts)
+                if yb is None and swb is None:  # Keras: x alone, or (x,) when x is a list
+                    return (xb,) if isinstance(xb, (tuple, list)) else xb
+                return (xb, yb) if swb is None else (xb, yb, swb)
+
+        else:
+            xs, ys = self._prepare(x, y, need_y=need_y)
+            n = len(xs[0])
+            sws = (
+                compile_utils.sample_weights(self, sample_weight, class_weight, ys, n)
+                if need_y
+                else []
+            )
+            take = lambda rows: (xs, ys, sws, rows)  # noqa: E731
+        if batch_size is None:
+            batch_size = math.ceil(n / steps) if steps else 32
+        order = None
+        if self.distributed and not custom:
+            order = lambda o: dist.broadcast(o) or o  # noqa: E731 (every rank, rank 0's order)
+        return pipeline.EpochIterator(
+            pipeline.ArrayBatches(n, batch_size, shuffle, take, order), steps, what
+        )
+
+    def _dataset_batch(self, raw: Any, class_weight: Any, need_y: bool) -> tuple:
+        xs, ys, sws = self._prepared_batch(raw, class_weight, need_y)
+        return xs, ys, sws, np.arange(len(xs[0]))
+
+    def _custom_batch(self, raw: Any, class_weight: Any) -> Any:
+        """A dataset's batch for the model's own step: as given, with the class weights as its
+        sample weights when class_weight is given (as Keras's adapters add them)."""
+        if class_weight is None:
+            return raw
+        x, y, sample_weight = unpack_x_y_sample_weight(raw)
+        if sample_weight is not None:
+            raise ValueError(
+                f"Model '{self.name}': you cannot pass class_weight when the batches hold "
+                "sample weights"
+            )
+        return (x, y, self._class_weights_of(y, class_weight))
+
+    def _class_weights_of(self, y: Any, class_weight: Any) -> np.ndarray:
+        self._require_graph()
+        if y is None or len(flatten(y)) != 1:
+            raise ValueError(
+                f"Model '{self.name}': class_weight needs the targets of a single output"
+            )
+        return compile_utils.class_weight_to_sample_weights(
+            self, np.asarray(flatten(y)[0]), class_weight
+        )
+
+    # -- fit / evaluate / predict --------------------------------------------------------------
     def fit(
         self,
         x: Any = None,
@@ -585,64 +733,92 @@ class Trainer:
         validation_split: float = 0.0,
         validation_data: Any = None,
         shuffle: bool = True,
+        class_weight: Any = None,
+        sample_weight: Any = None,
         initial_epoch: int = 0,
+        steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
         validation_batch_size: int | None = None,
         validation_freq: int = 1,
         **kwargs: Any,
     ) -> Any:
-        """Trains for `epochs` epochs; returns the History (model.history)."""
+        """Trains for `epochs` epochs on arrays, a ge.utils.PyDataset or a generator of batches;
+        returns the History (model.history)."""
         common.check_kwargs("fit()", kwargs, common.parameter_names(Trainer.fit))
         self._require_compiled("fit")
-        batch_size = data.batch_size(batch_size)
+        if batch_size is not None:
+            batch_size = data.batch_size(batch_size)
         epochs, initial_epoch, validation_freq = data.epoch_arguments(
             epochs, initial_epoch, validation_freq
         )
+        steps_per_epoch = data.steps(steps_per_epoch, "steps_per_epoch", "fit()")
+        validation_steps = data.steps(validation_steps, "validation_steps", "fit()")
         if validation_batch_size is not None:
             validation_batch_size = data.batch_size(validation_batch_size, "validation_batch_size")
         validation_split, verbose = data.validation_split(validation_split), data.verbose(verbose)
-        if self._overrides("train_step"):
-            return self._fit_custom(
-                x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
-                shuffle, initial_epoch, validation_batch_size, validation_freq,
+        custom = self._overrides("train_step")
+        if custom and self.distributed:
+            raise NotImplementedError(
+                f"Model '{self.name}': a custom train_step does not run distributed yet"
+            )
+        if validation_split and validation_data is None:
+            if pipeline.is_dataset(x):
+                raise ValueError(
+                    f"fit(): validation_split is only supported for arrays, not a "
+                    f"{type(x).__name__}; pass validation_data instead"
+                )
+            (x, y, sample_weight), validation_data = data.split_arrays(
+                (x, y, sample_weight), validation_split, f"Model '{self.name}'"
+            )
+        train = self._batches(
+            x, y, sample_weight, class_weight, batch_size, shuffle, custom, steps_per_epoch,
+            "fit()",
+        )  # fmt: skip
+        val = None
+        if validation_data is not None:
+            if pipeline.is_dataset(validation_data):
+                vx, vy, vsw = validation_data, None, None
+            else:
+                vx, vy, vsw = _validation_tuple(validation_data)
+            val = self._batches(
+                vx, vy, vsw, None, validation_batch_size or batch_size, False,
+                self._overrides("test_step"), validation_steps, "fit() validation_data",
             )  # fmt: skip
-        xs, ys = self._prepare(x, y)
-        val = self._prepare(*validation_data[:2]) if validation_data is not None else None
-        if val is None and validation_split:
-            (xs, ys), val = data.split(xs, ys, validation_split)
         if self.distributed and dist.rank() != 0:
             verbose = 0  # rank 0 reports; only it writes checkpoints and logs
             callbacks = [c for c in callbacks or [] if not isinstance(c, ROOT_ONLY_CALLBACKS)]
-        n = len(xs[0])
 
         def run_epoch(cbs: CallbackList) -> dict[str, float]:
-            order = common.rng().permutation(n) if shuffle else None
-            if order is not None and self.distributed:
-                dist.broadcast(order)  # every rank walks the same batches
-            return self._run_batches(xs, ys, batch_size, True, order, cbs, "train")
+            if custom:
+                self.reset_metrics()
+                return self._custom_loop("train_step", train.epoch(), cbs, "train")
+            return self._run_batches(train.epoch(), True, cbs, "train")
 
-        def validate() -> dict[str, float]:
-            return self._run_batches(
-                *val, validation_batch_size or batch_size, False, None, None, "test"
-            )
-
-        return self._epochs(
-            callbacks, verbose, epochs, math.ceil(n / batch_size), initial_epoch,
-            validation_freq, run_epoch, validate if val is not None else None,
-        )  # fmt: skip
+        try:
+            return self._epochs(
+                callbacks, verbose, epochs, train, initial_epoch, validation_freq, run_epoch,
+                (lambda cbs: self._test_pass(val, cbs)) if val is not None else None,
+            )  # fmt: skip
+        finally:
+            train.close()
+            if val is not None:
+                val.close()
 
     def _epochs(
         self,
         callbacks: Sequence[Any] | None,
         verbose: int,
         epochs: int,
-        steps: int,
+        train: pipeline.EpochIterator,
         initial_epoch: int,
         validation_freq: int,
         run_epoch: Callable[[CallbackList], dict[str, float]],
-        validate: Callable[[], dict[str, float]] | None,
+        validate: Callable[[CallbackList], dict[str, float]] | None,
     ) -> Any:
         """fit's epochs: callbacks around each, `run_epoch` (the training logs), then every
-        `validation_freq` epochs `validate` (logged with a val_ prefix); returns the History."""
+        `validation_freq` epochs `validate` (logged with a val_ prefix); returns the History.
+        A callback may move the first epoch at on_train_begin (BackupAndRestore sets
+        model._initial_epoch); the data running out stops training."""
         cbs = CallbackList(
             callbacks,
             add_history=True,
@@ -650,66 +826,38 @@ class Trainer:
             model=self,
             verbose=verbose,
             epochs=epochs,
-            steps=steps,
+            steps=train.num_batches,
         )
         self.stop_training = False
         cbs.on_train_begin()
+        resume = self.__dict__.pop("_initial_epoch", None)
+        if resume is not None:
+            initial_epoch = int(resume)
         logs: dict[str, float] = {}
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
-            logs = run_epoch(cbs)
-            if validate is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
-                logs.update({f"val_{k}": v for k, v in validate().items()})
+            epoch_logs = run_epoch(cbs)
+            if train.ran_out:
+                break  # nothing was trained this epoch (Keras's warning was given)
+            logs = epoch_logs
+            if validate is not None and (epoch + 1) % validation_freq == 0:  # as Keras
+                logs.update({f"val_{k}": v for k, v in validate(cbs).items()})
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
         cbs.on_train_end(logs)
         return self.history
 
-    def _fit_custom(
-        self,
-        x: Any,
-        y: Any,
-        batch_size: int,
-        epochs: int,
-        verbose: int,
-        callbacks: Sequence[Any] | None,
-        validation_split: float,
-        validation_data: Any,
-        shuffle: bool,
-        initial_epoch: int,
-        validation_batch_size: int | None,
-        validation_freq: int,
-    ) -> Any:
-        """fit for a model with its own train_step: the batches go to it as arrays."""
-        if self.distributed:
-            raise NotImplementedError(
-                f"Model '{self.name}': a custom train_step does not run distributed yet"
-            )
-        arrays, n = batch_arrays(self, x, y)
-        val = validation_data
-        if val is None and validation_split:
-            at = data.split_point(n, validation_split)
-            head, tail = np.arange(at), np.arange(at, n)
-            val = tuple(rows_of(a, tail) for a in arrays if a is not None)
-            x, y = (rows_of(a, head) if a is not None else None for a in arrays)
-            n = at
-
-        def run_epoch(cbs: CallbackList) -> dict[str, float]:
+    def _test_pass(self, batches: pipeline.EpochIterator, cbs: CallbackList) -> dict[str, float]:
+        """One evaluation pass with the on_test_* hooks (evaluate, and fit's validation)."""
+        cbs.on_test_begin()
+        if self._overrides("test_step"):
             self.reset_metrics()
-            order = common.rng().permutation(n) if shuffle else None
-            return self._custom_loop("train_step", x, y, batch_size, order, cbs, "train")
-
-        def validate() -> dict[str, float]:
-            return self.evaluate(
-                *val[:2], batch_size=validation_batch_size or batch_size, verbose=0,
-                return_dict=True,
-            )  # fmt: skip
-
-        return self._epochs(
-            callbacks, verbose, epochs, math.ceil(n / batch_size), initial_epoch,
-            validation_freq, run_epoch, validate if val is not None else None,
-        )  # fmt: skip
+            logs = self._custom_loop("test_step", batches.epoch(), cbs, "test")
+        else:
+            logs = self._run_batches(batches.epoch(), False, cbs, "test")
+        cbs.on_test_end(logs)
+        return logs
 
     def evaluate(
         self,
@@ -717,6 +865,8 @@ class Trainer:
         y: Any = None,
         batch_size: int | None = None,
         verbose: Any = "auto",
+        sample_weight: Any = None,
+        steps: int | None = None,
         callbacks: Sequence[Any] | None = None,
         return_dict: bool = False,
         **kwargs: Any,
@@ -724,76 +874,112 @@ class Trainer:
         """The loss (and metrics) over the data: a scalar, [loss, *metrics], or a dict."""
         common.check_kwargs("evaluate()", kwargs, common.parameter_names(Trainer.evaluate))
         self._require_compiled("evaluate")
-        batch_size = data.batch_size(batch_size)
-        if self._overrides("test_step"):
-            self.reset_metrics()
-            return _logs_result(
-                self._custom_loop("test_step", x, y, batch_size, None, None, "test"), return_dict
-            )
-        xs, ys = self._prepare(x, y)
+        if batch_size is not None:
+            batch_size = data.batch_size(batch_size)
+        steps = data.steps(steps, "steps", "evaluate()")
+        batches = self._batches(
+            x, y, sample_weight, None, batch_size, False, self._overrides("test_step"), steps,
+            "evaluate()",
+        )  # fmt: skip
+        verbose = data.verbose(verbose)
         cbs = CallbackList(
             callbacks,
-            add_progbar=data.verbose(verbose) != 0,
+            add_progbar=verbose != 0,
             model=self,
-            verbose=data.verbose(verbose),
-            steps=math.ceil(len(xs[0]) / batch_size),
+            verbose=verbose,
+            steps=batches.num_batches,
         )
-        cbs.on_test_begin()
-        logs = self._run_batches(xs, ys, batch_size, False, None, cbs, "test")
-        cbs.on_test_end(logs)
-        return _logs_result(logs, return_dict)
+        try:
+            return _logs_result(self._test_pass(batches, cbs), return_dict)
+        finally:
+            batches.close()
 
-    def train_on_batch(self, x: Any, y: Any = None, return_dict: bool = False) -> Any:
+    def train_on_batch(
+        self,
+        x: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        class_weight: Any = None,
+        return_dict: bool = False,
+    ) -> Any:
         """One optimizer step on exactly this batch; returns its loss (and metrics)."""
         self._require_compiled("train_on_batch")
-        xs, ys = self._prepare(x, y)
-        logs = self._run_batches(xs, ys, len(xs[0]), True, None, None, "train")
+        xs, ys, sws = self._prepared_batch((x, y, sample_weight), class_weight)
+        logs = self._run_batches([(xs, ys, sws, np.arange(len(xs[0])))], True, None, "train")
         return _logs_result(logs, return_dict)
 
-    def test_on_batch(self, x: Any, y: Any = None, return_dict: bool = False) -> Any:
+    def test_on_batch(
+        self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False
+    ) -> Any:
         self._require_compiled("test_on_batch")
-        xs, ys = self._prepare(x, y)
-        return _logs_result(
-            self._run_batches(xs, ys, len(xs[0]), False, None, None, "test"), return_dict
-        )
+        xs, ys, sws = self._prepared_batch((x, y, sample_weight), None)
+        logs = self._run_batches([(xs, ys, sws, np.arange(len(xs[0])))], False, None, "test")
+        return _logs_result(logs, return_dict)
 
     def predict(
         self,
         x: Any,
         batch_size: int | None = None,
         verbose: Any = "auto",
+        steps: int | None = None,
         callbacks: Sequence[Any] | None = None,
     ) -> Any:
         """Outputs for every sample, batch by batch: an array (or a list for several outputs)."""
-        if self._overrides("predict_step"):
-            outs = self._custom_loop(
-                "predict_step", x, None, data.batch_size(batch_size), None, None, "predict"
+        if batch_size is not None:
+            batch_size = data.batch_size(batch_size)
+        steps = data.steps(steps, "steps", "predict()")
+        custom = self._overrides("predict_step")
+        if pipeline.is_dataset(x) or custom:
+            batches = self._batches(
+                x, None, None, None, batch_size, False, True, steps, "predict()", need_y=False
             )
-            return join_batches(outs)
-        xs, _ = self._prepare(x, need_y=False)
-        batch_size = data.batch_size(batch_size)
-        n = len(xs[0])
+        else:
+            xs, _ = self._prepare(x, need_y=False)
+            batches = pipeline.EpochIterator(
+                pipeline.ArrayBatches(
+                    len(xs[0]), batch_size or 32, False,
+                    lambda rows: [a[rows[0] : rows[0] + len(rows)] for a in xs],
+                ),
+                steps, "predict()",
+            )  # fmt: skip
+        verbose = data.verbose(verbose)
         cbs = CallbackList(
             callbacks,
-            add_progbar=data.verbose(verbose) != 0,
+            add_progbar=verbose != 0,
             model=self,
-            verbose=data.verbose(verbose),
-            steps=math.ceil(n / batch_size),
+            verbose=verbose,
+            steps=batches.num_batches,
         )
+        try:
+            return self._predict_pass(batches, cbs, custom)
+        finally:
+            batches.close()
+
+    def _predict_pass(
+        self, batches: pipeline.EpochIterator, cbs: CallbackList, custom: bool
+    ) -> Any:
         cbs.on_predict_begin()
-        batches: list[list[np.ndarray]] = []
-        for b, start in enumerate(range(0, n, batch_size)):
+        if custom:
+            outs = join_batches(self._custom_loop("predict_step", batches.epoch(), cbs, "predict"))
+            cbs.on_predict_end()
+            return outs
+        results: list[list[np.ndarray]] = []
+        rows: list[int] = []
+        for b, batch in enumerate(batches.epoch()):
             cbs.on_predict_batch_begin(b)
-            outs = self._run(
-                self.outputs, [a[start : start + batch_size] for a in xs], False, checked=True
-            )
-            if n > batch_size:
-                self._check_rows_are_samples(outs, min(batch_size, n - start), batch_size, n)
-            batches.append(outs)
-            cbs.on_predict_batch_end(b, {"outputs": outs})
+            if not isinstance(batch, list):  # a dataset's batch: x, or a tuple starting with x
+                batch = self._prepared(unpack_x_y_sample_weight(batch)[0])
+            results.append(self._run(self.outputs, batch, False, checked=True))
+            rows.append(len(batch[0]))
+            cbs.on_predict_batch_end(b, {"outputs": results[-1]})
         cbs.on_predict_end()
-        results = batches[0] if len(batches) == 1 else [np.concatenate(o) for o in zip(*batches)]
-        return pack_like(self._outputs_struct, results) if len(results) > 1 else results[0]
+        if not results:
+            raise ValueError(f"Model '{self.name}': predict() received no batches")
+        if len(results) > 1:
+            for outs, n in zip(results, rows):
+                self._check_rows_are_samples(outs, n, rows[0], sum(rows))
+        joined = results[0] if len(results) == 1 else [np.concatenate(o) for o in zip(*results)]
+        return pack_like(self._outputs_struct, joined) if len(joined) > 1 else joined[0]
 
     def _check_rows_are_samples(self, outs: list, rows: int, batch_size: int, n: int) -> None:
         """predict joins batches' outputs row by row, which gives the whole input's answer only
@@ -843,29 +1029,45 @@ def unpack_x_y_sample_weight(batch: Any) -> tuple[Any, Any, Any]:
     )
 
 
-def batch_arrays(model: Any, x: Any, y: Any) -> tuple[tuple[Any, Any], int]:
-    """(x, y) with every leaf an array (pandas objects and nested lists of numbers converted),
-    and the number of samples, which every leaf must share."""
+def batch_arrays(
+    model: Any, x: Any, y: Any, sample_weight: Any = None
+) -> tuple[tuple[Any, Any, Any], int]:
+    """(x, y, sample_weight) with every leaf an array (pandas objects and nested lists of
+    numbers converted), and the number of samples, which every leaf must share."""
     arrays = []
-    for what, struct in (("x", x), ("y", y)):
+    names = ("x", "y", "sample_weight")
+    for what, struct in zip(names, (x, y, sample_weight)):
         if struct is None:
             arrays.append(None)
             continue
         arrays.append(data.leaf_arrays(struct, f"Model '{model.name}': {what}"))
     counts = {
         f"{what} {i}": (len(a) if a.ndim else None)
-        for what, struct in zip(("x", "y"), arrays)
+        for what, struct in zip(names, arrays)
         if struct is not None
         for i, a in enumerate(flatten(struct))
     }
-    if not counts:
+    if arrays[0] is None:
         raise ValueError(f"Model '{model.name}': x is required")
     if None in counts.values() or len(set(counts.values())) != 1:
         raise ValueError(
-            f"Model '{model.name}': every array of x and y must hold the same number of samples "
-            f"(a batch axis first); received {counts}"
+            f"Model '{model.name}': every array of x, y and sample_weight must hold the same "
+            f"number of samples (a batch axis first); received {counts}"
         )
-    return (arrays[0], arrays[1]), next(iter(counts.values()))
+    return (arrays[0], arrays[1], arrays[2]), next(iter(counts.values()))
+
+
+def _validation_tuple(validation_data: Any) -> tuple[Any, Any, Any]:
+    """fit's validation_data as (x, y, sample_weight): a tuple or list of 2 or 3 entries."""
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        size = f" of {len(validation_data)}" if isinstance(validation_data, (tuple, list)) else ""
+        raise ValueError(
+            "fit(): validation_data must be (x_val, y_val), (x_val, y_val, val_sample_weight), "
+            f"a ge.utils.PyDataset or a generator; received a {type(validation_data).__name__}"
+            + size
+        )
+    x, y, *rest = validation_data
+    return x, y, (rest[0] if rest else None)
 
 
 def rows_of(struct: Any, idx: np.ndarray) -> Any:
@@ -886,7 +1088,7 @@ def python_logs(logs: Any, owner: str) -> dict[str, float]:
             flat.update(python_logs(value, owner))
         else:
             array = np.asarray(value)
-            flat[key] = float(array) if array.size == 1 else array
+            flat[key] = float(array.reshape(-1)[0]) if array.size == 1 else array
     return flat
 
 

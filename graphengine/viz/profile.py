@@ -149,8 +149,9 @@ def _plan_for(model: Any, x: Any, y: Any) -> Iterator[tuple[Any, int, str]]:
         return
     model._require_compiled("profile")
     xs, ys = model._prepare(x, y)
-    program = model._program(ys)
-    with model._step_plan(program, xs, ys, len(xs[0]), True) as plan:
+    sws = [None] * len(ys)
+    program = model._program(ys, sws)
+    with model._step_plan(program, xs, ys, sws, len(xs[0]), True) as plan:
         for buf, a in zip(plan.feed_buffers, xs + [t for t in ys if t is not None]):
             plan.device.copy_in(buf, a)
         yield plan, len(xs[0]), "training step"
