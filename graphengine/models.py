@@ -10,7 +10,7 @@ from graphengine.graph.node import LayerCall
 from graphengine.graph.tensor import SymbolicTensor
 from graphengine.layers.core import Input
 from graphengine.saving import load_model, save_model
-from graphengine.training import optimizers
+from graphengine.training import metrics, optimizers
 from graphengine.training.model import Model, Sequential
 from graphengine.training.model_config import model_from_json
 from graphengine.tree import flatten, pack_like
@@ -175,7 +175,15 @@ def _compile_like(new: Model, model: Model) -> None:
         optimizer=optimizers.deserialize(optimizers.serialize(model.optimizer)),
         loss=list(model._loss_fns),
         loss_weights=list(model._loss_weights),
-        metrics=[list(ids) for ids in model._metric_ids],
+        metrics=[[_fresh(m) for m in ids] for ids in model._metric_ids],
+        weighted_metrics=[[_fresh(m) for m in ids] for ids in model._weighted_metric_ids],
         device=model.device_name,
         distributed=model.distributed,
     )
+
+
+def _fresh(metric: Any) -> Any:
+    """A new metric object of the same configuration (no shared state), or the name as given."""
+    if isinstance(metric, metrics.Metric):
+        return type(metric).from_config(metric.get_config())
+    return metric

@@ -192,3 +192,53 @@ def test_ignore_class_targets_are_left_out_of_fit():
     model.fit(X, y, epochs=1, verbose=0)
     with pytest.raises(ValueError, match="254"):
         model.fit(X, np.where(y == 255, 254, y), epochs=1, verbose=0)
+
+
+class WeightedStep(ge.Model):
+    """keras-io's "supporting sample_weight" custom train_step, gradients by ge.value_and_grad."""
+
+    def loss_of(self, x, y, sample_weight):
+        y_pred = self(x, training=True)
+        return self.compute_loss(y=y, y_pred=y_pred, sample_weight=sample_weight), y_pred
+
+    def train_step(self, data):
+        x, y, sample_weight = data  # fit passes the weights in the batch, as Keras
+        step = ge.value_and_grad(self.loss_of, self.trainable_weights, has_aux=True)
+        (loss, y_pred), gradients = step(x, y, sample_weight)
+        self.optimizer.apply(gradients, self.trainable_weights)
+        self.metrics[0].update_state(loss)
+        return {"loss": self.metrics[0].result()}
+
+
+def test_a_custom_train_step_receives_and_applies_sample_weights():
+    sw = np.linspace(0.0, 2.0, 12).astype("float32")
+
+    def build(cls):
+        ge.utils.set_random_seed(2)
+        x = ge.Input((4,))
+        model = cls(x, ge.layers.Dense(3, activation="softmax")(x))
+        model.compile(ge.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+        return model
+
+    custom, compiled = build(WeightedStep), build(ge.Model)
+    hc = custom.fit(X, Y, sample_weight=sw, batch_size=4, shuffle=False, epochs=2, verbose=0)
+    hk = compiled.fit(X, Y, sample_weight=sw, batch_size=4, shuffle=False, epochs=2, verbose=0)
+    np.testing.assert_allclose(hc.history["loss"], hk.history["loss"], rtol=1e-5)
+    for a, b in zip(custom.get_weights(), compiled.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_metric_objects_and_weighted_metrics_survive_save_and_clone(tmp_path):
+    model = classifier(
+        metrics=[ge.metrics.SparseTopKCategoricalAccuracy(k=2, name="top2")],
+        weighted=[ge.metrics.SparseCategoricalAccuracy(name="wacc")],
+    )
+    model.fit(X, Y, sample_weight=np.linspace(0.5, 1.5, 12), epochs=1, verbose=0)
+    want = model.evaluate(X, Y, sample_weight=np.linspace(0, 1, 12), verbose=0, return_dict=True)
+    model.save(tmp_path / "m.gez")
+    loaded = ge.models.load_model(tmp_path / "m.gez")
+    got = loaded.evaluate(X, Y, sample_weight=np.linspace(0, 1, 12), verbose=0, return_dict=True)
+    assert list(got) == ["loss", "top2", "wacc"] and got == pytest.approx(want)
+    clone = ge.models.clone_model(model)
+    assert clone._metric_ids[0][0] is not model._metric_ids[0][0]  # no shared state
+    assert clone._metric_ids[0][0].get_config() == model._metric_ids[0][0].get_config()

@@ -25,6 +25,7 @@ from graphengine.layers.serialization import (
 )
 from graphengine.ops.base import SERIALIZABLE_OPS, apply
 from graphengine.training import losses, optimizers
+from graphengine.training import metrics as metrics_module
 from graphengine.tree import flatten, map_tensors, pack_like
 
 
@@ -194,7 +195,10 @@ def compile_config(model: Any) -> dict[str, Any] | None:
         return None
     try:
         losses = [None if f is None else _serialize_loss(f) for f in model._loss_fns]
-        metrics = [[_serialize_metric(m) for m in ids] for ids in model._metric_ids]
+        metrics, weighted = (
+            [[_serialize_metric(m) for m in ids] for ids in per_output]
+            for per_output in (model._metric_ids, model._weighted_metric_ids)
+        )
     except ValueError as e:
         warnings.warn(
             f"Model '{model.name}' is saved without its compile settings: {e}", stacklevel=3
@@ -204,6 +208,7 @@ def compile_config(model: Any) -> dict[str, Any] | None:
         "optimizer": optimizers.serialize(model.optimizer),
         "loss": losses,
         "metrics": metrics,
+        "weighted_metrics": weighted,
         "loss_weights": model._loss_weights,
         "device": model.device_name,
     }
@@ -222,8 +227,15 @@ def _serialize_loss(loss: Any) -> dict[str, Any]:
 
 
 def _serialize_metric(metric: Any) -> Any:
+    """A name as given; a built-in metric object as its class name and config (its state is
+    not kept, as in Keras); a registered function or class by its registered name."""
     if isinstance(metric, str):
         return metric
+    cls = type(metric)
+    builtin = getattr(metrics_module, cls.__name__, None) is cls
+    wrapper = cls is metrics_module.MeanMetricWrapper  # its config holds a function
+    if isinstance(metric, metrics_module.Metric) and builtin and not wrapper:
+        return {"class_name": cls.__name__, "config": metric.get_config()}
     name = common.registered_name(metric)
     if name is None:
         raise ValueError(f"the metric {metric!r} is not registered")
@@ -241,6 +253,8 @@ def compile_arguments(settings: dict[str, Any]) -> dict[str, Any]:
         return losses.get(entry)
 
     def metric(entry: Any) -> Any:
+        if isinstance(entry, dict) and "class_name" in entry:
+            return metrics_module.get(entry)
         return common.registered(entry["registered"]) if isinstance(entry, dict) else entry
 
     return {
@@ -248,5 +262,9 @@ def compile_arguments(settings: dict[str, Any]) -> dict[str, Any]:
         "loss": [loss(e) for e in settings["loss"]],
         "loss_weights": settings["loss_weights"],
         "metrics": [[metric(m) for m in ids] for ids in settings["metrics"]],
+        "weighted_metrics": [
+            [metric(m) for m in ids] for ids in settings.get("weighted_metrics") or []
+        ]
+        or None,
         "device": settings.get("device"),
     }
