@@ -931,14 +931,14 @@ class Trainer:
         custom = self._overrides("predict_step")
         if pipeline.is_dataset(x) or custom:
             batches = self._batches(
-                x, None, None, None, batch_size, False, True, steps, "predict()", need_y=False
+                x, None, None, None, batch_size, False, custom, steps, "predict()", need_y=False
             )
-        else:
+        else:  # the batches are slices (views) of the inputs: predict copies nothing
             xs, _ = self._prepare(x, need_y=False)
             batches = pipeline.EpochIterator(
                 pipeline.ArrayBatches(
                     len(xs[0]), batch_size or 32, False,
-                    lambda rows: [a[rows[0] : rows[0] + len(rows)] for a in xs],
+                    lambda rows: ([a[rows[0] : rows[0] + len(rows)] for a in xs],),
                 ),
                 steps, "predict()",
             )  # fmt: skip
@@ -967,10 +967,9 @@ class Trainer:
         rows: list[int] = []
         for b, batch in enumerate(batches.epoch()):
             cbs.on_predict_batch_begin(b)
-            if not isinstance(batch, list):  # a dataset's batch: x, or a tuple starting with x
-                batch = self._prepared(unpack_x_y_sample_weight(batch)[0])
-            results.append(self._run(self.outputs, batch, False, checked=True))
-            rows.append(len(batch[0]))
+            xs = batch[0]  # the inputs of (inputs, ...), as _batches makes them
+            results.append(self._run(self.outputs, xs, False, checked=True))
+            rows.append(len(xs[0]))
             cbs.on_predict_batch_end(b, {"outputs": results[-1]})
         cbs.on_predict_end()
         if not results:
