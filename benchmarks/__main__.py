@@ -4,6 +4,10 @@ if sys.argv[1:2] == ["coldstart"]:
     from benchmarks.coldstart import main
 
     main(sys.argv[2:])
+elif sys.argv[1:2] == ["pydataset"]:
+    from benchmarks.pydataset_epoch import main
+
+    main(sys.argv[2:])
 else:
     from benchmarks.run import main
 

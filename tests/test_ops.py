@@ -79,6 +79,13 @@ UNARY = [
     ("hard_sigmoid", act.hard_sigmoid, ref.hard_sigmoid, 2.5 * X),
     ("leaky_relu", act.leaky_relu, lambda x: ref.relu(x, 0.2), X),
     ("relu6", act.relu6, lambda x: ref.relu(x, 0.0, 6.0), 4 * X),
+    ("log1p", ops.log1p, np.log1p, POS - 0.25),
+    ("expm1", ops.expm1, np.expm1, X),
+    ("floor", ops.floor, np.floor, X),  # a zero gradient, as Keras
+    ("ceil", ops.ceil, np.ceil, X),
+    ("round", ops.round, np.round, 1.3 * X),
+    ("round_decimals", lambda x: ops.round(x, 1), lambda x: np.round(x, 1), X + 0.012),
+    ("round_tens", lambda x: ops.round(x, -1), lambda x: np.round(x, -1), 40 * X),
 ]
 UNARY_IDS = [c[0] for c in UNARY]
 
@@ -183,14 +190,50 @@ def test_maximum_minimum_ties_send_the_gradient_to_the_first_operand():
     np.testing.assert_array_equal(db, [0.0, 0.0, 1.0])
 
 
-def test_greater_equal():
-    a, b = np.array([[1.0, 2.0, 3.0]]), np.array([2.0, 2.0, 2.0])
-    out = ops.greater_equal(a, b)
-    np.testing.assert_array_equal(out, [[0.0, 1.0, 1.0]])
-    assert out.dtype == "float64"
-    sym = ops.greater_equal(ge.Input((3,)), 0.0)
-    assert sym.shape == (None, 3) and sym.dtype == "float32"
+COMPARE = {
+    "equal": np.equal,
+    "not_equal": np.not_equal,
+    "greater": np.greater,
+    "greater_equal": np.greater_equal,
+    "less": np.less,
+    "less_equal": np.less_equal,
+    "logical_and": np.logical_and,
+    "logical_or": np.logical_or,
+    "logical_xor": np.logical_xor,
+}
+SPECIAL = np.array([[1.5, np.nan, -np.inf, 0.0], [-0.0, np.inf, -2.5, np.nan]])
+
+
+@pytest.mark.parametrize("name", list(COMPARE))
+def test_comparisons_and_logical_ops_give_bool(name):
+    """Bool, as Keras 3 (not a float mask); NaN compares false and is true as a truth value."""
+    fn, want = getattr(ops, name), COMPARE[name]
+    b = np.array([0.0, np.nan, -np.inf, -0.0])
+    out = fn(SPECIAL, b)
+    assert out.dtype == bool
+    np.testing.assert_array_equal(out, want(SPECIAL, b))
+    np.testing.assert_array_equal(fn(SPECIAL.astype("float32"), 0.0), want(SPECIAL, 0.0))
+    sym = fn(ge.Input((3,)), 0.0)
+    assert sym.shape == (None, 3) and sym.dtype == "bool"
+    np.testing.assert_array_equal(run(fn, SPECIAL, b), want(SPECIAL, b))
+    bools = np.array([[True, False], [False, False]])
+    np.testing.assert_array_equal(fn(bools, np.array([True, False])), want(bools, [True, False]))
+
+
+def test_logical_not():
+    x = np.array([1.5, np.nan, -np.inf, 0.0, -0.0])
+    np.testing.assert_array_equal(ops.logical_not(x), np.logical_not(x))
+    np.testing.assert_array_equal(ops.logical_not(np.array([True, False])), [False, True])
+    np.testing.assert_array_equal(ops.logical_not(np.array([0, 3], "int8")), [True, False])
+    np.testing.assert_array_equal(run(ops.logical_not, x), np.logical_not(x))
+    assert ops.logical_not(ge.Input((3,), dtype="int32")).dtype == "bool"
+
+
+def test_a_bool_mask_multiplies_and_selects():
     check_grads(lambda x: x * ops.greater_equal(x, 0.0), X)  # a mask: no gradient of its own
+    check_grads(lambda x: ops.where(ops.logical_and(x > -1.0, x < 1.0), x * x, x), X)
+    assert (ge.Input((3,)) * ops.greater(ge.Input((3,)), 0.0)).dtype == "float32"
+    np.testing.assert_array_equal(run(lambda x: ops.cast(x > 0, "int32") * 2, X), (X > 0) * 2)
 
 
 # -- matmul -----------------------------------------------------------------------------------
@@ -755,3 +798,440 @@ def test_softmax_and_sigmoid_of_large_values(dtype):
         np.testing.assert_allclose(out, ref.log_softmax(x), rtol=1e-6, atol=1e-6)
     for out in (ops.sigmoid(x), run(ops.sigmoid, x)):
         np.testing.assert_allclose(out, ref.sigmoid(x), atol=1e-7)
+
+
+# -- dtypes of bools, small integers and array-likes (Keras's rules) -----------------------------
+
+BOOLS = np.array([[True, False, True], [False, False, True]])
+
+
+@pytest.mark.parametrize(
+    "name,dtype",
+    [("sum", "int32"), ("mean", "float32"), ("max", "bool"), ("min", "bool"), ("prod", "int32")],
+)
+@pytest.mark.parametrize("axis", [None, 0, 1])
+def test_reductions_of_bools_follow_keras(name, dtype, axis):
+    """sum([True] * 3) is 3 (bools add as int32, as Keras and NumPy), never True."""
+    fn = getattr(ops, name)
+    out = fn(BOOLS, axis=axis)
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out, getattr(np, name)(BOOLS.astype("int64"), axis=axis), rtol=1e-7)
+    sym = fn(ge.Input((3,), dtype="bool"), axis=axis)
+    assert sym.dtype == dtype
+    np.testing.assert_array_equal(run(lambda t: fn(t, axis=axis), BOOLS), out)
+    assert ops.sum(np.array([True] * 3)) == 3
+
+
+def test_sums_of_small_integers_do_not_wrap():
+    assert ops.sum(np.array([100, 100, 100], "int8")).tolist() == 300
+    assert ops.sum(np.array([200, 200], "uint8")).dtype == np.uint32
+    assert ops.sum(np.array([2**40, 1])).dtype == np.int64  # 64 bits stay 64
+    assert ops.sum(ge.Input((3,), dtype="int16")).dtype == "int32"
+    assert ops.mean(np.array([1, 2], "int32")).dtype == np.float32
+
+
+WEAK = [
+    (np.array([True, False]), 1, "int32", [2, 1]),
+    (np.array([True, False]), 1.5, "float32", [2.5, 1.5]),
+    (np.array([True, False]), True, "bool", [True, True]),
+    (np.array([1, 2], "int8"), 3, "int8", [4, 5]),
+    (np.array([1, 2], "int64"), 0.5, "float32", [1.5, 2.5]),
+    (np.array([1, 2], "int32"), [1, 2], "int32", [2, 4]),
+    (np.array([1.0, 2.0], "float32"), [1, 2], "float32", [2.0, 4.0]),
+    (np.array([1.0, 2.0], "float16"), 1, "float16", [2.0, 3.0]),
+    (np.array([1.0, 2.0], "float32"), np.float64(1.0), "float64", [2.0, 3.0]),
+]
+
+
+@pytest.mark.parametrize("x,y,dtype,want", WEAK, ids=range(len(WEAK)))
+def test_python_numbers_are_weakly_typed_as_keras(x, y, dtype, want):
+    for out in (ops.add(x, y), ops.add(y, x)):
+        assert out.dtype == dtype
+        np.testing.assert_array_equal(out, want)
+    if x.dtype != np.float16:  # not a dtype Inputs take
+        assert ops.add(ge.Input((2,), dtype=x.dtype.name), y).dtype == dtype
+    with pytest.raises(TypeError, match="'a' is not a number, so it cannot meet a tensor of"):
+        ops.add(x, "a")
+
+
+def test_an_array_like_with_a_dtype_is_typed_by_it():
+    """A metric variable (an array-like, not an ndarray) keeps its float32, as a tensor does."""
+    m = ge.metrics.Mean(dtype="float32")
+    var = m.add_variable(shape=(), initializer="zeros", name="v")
+    var.assign(2.0)
+    for out, want in [
+        (ops.add(var, 1.0), 3.0),
+        (ops.multiply(1.5, var), 3.0),
+        (ops.maximum(var, 1), 2.0),
+        (ops.subtract(var, ops.ones(())), 1.0),
+    ]:
+        assert out.dtype == np.float32 and out == want
+    assert ops.divide(var, 4).dtype == np.float32
+    assert ops.greater(var, 1.0).dtype == bool and bool(ops.greater(var, 1.0))
+    assert ops.cumsum(np.float32(2.0)).dtype == np.float32
+
+
+# -- any, all, count_nonzero, isnan, isinf, isfinite --------------------------------------------
+
+TRUTH = np.array([[0.0, -0.0, 2.0, np.nan], [0.0, 0.0, 0.0, 0.0], [1.0, -np.inf, 3.0, 0.5]])
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, -1, (0, 1), ()])
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("name", ["any", "all"])
+def test_any_all(name, axis, keepdims):
+    fn, want = getattr(ops, name), getattr(np, name)(TRUTH, axis=axis, keepdims=keepdims)
+    out = fn(TRUTH, axis=axis, keepdims=keepdims)
+    assert out.dtype == bool
+    np.testing.assert_array_equal(out, want)
+    np.testing.assert_array_equal(run(lambda t: fn(t, axis, keepdims), TRUTH), want)
+    np.testing.assert_array_equal(fn(TRUTH != 0, axis=axis, keepdims=keepdims), want)
+
+
+def test_any_all_count_of_nothing():
+    empty = np.zeros((0, 3))
+    np.testing.assert_array_equal(ops.any(empty, axis=0), [False] * 3)
+    np.testing.assert_array_equal(ops.all(empty, axis=0), [True] * 3)
+    assert ops.any(np.zeros(0)).tolist() is False and ops.all(np.zeros(0)).tolist() is True
+    assert ops.count_nonzero(np.zeros((2, 0)), axis=1).tolist() == [0, 0]
+    sym = ops.all(ge.Input((3,)), axis=0)
+    assert sym.shape == (3,) and sym.dtype == "bool"
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, (0, 1), -1])
+def test_count_nonzero(axis):
+    out = ops.count_nonzero(TRUTH, axis=axis)
+    assert out.dtype == np.int32
+    np.testing.assert_array_equal(out, np.count_nonzero(TRUTH, axis=axis))
+    np.testing.assert_array_equal(run(lambda t: ops.count_nonzero(t, axis), TRUTH), out)
+    ints = np.array([[0, 3, -1], [0, 0, 7]], "int64")
+    np.testing.assert_array_equal(ops.count_nonzero(ints, axis), np.count_nonzero(ints, axis))
+
+
+@pytest.mark.parametrize("name", ["isnan", "isinf", "isfinite"])
+def test_float_classes(name):
+    fn, want = getattr(ops, name), getattr(np, name)
+    for dtype in ("float32", "float64"):
+        x = SPECIAL.astype(dtype)
+        assert fn(x).dtype == bool
+        np.testing.assert_array_equal(fn(x), want(x))
+        np.testing.assert_array_equal(run(fn, x), want(x))
+    ints = np.array([[0, -3, 7]], "int32")
+    np.testing.assert_array_equal(fn(ints), want(ints))
+    np.testing.assert_array_equal(run(fn, ints), want(ints))
+    np.testing.assert_array_equal(fn(np.array([True, False])), want([1.0, 0.0]))
+    sym = fn(ge.Input((4,), dtype="int32"))
+    assert sym.shape == (None, 4) and sym.dtype == "bool"
+
+
+# -- floor, ceil, round, log1p, expm1, divide_no_nan ---------------------------------------------
+
+EDGES = np.array([[0.5, 1.5, 2.5, -0.5, -1.5, -0.4], [np.inf, -np.inf, np.nan, -0.0, 0.0, 1e300]])
+
+
+@pytest.mark.filterwarnings("ignore:.*encountered in:RuntimeWarning")  # NumPy on -1, -2
+@pytest.mark.parametrize("name", ["floor", "ceil", "round", "log1p", "expm1"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_rounding_and_exact_logs_at_the_edges(name, dtype):
+    """NumPy's values, bit for bit: halves to even, signed zeros, infinities, NaN, -1 in log1p."""
+    want_fn = np.rint if name == "round" else getattr(np, name)
+    x = (np.concatenate([EDGES, [[-1.0, -2.0, 1e-10, -1e-10, 800.0, 88.0]]]) * 1).astype(dtype)
+    want = want_fn(x)
+    for got in (getattr(ops, name)(x), run(getattr(ops, name), x)):
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_rounding_dtypes_and_zero_gradients():
+    ints = np.array([15, 25, -35], "int32")
+    assert ops.floor(ints).dtype == np.float32 and ops.ceil(np.array([True])).dtype == np.float32
+    assert ops.log1p(np.abs(ints)).dtype == np.float32 and ops.expm1(ints).dtype == np.float32
+    out = ops.round(ints, -1)
+    assert out.dtype == np.int32 and out.tolist() == [20, 20, -40]  # halves to even, as NumPy
+    assert ops.round(ints).tolist() == [15, 25, -35] and ops.round(ints).dtype == np.int32
+    assert ops.round(ge.Input((3,), dtype="int32"), -1).dtype == "int32"
+    np.testing.assert_array_equal(run(lambda t: ops.round(t, -1), ints), [20, 20, -40])
+    # zero even for infinite and NaN cotangents, as Keras (PyTorch, TensorFlow, JAX)
+    for fn in (ops.floor, ops.ceil, ops.round, lambda t: ops.round(t, 2)):
+        inp = ge.Input(batch_shape=(3,), dtype="float64")
+        (dx,), _ = ge.Model(inp, fn(inp)).vjp(np.ones(3), np.array([np.inf, np.nan, 1.0]))
+        np.testing.assert_array_equal(dx, 0.0)
+    with pytest.raises(TypeError, match="round: decimals must be an integer, received"):
+        ops.round(X, 1.5)
+
+
+def test_log1p_expm1_are_exact_near_zero():
+    tiny = np.array([1e-12, -3e-17, 1e-300])
+    np.testing.assert_array_equal(ops.log1p(tiny), np.log1p(tiny))  # log(1 + x) would give 0
+    np.testing.assert_array_equal(ops.expm1(tiny), np.expm1(tiny))
+    check_grads(ops.log1p, np.array([[1e-8, 0.5, 3.0]]))
+    check_grads(ops.expm1, np.array([[-1e-8, -2.0, 3.0]]))
+
+
+@pytest.mark.filterwarnings("ignore:.*encountered in:RuntimeWarning")  # 0 * inf, selected away
+def test_divide_no_nan():
+    a = np.array([[1.0, np.nan, np.inf, -2.0, 3.0], [0.0, 5.0, -1.0, 2.0, 0.0]])
+    b = np.array([[0.0, 0.0, 0.0, 4.0, -0.0], [0.0, 2.0, 0.5, np.inf, np.nan]])
+    want = np.where(b == 0, 0.0, a / np.where(b == 0, 1.0, b))
+    for got in (ops.divide_no_nan(a, b), run(ops.divide_no_nan, a, b)):
+        np.testing.assert_array_equal(got, want)
+    assert ops.divide_no_nan(np.array([1, 2]), np.array([0, 4])).dtype == np.float32
+    assert ops.divide_no_nan(np.array([1.0], "float32"), 2).dtype == np.float32
+    assert ops.divide_no_nan(ge.Input((3,), dtype="int32"), 2.0).dtype == "float32"
+    check_grads(ops.divide_no_nan, rand((2, 3), 1), rand((3,), 2, away_from_zero=True))
+    # where the divisor is 0 the gradient is 0 too, whatever the numerator holds
+    inputs = [ge.Input(batch_shape=(5,), dtype="float64") for _ in range(2)]
+    (da, db), _ = ge.Model(inputs, ops.divide_no_nan(*inputs)).vjp([a[0], b[0]], np.ones(5))
+    np.testing.assert_array_equal(da, [0.0, 0.0, 0.0, 0.25, 0.0])
+    np.testing.assert_array_equal(db, [0.0, 0.0, 0.0, 0.125, 0.0])
+
+
+# -- sort, argsort, top_k, in_top_k -------------------------------------------------------------
+
+
+def naive_order(row, descending):
+    """Indices sorting a row: NaN above every number, ties (-0 == +0) by index (a stable sort)."""
+
+    def key(i):
+        v = row[i]
+        if v != v:
+            return (1 - descending, 0.0, i)
+        return (int(descending), -v if descending else v, i)
+
+    return sorted(range(len(row)), key=key)
+
+
+def naive_sort(x, axis, descending=False, k=None):
+    """(values, indices) along `axis` by naive_order, the first k."""
+    moved = np.moveaxis(np.asarray(x), axis, -1)
+    rows = moved.reshape(-1, moved.shape[-1])
+    idx = np.array([naive_order(list(r), descending)[:k] for r in rows], dtype=np.int64)
+    idx = idx.reshape(moved.shape[:-1] + (idx.shape[-1] if rows.size else 0,))
+    vals = np.take_along_axis(moved, idx, axis=-1)
+    return np.moveaxis(vals, -1, axis), np.moveaxis(idx, -1, axis)
+
+
+TIES = np.array([[1.0, 3.0, 3.0, -1.0, np.nan], [2.0, -0.0, 0.0, np.nan, -0.0], [5.0] * 5])
+
+
+@pytest.mark.parametrize("x", [X3, TIES, np.array([[3, 1, 3, 0, 1]], "int32"), BOOLS], ids=range(4))
+@pytest.mark.parametrize("axis", [-1, 0, 1, None])
+def test_sort_and_argsort(x, axis):
+    want_v, want_i = naive_sort(x.reshape(-1) if axis is None else x, 0 if axis is None else axis)
+    values, indices = ops.sort(x, axis=axis), ops.argsort(x, axis=axis)
+    assert values.dtype == x.dtype and indices.dtype == np.int32
+    np.testing.assert_array_equal(values, want_v)
+    np.testing.assert_array_equal(indices, want_i)
+    np.testing.assert_array_equal(np.signbit(values), np.signbit(want_v))  # -0 keeps its place
+    np.testing.assert_array_equal(run(lambda t: ops.sort(t, axis), x), want_v)
+    np.testing.assert_array_equal(run(lambda t: ops.argsort(t, axis), x), want_i)
+    np.testing.assert_array_equal(indices, np.argsort(x, axis=axis, kind="stable"))
+
+
+@pytest.mark.parametrize("k", [0, 1, 3, 5])
+def test_top_k(k):
+    for x in (TIES, rand((2, 3, 5), 4)):
+        values, indices = ops.top_k(x, k)
+        want_v, want_i = naive_sort(x, -1, descending=True, k=k)
+        assert values.dtype == x.dtype and indices.dtype == np.int32
+        np.testing.assert_array_equal(values, want_v)
+        np.testing.assert_array_equal(indices, want_i)
+        got_v, got_i = run(lambda t: list(ops.top_k(t, k)), x)
+        np.testing.assert_array_equal(got_v, want_v)
+        np.testing.assert_array_equal(got_i, want_i)
+
+
+def test_sort_and_top_k_gradients():
+    check_grads(lambda t: ops.sort(t, axis=1), X3)
+    check_grads(lambda t: ops.sort(t, axis=None), X3)
+    check_grads(lambda t: ops.top_k(t, 2)[0], X3)
+    check_grads(lambda t: ops.top_k(t, 2)[0] * ops.cast(ops.argsort(t)[..., :2], "float64"), X3)
+    # each value's cotangent goes back where the value came from; ties keep theirs apart
+    inp = ge.Input(batch_shape=(1, 4), dtype="float64")
+    model = ge.Model(inp, ops.top_k(inp, 2)[0])
+    (dx,), _ = model.vjp(np.array([[1.0, 3.0, 3.0, 0.0]]), np.array([[10.0, 20.0]]))
+    np.testing.assert_array_equal(dx, [[0.0, 10.0, 20.0, 0.0]])
+
+
+def test_sort_symbolic_with_unknown_sizes():
+    x = ge.Input(shape=(4,))
+    assert ops.sort(x).shape == (None, 4) and ops.argsort(x, axis=0).shape == (None, 4)
+    values, indices = ops.top_k(x, 2)
+    assert values.shape == indices.shape == (None, 2) and indices.dtype == "int32"
+    assert ops.sort(x, axis=None).shape == (None,)
+    # along the unknown batch axis
+    a = rand((5, 4), 3)
+    np.testing.assert_array_equal(run(lambda t: ops.sort(t, axis=0), a), np.sort(a, axis=0))
+    model = ge.Model(i := ge.Input(shape=(None,), dtype="float64"), ops.top_k(i, 3)[0])
+    np.testing.assert_array_equal(model(a), -np.sort(-a, axis=1)[:, :3])
+    with pytest.raises(ValueError, match=r"top_k: k=3 is larger than the last axis of x"):
+        model(a[:, :2])
+
+
+def naive_in_top_k(targets, predictions, k):
+    """Keras's torch backend: the target's score is >= one of the k largest (NaN ranked first)."""
+    out = []
+    for t, row in zip(targets, predictions):
+        top = [row[i] for i in naive_order(list(row), descending=True)[:k]]
+        out.append(any(row[t] >= v for v in top))
+    return np.array(out, dtype=bool)
+
+
+PREDICTIONS = np.array(
+    [
+        [0.1, 0.4, 0.6, 0.9, 0.5],
+        [0.1, 0.7, 0.9, 0.9, 0.5],  # a tie at the k-th score
+        [np.nan, 0.2, 0.8, 0.3, 0.3],  # NaN ranks first
+        [0.5, 0.5, 0.5, 0.5, 0.5],
+        [np.nan, np.nan, 0.2, -np.inf, np.inf],
+    ]
+)
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3, 5, 7])
+def test_in_top_k(k):
+    for targets in ([3, 2, 0, 4, 3], [1, 3, 2, 0, 4], [4, 1, 3, 2, 2]):
+        targets = np.array(targets, "int32")
+        want = naive_in_top_k(targets, PREDICTIONS, k)
+        got = ops.in_top_k(targets, PREDICTIONS, k)
+        assert got.dtype == bool
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(run(lambda t, p: ops.in_top_k(t, p, k), targets, PREDICTIONS),
+                                      want)  # fmt: skip
+
+
+def test_in_top_k_in_a_graph_and_out_of_range_targets():
+    t, p = ge.Input(shape=(), dtype="int32"), ge.Input(shape=(5,))
+    hit = ops.in_top_k(t, p, 2)
+    assert hit.shape == (None,) and hit.dtype == "bool"
+    model = ge.Model([t, p], hit)
+    preds = PREDICTIONS[:3].astype("float32")
+    np.testing.assert_array_equal(
+        model([np.array([3, -1, 5], "int32"), preds]), [True, False, False]
+    )
+    np.testing.assert_array_equal(ops.in_top_k(np.array([2.0]), preds[:1], 3), [True])
+    with pytest.raises(ValueError, match=r"in_top_k: target 5 is out of range \[0, 5\)"):
+        ops.in_top_k(np.array([0, 5]), preds[:2], 1)
+    with pytest.raises(ValueError, match=r"in_top_k: target -1 is out of range"):
+        ops.in_top_k(np.array([-1]), preds[:1], 1)
+
+
+# -- making, converting and measuring tensors ---------------------------------------------------
+
+
+def test_shape_is_a_function_and_size_counts():
+    assert ops.shape(X3) == (2, 3, 4) and ops.shape([[1, 2]]) == (1, 2)
+    x = ge.Input(shape=(3, 4))
+    assert ops.shape(x) == (None, 3, 4)
+    assert ops.size(X3).dtype == np.int32 and ops.size(X3) == 24
+    assert ops.size(np.zeros((0, 3))) == 0 and ops.size(np.float64(1.0)) == 1
+    assert ops.size(ge.Input(batch_shape=(2, 3))) == 6
+    n = ops.size(x)  # an unknown batch: counted at run time
+    assert n.shape == () and n.dtype == "int32"
+    assert ge.Model(x, n)(np.zeros((5, 3, 4))) == 60
+
+
+def test_arange_and_full_follow_keras_dtypes():
+    assert ops.arange(5).dtype == np.int32 and ops.arange(5).tolist() == list(range(5))
+    np.testing.assert_array_equal(ops.arange(0.5, 3.0, 0.75), [0.5, 1.25, 2.0, 2.75])
+    assert ops.arange(0.5, 3.0, 0.75).dtype == np.float32
+    assert ops.arange(5, -2, -2).tolist() == [5, 3, 1, -1]
+    assert ops.arange(np.int64(3)).dtype == np.int64
+    assert ops.arange(1, 4, dtype="float64").dtype == np.float64
+    assert ops.full((2, 3), 7).dtype == np.float32 and ops.full((2,), 7, "int32").tolist() == [7, 7]
+    np.testing.assert_array_equal(ops.full((2, 3), [1.0, 2.0, 3.0]), np.full((2, 3), [1, 2, 3]))
+    assert np.isnan(ops.full((1,), np.nan)).all()
+
+
+def test_full_like():
+    x = np.array([[1.0, 2.0], [3.0, 4.0]])
+    out = ops.full_like(x, -0.5)
+    assert out.dtype == np.float64 and (out == -0.5).all()
+    assert ops.full_like(x, 3, dtype="int32").dtype == np.int32
+    np.testing.assert_array_equal(ops.full_like(x, [np.inf, -0.0]), [[np.inf, -0.0]] * 2)
+    assert np.signbit(ops.full_like(x, [np.inf, -0.0])[:, 1]).all()
+    sym = ops.full_like(ge.Input(shape=(3,)), np.nan)
+    assert sym.shape == (None, 3) and sym.dtype == "float32"
+    assert np.isnan(run(lambda t: ops.full_like(t, np.nan), X)).all()
+    np.testing.assert_array_equal(
+        run(lambda t: ops.full_like(t, [1.0, 2.0, 3.0]), X), [[1, 2, 3]] * 2
+    )
+    check_grads(lambda t: t * ops.full_like(t, 2.5), X)  # no gradient through the fill
+
+
+def test_convert_to_tensor_and_back():
+    assert ops.convert_to_tensor([1.0, 2.5]).dtype == np.float32
+    assert ops.convert_to_tensor([[1, 2]]).dtype == np.int32
+    assert ops.convert_to_tensor([2**40]).dtype == np.int64
+    assert ops.convert_to_tensor([True, False]).dtype == bool
+    assert ops.convert_to_tensor(3.0).dtype == np.float32 and ops.convert_to_tensor(3).shape == ()
+    assert ops.convert_to_tensor(X).dtype == np.float64  # arrays keep their dtype
+    assert ops.convert_to_tensor(X, dtype="float32").dtype == np.float32
+    assert ops.convert_to_tensor([1, 2], "float64").dtype == np.float64
+    m = ge.metrics.Mean(dtype="float32")
+    var = m.add_variable(shape=(2,), initializer="ones", name="v")
+    assert ops.convert_to_tensor(var).dtype == np.float32
+    x = ge.Input(shape=(3,))
+    assert ops.convert_to_tensor(x) is x and ops.convert_to_tensor(x, "float64").dtype == "float64"
+    assert ops.convert_to_tensor([x, x]).shape == (2, None, 3)
+    back = ops.convert_to_numpy(var)
+    assert isinstance(back, np.ndarray) and back.tolist() == [1.0, 1.0]
+    back[0] = 5.0  # a copy
+    assert var.numpy().tolist() == [1.0, 1.0]
+    with pytest.raises(ValueError, match=r"convert_to_numpy: x is a symbolic tensor \(shape"):
+        ops.convert_to_numpy(x)
+    with pytest.raises(ValueError, match="convert_to_tensor: sparse=True is not supported"):
+        ops.convert_to_tensor(X, sparse=True)
+    with pytest.raises(ValueError, match="convert_to_tensor: ragged=True is not supported"):
+        ops.convert_to_tensor(X, ragged=True)
+
+
+NEW_ERRORS = [
+    (lambda: ops.top_k(X, 4), ValueError, r"top_k: k=4 is larger than the last axis of x"),
+    (lambda: ops.top_k(X, -1), ValueError, "top_k: k must be an integer >= 0"),
+    (lambda: ops.top_k(X, 1.0), TypeError, "top_k: k must be an integer"),
+    (lambda: ops.top_k(np.float64(1.0), 1), ValueError, "top_k: x must have rank >= 1"),
+    (lambda: ops.sort(X, axis=2), ValueError, "sort: axis=2 is out of range"),
+    (lambda: ops.argsort(X, axis=1.0), TypeError, "argsort: axis must be an integer or None"),
+    (lambda: ops.in_top_k(np.array([0]), X, -1), ValueError, "in_top_k: k must be an integer"),
+    (
+        lambda: ops.in_top_k(np.array([0, 1, 2]), X, 1),
+        ValueError,
+        r"in_top_k: targets must have shape \(N,\) and predictions \(N, C\), received targets "
+        r"of shape \(3,\) and predictions of shape \(2, 3\)",
+    ),
+    (
+        lambda: ops.in_top_k(np.array([[0]]), X, 1),
+        ValueError,
+        r"in_top_k: targets must have shape \(N,\)",
+    ),
+    (
+        lambda: ops.in_top_k(np.array([True, False]), X, 1),
+        TypeError,
+        "in_top_k: targets must be class ids, received dtype bool",
+    ),
+    (
+        lambda: ops.in_top_k(ge.Input(shape=(), dtype="int32"), ge.Input(shape=(None,)), 1),
+        ValueError,
+        "in_top_k: the number of classes .* must be known",
+    ),
+    (lambda: ops.arange(0, 5, 0), ValueError, "arange: step must not be 0"),
+    (lambda: ops.arange("5"), TypeError, "arange: start, stop and step must be numbers"),
+    (lambda: ops.full((None, 2), 1.0), ValueError, r"full: shape=\(None, 2\) has an unknown"),
+    (
+        lambda: ops.full((2, 3), [1.0, 2.0]),
+        ValueError,
+        r"full: fill_value of shape \(2,\) does not broadcast to shape=\(2, 3\)",
+    ),
+    (lambda: ops.full((2,), "a"), TypeError, "full: fill_value must be a number"),
+    (lambda: ops.full_like(X, None), TypeError, "full_like: fill_value must be a number"),
+    (lambda: ops.count_nonzero(X, axis=2), ValueError, "axis=2 is out of range"),
+    (lambda: ops.any(X, axis=(0, 0)), ValueError, "repeated axis"),
+]
+
+
+@pytest.mark.parametrize("call,error,match", NEW_ERRORS, ids=range(len(NEW_ERRORS)))
+def test_new_argument_errors(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

@@ -1,8 +1,10 @@
 """The keras.ops names of ge.ops added for custom layers, losses and Lambda bodies (zeros ... take,
-one_hot's axis): against Keras 3's own numbers (tests/keras_reference/ops.json + ops.npz, made by
-generate_ops.py with the torch backend; read here with NumPy alone), against naive NumPy
-references eagerly and through compiled graphs with a None batch, float64 gradient checks
-through tests/gradcheck.py, non-finite values, empty inputs and every argument error."""
+one_hot's axis) and for metric code (logical ops ... in_top_k, ops2): against Keras 3's own
+numbers (tests/keras_reference/ops.json + ops.npz and ops2.json + ops2.npz, made by
+generate_ops.py and generate_ops2.py with the torch backend; read here with NumPy alone),
+against naive NumPy references eagerly and through compiled graphs with a None batch, float64
+gradient checks through tests/gradcheck.py, non-finite values, empty inputs and every argument
+error."""
 
 import json
 import os
@@ -138,6 +140,124 @@ def test_the_reference_covers_every_new_op():
     new = {"zeros_like", "ones_like", "stack", "split", "where", "argmax", "argmin", "min"}
     new |= {"prod", "pad", "tile", "sign", "power", "einsum", "stop_gradient", "cumsum", "take"}
     assert new | {"one_hot", "maximum", "minimum"} <= covered
+
+
+# -- the keras.ops names of metric and loss code (ops2.json, made by generate_ops2.py) -------------
+with open(os.path.join(REF_DIR, "ops2.json")) as f:
+    KERAS_CASES2 = json.load(f)
+# torch gives int64 indices and sizes where Keras's own output spec says int32 (graphengine's)
+TORCH_INT64 = {"top_k", "size"}
+TIED_TOP_K = {"top_k_ties", "top_k_ints"}
+
+
+with np.load(os.path.join(REF_DIR, "ops2.npz"), allow_pickle=False) as data:
+    KERAS_ARRAYS2 = {key: data[key] for key in data.files}  # small: read once, at collection
+
+
+@pytest.fixture(scope="module")
+def keras_ops2():
+    return KERAS_ARRAYS2
+
+
+def assert_keras_value(case, got, want):
+    """got (graphengine) against want (Keras): shape, dtype up to Keras's 64-bit downcast, bools
+    and integers exactly, floats at want's precision with NaN where Keras has it and the sign of
+    every zero (floor(-0.5) is -0.0)."""
+    got = np.asarray(got)
+    assert got.shape == want.shape, (got.shape, want.shape)
+    allowed = {got.dtype.name, KERAS_DOWNCAST.get(got.dtype.name)}
+    if case["op"] in TORCH_INT64 and got.dtype == np.int32:
+        allowed.add("int64")
+    assert want.dtype.name in allowed, (got.dtype, want.dtype)
+    if want.dtype.kind != "f":
+        np.testing.assert_array_equal(got, want)
+        return
+    np.testing.assert_allclose(got, want, **tolerance(want.dtype))
+    zeros = want == 0
+    np.testing.assert_array_equal(np.signbit(got[zeros]), np.signbit(want[zeros]))
+
+
+def float_outputs(fn, keep):
+    """fn with only its outputs at positions `keep` (those with cotangents), as a list."""
+    return lambda *xs: [as_list(fn(*xs))[k] for k in keep]
+
+
+def assert_keras_outputs(case, xs, got, ys):
+    """Every output as assert_keras_value, but top_k's indices: PyTorch orders tied values as it
+    likes, graphengine by index (as TensorFlow), so they must pick the same values, each once."""
+    got = as_list(got)
+    assert len(got) == len(ys)
+    if case["op"] == "top_k":
+        idx = np.asarray(got[1])
+        assert idx.dtype == np.int32 and idx.shape == ys[1].shape
+        assert all(len(set(row)) == len(row) for row in idx.reshape(-1, idx.shape[-1]))
+        got, ys = [got[0], np.take_along_axis(xs[0], idx, -1)], [ys[0], ys[0]]
+    for g, y in zip(got, ys):
+        assert_keras_value(case, g, y)
+
+
+@pytest.mark.filterwarnings("ignore:.*encountered in:RuntimeWarning")  # NaN and inf inputs
+@pytest.mark.parametrize("case", KERAS_CASES2, ids=lambda c: c["id"])
+def test_eager_matches_keras2(case, keras_ops2):
+    xs, ys, _, _ = keras_arrays(case, keras_ops2)
+    assert_keras_outputs(case, xs, keras_call(case)(*xs), ys)
+
+
+GRAPH_CASES2 = [c for c in KERAS_CASES2 if c["n_inputs"] and c["op"] != "size"]
+
+
+@pytest.mark.filterwarnings("ignore:.*encountered in:RuntimeWarning")  # NaN and inf inputs
+@pytest.mark.parametrize("case", GRAPH_CASES2, ids=lambda c: c["id"])
+def test_graph_and_gradients_match_keras2(case, keras_ops2):
+    """Compiled through a Model: the outputs, and model.vjp against torch autograd through
+    keras.ops for the float outputs (zeros for floor / ceil / round, as torch)."""
+    xs, ys, dys, dxs = keras_arrays(case, keras_ops2)
+    fn = keras_call(case)
+    assert_keras_outputs(case, xs, run(lambda *t: list(as_list(fn(*t))), *xs), ys)
+    keep = [k for k, d in enumerate(dys) if d is not None]
+    if not keep:
+        return
+    _, dx = vjp(float_outputs(fn, keep), xs, [dys[k] for k in keep])
+    tol = tolerance(min((ys[k].dtype for k in keep), key=lambda d: d.itemsize))  # Keras's float32
+    for i, (g, want) in enumerate(zip(dx, dxs)):
+        if want is None:  # an integer or boolean input: no gradient
+            assert g is None and xs[i].dtype.kind != "f"
+            continue
+        if case["id"] in TIED_TOP_K:  # the cotangents reach other (tied) elements of each row
+            g, want = g.sum(axis=-1), want.sum(axis=-1)
+        np.testing.assert_allclose(g, want, err_msg=f"dx{i}", **tol)
+
+
+# ties, halves and zero divisors are kinks; the float32 cast loses what differences measure
+NOT_SMOOTH2 = {"sort_ties", "top_k_ties", "round_negative_decimals", "divide_no_nan_zeros"}
+NOT_SMOOTH2 |= {"divide_no_nan_broadcast", "convert_array_dtype", "full_like_nan"}
+
+
+def smooth(case):
+    """Whether a case has gradients and central differences can check them there."""
+    xs, _, _, dxs = keras_arrays(case, KERAS_ARRAYS2)
+    finite = all(np.isfinite(x).all() for x in xs if x.dtype.kind == "f")
+    return case["id"] not in NOT_SMOOTH2 and finite and any(d is not None for d in dxs)
+
+
+SMOOTH_CASES2 = [c for c in KERAS_CASES2 if smooth(c)]
+
+
+@pytest.mark.parametrize("case", SMOOTH_CASES2, ids=lambda c: c["id"])
+def test_gradients_by_central_differences2(case, keras_ops2):
+    xs, _, dys, _ = keras_arrays(case, keras_ops2)
+    check_grads(
+        float_outputs(keras_call(case), [k for k, d in enumerate(dys) if d is not None]), *xs
+    )
+
+
+def test_the_reference_covers_every_new_op2():
+    covered = {c["op"] for c in KERAS_CASES2}
+    new = {"logical_and", "logical_or", "logical_xor", "logical_not", "any", "all", "isnan"}
+    new |= {"isinf", "isfinite", "floor", "ceil", "round", "divide_no_nan", "count_nonzero"}
+    new |= {"size", "convert_to_tensor", "sort", "argsort", "top_k", "in_top_k", "arange"}
+    new |= {"full", "full_like", "log1p", "expm1", "sum", "mean", "max", "min", "prod", "equal"}
+    assert new <= covered
 
 
 # -- constructors -------------------------------------------------------------------------------

@@ -693,7 +693,7 @@ def test_a_model_with_an_op_a_config_cannot_name_fails_at_save(tmp_path):
     """Only ge.ops's ops may stand outside layers in a saved graph; any other used to save and
     then fail at load."""
     from graphengine.ops.base import apply
-    from graphengine.ops.shape import SumTo
+    from graphengine.ops.shape_ops import SumTo
 
     x, ref = ge.Input((3, 4)), ge.Input((1, 4))
     model = ge.Model([x, ref], apply(SumTo(), x, ref))

@@ -16,7 +16,7 @@ from graphengine.graph.tensor import SymbolicTensor, graph_mode
 from graphengine.graph.topo import collect_nodes, node_digraph, topological_order
 from graphengine.ops import api
 from graphengine.ops.base import apply
-from graphengine.ops.shape import SumTo
+from graphengine.ops.shape_ops import SumTo
 
 if TYPE_CHECKING:
     import networkx as nx

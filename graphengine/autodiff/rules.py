@@ -44,6 +44,8 @@ from graphengine.ops.reduce import (
     ReduceGrad,
     Softmax,
     SoftmaxGrad,
+    Sort,
+    SortGrad,
 )
 from graphengine.ops.regularization import (
     AlphaDropout,
@@ -52,7 +54,7 @@ from graphengine.ops.regularization import (
     GaussianNoise,
     MaskGrad,
 )
-from graphengine.ops.shape import (
+from graphengine.ops.shape_ops import (
     BroadcastTo,
     Concatenate,
     FullLike,
@@ -98,6 +100,7 @@ no_gradient(
     ReduceGrad,
     MaxGrad,
     ProdGrad,
+    SortGrad,
     SoftmaxGrad,
     MatmulAtB,
     DenseBackwardInput,
@@ -142,7 +145,7 @@ def _power(gy: Any, a: Any, b: Any, y: Any) -> list:
     zero = np.zeros((), gy.dtype)
     da = api.where(api.equal(b, 0), zero, gy * b * api.power(a, b - 1))
     db = api.where(
-        api.multiply(api.equal(a, 0), api.greater_equal(b, 0)), zero, gy * y * api.log(a)
+        api.logical_and(api.equal(a, 0), api.greater_equal(b, 0)), zero, gy * y * api.log(a)
     )
     return [da, db]
 
@@ -196,6 +199,12 @@ def _reduce(node: Node, g: list) -> list:
     if node.op.name == "prod":
         return [apply(ProdGrad(node.op), x, g[0])]
     return [apply(ReduceGrad(node.op), g[0], x)]
+
+
+@rule(Sort)
+def _sort(node: Node, g: list) -> list:
+    """The values' cotangent goes back to where each value came from; the indices have none."""
+    return [apply(SortGrad(), g[0], node.outputs[1], node.inputs[0])]
 
 
 @rule(Cumsum)

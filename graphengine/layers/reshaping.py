@@ -7,7 +7,7 @@ from typing import Any, Sequence
 from graphengine import ops
 from graphengine.layers.base import InputSpec, Layer
 from graphengine.ops.base import apply
-from graphengine.ops.shape import Reshape as ReshapeOp
+from graphengine.ops.shape_ops import Reshape as ReshapeOp
 
 
 class Reshape(Layer):

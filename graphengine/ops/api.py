@@ -13,12 +13,12 @@ import numpy as np
 from graphengine.common import check_int, check_shape
 from graphengine.graph.tensor import SymbolicTensor, format_shape
 from graphengine.ops import einsum as _einsum
-from graphengine.ops.base import apply, is_symbolic, normalize_axis, result_dtype
+from graphengine.ops.base import apply, float_dtype, is_symbolic, normalize_axis, result_dtype
 from graphengine.ops.elementwise import Binary, Cast, Compare, Unary, Where
 from graphengine.ops.indexing import Gather, OneHot, Take
 from graphengine.ops.matmul import Matmul
-from graphengine.ops.reduce import ArgReduce, Cumsum, Reduce, Softmax, normalize_axes
-from graphengine.ops.shape import (
+from graphengine.ops.reduce import ArgReduce, Cumsum, Reduce, Softmax, Sort, normalize_axes
+from graphengine.ops.shape_ops import (
     BroadcastTo,
     Concatenate,
     FullLike,
@@ -38,20 +38,39 @@ def _shape(x: Any) -> tuple:
 
 
 def _dtype(x: Any) -> str | None:
+    """x's dtype: a tensor's, an array's, or that of anything else carrying one (a NumPy scalar,
+    a metric variable); None for Python numbers and lists, which are weakly typed."""
     if isinstance(x, SymbolicTensor):
         return x.dtype
-    if isinstance(x, np.ndarray):
-        return x.dtype.name
-    return None
+    dtype = getattr(x, "dtype", None)
+    if dtype is None:
+        return None
+    try:
+        return np.dtype(dtype).name
+    except TypeError:
+        return None
+
+
+def _weak(value: Any, dtype: str) -> np.ndarray:
+    """A Python number (or list of them) meeting a tensor of `dtype`, typed as Keras's weak types:
+    it takes a float tensor's dtype; meeting integers an int keeps their dtype and a float is
+    float32; meeting bools a bool stays bool, an int is int32 and a float float32."""
+    kind = np.asarray(value).dtype.kind
+    if kind not in "biuf":
+        raise TypeError(f"{value!r} is not a number, so it cannot meet a tensor of dtype {dtype}")
+    own = np.dtype(dtype).kind
+    if own == "f" or (own in "iu" and kind != "f") or (own == "b" and kind == "b"):
+        return np.asarray(value, dtype=dtype)
+    return np.asarray(value, dtype="float32" if kind == "f" else "int32")
 
 
 def _operands(a: Any, b: Any) -> tuple[Any, Any]:
     """Python numbers take the dtype of the tensor they meet (weak typing, as Keras)."""
     da, db = _dtype(a), _dtype(b)
     if da is None and db is not None:
-        a = np.asarray(a, dtype=db if np.dtype(db).kind == "f" or isinstance(a, int) else "float32")
+        a = _weak(a, db)
     elif db is None and da is not None:
-        b = np.asarray(b, dtype=da if np.dtype(da).kind == "f" or isinstance(b, int) else "float32")
+        b = _weak(b, da)
     return a, b
 
 
@@ -88,7 +107,7 @@ def _compare(kind: str, x1: Any, x2: Any) -> Any:
 
 
 def greater_equal(x1: Any, x2: Any) -> Any:
-    """1.0 where x1 >= x2 else 0.0 (a float mask, not differentiable); likewise below."""
+    """True where x1 >= x2 (bool, as Keras; not differentiable); likewise below."""
     return _compare("greater_equal", x1, x2)
 
 
@@ -110,6 +129,24 @@ def equal(x1: Any, x2: Any) -> Any:
 
 def not_equal(x1: Any, x2: Any) -> Any:
     return _compare("not_equal", x1, x2)
+
+
+def logical_and(x1: Any, x2: Any) -> Any:
+    """True where both are true (nonzero; NaN is true), broadcasting; bool, as Keras."""
+    return _compare("logical_and", x1, x2)
+
+
+def logical_or(x1: Any, x2: Any) -> Any:
+    return _compare("logical_or", x1, x2)
+
+
+def logical_xor(x1: Any, x2: Any) -> Any:
+    return _compare("logical_xor", x1, x2)
+
+
+def logical_not(x: Any) -> Any:
+    """True where x is false (zero; NaN is true)."""
+    return equal(x, False if _dtype(x) == "bool" else 0)
 
 
 def negative(x: Any) -> Any:
@@ -161,6 +198,54 @@ def tanh(x: Any) -> Any:
 
 def sigmoid(x: Any) -> Any:
     return _unary("sigmoid", x)
+
+
+def log1p(x: Any) -> Any:
+    """log(1 + x), exact for tiny x; its gradient dy / (1 + x)."""
+    return _unary("log1p", x)
+
+
+def expm1(x: Any) -> Any:
+    """exp(x) - 1, exact for tiny x; its gradient dy * exp(x)."""
+    return _unary("expm1", x)
+
+
+def floor(x: Any) -> Any:
+    """The largest integer <= x, as a float (integers and bool give float32, as Keras); a zero
+    gradient (as Keras), even for NaN or infinite cotangents."""
+    return _unary("floor", x)
+
+
+def ceil(x: Any) -> Any:
+    """The smallest integer >= x, as a float (integers and bool give float32); a zero gradient."""
+    return _unary("ceil", x)
+
+
+def round(x: Any, decimals: int = 0) -> Any:  # noqa: A001 - keras.ops name
+    """x rounded to `decimals` places, halves to even (as NumPy and PyTorch: x * 10**decimals
+    rounded, then divided back; negative decimals round to tens, hundreds...). Integers stay
+    integers; a zero gradient."""
+    decimals = check_int(decimals, "decimals", "round", minimum=-(2**31))
+    dtype = _dtype(x) or np.asarray(x).dtype.name
+    if np.dtype(dtype).kind in "biu":
+        if decimals >= 0:
+            return identity(x)
+        return cast(round(cast(x, "float64"), decimals), dtype)
+    if decimals > 0:
+        return divide(_unary("round", multiply(x, 10.0**decimals)), 10.0**decimals)
+    if decimals < 0:
+        return multiply(_unary("round", divide(x, 10.0**-decimals)), 10.0**-decimals)
+    return _unary("round", x)
+
+
+def divide_no_nan(x1: Any, x2: Any) -> Any:
+    """x1 / x2, and 0 where x2 is 0 (whatever x1 holds, NaN and infinities included), in a float
+    dtype; a selection, so the gradient is 0 there too, never NaN."""
+    x1, x2 = _operands(x1, x2)
+    dtype = float_dtype(result_dtype([_dtype(x1) or "float32", _dtype(x2) or "float32"]))
+    x1, x2 = (x if _dtype(x) == dtype else cast(x, dtype) for x in (x1, x2))
+    zero = equal(x2, 0)
+    return where(zero, 0, divide(x1, where(zero, 1, x2)))
 
 
 def relu(
@@ -219,10 +304,13 @@ def _reduce(kind: str, x: Any, axis: Any, keepdims: bool) -> Any:
 
 
 def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    """The sum over `axis` (None: all); bool and small integers sum in int32 (as Keras: a sum of
+    bools counts them)."""
     return _reduce("sum", x, axis, keepdims)
 
 
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """The mean over `axis` (None: all), in x's float dtype (float32 for integers and bool)."""
     return _reduce("mean", x, axis, keepdims)
 
 
@@ -505,9 +593,11 @@ def tile(x: Any, repeats: Any) -> Any:
 
 def sign(x: Any) -> Any:
     """-1, 0 or 1 by the sign of x (NaN for NaN), in x's dtype; its gradient is zero (as Keras)."""
-    if np.dtype(_dtype(x) or np.asarray(x).dtype).kind in "iub":
-        dtype = _dtype(x) or np.asarray(x).dtype.name
-        return cast(subtract(greater(x, 0), less(x, 0)), dtype)
+    dtype = _dtype(x) or np.asarray(x).dtype.name
+    if dtype == "bool":
+        return identity(x)
+    if np.dtype(dtype).kind in "iu":
+        return subtract(cast(greater(x, 0), dtype), cast(less(x, 0), dtype))
     return _unary("sign", x)
 
 
@@ -542,6 +632,43 @@ def cumsum(x: Any, axis: int | None = None, dtype: str | None = None) -> Any:
     return apply(Cumsum(_check_axis("cumsum", axis, len(_shape(x)))), x)
 
 
+def _sorted(opname: str, x: Any, axis: int | None, k: int | None, descending: bool) -> list:
+    """[values, indices] of Sort along `axis` (None: of the flattened x), moved to the last axis
+    and back."""
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    ndim = len(_shape(x))
+    if not ndim:
+        raise ValueError(f"{opname}: x must have rank >= 1, received a scalar")
+    axis = _check_axis(opname, axis, ndim, allow_none=False)
+    if axis == ndim - 1:
+        return apply(Sort(k, descending), x)
+    perm = tuple(a for a in range(ndim) if a != axis) + (axis,)
+    back = tuple(perm.index(a) for a in range(ndim))
+    return [transpose(t, back) for t in apply(Sort(k, descending), transpose(x, perm))]
+
+
+def sort(x: Any, axis: int | None = -1) -> Any:
+    """x sorted ascending along `axis` (None: the flattened x), NaN last; its gradient goes back
+    to where each value came from."""
+    return _sorted("sort", x, axis, None, False)[0]
+
+
+def argsort(x: Any, axis: int | None = -1) -> Any:
+    """int32 indices that sort x ascending along `axis` (None: of the flattened x): stable (equal
+    elements keep their order), NaN last. Not differentiable."""
+    return _sorted("argsort", x, axis, None, False)[1]
+
+
+def top_k(x: Any, k: int, sorted: bool = True) -> tuple[Any, Any]:  # noqa: A002 - Keras's name
+    """(values, int32 indices) of the k largest elements of x's last axis, largest first: ties
+    in index order, NaN above every number (as PyTorch's topk); `sorted=False` allows any order,
+    and this one is sorted too. The values' gradient goes back to where each came from."""
+    k = check_int(k, "k", "top_k")
+    values, indices = _sorted("top_k", x, -1, k, True)
+    return values, indices
+
+
 def take(x: Any, indices: Any, axis: int | None = None) -> Any:
     """np.take: the elements (axis None: of the flattened x) or slices along `axis` at integer
     `indices` of any shape; negative indices count from the end, others out of range raise
@@ -555,9 +682,11 @@ def take(x: Any, indices: Any, axis: int | None = None) -> Any:
 
 
 __all__ = """
-add subtract multiply divide maximum minimum negative matmul
+add subtract multiply divide maximum minimum negative matmul divide_no_nan
 greater_equal greater less_equal less equal not_equal
+logical_and logical_or logical_xor logical_not
 exp log sqrt square abs tanh sigmoid relu clip softmax log_softmax one_hot
+log1p expm1 floor ceil round sort argsort top_k
 sum mean max reshape transpose concatenate squeeze expand_dims broadcast_to getitem
 take_rows cast identity
 zeros ones zeros_like ones_like stack split where argmax argmin min prod pad tile sign power

@@ -15,7 +15,7 @@ from graphengine.graph.tensor import format_shape
 from graphengine.ops.base import apply
 from graphengine.ops.matmul import Matmul
 from graphengine.ops.reduce import Reduce
-from graphengine.ops.shape import GetItem, Reshape, Transpose
+from graphengine.ops.shape_ops import GetItem, Reshape, Transpose
 
 LETTERS = set(string.ascii_letters)
 

@@ -1,6 +1,6 @@
-"""Elementwise primitives: broadcasting binary arithmetic, the three-way select `where`, and unary
-activations with their backward ops (one kernel pair per formula, `<kind>_forward` /
-`<kind>_backward`)."""
+"""Elementwise primitives: broadcasting binary arithmetic, comparisons and logical connectives
+(bool results), the three-way select `where`, and unary functions with their backward ops (one
+kernel pair per formula, `<kind>_forward` / `<kind>_backward`)."""
 
 from __future__ import annotations
 
@@ -42,11 +42,22 @@ class Binary(Op, serializable=True):
         getattr(k, self.name)(ins[0], ins[1], outs[0])
 
 
-COMPARISONS = ("equal", "not_equal", "greater", "greater_equal", "less", "less_equal")
+COMPARISONS = (
+    "equal",
+    "not_equal",
+    "greater",
+    "greater_equal",
+    "less",
+    "less_equal",
+    "logical_and",
+    "logical_or",
+    "logical_xor",
+)
 
 
 class Compare(Op, serializable=True):
-    """out = 1 where `a (kind) b` else 0, as a float mask (no gradient)."""
+    """out (bool) = `a (kind) b` with broadcasting: a comparison, or a logical connective of the
+    operands' truth (nonzero, NaN included). No gradient."""
 
     broadcasts = True
 
@@ -56,8 +67,7 @@ class Compare(Op, serializable=True):
         self.name = self.kind = kind
 
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
-        dtype = float_dtype(result_dtype(dtypes))
-        return [(broadcast_shapes(shapes[0], shapes[1], self.name), dtype)]
+        return [(broadcast_shapes(shapes[0], shapes[1], self.name), "bool")]
 
     def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         getattr(k, self.name)(ins[0], ins[1], outs[0])
@@ -113,6 +123,11 @@ UNARY: dict[str, tuple[str, ...]] = {
     "abs": (),
     "clip": ("lo", "hi"),
     "sign": (),
+    "log1p": (),
+    "expm1": (),
+    "floor": (),
+    "ceil": (),
+    "round": (),  # half to even; ge.ops.round scales for its decimals
 }
 
 

@@ -1,5 +1,5 @@
-"""Reductions (sum, mean, max, min, prod; argmax, argmin), cumulative sums, softmax, and the
-backward ops that undo their shapes."""
+"""Reductions (sum, mean, max, min, prod; argmax, argmin), sorting along the last axis (sort,
+argsort, top_k), cumulative sums, softmax, and the backward ops that undo their shapes."""
 
 from __future__ import annotations
 
@@ -43,15 +43,18 @@ def _check_nonempty(opname: str, shape: Shape, axes: tuple[int, ...]) -> None:
         )
 
 
-def prod_dtype(dtype: str) -> str:
-    """Keras's prod: small integers (and bool) multiply in 32 bits."""
+def accumulator_dtype(dtype: str) -> str:
+    """Keras's sum and prod (JAX's rule): bool and small integers add and multiply in 32 bits,
+    so a sum of bools counts them."""
     if dtype in ("bool", "int8", "int16"):
         return "int32"
     return "uint32" if dtype in ("uint8", "uint16") else dtype
 
 
 class Reduce(Op, serializable=True):
-    """out = sum / mean / max / min / prod of x over `axes`."""
+    """out = sum / mean / max / min / prod of x over `axes`: a mean in x's float dtype (float32
+    for integers and bool), a sum or product of bool or small integers in 32 bits (as Keras and
+    JAX), max and min in x's dtype."""
 
     def __init__(self, kind: str, axes: tuple[int, ...], keepdims: bool) -> None:
         if kind not in REDUCTIONS:
@@ -64,8 +67,8 @@ class Reduce(Op, serializable=True):
         dtype = float_dtype(dtypes[0]) if self.name == "mean" else dtypes[0]
         if self.name in ("max", "min"):
             _check_nonempty(self.name, shapes[0], self.axes)
-        elif self.name == "prod":
-            dtype = prod_dtype(dtype)
+        elif self.name in ("sum", "prod"):
+            dtype = accumulator_dtype(dtype)
         return [(reduced_shape(shapes[0], self.axes, self.keepdims), dtype)]
 
     def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
@@ -164,6 +167,58 @@ class ArgReduce(Op, serializable=True):
         x = ins[0]
         view = _line_view(x.shape, None if self.axis is None else self.axis % x.ndim)
         getattr(k, f"{self.name}_forward")(x.reshape(view), outs[0].reshape(view[0], view[2]))
+
+
+class Sort(Op, serializable=True):
+    """(values, indices) of x's last axis in ascending order, or with `descending` its `k`
+    largest (None: all) first; indices are int32. Stable: equal elements keep their order
+    (-0 equals +0); NaN sorts above every number (last ascending, first descending), as PyTorch's
+    sort and topk."""
+
+    def __init__(self, k: int | None = None, descending: bool = False) -> None:
+        self.k = k
+        self.descending = descending
+        self.name = "sort" if k is None else "top_k"
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        shape = shapes[0]
+        if not shape:
+            raise ValueError(f"{self.name}: x must have rank >= 1, received a scalar")
+        n = shape[-1]
+        if self.k is not None and n is not None and self.k > n:
+            raise ValueError(
+                f"{self.name}: k={self.k} is larger than the last axis of x (shape "
+                f"{format_shape(shape)})"
+            )
+        out = tuple(shape[:-1]) + (n if self.k is None else self.k,)
+        return [(out, dtypes[0]), (out, "int32")]
+
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
+        x, (values, indices) = ins[0], outs
+        rows = int(np.prod(x.shape[:-1]))
+        k.sort_forward(
+            x.reshape(rows, x.shape[-1]),
+            self.descending,
+            values.reshape(rows, values.shape[-1]),
+            indices.reshape(rows, values.shape[-1]),
+        )
+
+
+class SortGrad(Op):
+    """dx for sorted values, from inputs (dy, indices, x) with x read for its shape only: dy
+    written back where each value came from (indices differ within a row), zeros elsewhere."""
+
+    name = "sort_grad"
+    shape_only = (2,)
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        return [(shapes[2], dtypes[0])]
+
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
+        dy, indices, dx = ins[0], ins[1], outs[0]
+        rows, n = int(np.prod(dx.shape[:-1])), dx.shape[-1]
+        kk = dy.shape[-1]
+        k.sort_backward(dy.reshape(rows, kk), indices.reshape(rows, kk), dx.reshape(rows, n))
 
 
 class Cumsum(Op, serializable=True):

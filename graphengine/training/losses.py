@@ -177,10 +177,8 @@ def poisson(y_true: Any, y_pred: Any) -> Any:
 def _hinge_labels(y_true: Any) -> Any:
     """2 y - 1 when every label of the batch is 0 or 1 (Keras converts {0, 1} to {-1, 1}),
     else the labels unchanged."""
-    binary = ops.maximum(ops.equal(y_true, 0.0), ops.equal(y_true, 1.0))
-    return ops.where(
-        ops.min(binary, initial=1.0), ops.subtract(ops.multiply(y_true, 2.0), 1.0), y_true
-    )
+    binary = ops.all(ops.logical_or(ops.equal(y_true, 0.0), ops.equal(y_true, 1.0)))
+    return ops.where(binary, ops.subtract(ops.multiply(y_true, 2.0), 1.0), y_true)
 
 
 def _hinge_margin(name: str, y_true: Any, y_pred: Any) -> Any:

@@ -168,3 +168,24 @@ def cumsum_forward(x, reverse, out):
         np.cumsum(x[:, ::-1], axis=1, out=out[:, ::-1], dtype=out.dtype)
     else:
         np.cumsum(x, axis=1, out=out, dtype=out.dtype)
+
+
+def sort_forward(x, descending, values, indices):
+    """values, indices (rows, k) = the first k of each row of x (rows, n) in ascending order, or
+    descending; stable (equal elements keep their order, -0 equals +0), NaN above every number.
+    Descending is a stable ascending sort of the reversed row, read backwards: NaN first and
+    ties in their order."""
+    n, k = x.shape[1], values.shape[1]
+    if descending:
+        order = (n - 1) - np.argsort(x[:, ::-1], axis=1, kind="stable")[:, ::-1]
+    else:
+        order = np.argsort(x, axis=1, kind="stable")
+    indices[...] = order[:, :k]
+    values[...] = np.take_along_axis(x, order[:, :k], axis=1)
+
+
+def sort_backward(dy, indices, dx):
+    """dx (rows, n) = dy (rows, k) put back at `indices` (distinct within a row), zeros elsewhere:
+    the gradient of sorted values."""
+    dx.fill(0)
+    np.put_along_axis(dx, indices.astype(np.intp), dy, axis=1)

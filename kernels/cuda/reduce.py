@@ -6,6 +6,7 @@ import math
 
 from numba import cuda, float64
 
+from kernels.cuda.elementwise import fill
 from kernels.cuda.launch import (
     THREADS,
     broadcast_strides,
@@ -28,6 +29,8 @@ __all__ = [
     "argmax_forward",
     "argmin_forward",
     "cumsum_forward",
+    "sort_forward",
+    "sort_backward",
     "broadcast_scaled",
     "sum_to",
     "max_backward",
@@ -206,6 +209,60 @@ def argmax_forward(x, out):
 def argmin_forward(x, out):
     """out (outer, inner) int = argmin over axis 1 of x (outer, n, inner), n >= 1."""
     elementwise(arg_best_kernel, x.shape[0] * x.shape[2])(x, True, out)
+
+
+@cuda.jit(device=True)
+def _sorts_before(a, i, b, j, descending):
+    """Whether a (at index i of its row) sorts before b (at j): NaN above every number, equal
+    elements in index order (a stable sort; -0 equals +0)."""
+    a_nan, b_nan = a != a, b != b
+    if a_nan or b_nan:
+        if a_nan and b_nan:
+            return i < j
+        return b_nan != descending
+    if a == b:
+        return i < j
+    return a > b if descending else a < b
+
+
+@cuda.jit(cache=True)
+def sort_kernel(x, descending, values, indices):
+    """One thread per element: its rank is the number of elements of its row sorting before it
+    (a strict total order, so ranks are a permutation); ranks below k are written."""
+    rows, n = x.shape
+    k = values.shape[1]
+    for t in range(cuda.grid(1), rows * n, cuda.gridsize(1)):
+        r, i = t // n, t % n
+        v = x[r, i]
+        rank = 0
+        for j in range(n):
+            if _sorts_before(x[r, j], j, v, i, descending):
+                rank += 1
+        if rank < k:
+            values[r, rank] = v
+            indices[r, rank] = i
+
+
+@cuda.jit(cache=True)
+def sort_backward_kernel(dy, indices, dx):
+    rows, k = dy.shape
+    for t in range(cuda.grid(1), rows * k, cuda.gridsize(1)):
+        r, j = t // k, t % k
+        dx[r, indices[r, j]] = dy[r, j]
+
+
+def sort_forward(x, descending, values, indices):
+    """values, indices (rows, k) = the first k of each row of x (rows, n) in ascending order, or
+    descending; stable, NaN above every number (as the CPU kernel). O(n) work per element, all
+    elements at once."""
+    elementwise(sort_kernel, x.shape[0] * x.shape[1])(x, descending, values, indices)
+
+
+def sort_backward(dy, indices, dx):
+    """dx (rows, n) = dy (rows, k) put back at `indices` (distinct within a row: no races), zeros
+    elsewhere."""
+    fill(0.0, dx)
+    elementwise(sort_backward_kernel, dy.size)(dy, indices, dx)
 
 
 @cuda.jit(cache=True)
