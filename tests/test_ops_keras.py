@@ -713,6 +713,47 @@ def test_in_a_lambda_layer_and_a_custom_loss_and_saved_config(tmp_path):
     np.testing.assert_array_equal(again(v), m(v))
 
 
+def test_the_metric_ops_in_a_saved_config_and_a_training_loss():
+    """The new ops named by a saved functional config and rebuilt from it; a loss built from them
+    trains (top_k and sort pass gradients, the rest are masks and counts)."""
+    a = ge.Input(shape=(5,))
+    ids = ge.Input(shape=(), dtype="int32")
+    values, indices = ops.top_k(a, 3)
+    kept = ops.logical_and(ops.isfinite(a), ops.logical_not(ops.less(a, -1.0)))
+    out = ops.concatenate(
+        [
+            values + ops.cast(indices, "float32"),
+            ops.where(ops.any(kept, axis=1, keepdims=True), ops.sort(a)[:, :2], 0.0),
+            ops.expand_dims(ops.cast(ops.in_top_k(ids, a, 2), "float32"), -1),
+            ops.floor(a[:, :1]) + ops.round(a[:, 1:2], 1) + ops.divide_no_nan(a[:, 2:3], a[:, 3:4]),
+            ops.log1p(ops.abs(a[:, :1])) + ops.expm1(a[:, 1:2]) + ops.full_like(a[:, :1], 0.5),
+            ops.cast(ops.count_nonzero(ops.argsort(a), axis=1)[:, None], "float32"),
+        ],
+        axis=-1,
+    )
+    model = ge.Model([a, ids], out)
+    again = ge.Model.from_config(json.loads(json.dumps(model.get_config())))
+    v = np.random.default_rng(2).standard_normal((4, 5)).astype("float32")
+    v[1, 3] = 0.0
+    t = np.array([0, 4, 2, 1], "int32")
+    np.testing.assert_array_equal(again([v, t]), model([v, t]))
+
+    def loss(y_true, y_pred):
+        top, _ = ops.top_k(y_pred, 2)
+        hit = ops.cast(ops.in_top_k(ops.argmax(y_true, axis=-1), y_pred, 1), "float32")
+        return ops.mean(ops.square(ops.sort(y_pred)[:, -1] - 1.0)) + ops.mean(top) * ops.mean(hit)
+
+    ge.utils.set_random_seed(0)
+    net = ge.Sequential([ge.layers.Dense(4, input_dim=3)])
+    net.compile(optimizer="sgd", loss=loss)
+    xs = np.random.default_rng(3).standard_normal((8, 3)).astype("float32")
+    ys = np.eye(4, dtype="float32")[np.arange(8) % 4]
+    before = [w.copy() for w in net.get_weights()]
+    net.fit(xs, ys, epochs=1, batch_size=4, verbose=0)
+    assert all(np.isfinite(w).all() for w in net.get_weights())
+    assert not np.allclose(before[0], net.get_weights()[0])
+
+
 # -- argument errors ----------------------------------------------------------------------------
 ERRORS = [
     (lambda: ops.zeros((None, 3)), ValueError, r"zeros: shape=\(None, 3\) has an unknown"),

@@ -225,7 +225,11 @@ def round(x: Any, decimals: int = 0) -> Any:  # noqa: A001 - keras.ops name
     """x rounded to `decimals` places, halves to even (as NumPy and PyTorch: x * 10**decimals
     rounded, then divided back; negative decimals round to tens, hundreds...). Integers stay
     integers; a zero gradient."""
-    decimals = check_int(decimals, "decimals", "round", minimum=-(2**31))
+    decimals = check_int(decimals, "decimals", "round", minimum=-308)
+    if decimals > 308:
+        raise ValueError(
+            f"round: decimals must be in [-308, 308] (10**decimals a float), received {decimals=}"
+        )
     dtype = _dtype(x) or np.asarray(x).dtype.name
     if np.dtype(dtype).kind in "biu":
         if decimals >= 0:
@@ -661,9 +665,10 @@ def argsort(x: Any, axis: int | None = -1) -> Any:
 
 
 def top_k(x: Any, k: int, sorted: bool = True) -> tuple[Any, Any]:  # noqa: A002 - Keras's name
-    """(values, int32 indices) of the k largest elements of x's last axis, largest first: ties
-    in index order, NaN above every number (as PyTorch's topk); `sorted=False` allows any order,
-    and this one is sorted too. The values' gradient goes back to where each came from."""
+    """(values, int32 indices) of the k largest elements of x's last axis, largest first: NaN
+    above every number (as PyTorch's topk), ties in index order (as TensorFlow's); `sorted=False`
+    allows any order, and this one is sorted too. The values' gradient goes back to where each
+    came from."""
     k = check_int(k, "k", "top_k")
     values, indices = _sorted("top_k", x, -1, k, True)
     return values, indices

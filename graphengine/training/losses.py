@@ -73,7 +73,7 @@ def _pair(name: str, y_true: Any, y_pred: Any, exact: bool = False) -> tuple[Any
 
 
 class MaskedValues(np.ndarray):
-    """Eager per-sample values carrying `mask` (1.0 for the entries that count), as Keras
+    """Eager per-sample values carrying `mask` (true for the entries that count), as Keras
     attaches a mask to a loss's output (ignore_class); views and results of it carry none."""
 
     mask: Any = None
