@@ -238,23 +238,37 @@ def steps(value: Any, name: str, owner: str) -> int | None:
 
 def check_class_ids(model: Any, i: int, target: np.ndarray) -> None:
     """When output i's loss or a metric takes integer class ids, every id in `target` must lie
-    in [0, classes): checked once per fit/evaluate/*_on_batch call, in one vectorized pass,
-    because the one-hot of a bad id (-1, classes, NaN, 2.5) is all zeros and its loss silently 0."""
+    in [0, classes): checked once per fit/evaluate/*_on_batch call (per batch for a dataset),
+    in one vectorized pass, because the one-hot of a bad id (-1, classes, NaN, 2.5) is all zeros
+    and its loss silently 0."""
+    loss = model._loss_fns[i]
+    users = _class_id_users(model, i, target.shape)
+    ignored = losses_module.ignored_class(loss) if loss is not None else None
+    if ignored is not None:  # ignore_class may lie outside the classes (-1, 255)
+        target = np.where(target == ignored, 0, target)
+    where = f"Model '{model.name}': target {i} ('{model.output_names[i]}')"
+    for classes, user in users.items():
+        common.check_class_ids(target, classes, where, user)
+
+
+def _class_id_users(model: Any, i: int, shape: tuple) -> dict:
+    """{classes: the name of what reads output i's targets as class ids}, for targets of this
+    rank and last size, found once per compile (a metric object is made to ask each metric)."""
+    key = (i, len(shape), shape[-1] if shape else None)
+    cache = model.__dict__.setdefault("_class_id_users", {})
+    if key in cache:
+        return cache[key]
     output, users = model.outputs[i], {}
     loss = model._loss_fns[i]
     axis = losses_module.class_axis(loss) if loss is not None else None
     if axis is not None:
         users.setdefault(output.shape[axis], loss.name)
-        ignored = losses_module.ignored_class(loss)
-        if ignored is not None:  # ignore_class may lie outside the classes (-1, 255)
-            target = np.where(target == ignored, 0, target)
-    for m in model._metric_ids[i]:
-        name = metrics_module.class_id_metric(m, target.shape, tuple(output.shape))
+    for m in model._metric_ids[i] + model._weighted_metric_ids[i]:
+        name = metrics_module.class_id_metric(m, shape, tuple(output.shape))
         if name is not None:
             users.setdefault(output.shape[-1], name)
-    where = f"Model '{model.name}': target {i} ('{model.output_names[i]}')"
-    for classes, user in users.items():
-        common.check_class_ids(target, classes, where, user)
+    cache[key] = users
+    return users
 
 
 def verbose(verbose: Any) -> int:

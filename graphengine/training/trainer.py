@@ -221,6 +221,7 @@ class Trainer:
             for spec, what in ((metrics, "metrics"), (weighted_metrics, "weighted_metrics"))
         )
         self._programs: dict[tuple, TrainingProgram] = {}
+        self._class_id_users: dict[tuple, dict] = {}  # see data.check_class_ids
         self._forget_plans()
         multi = len(self.outputs) > 1
         # float64 sums: a float64 model's loss comes back whole (gradient checks read it)
