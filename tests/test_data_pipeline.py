@@ -211,15 +211,27 @@ def test_fit_validation_calls_the_test_hooks_inside_the_epoch():
                      "epoch_end"]  # fmt: skip
 
 
-def test_a_batch_worker_error_reaches_the_caller():
-    class Broken(Batches):
-        def __getitem__(self, i):
-            if i == 2:
-                raise OSError("disk gone")
-            return super().__getitem__(i)
+class Broken(Picklable):
+    """Batch 3 cannot be read (module level, so worker processes can take it)."""
 
-    with pytest.raises(OSError, match="disk gone"):
-        make_model().fit(Broken(workers=2), epochs=1, shuffle=False, verbose=0)
+    def __getitem__(self, i):
+        if i == 3:
+            raise KeyError("batch 3 is gone")
+        return super().__getitem__(i)
+
+
+@pytest.mark.parametrize("processes", [False, True], ids=["threads", "processes"])
+def test_a_batch_worker_error_reaches_the_caller_at_its_turn(processes):
+    trained = []
+
+    class Count(ge.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            trained.append(batch)
+
+    data = Broken(workers=2, use_multiprocessing=processes)
+    with pytest.raises(KeyError, match="batch 3 is gone"):
+        make_model().fit(data, epochs=1, shuffle=False, verbose=0, callbacks=[Count()])
+    assert trained == [0, 1, 2]  # as Keras: the batches before it trained
 
 
 class SequenceLike:

@@ -254,7 +254,7 @@ def check_class_ids(model: Any, i: int, target: np.ndarray) -> None:
 def _class_id_users(model: Any, i: int, shape: tuple) -> dict:
     """{classes: the name of what reads output i's targets as class ids}, for targets of this
     rank and last size, found once per compile (a metric object is made to ask each metric)."""
-    key = (i, len(shape), shape[-1] if shape else None)
+    key = (i, len(shape), shape[-1] if shape else None, tuple(model.outputs[i].shape))
     cache = model.__dict__.setdefault("_class_id_users", {})
     if key in cache:
         return cache[key]

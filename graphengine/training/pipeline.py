@@ -132,10 +132,13 @@ class DatasetBatches:
             for run in itertools.islice(runs, dataset.workers):
                 pending.append(self._pool.submit(_get_items, dataset, run))
             while pending:
-                batches = pending.popleft().result()
+                items = pending.popleft().result()
                 for run in itertools.islice(runs, 1):
                     pending.append(self._pool.submit(_get_items, dataset, run))
-                yield from batches
+                for batch, error in items:
+                    if error is not None:
+                        raise error
+                    yield batch
         finally:  # an epoch cut short (steps_per_epoch, an error): drop what was read ahead
             for future in pending:
                 future.cancel()
@@ -152,9 +155,18 @@ class DatasetBatches:
             self._pool = None
 
 
-def _get_items(dataset: PyDataset, run: list[int]) -> list[Any]:
-    """The batches `run`, on a worker (a module-level function, so that it pickles)."""
-    return [dataset[i] for i in run]
+def _get_items(dataset: PyDataset, run: list[int]) -> list[tuple[Any, BaseException | None]]:
+    """The batches `run` as (batch, None), ending at the first that raises as (None, its
+    error), on a worker (a module-level function, so that it pickles): the error reaches the
+    caller at that batch's turn, after the batches before it trained."""
+    items: list[tuple[Any, BaseException | None]] = []
+    for i in run:
+        try:
+            items.append((dataset[i], None))
+        except Exception as error:
+            items.append((None, error))
+            break
+    return items
 
 
 class IteratorBatches:
