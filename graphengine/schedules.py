@@ -5,6 +5,7 @@ the arithmetic is in float64."""
 from __future__ import annotations
 
 import bisect
+import inspect
 import math
 import numbers
 from typing import Any, Sequence
@@ -19,7 +20,16 @@ class LearningRateSchedule:
         raise NotImplementedError(f"{type(self).__name__} must override __call__(self, step)")
 
     def get_config(self) -> dict[str, Any]:
-        raise NotImplementedError(f"{type(self).__name__} must override get_config()")
+        """Each `__init__` argument, read back from the attribute of its name (as every
+        built-in schedule keeps them); a schedule keeping its arguments otherwise overrides it."""
+        names = [n for n in inspect.signature(type(self).__init__).parameters if n != "self"]
+        missing = [n for n in names if not hasattr(self, n)]
+        if missing:
+            raise NotImplementedError(
+                f"{type(self).__name__} must override get_config() (no attribute {missing[0]!r} "
+                "holds that __init__ argument)"
+            )
+        return {n: getattr(self, n) for n in names}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> LearningRateSchedule:
@@ -45,72 +55,43 @@ def _not_negative(owner: str, name: str, value: Any) -> Any:
     return value
 
 
-class ExponentialDecay(LearningRateSchedule):
+class _TimeDecay(LearningRateSchedule):
+    """What ExponentialDecay and InverseTimeDecay are given: a rate decaying with
+    step / decay_steps (floored when `staircase`), named after the class by default."""
+
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        decay_steps: int,
+        decay_rate: float,
+        staircase: bool = False,
+        name: str | None = None,
+    ) -> None:
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = _positive(type(self).__name__, "decay_steps", decay_steps)
+        self.decay_rate = decay_rate
+        self.staircase = staircase
+        self.name = name or type(self).__name__
+
+    def _progress(self, step: int) -> float:
+        p = step / self.decay_steps
+        return math.floor(p) if self.staircase else p
+
+
+class ExponentialDecay(_TimeDecay):
     """lr = initial_learning_rate * decay_rate ^ (step / decay_steps), the exponent floored
     when `staircase`."""
 
-    def __init__(
-        self,
-        initial_learning_rate: float,
-        decay_steps: int,
-        decay_rate: float,
-        staircase: bool = False,
-        name: str = "ExponentialDecay",
-    ) -> None:
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = _positive("ExponentialDecay", "decay_steps", decay_steps)
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
-
     def __call__(self, step: int) -> float:
-        p = step / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return float(self.initial_learning_rate * self.decay_rate**p)
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-            "name": self.name,
-        }
+        return float(self.initial_learning_rate * self.decay_rate ** self._progress(step))
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_TimeDecay):
     """lr = initial_learning_rate / (1 + decay_rate * step / decay_steps), the quotient
     floored when `staircase`."""
 
-    def __init__(
-        self,
-        initial_learning_rate: float,
-        decay_steps: int,
-        decay_rate: float,
-        staircase: bool = False,
-        name: str = "InverseTimeDecay",
-    ) -> None:
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = _positive("InverseTimeDecay", "decay_steps", decay_steps)
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
-
     def __call__(self, step: int) -> float:
-        p = step / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return float(self.initial_learning_rate / (1.0 + self.decay_rate * p))
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-            "name": self.name,
-        }
+        return float(self.initial_learning_rate / (1.0 + self.decay_rate * self._progress(step)))
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -137,9 +118,6 @@ class PiecewiseConstantDecay(LearningRateSchedule):
 
     def __call__(self, step: int) -> float:
         return float(self.values[bisect.bisect_left(self.boundaries, step)])
-
-    def get_config(self) -> dict[str, Any]:
-        return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
 
 
 class PolynomialDecay(LearningRateSchedule):
@@ -172,16 +150,6 @@ class PolynomialDecay(LearningRateSchedule):
         p = step / decay_steps
         end = self.end_learning_rate
         return float((self.initial_learning_rate - end) * (1.0 - p) ** self.power + end)
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "end_learning_rate": self.end_learning_rate,
-            "power": self.power,
-            "cycle": self.cycle,
-            "name": self.name,
-        }
 
 
 def _cosine(fraction: float, alpha: float, scale: float = 1.0) -> float:
@@ -221,16 +189,6 @@ class CosineDecay(LearningRateSchedule):
         if step < warmup_steps:
             return float((target - initial) * (step / warmup_steps) + initial)
         return float(target * _cosine((step - warmup_steps) / decay_steps, self.alpha))
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "alpha": self.alpha,
-            "name": self.name,
-            "warmup_target": self.warmup_target,
-            "warmup_steps": self.warmup_steps,
-        }
 
 
 class CosineDecayRestarts(LearningRateSchedule):
@@ -278,16 +236,6 @@ class CosineDecayRestarts(LearningRateSchedule):
     def __call__(self, step: int) -> float:
         i, fraction = self._period(step)
         return float(self.initial_learning_rate * _cosine(fraction, self.alpha, self.m_mul**i))
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "first_decay_steps": self.first_decay_steps,
-            "t_mul": self.t_mul,
-            "m_mul": self.m_mul,
-            "alpha": self.alpha,
-            "name": self.name,
-        }
 
 
 def serialize(schedule: LearningRateSchedule) -> dict[str, Any]:

@@ -415,13 +415,11 @@ def test_backup_crash_between_keeping_and_writing_restores_the_previous(tmp_path
 
 
 # -- TensorBoard: reading event files ---------------------------------------------------------
-try:  # an optional dependency (graphengine[tensorboard]), part of graphengine[test]
-    from tensorboardX.crc32c import crc32c
-    from tensorboardX.proto.event_pb2 import Event
-    from tensorboardX.proto.graph_pb2 import GraphDef
-except ImportError:
-    crc32c = Event = GraphDef = None
-needs_tensorboardx = pytest.mark.skipif(Event is None, reason="tensorboardX is not installed")
+# tensorboardX is optional for users (graphengine[tensorboard]) but part of graphengine[test]:
+# the tests need it and fail without it
+from tensorboardX.crc32c import crc32c  # noqa: E402
+from tensorboardX.proto.event_pb2 import Event  # noqa: E402
+from tensorboardX.proto.graph_pb2 import GraphDef  # noqa: E402
 
 
 def masked_crc(data: bytes) -> int:
@@ -480,7 +478,6 @@ def test_tensorboard_requires_tensorboardx(monkeypatch):
         TensorBoard()
 
 
-@needs_tensorboardx
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
@@ -499,7 +496,6 @@ def test_tensorboard_bad_arguments_raise(tmp_path, kwargs, error, match):
         TensorBoard(tmp_path, **kwargs)
 
 
-@needs_tensorboardx
 def test_tensorboard_defaults_are_keras():
     tb = TensorBoard()
     assert (tb.log_dir, tb.histogram_freq, tb.write_graph, tb.write_images) == (
@@ -512,7 +508,6 @@ def test_tensorboard_defaults_are_keras():
     assert TensorBoard(update_freq="batch").update_freq == 1
 
 
-@needs_tensorboardx
 def test_tensorboard_epoch_scalars_equal_the_history(tmp_path):
     model = small_model()
     x, y = data()
@@ -531,7 +526,6 @@ def test_tensorboard_epoch_scalars_equal_the_history(tmp_path):
     assert not any(e.graph_def for e in train)
 
 
-@needs_tensorboardx
 def test_tensorboard_validation_writes_evaluation_vs_iterations(tmp_path):
     """fit's validation runs the on_test_* hooks (as Keras's evaluate inside fit does)."""
     model = small_model()
@@ -542,7 +536,6 @@ def test_tensorboard_validation_writes_evaluation_vs_iterations(tmp_path):
     assert steps == [BATCHES, 2 * BATCHES] and values == f32(history.history["val_loss"])
 
 
-@needs_tensorboardx
 def test_tensorboard_evaluate_writes_evaluation_scalars(tmp_path):
     model = small_model()
     fit(model, [])
@@ -553,7 +546,6 @@ def test_tensorboard_evaluate_writes_evaluation_scalars(tmp_path):
     assert not os.path.exists(tmp_path / "train")
 
 
-@needs_tensorboardx
 @pytest.mark.parametrize("update_freq, steps", [(2, [2, 4, 6]), ("batch", [1, 2, 3, 4, 5, 6])])
 def test_tensorboard_batch_scalars(tmp_path, update_freq, steps):
     batch_losses = []
@@ -571,7 +563,6 @@ def test_tensorboard_batch_scalars(tmp_path, update_freq, steps):
     assert steps_per_second[0] == [0, 1] and all(r > 0 for r in steps_per_second[1])
 
 
-@needs_tensorboardx
 def test_tensorboard_histograms_of_every_weight(tmp_path):
     model = small_model()
     fit(model, [TensorBoard(tmp_path, histogram_freq=2, write_graph=False)], epochs=3)
@@ -594,7 +585,6 @@ def test_tensorboard_histograms_of_every_weight(tmp_path):
         np.testing.assert_array_equal(histo.bucket_limit, edges[1:])
 
 
-@needs_tensorboardx
 def test_tensorboard_nonfinite_weight_warns_and_skips(tmp_path):
     model = small_model()
     tb = TensorBoard(tmp_path, histogram_freq=1, write_graph=False)
@@ -610,7 +600,6 @@ def test_tensorboard_nonfinite_weight_warns_and_skips(tmp_path):
     assert "hidden/bias/histogram" in summaries(train)
 
 
-@needs_tensorboardx
 def test_tensorboard_weight_images(tmp_path):
     model = small_model()
     tb = TensorBoard(tmp_path, histogram_freq=1, write_images=True, write_graph=False)
@@ -632,7 +621,6 @@ def graph_of(run_dir) -> GraphDef:
     return GraphDef.FromString(graphs[0])
 
 
-@needs_tensorboardx
 def test_tensorboard_graph_holds_every_layer(tmp_path):
     inner = ge.Sequential([L.Dense(4, input_shape=(4,), name="in_a"), L.Dense(4, name="in_b")])
     x = ge.Input(shape=(3,), name="x")
@@ -667,7 +655,6 @@ def test_tensorboard_graph_holds_every_layer(tmp_path):
     assert nodes["head"].attr["params"].i == 4 * 2 + 2
 
 
-@needs_tensorboardx
 def test_tensorboard_graph_names_outputs_and_ops(tmp_path):
     x = ge.Input(shape=(5, 3), name="seq")
     _, state_h, state_c = L.LSTM(4, return_state=True, name="lstm")(x)
@@ -685,7 +672,6 @@ def test_tensorboard_graph_names_outputs_and_ops(tmp_path):
     assert list(op.input) == ["cat"]
 
 
-@needs_tensorboardx
 def test_tensorboard_two_fits_write_two_files(tmp_path):
     model = small_model()
     tb = TensorBoard(tmp_path)
