@@ -463,7 +463,27 @@ class SGD(Optimizer):
         )
 
 
-class Adam(Optimizer):
+class _Moments(Optimizer):
+    """What the Adam family (Adam, Nadam, Adamax) is given: the moments' decay rates beta_1
+    and beta_2 in [0, 1) and epsilon >= 0."""
+
+    _config_keys: tuple[str, ...] = ("beta_1", "beta_2", "epsilon")
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule = _LR_0_001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon = _betas_and_epsilon(
+            type(self).__name__, beta_1, beta_2, epsilon
+        )
+
+
+class Adam(_Moments):
     """Adam (Kingma & Ba, 2014), optionally AMSGrad (Reddi et al., 2018)."""
 
     _config_keys = ("beta_1", "beta_2", "epsilon", "amsgrad")
@@ -477,10 +497,7 @@ class Adam(Optimizer):
         amsgrad: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(learning_rate, **kwargs)
-        self.beta_1, self.beta_2, self.epsilon = _betas_and_epsilon(
-            type(self).__name__, beta_1, beta_2, epsilon
-        )
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **kwargs)
         self.amsgrad = bool(amsgrad)
 
     def _build_slots(self) -> None:
@@ -575,25 +592,10 @@ class Adagrad(Optimizer):
         k.adagrad_update(self._weights[i], g, self._accumulators[i], lr, self.epsilon, decay)
 
 
-class Nadam(Optimizer):
+class Nadam(_Moments):
     """Nadam (Dozat, 2015): Adam with Nesterov momentum, on the momentum schedule
     u_t = beta_1 * (1 - 0.5 * 0.96^t) whose running product u_1...u_t is kept, as in Keras,
     in a variable of its own (`u_product`, after the slots)."""
-
-    _config_keys = ("beta_1", "beta_2", "epsilon")
-
-    def __init__(
-        self,
-        learning_rate: float | LearningRateSchedule = _LR_0_001,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        epsilon: float = 1e-7,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(learning_rate, **kwargs)
-        self.beta_1, self.beta_2, self.epsilon = _betas_and_epsilon(
-            type(self).__name__, beta_1, beta_2, epsilon
-        )
 
     def _build_slots(self) -> None:
         self._m, self._v = self._add_slots(["momentum", "velocity"])
@@ -616,24 +618,9 @@ class Nadam(Optimizer):
         )  # fmt: skip
 
 
-class Adamax(Optimizer):
+class Adamax(_Moments):
     """Adamax (Kingma & Ba, 2014, section 7.1): Adam with the infinity norm in place of the
     second moment."""
-
-    _config_keys = ("beta_1", "beta_2", "epsilon")
-
-    def __init__(
-        self,
-        learning_rate: float | LearningRateSchedule = _LR_0_001,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        epsilon: float = 1e-7,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(learning_rate, **kwargs)
-        self.beta_1, self.beta_2, self.epsilon = _betas_and_epsilon(
-            type(self).__name__, beta_1, beta_2, epsilon
-        )
 
     def _build_slots(self) -> None:
         self._m, self._u = self._add_slots(["momentum", "norm"])
