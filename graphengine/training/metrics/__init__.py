@@ -1,6 +1,9 @@
 """Keras 3's metrics, computed on the host from each batch's targets and predictions (NumPy
 arrays): the Metric base class and its variables, and the metric families, one module each."""
 
+# ruff: noqa: F401 (the lookup tables and helpers below are imported for the trainer, not
+# listed in __all__)
+
 from graphengine.training.losses import (
     binary_crossentropy,
     categorical_crossentropy,
@@ -80,21 +83,19 @@ from graphengine.training.metrics.regression import (
     cosine_similarity,
 )
 
+# the public names, as keras.metrics has them (ge.metrics re-exports this list); the rest
+# (lookup tables, apply_mask, check_name, ...) is for the trainer and imported by name
 __all__ = [
-    "ALL",
     "AUC",
     "Accuracy",
     "BinaryAccuracy",
     "BinaryCrossentropy",
-    "CLASSES",
-    "CLASS_ID_FUNCTIONS",
     "CategoricalAccuracy",
     "CategoricalCrossentropy",
     "CategoricalHinge",
     "CosineSimilarity",
     "F1Score",
     "FBetaScore",
-    "FUNCTIONS",
     "FalseNegatives",
     "FalsePositives",
     "Hinge",
@@ -107,7 +108,6 @@ __all__ = [
     "MeanSquaredError",
     "MeanSquaredLogarithmicError",
     "Metric",
-    "MetricVariable",
     "Poisson",
     "Precision",
     "Recall",
@@ -120,21 +120,13 @@ __all__ = [
     "TopKCategoricalAccuracy",
     "TrueNegatives",
     "TruePositives",
-    "accuracy",
-    "accuracy_for",
-    "apply_mask",
     "binary_accuracy",
     "binary_crossentropy",
     "categorical_accuracy",
     "categorical_crossentropy",
     "categorical_hinge",
-    "check_name",
-    "class_id_metric",
-    "confusion_counts",
-    "cosine_similarity",
     "get",
     "hinge",
-    "in_top_k",
     "kl_divergence",
     "log_cosh",
     "mean_absolute_error",
@@ -142,7 +134,6 @@ __all__ = [
     "mean_squared_error",
     "mean_squared_logarithmic_error",
     "poisson",
-    "reduce_to_samplewise",
     "sparse_categorical_accuracy",
     "sparse_categorical_crossentropy",
     "sparse_top_k_categorical_accuracy",
