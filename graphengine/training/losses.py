@@ -407,11 +407,6 @@ def _aligned(values: Any, weight: Any, what: str, name: str) -> tuple[Any, Any]:
     return values, weight
 
 
-def _divide_no_nan(a: Any, b: Any) -> Any:
-    zero = ops.equal(b, 0.0)
-    return ops.where(zero, 0.0, ops.divide(a, ops.where(zero, 1.0, b)))
-
-
 def reduce_weighted_values(
     values: Any,
     sample_weight: Any = None,
@@ -441,7 +436,7 @@ def reduce_weighted_values(
     if reduction == "sum":
         return ops.sum(values)
     if reduction == "mean_with_sample_weight" and weight is not None:
-        return _divide_no_nan(ops.sum(values), ops.sum(weight))
+        return ops.divide_no_nan(ops.sum(values), ops.sum(weight))
     return ops.mean(values)
 
 

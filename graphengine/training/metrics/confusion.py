@@ -248,11 +248,8 @@ class FalseNegatives(_ConditionCount):
     _conditions = ("fn",)
 
 
-class Precision(_ThresholdMetric):
-    """tp / (tp + fp) at each threshold (0.5 by default; with top_k, the k best scores of each
-    row are the positives), optionally for one class_id of several."""
-
-    _conditions = ("tp", "fp")
+class _Rate(_ThresholdMetric):
+    """What Precision and Recall are given: thresholds (0.5 by default), top_k, class_id."""
 
     def __init__(
         self,
@@ -264,27 +261,23 @@ class Precision(_ThresholdMetric):
     ) -> None:
         super().__init__(name=name, dtype=dtype)
         self._setup(thresholds, top_k, class_id)
+
+
+class Precision(_Rate):
+    """tp / (tp + fp) at each threshold (0.5 by default; with top_k, the k best scores of each
+    row are the positives), optionally for one class_id of several."""
+
+    _conditions = ("tp", "fp")
 
     def result(self) -> Any:
         tp = self.true_positives.value
         return self._per_threshold(divide_no_nan(tp, tp + self.false_positives.value))
 
 
-class Recall(_ThresholdMetric):
+class Recall(_Rate):
     """tp / (tp + fn) at each threshold (0.5 by default), with Precision's top_k and class_id."""
 
     _conditions = ("tp", "fn")
-
-    def __init__(
-        self,
-        thresholds: Any = None,
-        top_k: int | None = None,
-        class_id: int | None = None,
-        name: str | None = None,
-        dtype: Any = None,
-    ) -> None:
-        super().__init__(name=name, dtype=dtype)
-        self._setup(thresholds, top_k, class_id)
 
     def result(self) -> Any:
         tp = self.true_positives.value
