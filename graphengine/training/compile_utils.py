@@ -73,15 +73,10 @@ class CompileMetrics:
     ) -> None:
         """Updates every output's metrics; `sample_weight` one array for all outputs or one per
         output (None entries for none), `masks` one per output (or None)."""
-        ys, preds = _per_output(y_true), _per_output(y_pred)
         n = len(self.output_names)
-        if len(ys) != n or len(preds) != n:
-            raise ValueError(
-                f"compile_metrics.update_state: the model has {n} outputs, received "
-                f"{len(ys)} targets and {len(preds)} predictions"
-            )
-        sws = _per_output(sample_weight) if isinstance(sample_weight, (list, tuple)) else None
-        sws = sws if sws is not None else [sample_weight] * n
+        ys, preds, sws = per_output(
+            "compile_metrics.update_state", n, y_true, y_pred, sample_weight
+        )
         masks = list(masks) if masks is not None else [None] * n
         if self.metrics is None:
             self.build([np.shape(y) for y in ys], [np.shape(p) for p in preds])
@@ -106,8 +101,20 @@ def _with_mask(metric: Any, sample_weight: Any, mask: Any) -> Any:
     return metrics_module.apply_mask(sample_weight, mask)
 
 
-def _per_output(values: Any) -> list:
-    return list(values) if isinstance(values, (list, tuple)) else [values]
+def per_output(
+    owner: str, n: int, y_true: Any, y_pred: Any, sample_weight: Any
+) -> tuple[list, list, list]:
+    """(targets, predictions, sample weights), one of each per output of a model with n: the
+    targets and predictions flattened (ValueError naming `owner` when they are not n), the
+    sample weights one per output when a list of n is given, else the one given for all."""
+    ys, preds = flatten(y_true), flatten(y_pred)
+    if len(ys) != n or len(preds) != n:
+        raise ValueError(
+            f"{owner}: the model has {n} outputs, received {len(ys)} targets and "
+            f"{len(preds)} predictions"
+        )
+    per = isinstance(sample_weight, (list, tuple)) and n > 1
+    return ys, preds, list(sample_weight) if per else [sample_weight] * n
 
 
 # -- sample weights ------------------------------------------------------------------------------

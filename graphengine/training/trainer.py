@@ -274,17 +274,8 @@ class Trainer:
         number (with the model's current penalties)."""
         self._require_compiled("compute_loss")
         self._require_graph()
-        ys, preds = flatten(y), flatten(y_pred)
-        n = len(self.outputs)
-        if len(preds) != n or len(ys) != n:
-            raise ValueError(
-                f"Model '{self.name}'.compute_loss: the model has {n} outputs, "
-                f"received {len(ys)} targets and {len(preds)} predictions"
-            )
-        sws = (
-            list(sample_weight)
-            if isinstance(sample_weight, (list, tuple)) and n > 1
-            else [sample_weight] * n
+        ys, preds, sws = compile_utils.per_output(
+            f"Model '{self.name}'.compute_loss", len(self.outputs), y, y_pred, sample_weight
         )
         if not any(isinstance(p, SymbolicTensor) for p in preds):
             preds = [np.asarray(p) for p in preds]
@@ -551,7 +542,7 @@ class Trainer:
             self._compile_metrics.update_state(
                 [y[idx] if y is not None and w else None for y, w in zip(ys, wanted)],
                 [host(results[n_losses + i]) if w else None for i, w in enumerate(wanted)],
-                [s[idx] if s is not None else None for s in sws],
+                _one_or_all([s[idx] if s is not None else None for s in sws]),
                 [host(m) if m is not None and w else None for m, w in zip(masks, wanted)],
             )
 
@@ -1099,6 +1090,12 @@ def join_batches(outs: list) -> Any:
     first = outs[0]
     joined = [np.concatenate([np.asarray(a) for a in parts]) for parts in zip(*map(flatten, outs))]
     return pack_like(first, joined)
+
+
+def _one_or_all(per_output: list) -> Any:
+    """A list of one entry per output as compile_utils.per_output reads it: the entry itself
+    for a single output."""
+    return per_output[0] if len(per_output) == 1 else per_output
 
 
 def _logs_result(logs: dict[str, float], return_dict: bool) -> Any:
