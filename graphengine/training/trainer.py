@@ -101,14 +101,15 @@ def _output_loss(
             return loss(y_true, y_pred)
         return loss(y_true, y_pred, sample_weight=sample_weight)
     except ValueError as e:
-        if sample_weight is not None and "sample_weight" in str(e):
-            raise ValueError(
-                f"Model '{model.name}', output '{model.output_names[i]}': {e}"
-            ) from None
+        weights = (
+            ""
+            if sample_weight is None
+            else f", its sample weights {format_shape(sample_weight.shape)}"
+        )
         raise ValueError(
             f"Model '{model.name}': the targets for output '{model.output_names[i]}' have "
             f"shape {format_shape(y_true.shape)} but the output has shape "
-            f"{format_shape(y_pred.shape)}; loss '{loss.name}' cannot compare them ({e})"
+            f"{format_shape(y_pred.shape)}{weights}; loss '{loss.name}' cannot compare them ({e})"
         ) from None
 
 
