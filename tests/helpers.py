@@ -182,8 +182,10 @@ def parse_dot(text: str) -> dict:
 
 
 # -- Keras 3 reference numbers ---------------------------------------------------------------------
-def keras_cases(layers):
-    with open(os.path.join(REF_DIR, "conv.json")) as f:
+def keras_cases(layers, name="conv"):
+    """The cases of tests/keras_reference/<name>.json (one input, conv.json's format) whose layer
+    is one of `layers`."""
+    with open(os.path.join(REF_DIR, f"{name}.json")) as f:
         return [c for c in json.load(f) if c["layer"] in layers]
 
 

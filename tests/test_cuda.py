@@ -14,13 +14,15 @@ import graphengine as ge
 from graphengine.runtime import devices
 
 ROOT = Path(__file__).resolve().parent.parent
+# the parity tests of every kernel family: tests/cuda_parity.py and one cuda_parity_<family>.py
+# per family added since
+PARITY_FILES = sorted(str(p) for p in (ROOT / "tests").glob("cuda_parity*.py"))
 
 
 def test_cuda_kernels_match_cpu_in_the_simulator():
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONPATH=str(ROOT))
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", str(ROOT / "tests" / "cuda_parity.py"),
-         "-p", "no:cacheprovider"],  # fmt: skip
+        [sys.executable, "-m", "pytest", *PARITY_FILES, "-p", "no:cacheprovider"],
         cwd=ROOT,
         env=env,
         capture_output=True,
