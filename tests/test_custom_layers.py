@@ -146,3 +146,42 @@ def test_a_frozen_model_trains_with_keras_warning_and_returns_the_loss():
     np.testing.assert_allclose(history.history["loss"], [case["loss"]] * 2, rtol=1e-6)
     for ours, theirs in zip(model.get_weights(), case["weights_after"]):
         np.testing.assert_array_equal(ours, np.array(theirs, "float32"))
+
+
+def test_layers_held_in_attributes_train_and_save(tmp_path):
+    """Sublayers assigned in __init__ (alone or in a list) are tracked as Keras tracks them:
+    their weights are the layer's, so fit updates them and save/load keeps them. Untracked, a
+    model trained every weight but these, silently."""
+
+    @ge.utils.register_serializable()
+    class TwoDense(ge.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.first = ge.layers.Dense(3, activation="tanh")
+            self.rest = [ge.layers.Dense(1)]
+
+        def call(self, x):
+            return self.rest[0](self.first(x))
+
+    x = ge.Input((4,))
+    model = ge.Model(x, TwoDense()(x))
+    assert len(model.trainable_weights) == 4
+    before = [w.copy() for w in model.get_weights()]
+    model.compile(optimizer="sgd", loss="mse")
+    data = np.random.default_rng(0).standard_normal((8, 4)).astype("float32")
+    model.fit(data, data[:, :1], epochs=1, verbose=0)
+    assert all(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    model.save(tmp_path / "m.keras")
+    loaded = ge.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(loaded.predict(data, verbose=0), model.predict(data, verbose=0))
+
+
+def test_a_sublayer_before_super_init_raises():
+    class Early(ge.layers.Layer):
+        def __init__(self):
+            self.dense = ge.layers.Dense(2)
+            super().__init__()
+
+    with pytest.raises(RuntimeError, match=r"Early: a layer was assigned to self.dense before "
+                       r"super\(\).__init__\(\) ran"):  # fmt: skip
+        Early()

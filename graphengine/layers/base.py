@@ -125,6 +125,15 @@ class SymbolicTraining:
 TRACING = SymbolicTraining()
 
 
+def _nested_values(value: Any) -> list:
+    """`value` itself, or the items of a list, tuple or dict (one level: how layers are kept)."""
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if isinstance(value, dict):
+        return list(value.values())
+    return [value]
+
+
 class Layer:
     """A callable unit with weights. Calling it on SymbolicTensors records a layer call in the
     graph; calling it on arrays runs it now and returns arrays."""
@@ -164,6 +173,19 @@ class Layer:
             input_shape = (input_dim,)
         self._input_shape_arg = tuple(input_shape) if input_shape is not None else None
         self._batch_size_arg = batch_size
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        """Layers assigned to attributes (alone, or in a list, tuple or dict) are tracked as
+        Keras tracks them: their weights count among this layer's, so they train and save."""
+        found = [v for v in _nested_values(value) if isinstance(v, Layer) and v is not self]
+        if found and key != "_layers":
+            if "_layers" not in self.__dict__:
+                raise RuntimeError(
+                    f"{type(self).__name__}: a layer was assigned to self.{key} before "
+                    "super().__init__() ran; call super().__init__() first in __init__"
+                )
+            self._layers.extend(v for v in found if all(v is not t for t in self._layers))
+        super().__setattr__(key, value)
 
     # -- weights -------------------------------------------------------------------------------
     def add_weight(
