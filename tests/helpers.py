@@ -196,10 +196,11 @@ def check_keras_case(case, arrays, rtol=1e-4, atol=1e-5):
     layer = getattr(L, case["layer"])(**case["kwargs"])
     model = ge.Model(x, layer(x))
     layer.set_weights([ref(f"w{j}") for j in range(case["n_weights"])])
-    y = model(ref("x"))
+    training = case.get("training", False)  # a random layer with a fixed (degenerate) draw
+    y = model(ref("x"), training=training)
     assert y.dtype == np.float32
     np.testing.assert_allclose(y, ref("y"), rtol=rtol, atol=atol, err_msg=f"{case['id']}: y")
-    dx, dw = model.vjp(ref("x"), ref("dy"))
+    dx, dw = model.vjp(ref("x"), ref("dy"), training=training)
     np.testing.assert_allclose(dx[0], ref("dx"), rtol=rtol, atol=atol, err_msg="dx")
     assert len(dw) == case["n_weights"]
     for j, g in enumerate(dw):  # kernel, then bias

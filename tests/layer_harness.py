@@ -48,7 +48,8 @@ def _build(
 
 
 def _call(f: Callable, xs: list[np.ndarray], multi: bool) -> list[np.ndarray]:
-    return [np.asarray(o) for o in _as_list(f(xs if multi else xs[0]))]
+    """Inference (a bare eager call of a random augmentation layer trains, as in Keras)."""
+    return [np.asarray(o) for o in _as_list(f(xs if multi else xs[0], training=False))]
 
 
 def _close(
