@@ -1,4 +1,5 @@
-"""Convolution layers, channels-last: Conv1D, Conv2D, Conv1DTranspose, Conv2DTranspose.
+"""Convolution layers, channels-last: Conv1D, Conv2D, Conv3D, Conv1DTranspose, Conv2DTranspose,
+Conv3DTranspose.
 
 As Keras's base_conv, one base class does the work and each layer only says its rank. Weights
 (Keras layouts): Conv kernel (*kernel_size, in / groups, filters), Conv*Transpose kernel
@@ -56,7 +57,7 @@ def check_data_format(layer: Layer, data_format: Any) -> str:
     if data_format not in (None, "channels_last"):
         raise ValueError(
             f"{type(layer).__name__} '{layer.name}': only data_format='channels_last' "
-            f"(NWC, NHWC) is supported, got {data_format!r}"
+            f"(NWC, NHWC, NDHWC) is supported, got {data_format!r}"
         )
     return "channels_last"
 
@@ -215,6 +216,12 @@ class Conv2D(BaseConv):
     rank = 2
 
 
+class Conv3D(BaseConv):
+    """3-D convolution over (batch, depth, height, width, channels)."""
+
+    rank = 3
+
+
 class BaseConvTranspose(BaseConv):
     """Transposed convolution (the adjoint of a convolution, "deconvolution"), sized as Keras:
     "same" gives input * strides, "valid" (input - 1) * strides + max(extent, strides), and
@@ -302,7 +309,36 @@ class Conv2DTranspose(BaseConvTranspose):
     rank = 2
 
 
+class Conv3DTranspose(BaseConvTranspose):
+    """3-D transposed convolution over (batch, depth, height, width, channels)."""
+
+    rank = 3
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int | Sequence[int],
+        strides: int | Sequence[int] = 1,
+        padding: str = "valid",
+        data_format: str | None = None,
+        output_padding: int | Sequence[int] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # Keras's Conv3DTranspose alone takes data_format before output_padding
+        super().__init__(
+            filters,
+            kernel_size,
+            strides,
+            padding,
+            output_padding=output_padding,
+            data_format=data_format,
+            **kwargs,
+        )
+
+
 Convolution1D = Conv1D
 Convolution2D = Conv2D
+Convolution3D = Conv3D
 Convolution1DTranspose = Conv1DTranspose
 Convolution2DTranspose = Conv2DTranspose
+Convolution3DTranspose = Conv3DTranspose

@@ -1,5 +1,6 @@
-"""Pooling layers, channels-last: MaxPooling1D/2D, AveragePooling1D/2D, GlobalMaxPooling1D/2D,
-GlobalAveragePooling1D/2D, and Keras's aliases (MaxPool2D, AvgPool2D, GlobalAvgPool2D, ...).
+"""Pooling layers, channels-last: MaxPooling1D/2D/3D, AveragePooling1D/2D/3D,
+GlobalMaxPooling1D/2D/3D, GlobalAveragePooling1D/2D/3D, and Keras's aliases (MaxPool2D, AvgPool3D,
+GlobalAvgPool2D, ...).
 
 One base class per family does the work; each layer only says its rank and mode.
 """
@@ -7,6 +8,8 @@ One base class per family does the work; each layer only says its rank and mode.
 from __future__ import annotations
 
 from typing import Any, Sequence
+
+import numpy as np
 
 from graphengine import ops
 from graphengine.layers.base import InputSpec, Layer
@@ -83,6 +86,12 @@ class MaxPooling2D(BasePooling):
     rank, mode = 2, "max"
 
 
+class MaxPooling3D(BasePooling):
+    """Max over windows of (batch, depth, height, width, channels)."""
+
+    rank, mode = 3, "max"
+
+
 class AveragePooling1D(BasePooling):
     """Mean over windows of the steps axis of (batch, steps, channels)."""
 
@@ -93,6 +102,12 @@ class AveragePooling2D(BasePooling):
     """Mean over windows of (batch, height, width, channels)."""
 
     rank, mode = 2, "average"
+
+
+class AveragePooling3D(BasePooling):
+    """Mean over windows of (batch, depth, height, width, channels)."""
+
+    rank, mode = 3, "average"
 
 
 class BaseGlobalPooling(Layer):
@@ -129,6 +144,10 @@ class GlobalMaxPooling2D(BaseGlobalPooling):
     rank, mode = 2, "max"
 
 
+class GlobalMaxPooling3D(BaseGlobalPooling):
+    rank, mode = 3, "max"
+
+
 class GlobalAveragePooling1D(BaseGlobalPooling):
     """Mean over the steps axis; with a mask (1.0 = keep, e.g. from Embedding(mask_zero=True))
     the mean of the kept steps only, as Keras. The mask stops here."""
@@ -139,7 +158,9 @@ class GlobalAveragePooling1D(BaseGlobalPooling):
         if mask is None:
             return super().call(inputs)
         keep = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)  # (N, T, 1)
-        total = ops.sum(ops.multiply(inputs, keep), axis=1, keepdims=self.keepdims)
+        # a selection, as Keras: a NaN or infinity in a masked step never reaches the mean
+        kept = ops.where(keep, inputs, np.zeros((), np.dtype(inputs.dtype)))
+        total = ops.sum(kept, axis=1, keepdims=self.keepdims)
         return ops.divide(total, ops.sum(keep, axis=1, keepdims=self.keepdims))
 
 
@@ -147,11 +168,19 @@ class GlobalAveragePooling2D(BaseGlobalPooling):
     rank, mode = 2, "average"
 
 
+class GlobalAveragePooling3D(BaseGlobalPooling):
+    rank, mode = 3, "average"
+
+
 MaxPool1D = MaxPooling1D
 MaxPool2D = MaxPooling2D
+MaxPool3D = MaxPooling3D
 AvgPool1D = AveragePooling1D
 AvgPool2D = AveragePooling2D
+AvgPool3D = AveragePooling3D
 GlobalMaxPool1D = GlobalMaxPooling1D
 GlobalMaxPool2D = GlobalMaxPooling2D
+GlobalMaxPool3D = GlobalMaxPooling3D
 GlobalAvgPool1D = GlobalAveragePooling1D
 GlobalAvgPool2D = GlobalAveragePooling2D
+GlobalAvgPool3D = GlobalAveragePooling3D

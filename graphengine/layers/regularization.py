@@ -1,4 +1,4 @@
-"""Regularization layers: Dropout, SpatialDropout1D/2D, AlphaDropout, GaussianDropout,
+"""Regularization layers: Dropout, SpatialDropout1D/2D/3D, AlphaDropout, GaussianDropout,
 GaussianNoise. Identity at inference; in training a random mask drawn from the layer's own
 generator when it has a `seed` (the same seed, the same masks), else from the running plan's."""
 
@@ -115,8 +115,11 @@ class SpatialDropout1D(_RandomLayer):
         return (None, 1, None)
 
 
-class SpatialDropout2D(_RandomLayer):
-    """Dropout of whole feature maps of (N, H, W, C) inputs (channels_first: (N, C, H, W))."""
+class _SpatialDropout(_RandomLayer):
+    """Dropout of whole feature maps of (N, *spatial, C) inputs (channels_first: (N, C,
+    *spatial)): one draw per sample and channel. Subclasses set `rank`, the spatial axes."""
+
+    rank = 2
 
     def __init__(
         self,
@@ -125,23 +128,40 @@ class SpatialDropout2D(_RandomLayer):
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
-        kwargs["name"] = kwargs.get("name") or common.unique_name("spatial_dropout2d")
+        # Keras spells the default names "spatial_dropout2d" / "..3d" (not snake_case's "..2_d")
+        kwargs["name"] = kwargs.get("name") or common.unique_name(f"spatial_dropout{self.rank}d")
         super().__init__(seed, **kwargs)
         self.rate = self._check_rate("rate", rate)
         fmt = "channels_last" if data_format is None else str(data_format).lower()
         if fmt not in ("channels_last", "channels_first"):
             raise ValueError(
-                f"SpatialDropout2D '{self.name}': data_format must be 'channels_last' or "
+                f"{type(self).__name__} '{self.name}': data_format must be 'channels_last' or "
                 f"'channels_first', got {data_format!r}"
             )
         self.data_format = fmt
-        self.input_spec = InputSpec(ndim=4)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def _noise_shape(self) -> tuple | None:
-        return (None, 1, 1, None) if self.data_format == "channels_last" else (None, None, 1, 1)
+        ones = (1,) * self.rank
+        if self.data_format == "channels_last":
+            return (None, *ones, None)
+        return (None, None, *ones)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "data_format": self.data_format}
+
+
+class SpatialDropout2D(_SpatialDropout):
+    """Dropout of whole feature maps of (N, H, W, C) inputs (channels_first: (N, C, H, W))."""
+
+    rank = 2
+
+
+class SpatialDropout3D(_SpatialDropout):
+    """Dropout of whole feature volumes of (N, D, H, W, C) inputs (channels_first:
+    (N, C, D, H, W))."""
+
+    rank = 3
 
 
 class AlphaDropout(Dropout):

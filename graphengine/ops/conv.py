@@ -1,14 +1,15 @@
-"""Convolution primitives, channels-last, rank 1 (NWC) or 2 (NHWC): `Conv` and `ConvTranspose`
-with bias and activation fused in (the bias pass and its backward ops are ops/bias.py's), and
-the backward ops their gradient rules build.
+"""Convolution primitives, channels-last, rank 1 (NWC), 2 (NHWC) or 3 (NDHWC): `Conv` and
+`ConvTranspose` with bias and activation fused in (the bias pass and its backward ops are
+ops/bias.py's), and the backward ops their gradient rules build.
 
-Every op runs the rank-2 kernels; a rank-1 op views (N, W, C) as (N, 1, W, C). The im2col columns
-are a second output of the op that makes them, not a cache on the op: the plan then owns that
-memory like any tensor (allocated once per plan, on the plan's device, never per step), the
-weight gradient reads the forward pass's columns instead of recomputing them, and once that read
-is done the buffer goes back to the pool, where the same-sized scratch of the input gradient
-picks it up. The price is holding the columns from the forward to the backward pass
-(KH*KW times the input's size); an inference plan drops them at once.
+Every op runs the rank-3 kernels; a rank-2 op views (N, H, W, C) as (N, 1, H, W, C) and a rank-1
+op (N, W, C) as (N, 1, 1, W, C). The im2col columns are a second output of the op that makes them,
+not a cache on the op: the plan then owns that memory like any tensor (allocated once per plan,
+on the plan's device, never per step), the weight gradient reads the forward pass's columns
+instead of recomputing them, and once that read is done the buffer goes back to the pool, where
+the same-sized scratch of the input gradient picks it up. The price is holding the columns from
+the forward to the backward pass (KD*KH*KW times the input's size); an inference plan drops them
+at once. `as_2d` and `pair` serve the rank-2 kernels of other families (depthwise_conv.py).
 """
 
 from __future__ import annotations
@@ -58,9 +59,23 @@ def conv_transpose_axis(
     return out, extent - 1 - before
 
 
+SPATIAL = {1: "width", 2: "height, width", 3: "depth, height, width"}
+
+
+def as_3d(shape: tuple, rank: int, axis: int = 1) -> tuple:
+    """A rank-1 or rank-2 shape (N, *spatial, C) or kernel (*k, C, F) with unit axes inserted at
+    `axis` up to three spatial axes, for the rank-3 kernels; rank-3 shapes pass through."""
+    return shape[:axis] + (1,) * (3 - rank) + shape[axis:]
+
+
+def triple(values: tuple, rank: int, fill: int) -> tuple:
+    """Per-axis values of a rank-1 or rank-2 op as a (d, h, w) triple, `fill` in front."""
+    return (fill,) * (3 - rank) + tuple(values)
+
+
 def as_2d(shape: tuple, rank: int, axis: int = 1) -> tuple:
-    """A rank-1 shape (N, W, C) or kernel (K, C, F) with a unit axis inserted for the rank-2
-    kernels; rank-2 shapes pass through."""
+    """A rank-1 shape (N, W, C) or kernel (K, C, F) with a unit axis inserted, as the rank-2
+    kernels (conv2d_*, *_pool2d_*) take it; rank-2 shapes pass through."""
     return shape if rank == 2 else shape[:axis] + (1,) + shape[axis:]
 
 
@@ -103,9 +118,9 @@ class ConvBase(Op):
         n = self.rank + 2
         if len(x) != n or len(w) != n:
             raise ValueError(
-                f"{self.name}: expected an input of rank {n} (batch, "
-                f"{'width' if self.rank == 1 else 'height, width'}, channels) and a kernel of "
-                f"rank {n}, got input shape {format_shape(x)} and kernel shape {format_shape(w)}"
+                f"{self.name}: expected an input of rank {n} (batch, {SPATIAL[self.rank]}, "
+                f"channels) and a kernel of rank {n}, got input shape {format_shape(x)} and "
+                f"kernel shape {format_shape(w)}"
             )
         need = w[channels_axis] * (self.groups if not self.transposed else 1)
         if x[-1] is not None and x[-1] != need:
@@ -120,7 +135,7 @@ class ConvBase(Op):
         return x, w
 
     def geometry(self, x_shape: tuple, w_shape: tuple) -> tuple[tuple, tuple, tuple, tuple]:
-        """Concrete (output spatial shape, and strides, dilation, pads as rank-2 pairs)."""
+        """Concrete (output spatial shape, and strides, dilation, pads as (d, h, w) triples)."""
         return _geometry(
             type(self).__name__,
             self.rank,
@@ -154,8 +169,8 @@ def _geometry(
         else:
             axes.append(conv_axis(spatial[i], kernel[i], strides[i], dilation[i], padding))
     out = tuple(a[0] for a in axes)
-    pads = pair(tuple(a[1] for a in axes), rank, 0)
-    return out, pair(strides, rank, 1), pair(dilation, rank, 1), pads
+    pads = triple(tuple(a[1] for a in axes), rank, 0)
+    return out, triple(strides, rank, 1), triple(dilation, rank, 1), pads
 
 
 class Conv(ConvBase):
@@ -196,16 +211,16 @@ class Conv(ConvBase):
         _, strides, dilation, pads = self.geometry(x.shape, w.shape)
         y = outs[0]
         cols = outs[1].reshape(self.groups, -1, outs[1].shape[-1]) if len(outs) > 1 else None
-        k.conv2d_forward(
-            x.reshape(as_2d(x.shape, self.rank)),
-            w.reshape(as_2d(w.shape, self.rank, 0)),
+        k.conv3d_forward(
+            x.reshape(as_3d(x.shape, self.rank)),
+            w.reshape(as_3d(w.shape, self.rank, 0)),
             ins[2] if self.use_bias else None,
             self.activation,
             strides,
             dilation,
             pads,
             cols,
-            y.reshape(as_2d(y.shape, self.rank)),
+            y.reshape(as_3d(y.shape, self.rank)),
         )
 
 
@@ -251,16 +266,16 @@ class ConvTranspose(ConvBase):
         x, w, y = ins[0], ins[1], outs[0]
         _, strides, dilation, pads = self.geometry(x.shape, w.shape)
         cols = outs[1].reshape(1, -1, outs[1].shape[-1]) if len(outs) > 1 else None
-        k.conv2d_backward_input(
-            x.reshape(as_2d(x.shape, self.rank)),
-            w.reshape(as_2d(w.shape, self.rank, 0)),
+        k.conv3d_backward_input(
+            x.reshape(as_3d(x.shape, self.rank)),
+            w.reshape(as_3d(w.shape, self.rank, 0)),
             ins[2] if self.use_bias else None,
             self.activation,
             strides,
             dilation,
             pads,
             cols,
-            y.reshape(as_2d(y.shape, self.rank)),
+            y.reshape(as_3d(y.shape, self.rank)),
         )
 
 
@@ -290,16 +305,16 @@ class ConvBackwardInput(Op):
         dx, rank = outs[0], self.conv.rank
         _, strides, dilation, pads = self.conv.geometry(dx.shape, w.shape)
         dcols = outs[1].reshape(self.conv.groups, -1, outs[1].shape[-1]) if len(outs) > 1 else None
-        k.conv2d_backward_input(
-            dz.reshape(as_2d(dz.shape, rank)),
-            w.reshape(as_2d(w.shape, rank, 0)),
+        k.conv3d_backward_input(
+            dz.reshape(as_3d(dz.shape, rank)),
+            w.reshape(as_3d(w.shape, rank, 0)),
             None,
             "linear",
             strides,
             dilation,
             pads,
             dcols,
-            dx.reshape(as_2d(dx.shape, rank)),
+            dx.reshape(as_3d(dx.shape, rank)),
         )
 
 
@@ -322,7 +337,7 @@ class ConvBackwardWeight(Op):
             cols = cols.reshape(self.conv.groups, -1, cols.shape[-1])
         else:
             cols = cols.reshape(1, -1, cols.shape[-1])
-        k.conv2d_backward_weight(cols, dz, dw)
+        k.conv3d_backward_weight(cols, dz, dw)
 
 
 class ConvTransposeBackwardInput(Op):
@@ -347,16 +362,16 @@ class ConvTransposeBackwardInput(Op):
         dx, rank = outs[0], self.conv.rank
         _, strides, dilation, pads = self.conv.geometry(dx.shape, w.shape)
         cols = outs[1].reshape(1, -1, outs[1].shape[-1]) if len(outs) > 1 else None
-        k.conv2d_forward(
-            dz.reshape(as_2d(dz.shape, rank)),
-            w.reshape(as_2d(w.shape, rank, 0)),
+        k.conv3d_forward(
+            dz.reshape(as_3d(dz.shape, rank)),
+            w.reshape(as_3d(w.shape, rank, 0)),
             None,
             "linear",
             strides,
             dilation,
             pads,
             cols,
-            dx.reshape(as_2d(dx.shape, rank)),
+            dx.reshape(as_3d(dx.shape, rank)),
         )
 
 
@@ -375,4 +390,4 @@ class ConvTransposeBackwardWeight(Op):
 
     def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         cols, x = ins[0], ins[1]
-        k.conv2d_backward_weight(cols.reshape(1, -1, cols.shape[-1]), x, outs[0])
+        k.conv3d_backward_weight(cols.reshape(1, -1, cols.shape[-1]), x, outs[0])

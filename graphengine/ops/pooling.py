@@ -1,21 +1,22 @@
-"""Pooling primitives, channels-last, rank 1 (NWC) or 2 (NHWC): max pooling (values and the argmax
-its backward op routes through) and average pooling over the real cells of each window.
+"""Pooling primitives, channels-last, rank 1 (NWC), 2 (NHWC) or 3 (NDHWC): max pooling (values and
+the argmax its backward op routes through) and average pooling over the real cells of each window.
 
-Rank-1 ops view (N, W, C) as (N, 1, W, C) and run the rank-2 kernels. Global pooling layers are
-plain ge.ops reductions (max / mean over the spatial axes) and need no op here.
+Every op runs the rank-3 kernels: rank-2 ops view (N, H, W, C) as (N, 1, H, W, C), rank-1 ops
+(N, W, C) as (N, 1, 1, W, C). Global pooling layers are plain ge.ops reductions (max / mean over
+the spatial axes) and need no op here.
 """
 
 from __future__ import annotations
 
 from graphengine.graph.tensor import Shape, format_shape
 from graphengine.ops.base import Kernels, Op, RunContext, Spec, float_dtype
-from graphengine.ops.conv import as_2d, conv_axis, pair
+from graphengine.ops.conv import SPATIAL, as_3d, conv_axis, triple
 
 
 class Pool(Op):
     """y = max or average of each pool_size window of x (N, *spatial, C), moved by `strides`,
     padding "valid" or "same" (never read: max ignores it, the average divides by the real cells).
-    Max pooling has a second output, the int32 argmax (flat h * W + w of each maximum)."""
+    Max pooling has a second output, the int32 argmax (flat (d * H + h) * W + w of each maximum)."""
 
     def __init__(
         self, mode: str, rank: int, pool_size: tuple, strides: tuple, padding: str
@@ -32,7 +33,7 @@ class Pool(Op):
         if len(x) != self.rank + 2:
             raise ValueError(
                 f"{self.name}: expected an input of rank {self.rank + 2} (batch, "
-                f"{'steps' if self.rank == 1 else 'height, width'}, channels), got shape "
+                f"{'steps' if self.rank == 1 else SPATIAL[self.rank]}, channels), got shape "
                 f"{format_shape(x)}"
             )
         out = []
@@ -51,15 +52,15 @@ class Pool(Op):
         return tuple(out)
 
     def geometry(self, x_shape: tuple) -> tuple[tuple, tuple, tuple]:
-        """(pool_size, strides, pads) as rank-2 pairs for concrete spatial sizes."""
+        """(pool_size, strides, pads) as (d, h, w) triples for concrete spatial sizes."""
         pads = tuple(
             conv_axis(size, k, s, 1, self.padding)[1]
             for size, k, s in zip(x_shape[1:-1], self.pool_size, self.strides)
         )
         return (
-            pair(self.pool_size, self.rank, 1),
-            pair(self.strides, self.rank, 1),
-            pair(pads, self.rank, 0),
+            triple(self.pool_size, self.rank, 1),
+            triple(self.strides, self.rank, 1),
+            triple(pads, self.rank, 0),
         )
 
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
@@ -72,11 +73,11 @@ class Pool(Op):
     def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         x, y = ins[0], outs[0]
         pool, strides, pads = self.geometry(x.shape)
-        x4, y4 = x.reshape(as_2d(x.shape, self.rank)), y.reshape(as_2d(y.shape, self.rank))
+        x5, y5 = x.reshape(as_3d(x.shape, self.rank)), y.reshape(as_3d(y.shape, self.rank))
         if self.mode == "max":
-            k.max_pool2d_forward(x4, pool, strides, pads, y4, outs[1].reshape(y4.shape))
+            k.max_pool3d_forward(x5, pool, strides, pads, y5, outs[1].reshape(y5.shape))
         else:
-            k.avg_pool2d_forward(x4, pool, strides, pads, y4)
+            k.avg_pool3d_forward(x5, pool, strides, pads, y5)
 
 
 class MaxPoolGrad(Op):
@@ -94,9 +95,9 @@ class MaxPoolGrad(Op):
 
     def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         dy, argmax, dx = ins[0], ins[1], outs[0]
-        shape = as_2d(dy.shape, self.rank)
-        k.max_pool2d_backward(
-            dy.reshape(shape), argmax.reshape(shape), dx.reshape(as_2d(dx.shape, self.rank))
+        shape = as_3d(dy.shape, self.rank)
+        k.max_pool3d_backward(
+            dy.reshape(shape), argmax.reshape(shape), dx.reshape(as_3d(dx.shape, self.rank))
         )
 
 
@@ -116,10 +117,10 @@ class AvgPoolGrad(Op):
     def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         dy, dx, rank = ins[0], outs[0], self.pool.rank
         pool, strides, pads = self.pool.geometry(dx.shape)
-        k.avg_pool2d_backward(
-            dy.reshape(as_2d(dy.shape, rank)),
+        k.avg_pool3d_backward(
+            dy.reshape(as_3d(dy.shape, rank)),
             pool,
             strides,
             pads,
-            dx.reshape(as_2d(dx.shape, rank)),
+            dx.reshape(as_3d(dx.shape, rank)),
         )

@@ -1,11 +1,13 @@
-"""Convolution kernels, channels-last (NHWC; 1-D convolutions arrive as H = 1 views), with bias and
-activation fused into the pass that writes the output (bias.py's).
+"""Convolution kernels, channels-last (NDHWC; 2-D convolutions arrive as D = 1 views and 1-D ones
+as D = H = 1 views), with bias and activation fused into the pass that writes the output
+(bias.py's).
 
 im2col + BLAS: the im2col pass copies every receptive field into a row of a column matrix, one
-(N*OH*OW, KH*KW*C) @ (KH*KW*C, F) product (OpenBLAS) convolves, and the bias + activation pass
-runs over its output. The columns then serve the weight gradient (cols^T @ dz) without being
-rebuilt; the input gradient is dz @ w^T followed by col2im. A 1x1 stride-1 kernel skips im2col:
-the input is its own column matrix. Direct Numba loops were measured slower (benchmarks/NOTES.md).
+(N*OD*OH*OW, KD*KH*KW*C) @ (KD*KH*KW*C, F) product (OpenBLAS) convolves, and the bias +
+activation pass runs over its output. The columns then serve the weight gradient (cols^T @ dz)
+without being rebuilt; the input gradient is dz @ w^T followed by col2im. A 1x1 stride-1 kernel
+skips im2col: the input is its own column matrix. Direct Numba loops were measured slower
+(benchmarks/NOTES.md).
 
 Threads: only BLAS's. The Numba kernels are memory-bound passes and run on the calling thread:
 threaded variants measured slower, and fell apart on a busy machine (benchmarks/NOTES.md).
@@ -15,9 +17,10 @@ taps t; cells outside the input read as zero. `pad` is the padding before the fi
 the arrays' sizes fix the rest, so the same kernels serve "valid", "same" (the odd cell at the
 end, as TensorFlow), "causal" and transposed convolutions (the adjoint of a convolution).
 
-Weight layout (KH, KW, C/G, F): as a matrix (KH*KW*C/G, F) its rows run (kh, kw, c), the order of
-an im2col row, so no weight is ever transposed in memory. Columns are (G, M, K) with M = N*OH*OW
-output cells and K = KH*KW*C/G taps. Arrays are C-contiguous float32 or float64.
+Weight layout (KD, KH, KW, C/G, F): as a matrix (KD*KH*KW*C/G, F) its rows run (kd, kh, kw, c),
+the order of an im2col row, so no weight is ever transposed in memory. Columns are (G, M, K) with
+M = N*OD*OH*OW output cells and K = KD*KH*KW*C/G taps. Arrays are C-contiguous float32 or float64.
+The conv2d_* functions are the rank-2 (NHWC, (h, w) pairs) forms of the conv3d_* ones.
 """
 
 import numpy as np
@@ -25,14 +28,22 @@ from numba import njit, uint64
 
 from kernels.cpu.bias import CODES, bias_activation, bias_activation_rows, bias_or_empty
 
-__all__ = ["conv2d_backward_input", "conv2d_backward_weight", "conv2d_forward"]
+__all__ = [
+    "conv2d_backward_input",
+    "conv2d_backward_weight",
+    "conv2d_forward",
+    "conv3d_backward_input",
+    "conv3d_backward_weight",
+    "conv3d_forward",
+]
 
 
 # -- im2col / col2im -------------------------------------------------------------------------------
-# x and dx are viewed (N, H, W*C): with dilation 1 along W and one group, the KW taps of a kernel
-# row that fall inside the input are KW*C consecutive elements of x and of a column row, moved
-# as one run. Offsets into runs are unsigned: Numba then emits no negative-index wraparound
-# select per element, and the run loops vectorize (4x faster measured).
+# x and dx are viewed (N, D, H, W*C): with dilation 1 along W and one group, the KW taps of a
+# kernel row that fall inside the input are KW*C consecutive elements of x and of a column row,
+# moved as one run. Offsets into runs are unsigned: Numba then emits no negative-index wraparound
+# select per element, and the run loops vectorize (4x faster measured). `geo` is the tuple
+# (kd, kh, kw, sd, sh, sw, dd, dh, dw, pd, ph, pw).
 
 
 @njit(inline="always")
@@ -55,119 +66,146 @@ def _add_run(src, s0, dst, d0, n):
         dst[b + uint64(t)] += src[a + uint64(t)]
 
 
+@njit(inline="always")
+def _im2col_taps(src, inside, rows, base, C, cg, g, kw, sw, dw, pw, W):
+    """The KW taps of one kernel row for every ow of a column block: from the input row `src`
+    (W*C,), or zeros when that row lies in the padding (`inside` False)."""
+    for ow in range(rows.shape[0]):
+        w0 = ow * sw - pw
+        if not inside:
+            _copy_run(src, -1, rows, ow, base, kw * cg)
+        elif cg == C and dw == 1 and w0 >= 0 and w0 + kw <= W:
+            _copy_run(src, w0 * C, rows, ow, base, kw * C)
+        else:
+            for j in range(kw):
+                w = w0 + j * dw
+                start = w * C + g * cg if 0 <= w < W else -1
+                _copy_run(src, start, rows, ow, base + j * cg, cg)
+
+
 @njit(cache=True)
-def _im2col_row(x, r, C, kh, kw, sh, sw, dh, dw, ph, pw, OH, OW, cols):
-    """cols[g, (n, oh, ow), (i, j, c)] = x[n, oh*sh + i*dh - ph, ow*sw + j*dw - pw, g*C/G + c]
-    (0 outside x) for all ow of output row r = n * OH + oh; x (N, H, W*C)."""
-    H, W = x.shape[1], x.shape[2] // C
+def _im2col_row(x, r, C, geo, OD, OH, OW, cols):
+    """cols[g, (n, od, oh, ow), (a, i, j, c)] = x[n, od*sd + a*dd - pd, oh*sh + i*dh - ph,
+    ow*sw + j*dw - pw, g*C/G + c] (0 outside x) for all ow of output row r = (n*OD + od)*OH + oh;
+    x (N, D, H, W*C)."""
+    kd, kh, kw, sd, sh, sw, dd, dh, dw, pd, ph, pw = geo
+    D, H, W = x.shape[1], x.shape[2], x.shape[3] // C
     G = cols.shape[0]
     cg = C // G
-    n = r // OH
-    oh = r - n * OH
+    n, rest = r // (OD * OH), r % (OD * OH)
+    od, oh = rest // OH, rest % OH
     for g in range(G):
         rows = cols[g, r * OW : (r + 1) * OW]  # this output row's column rows
-        for i in range(kh):
-            h = oh * sh + i * dh - ph
-            inside = 0 <= h < H
-            src = x[n, h if inside else 0]
-            base = i * kw * cg
-            for ow in range(OW):
-                w0 = ow * sw - pw
-                if not inside:
-                    _copy_run(src, -1, rows, ow, base, kw * cg)
-                elif G == 1 and dw == 1 and w0 >= 0 and w0 + kw <= W:
-                    _copy_run(src, w0 * C, rows, ow, base, kw * C)
-                else:
-                    for j in range(kw):
-                        w = w0 + j * dw
-                        start = w * C + g * cg if 0 <= w < W else -1
-                        _copy_run(src, start, rows, ow, base + j * cg, cg)
+        # kernel rows (a, i) as one loop and `inside` without a branch (&): a nested depth loop
+        # or a short-circuit `and` made 2-D im2col 40% slower (measured)
+        for t in range(kd * kh):
+            a, i = t // kh, t % kh
+            d, h = od * sd + a * dd - pd, oh * sh + i * dh - ph
+            inside = (0 <= d < D) & (0 <= h < H)
+            src = x[n, d if inside else 0, h if inside else 0]
+            _im2col_taps(src, inside, rows, t * kw * cg, C, cg, g, kw, sw, dw, pw, W)
 
 
 @njit(cache=True)
-def _im2col(x, C, kh, kw, sh, sw, dh, dw, ph, pw, OH, OW, cols):
-    for r in range(x.shape[0] * OH):
-        _im2col_row(x, r, C, kh, kw, sh, sw, dh, dw, ph, pw, OH, OW, cols)
+def _im2col(x, C, geo, OD, OH, OW, cols):
+    for r in range(x.shape[0] * OD * OH):
+        _im2col_row(x, r, C, geo, OD, OH, OW, cols)
+
+
+@njit(inline="always")
+def _col2im_taps(dcols, m0, dst, base, C, cg, kw, sw, dw, pw, OW):
+    """Adds the KW taps of one kernel row of every ow's column rows (m0 + ow) back into the
+    input row `dst` (W*C,) they were copied from."""
+    W, G = dst.shape[0] // C, dcols.shape[0]
+    for ow in range(OW):
+        w0 = ow * sw - pw
+        for g in range(G):
+            src = dcols[g, m0 + ow]
+            if G == 1 and dw == 1 and w0 >= 0 and w0 + kw <= W:
+                _add_run(src, base, dst, w0 * C, kw * C)
+                continue
+            for j in range(kw):
+                w = w0 + j * dw
+                if 0 <= w < W:
+                    _add_run(src, base + j * cg, dst, w * C + g * cg, cg)
 
 
 @njit(cache=True)
-def _col2im_image(dcols, n, C, kh, kw, sh, sw, dh, dw, ph, pw, OH, OW, bias, act, zero, dx):
-    """dx[n] = act(bias + the adjoint of im2col applied to dcols), dx (N, H, W*C): every column
+def _col2im_image(dcols, n, C, geo, OD, OH, OW, bias, act, zero, dx):
+    """dx[n] = act(bias + the adjoint of im2col applied to dcols), dx (N, D, H, W*C): every column
     entry is added back to the input cell it was copied from, then the epilogue runs over the
     image while it is still in cache."""
-    H, W = dx.shape[1], dx.shape[2] // C
-    G = dcols.shape[0]
-    cg = C // G
+    kd, kh, kw, sd, sh, sw, dd, dh, dw, pd, ph, pw = geo
+    D, H, W = dx.shape[1], dx.shape[2], dx.shape[3] // C
+    cg = C // dcols.shape[0]
     image = dx[n]
-    for h in range(H):
-        for w in range(W):
-            for c in range(C):
-                image[h, w * C + c] = bias[c] if bias.size > 0 else zero
-    for oh in range(OH):
-        for i in range(kh):
-            h = oh * sh + i * dh - ph
-            if h < 0 or h >= H:
+    for d in range(D):
+        for h in range(H):
+            for w in range(W):
+                for c in range(C):
+                    image[d, h, w * C + c] = bias[c] if bias.size > 0 else zero
+    for od in range(OD):
+        for a in range(kd):
+            d = od * sd + a * dd - pd
+            if d < 0 or d >= D:
                 continue
-            dst = image[h]
-            base = i * kw * cg
-            for ow in range(OW):
-                w0 = ow * sw - pw
-                for g in range(G):
-                    src = dcols[g, (n * OH + oh) * OW + ow]
-                    if G == 1 and dw == 1 and w0 >= 0 and w0 + kw <= W:
-                        _add_run(src, base, dst, w0 * C, kw * C)
-                        continue
-                    for j in range(kw):
-                        w = w0 + j * dw
-                        if 0 <= w < W:
-                            _add_run(src, base + j * cg, dst, w * C + g * cg, cg)
-    bias_activation_rows(image, bias[:0], act)  # (LINEAR: a loop that compiles to nothing)
+            for oh in range(OH):
+                for i in range(kh):
+                    h = oh * sh + i * dh - ph
+                    if 0 <= h < H:
+                        m0 = ((n * OD + od) * OH + oh) * OW
+                        base = (a * kh + i) * kw * cg
+                        _col2im_taps(dcols, m0, image[d, h], base, C, cg, kw, sw, dw, pw, OW)
+    # one call over the image's rows (LINEAR: a loop that compiles to nothing)
+    bias_activation_rows(image.reshape(D * H, -1), bias[:0], act)
 
 
 @njit(cache=True)
-def _col2im(dcols, C, kh, kw, sh, sw, dh, dw, ph, pw, OH, OW, bias, act, zero, dx):
+def _col2im(dcols, C, geo, OD, OH, OW, bias, act, zero, dx):
     for n in range(dx.shape[0]):
-        _col2im_image(dcols, n, C, kh, kw, sh, sw, dh, dw, ph, pw, OH, OW, bias, act, zero, dx)
+        _col2im_image(dcols, n, C, geo, OD, OH, OW, bias, act, zero, dx)
 
 
 # -- the three convolution kernels ---------------------------------------------------------------
 
 
-def _geometry(strides, dilation, pads):
-    (sh, sw), (dh, dw), (ph, pw) = strides, dilation, pads
-    return sh, sw, dh, dw, ph, pw
+def _geometry(w, strides, dilation, pads):
+    """(kd, kh, kw, sd, sh, sw, dd, dh, dw, pd, ph, pw), one tuple for the kernels."""
+    return (*w.shape[:3], *strides, *dilation, *pads)
 
 
-def conv2d_forward(x, w, bias, activation, strides, dilation, pads, cols, y):
-    """y (N, OH, OW, F) = activation(conv(x, w) + bias) for x (N, H, W, C), w (KH, KW, C/G, F),
-    bias (F,) or None; strides, dilation, pads are (h, w) pairs. `cols` (G, N*OH*OW, KH*KW*C/G)
-    receives the im2col columns, kept for the weight gradient; None for a 1x1 stride-1 kernel
-    with one group, whose columns are x itself. Writes y (and cols)."""
-    KH, KW, _, F = w.shape
-    N, OH, OW, _ = y.shape
-    geo = _geometry(strides, dilation, pads)
+def conv3d_forward(x, w, bias, activation, strides, dilation, pads, cols, y):
+    """y (N, OD, OH, OW, F) = activation(conv(x, w) + bias) for x (N, D, H, W, C),
+    w (KD, KH, KW, C/G, F), bias (F,) or None; strides, dilation, pads are (d, h, w) triples.
+    `cols` (G, N*OD*OH*OW, KD*KH*KW*C/G) receives the im2col columns, kept for the weight
+    gradient; None for a 1x1 stride-1 kernel with one group, whose columns are x itself. Writes y
+    (and cols)."""
+    F, C = w.shape[-1], x.shape[-1]
+    N, OD, OH, OW, _ = y.shape
     if cols is None:
-        a = x.reshape(1, -1, x.shape[3])
+        a = x.reshape(1, -1, C)
     else:
-        _im2col(x.reshape(N, x.shape[1], -1), x.shape[3], KH, KW, *geo, OH, OW, cols)
+        geo = _geometry(w, strides, dilation, pads)
+        _im2col(x.reshape(N, x.shape[1], x.shape[2], -1), C, geo, OD, OH, OW, cols)
         a = cols
-    y2d, w2d = y.reshape(N * OH * OW, F), w.reshape(-1, F)
+    y2d, w2d = y.reshape(-1, F), w.reshape(-1, F)
     fg = F // a.shape[0]
     for g in range(a.shape[0]):  # groups: strided BLAS views of w and y, no copies
         np.matmul(a[g], w2d[:, g * fg : (g + 1) * fg], out=y2d[:, g * fg : (g + 1) * fg])
     bias_activation(y2d, bias, activation)
 
 
-def conv2d_backward_input(dz, w, bias, activation, strides, dilation, pads, dcols, dx):
-    """dx (N, H, W, C) = the adjoint of conv2d_forward's linear part applied to dz (N, OH, OW, F)
-    (dz @ w^T per group, then col2im). `bias` / `activation` are fused into the pass that writes
-    dx, for a transposed convolution's output (None / "linear" for a gradient). dcols is scratch
-    shaped like conv2d_forward's cols, None exactly when conv2d_forward takes None. Writes dx."""
-    KH, KW, _, F = w.shape
-    N, OH, OW, _ = dz.shape
-    w2d, dz2d = w.reshape(-1, F), dz.reshape(N * OH * OW, F)
+def conv3d_backward_input(dz, w, bias, activation, strides, dilation, pads, dcols, dx):
+    """dx (N, D, H, W, C) = the adjoint of conv3d_forward's linear part applied to dz
+    (N, OD, OH, OW, F) (dz @ w^T per group, then col2im). `bias` / `activation` are fused into
+    the pass that writes dx, for a transposed convolution's output (None / "linear" for a
+    gradient). dcols is scratch shaped like conv3d_forward's cols, None exactly when
+    conv3d_forward takes None. Writes dx."""
+    F, C = w.shape[-1], dx.shape[-1]
+    N, OD, OH, OW, _ = dz.shape
+    w2d, dz2d = w.reshape(-1, F), dz.reshape(-1, F)
     if dcols is None:
-        dx2d = dx.reshape(-1, dx.shape[3])
+        dx2d = dx.reshape(-1, C)
         np.matmul(dz2d, w2d.T, out=dx2d)
         bias_activation(dx2d, bias, activation)
         return
@@ -175,20 +213,43 @@ def conv2d_backward_input(dz, w, bias, activation, strides, dilation, pads, dcol
     fg = F // G
     for g in range(G):
         np.matmul(dz2d[:, g * fg : (g + 1) * fg], w2d[:, g * fg : (g + 1) * fg].T, out=dcols[g])
-    geo, b = _geometry(strides, dilation, pads), bias_or_empty(bias, dx.dtype)
+    geo, b = _geometry(w, strides, dilation, pads), bias_or_empty(bias, dx.dtype)
     act, zero = CODES[activation], dx.dtype.type(0)
-    _col2im(dcols, dx.shape[3], KH, KW, *geo, OH, OW, b, act, zero, dx.reshape(N, dx.shape[1], -1))
+    dx4 = dx.reshape(N, dx.shape[1], dx.shape[2], -1)
+    _col2im(dcols, C, geo, OD, OH, OW, b, act, zero, dx4)
 
 
-def conv2d_backward_weight(cols, dz, dw):
-    """dw (KH, KW, C/G, F) = cols^T @ dz per group, the weight gradient of conv2d_forward: `cols`
-    are its columns (G, M, K), or, for a 1x1 stride-1 kernel, its input x; dz (..., F) holds
-    the M output cells. Writes dw."""
+def conv3d_backward_weight(cols, dz, dw):
+    """dw (KD, KH, KW, C/G, F) = cols^T @ dz per group, the weight gradient of conv3d_forward:
+    `cols` are its columns (G, M, K), or, for a 1x1 stride-1 kernel, its input x; dz (..., F)
+    holds the M output cells. Writes dw."""
     F = dw.shape[-1]
     dw2d, dz2d = dw.reshape(-1, F), dz.reshape(-1, F)
-    if cols.ndim == 4:
-        cols = cols.reshape(1, -1, cols.shape[3])
+    if cols.ndim != 3:
+        cols = cols.reshape(1, -1, cols.shape[-1])
     G = cols.shape[0]
     fg = F // G
     for g in range(G):
         np.matmul(cols[g].T, dz2d[:, g * fg : (g + 1) * fg], out=dw2d[:, g * fg : (g + 1) * fg])
+
+
+# -- rank 2 (NHWC): D = 1 views ------------------------------------------------------------------
+
+
+def conv2d_forward(x, w, bias, activation, strides, dilation, pads, cols, y):
+    """conv3d_forward for x (N, H, W, C), w (KH, KW, C/G, F), y (N, OH, OW, F) and (h, w) pairs.
+    Writes y (and cols)."""
+    conv3d_forward(x[:, None], w[None], bias, activation, (1, *strides), (1, *dilation),
+                   (0, *pads), cols, y[:, None])  # fmt: skip
+
+
+def conv2d_backward_input(dz, w, bias, activation, strides, dilation, pads, dcols, dx):
+    """conv3d_backward_input for dz (N, OH, OW, F), w (KH, KW, C/G, F), dx (N, H, W, C) and
+    (h, w) pairs. Writes dx."""
+    conv3d_backward_input(dz[:, None], w[None], bias, activation, (1, *strides), (1, *dilation),
+                          (0, *pads), dcols, dx[:, None])  # fmt: skip
+
+
+def conv2d_backward_weight(cols, dz, dw):
+    """conv3d_backward_weight for dw (KH, KW, C/G, F). Writes dw."""
+    conv3d_backward_weight(cols, dz, dw)

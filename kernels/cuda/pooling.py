@@ -1,6 +1,8 @@
-"""Max and average pooling on the device, channels-last (N, H, W, C; 1-D pooling arrives as
-H = 1 views), with their backward kernels; geometry as kernels/cpu/pooling.py. One thread per
-output cell; the max-pool backward scatters with atomic adds, the average backward gathers."""
+"""Max and average pooling on the device, channels-last (N, D, H, W, C; 2-D pooling arrives as
+D = 1 views and 1-D pooling as D = H = 1 views), with their backward kernels; geometry as
+kernels/cpu/pooling.py. One thread per output cell; the max-pool backward scatters with atomic
+adds, the average backward gathers. The *_pool2d_* launchers are the rank-2 forms of the
+*_pool3d_* ones."""
 
 from numba import cuda
 
@@ -10,55 +12,75 @@ from kernels.cuda.launch import elementwise
 __all__ = [
     "avg_pool2d_backward",
     "avg_pool2d_forward",
+    "avg_pool3d_backward",
+    "avg_pool3d_forward",
     "max_pool2d_backward",
     "max_pool2d_forward",
+    "max_pool3d_backward",
+    "max_pool3d_forward",
 ]
 
 
+@cuda.jit(device=True)
+def _window(o, k, s, p, size):
+    """[lo, hi): the real input cells of output cell o's window on one axis."""
+    return max(o * s - p, 0), min(o * s - p + k, size)
+
+
 @cuda.jit(cache=True)
-def pool_kernel(x, kh, kw, sh, sw, ph, pw, is_max, y, argmax):
-    """y = max (argmax = h * W + w of the first maximum, row-major) or mean of each window's real
-    cells."""
-    N, OH, OW, C = y.shape
-    H, W = x.shape[1], x.shape[2]
+def pool_kernel(x, geo, is_max, y, argmax):
+    """y = max (argmax = (d * H + h) * W + w of the first maximum, row-major) or mean of each
+    window's real cells; geo = (kd, kh, kw, sd, sh, sw, pd, ph, pw)."""
+    kd, kh, kw, sd, sh, sw, pd, ph, pw = geo
+    N, OD, OH, OW, C = y.shape
+    D, H, W = x.shape[1], x.shape[2], x.shape[3]
     for e in range(cuda.grid(1), y.size, cuda.gridsize(1)):
-        n, rest = e // (OH * OW * C), e % (OH * OW * C)
+        n, rest = e // (OD * OH * OW * C), e % (OD * OH * OW * C)
+        od, rest = rest // (OH * OW * C), rest % (OH * OW * C)
         oh, rest = rest // (OW * C), rest % (OW * C)
         ow, c = rest // C, rest % C
-        h0, h1 = max(oh * sh - ph, 0), min(oh * sh - ph + kh, H)
-        w0, w1 = max(ow * sw - pw, 0), min(ow * sw - pw + kw, W)
+        d0, d1 = _window(od, kd, sd, pd, D)
+        h0, h1 = _window(oh, kh, sh, ph, H)
+        w0, w1 = _window(ow, kw, sw, pw, W)
         if is_max:
-            best, arg = x[n, h0, w0, c], h0 * W + w0
-            for h in range(h0, h1):
-                for w in range(w0, w1):
-                    if x[n, h, w, c] > best:
-                        best, arg = x[n, h, w, c], h * W + w
-            y[n, oh, ow, c] = best
-            argmax[n, oh, ow, c] = arg
+            best, arg = x[n, d0, h0, w0, c], (d0 * H + h0) * W + w0
+            for d in range(d0, d1):
+                for h in range(h0, h1):
+                    for w in range(w0, w1):
+                        if x[n, d, h, w, c] > best:
+                            best, arg = x[n, d, h, w, c], (d * H + h) * W + w
+            y[n, od, oh, ow, c] = best
+            argmax[n, od, oh, ow, c] = arg
         else:
             s = 0.0
-            for h in range(h0, h1):
-                for w in range(w0, w1):
-                    s += x[n, h, w, c]
-            y[n, oh, ow, c] = s / ((h1 - h0) * (w1 - w0))
+            for d in range(d0, d1):
+                for h in range(h0, h1):
+                    for w in range(w0, w1):
+                        s += x[n, d, h, w, c]
+            y[n, od, oh, ow, c] = s / ((d1 - d0) * (h1 - h0) * (w1 - w0))
 
 
-def max_pool2d_forward(x, pool_size, strides, pads, y, argmax):
-    """y (N, OH, OW, C) = max pooling of x (N, H, W, C); argmax (int32, like y) = the flat index
-    h * W + w of each maximum. Writes y and argmax."""
-    (kh, kw), (sh, sw), (ph, pw) = pool_size, strides, pads
-    elementwise(pool_kernel, y.size)(x, kh, kw, sh, sw, ph, pw, True, y, argmax)
+def _geometry(pool_size, strides, pads):
+    """(kd, kh, kw, sd, sh, sw, pd, ph, pw), one tuple for the kernels."""
+    return (*pool_size, *strides, *pads)
 
 
-def avg_pool2d_forward(x, pool_size, strides, pads, y):
-    """y (N, OH, OW, C) = average pooling of x over each window's real cells. Writes y."""
-    (kh, kw), (sh, sw), (ph, pw) = pool_size, strides, pads
-    elementwise(pool_kernel, y.size)(x, kh, kw, sh, sw, ph, pw, False, y, y)
+def max_pool3d_forward(x, pool_size, strides, pads, y, argmax):
+    """y (N, OD, OH, OW, C) = max pooling of x (N, D, H, W, C); argmax (int32, like y) = the flat
+    index (d * H + h) * W + w of each maximum. Writes y and argmax."""
+    geo = _geometry(pool_size, strides, pads)
+    elementwise(pool_kernel, y.size)(x, geo, True, y, argmax)
+
+
+def avg_pool3d_forward(x, pool_size, strides, pads, y):
+    """y (N, OD, OH, OW, C) = average pooling of x over each window's real cells. Writes y."""
+    geo = _geometry(pool_size, strides, pads)
+    elementwise(pool_kernel, y.size)(x, geo, False, y, y)
 
 
 @cuda.jit(cache=True)
 def max_pool_grad_kernel(dy, argmax, dx):
-    """dx[n, argmax, c] += dy[n, p, c]; dy, argmax (N, P, C), dx (N, H*W, C)."""
+    """dx[n, argmax, c] += dy[n, p, c]; dy, argmax (N, P, C), dx (N, S, C)."""
     N, P, C = dy.shape
     for e in range(cuda.grid(1), dy.size, cuda.gridsize(1)):
         n, rest = e // (P * C), e % (P * C)
@@ -66,40 +88,84 @@ def max_pool_grad_kernel(dy, argmax, dx):
         cuda.atomic.add(dx, (n, argmax[n, p, c], c), dy[n, p, c])
 
 
-def max_pool2d_backward(dy, argmax, dx):
-    """dx (N, H, W, C) = dy (N, OH, OW, C) routed to each window's maximum; overlapping windows
-    add up. Writes dx."""
-    N, H, W, C = dx.shape
+def max_pool3d_backward(dy, argmax, dx):
+    """dx (N, D, H, W, C) = dy (N, OD, OH, OW, C) routed to each window's maximum; overlapping
+    windows add up. Writes dx."""
+    N, C = dx.shape[0], dx.shape[-1]
     fill(0, dx)
     P = dy.size // (N * C)
     elementwise(max_pool_grad_kernel, dy.size)(
-        dy.reshape(N, P, C), argmax.reshape(N, P, C), dx.reshape(N, H * W, C)
+        dy.reshape(N, P, C), argmax.reshape(N, P, C), dx.reshape(N, dx.size // (N * C), C)
     )
 
 
+@cuda.jit(device=True)
+def _windows_holding(v, k, s, p, out):
+    """[lo, hi): the output cells whose window may hold input cell v on one axis."""
+    return max(0, (v + p - k) // s), min(out, (v + p) // s + 1)
+
+
 @cuda.jit(cache=True)
-def avg_pool_grad_kernel(dy, kh, kw, sh, sw, ph, pw, dx):
-    """dx[n, h, w, c] = sum over the windows holding (h, w) of dy / (the window's real cells)."""
-    N, H, W, C = dx.shape
-    OH, OW = dy.shape[1], dy.shape[2]
+def avg_pool_grad_kernel(dy, geo, dx):
+    """dx[n, d, h, w, c] = sum over the windows holding (d, h, w) of dy / (the window's real
+    cells)."""
+    kd, kh, kw, sd, sh, sw, pd, ph, pw = geo
+    N, D, H, W, C = dx.shape
+    OD, OH, OW = dy.shape[1], dy.shape[2], dy.shape[3]
     for e in range(cuda.grid(1), dx.size, cuda.gridsize(1)):
-        n, rest = e // (H * W * C), e % (H * W * C)
+        n, rest = e // (D * H * W * C), e % (D * H * W * C)
+        d, rest = rest // (H * W * C), rest % (H * W * C)
         h, rest = rest // (W * C), rest % (W * C)
         w, c = rest // C, rest % C
         acc = 0.0
-        for oh in range(max(0, (h + ph - kh) // sh), min(OH, (h + ph) // sh + 1)):
-            h0, h1 = max(oh * sh - ph, 0), min(oh * sh - ph + kh, H)
-            if h < h0 or h >= h1:
+        lo, hi = _windows_holding(d, kd, sd, pd, OD)
+        for od in range(lo, hi):
+            d0, d1 = _window(od, kd, sd, pd, D)
+            if d < d0 or d >= d1:
                 continue
-            for ow in range(max(0, (w + pw - kw) // sw), min(OW, (w + pw) // sw + 1)):
-                w0, w1 = max(ow * sw - pw, 0), min(ow * sw - pw + kw, W)
-                if w < w0 or w >= w1:
+            lo, hi = _windows_holding(h, kh, sh, ph, OH)
+            for oh in range(lo, hi):
+                h0, h1 = _window(oh, kh, sh, ph, H)
+                if h < h0 or h >= h1:
                     continue
-                acc += dy[n, oh, ow, c] / ((h1 - h0) * (w1 - w0))
-        dx[n, h, w, c] = acc
+                lo, hi = _windows_holding(w, kw, sw, pw, OW)
+                for ow in range(lo, hi):
+                    w0, w1 = _window(ow, kw, sw, pw, W)
+                    if w0 <= w < w1:
+                        acc += dy[n, od, oh, ow, c] / ((d1 - d0) * (h1 - h0) * (w1 - w0))
+        dx[n, d, h, w, c] = acc
+
+
+def avg_pool3d_backward(dy, pool_size, strides, pads, dx):
+    """dx (N, D, H, W, C) = the adjoint of avg_pool3d_forward applied to dy. Writes dx."""
+    geo = _geometry(pool_size, strides, pads)
+    elementwise(avg_pool_grad_kernel, dx.size)(dy, geo, dx)
+
+
+# -- rank 2 (NHWC, (h, w) pairs): D = 1 views ------------------------------------------------------
+
+
+def _d1(a):
+    return a.reshape((a.shape[0], 1) + a.shape[1:])
+
+
+def max_pool2d_forward(x, pool_size, strides, pads, y, argmax):
+    """max_pool3d_forward for x (N, H, W, C), y and argmax (N, OH, OW, C) (argmax = h * W + w).
+    Writes y and argmax."""
+    geo = (1, *pool_size), (1, *strides), (0, *pads)
+    max_pool3d_forward(_d1(x), *geo, _d1(y), _d1(argmax))
+
+
+def max_pool2d_backward(dy, argmax, dx):
+    """max_pool3d_backward for dy, argmax (N, OH, OW, C) and dx (N, H, W, C). Writes dx."""
+    max_pool3d_backward(dy, argmax, dx)
+
+
+def avg_pool2d_forward(x, pool_size, strides, pads, y):
+    """avg_pool3d_forward for x (N, H, W, C) and y (N, OH, OW, C). Writes y."""
+    avg_pool3d_forward(_d1(x), (1, *pool_size), (1, *strides), (0, *pads), _d1(y))
 
 
 def avg_pool2d_backward(dy, pool_size, strides, pads, dx):
-    """dx (N, H, W, C) = the adjoint of avg_pool2d_forward applied to dy. Writes dx."""
-    (kh, kw), (sh, sw), (ph, pw) = pool_size, strides, pads
-    elementwise(avg_pool_grad_kernel, dx.size)(dy, kh, kw, sh, sw, ph, pw, dx)
+    """avg_pool3d_backward for dy (N, OH, OW, C) and dx (N, H, W, C). Writes dx."""
+    avg_pool3d_backward(_d1(dy), (1, *pool_size), (1, *strides), (0, *pads), _d1(dx))
