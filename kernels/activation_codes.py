@@ -16,7 +16,7 @@ RECURRENT = "recurrent"  # SimpleRNN / LSTM / GRU gates, activation and recurren
 WHERE = (BIAS, RECURRENT)
 
 # the codes the kernels compare with (Numba folds these module constants into the branches)
-LINEAR, RELU, SIGMOID, TANH, HARD_SIGMOID = 0, 1, 2, 3, 4
+LINEAR, RELU, SIGMOID, TANH, HARD_SIGMOID, RELU6, STEP = 0, 1, 2, 3, 4, 5, 6
 
 # name -> (code, where it fuses). hard_sigmoid's fused formula multiplies by a rounded 1/6 in the
 # gates' float type, so it is not the standalone kernel's bits, which the bias pass promises.
@@ -26,6 +26,8 @@ FUSED: dict[str, tuple[int, tuple[str, ...]]] = {
     "sigmoid": (SIGMOID, WHERE),
     "tanh": (TANH, WHERE),
     "hard_sigmoid": (HARD_SIGMOID, (RECURRENT,)),
+    "relu6": (RELU6, (BIAS,)),
+    "step": (STEP, (BIAS,)),  # straight-through: f' = 1 (the perceptron's Dense(1, "step"))
 }
 
 

@@ -56,7 +56,7 @@ def test_an_unknown_place_is_a_named_error():
 def test_dense_and_conv_fuse_what_the_table_lists(name):
     fused = table.fuses(name, table.BIAS)
     x = ge.Input(shape=(4,))
-    op = producer(ge.layers.Dense(3, activation=name)(x), Dense)
+    op = producer(ge.layers.Dense(4, activation=name)(x), Dense)  # even: glu halves it
     assert op.activation == (name if fused else "linear")
     img = ge.Input(shape=(3, 3, 1))
     op = producer(ge.layers.Conv2D(2, 1, activation=name)(img), Conv)

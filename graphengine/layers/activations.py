@@ -1,4 +1,4 @@
-"""Activation layers: ReLU, LeakyReLU, PReLU, ELU, Softmax."""
+"""Activation layers: ReLU, LeakyReLU, PReLU, ELU, Softmax, RReLU."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from graphengine import initializers, ops, regularizers
+from graphengine import common, initializers, ops, regularizers
 from graphengine.layers.base import Layer
+from graphengine.layers.regularization import _RandomLayer
 from graphengine.ops import activations
+from graphengine.ops.base import apply, is_symbolic
+from graphengine.ops.rrelu import RReLU as RReLUOp
 
 
 class ReLU(Layer):
@@ -151,3 +154,38 @@ class Softmax(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "axis": self.axis}
+
+
+class RReLU(_RandomLayer):
+    """Randomized leaky ReLU (Xu et al. 2015), as torch.nn.RReLU: x for x > 0, else a * x with
+    a drawn uniformly from [lower, upper) for each element in training (from the layer's own
+    generator when it has a `seed`, as the dropouts), and the fixed a = (lower + upper) / 2 at
+    inference. The gradient is the slope used. Keras has no RReLU; the defaults are PyTorch's."""
+
+    amount_name = "lower"
+
+    def __init__(
+        self,
+        lower: float = 1.0 / 8.0,
+        upper: float = 1.0 / 3.0,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(seed, **kwargs)
+        self.lower = self._check_rate("lower", lower, closed=True)
+        self.upper = self._check_rate("upper", upper, closed=True)
+        if self.lower > self.upper:
+            raise ValueError(
+                f"RReLU '{self.name}': lower must not exceed upper, got lower={self.lower}, "
+                f"upper={self.upper}"
+            )
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        rng = self._rng
+        if rng is None and not is_symbolic(inputs):
+            rng = common.rng()  # eager calls: reproducible under ge.utils.set_random_seed
+        y, _ = apply(RReLUOp(self.lower, self.upper, training, rng), inputs)
+        return y
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "upper": self.upper}

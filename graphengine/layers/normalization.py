@@ -1,4 +1,5 @@
-"""Normalization layers: BatchNormalization and LayerNormalization."""
+"""Normalization layers: BatchNormalization, LayerNormalization, GroupNormalization,
+RMSNormalization and UnitNormalization."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from graphengine import initializers, ops, regularizers
 from graphengine.graph.tensor import format_shape
 from graphengine.layers.base import InputSpec, Layer
 from graphengine.ops.base import apply, normalize_axis
-from graphengine.ops.normalization import BatchNorm, LayerNorm
+from graphengine.ops.normalization import BatchNorm, GroupNorm, LayerNorm
 from graphengine.ops.reduce import normalize_axes
+from graphengine.ops.shape_ops import Reshape
 
 
 def _check_number(owner: str, name: str, value: Any, low: float, high: float) -> float:
@@ -20,6 +22,55 @@ def _check_number(owner: str, name: str, value: Any, low: float, high: float) ->
     if not low <= value <= high:
         raise ValueError(f"{owner}: {name} must be in [{low}, {high}], got {name}={value}")
     return float(value)
+
+
+def _check_axis(owner: str, axis: Any, lists: bool = True) -> int | list[int]:
+    """An int axis, or (with `lists`) a non-empty list of ints; TypeError otherwise."""
+    ints = (int, np.integer)
+    if (
+        lists
+        and isinstance(axis, (list, tuple))
+        and axis
+        and all(isinstance(a, ints) for a in axis)
+    ):
+        return [int(a) for a in axis]
+    if isinstance(axis, ints) and not isinstance(axis, bool):
+        return int(axis)
+    kinds = "an int or a non-empty list of ints" if lists else "an int"
+    raise TypeError(f"{owner}: axis must be {kinds}, got {axis!r}")
+
+
+def _layer_axes(layer: Layer, axis: Any, input_shape: tuple) -> tuple[int, ...]:
+    """`axis` (an int or list) as sorted non-negative axes of `input_shape`, with an error naming
+    the layer when one is out of range or repeated."""
+    try:
+        return normalize_axes(axis, len(input_shape))
+    except ValueError as err:
+        raise ValueError(
+            f"Layer '{layer.name}' ({type(layer).__name__}): axis={axis} does not fit an input of "
+            f"shape {format_shape(input_shape)} ({err})"
+        ) from None
+
+
+def _on_trailing_axes(x: Any, axes: tuple[int, ...], fn: Any) -> Any:
+    """fn applied to x with `axes` moved last (a transpose, only where they are not already),
+    and the result moved back: the normalization primitives normalize trailing axes."""
+    ndim = len(x.shape)
+    if axes == tuple(range(ndim - len(axes), ndim)):
+        return fn(x)
+    perm = [a for a in range(ndim) if a not in axes] + list(axes)
+    return ops.transpose(fn(ops.transpose(x, perm)), np.argsort(perm).tolist())
+
+
+def _known_dims(layer: Layer, input_shape: tuple, axes: Sequence[int]) -> tuple[int, ...]:
+    """The sizes of `axes` in `input_shape`, which must be known (they shape the weights)."""
+    dims = tuple(input_shape[a] for a in axes)
+    if None in dims:
+        raise ValueError(
+            f"Layer '{layer.name}' ({type(layer).__name__}): the normalized axes {list(axes)} "
+            f"of the input must have known sizes, received shape {format_shape(input_shape)}"
+        )
+    return dims
 
 
 class _Affine(Layer):
@@ -63,15 +114,6 @@ class _Affine(Layer):
         gamma = self.gamma if self.gamma is not None else np.ones(shape, self.dtype)
         beta = self.beta if self.beta is not None else np.zeros(shape, self.dtype)
         return gamma, beta
-
-    def _known_dims(self, input_shape: tuple, axes: Sequence[int]) -> tuple[int, ...]:
-        dims = tuple(input_shape[a] for a in axes)
-        if None in dims:
-            raise ValueError(
-                f"Layer '{self.name}' ({type(self).__name__}): the normalized axes {list(axes)} "
-                f"of the input must have known sizes, received shape {format_shape(input_shape)}"
-            )
-        return dims
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -128,7 +170,7 @@ class BatchNormalization(_Affine):
 
     def build(self, input_shape: tuple) -> None:
         axis = normalize_axis(self.axis, len(input_shape))
-        (channels,) = self._known_dims(input_shape, [axis])
+        (channels,) = _known_dims(self, input_shape, [axis])
         self._add_affine((channels,))
         self.moving_mean = self.add_weight(
             (channels,), self.moving_mean_initializer, trainable=False, name="moving_mean"
@@ -194,36 +236,168 @@ class LayerNormalization(_Affine):
             gamma_regularizer,
             **kwargs,
         )
-        ints = (int, np.integer)
-        if isinstance(axis, (list, tuple)) and axis and all(isinstance(a, ints) for a in axis):
-            self.axis: int | list[int] = [int(a) for a in axis]
-        elif isinstance(axis, ints) and not isinstance(axis, bool):
-            self.axis = int(axis)
-        else:
-            raise TypeError(
-                f"LayerNormalization '{self.name}': axis must be an int or a non-empty list of "
-                f"ints, got {axis!r}"
-            )
+        self.axis = _check_axis(f"LayerNormalization '{self.name}'", axis)
 
     def _axes(self, ndim: int) -> tuple[int, ...]:
         return normalize_axes(self.axis, ndim)
 
     def build(self, input_shape: tuple) -> None:
         axes = self._axes(len(input_shape))
-        dims = self._known_dims(input_shape, axes)
+        dims = _known_dims(self, input_shape, axes)
         self._add_affine(dims)
         self.input_spec = InputSpec(ndim=len(input_shape), axes={a: d for a, d in zip(axes, dims)})
 
     def call(self, inputs: Any) -> Any:
-        ndim = len(inputs.shape)
-        axes = self._axes(ndim)
-        last = tuple(range(ndim - len(axes), ndim))
-        # the primitive normalizes trailing axes: move others' choice there and back
-        perm = [a for a in range(ndim) if a not in axes] + list(axes)
-        x = inputs if axes == last else ops.transpose(inputs, perm)
+        axes = self._axes(len(inputs.shape))
         gamma, beta = self._affine(tuple(inputs.shape[a] for a in axes))
-        y, _, _ = apply(LayerNorm(len(axes), self.epsilon), x, gamma, beta)
-        return y if axes == last else ops.transpose(y, np.argsort(perm).tolist())
+        op = LayerNorm(len(axes), self.epsilon)
+        return _on_trailing_axes(inputs, axes, lambda x: apply(op, x, gamma, beta)[0])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "axis": self.axis}
+
+
+class GroupNormalization(_Affine):
+    """Group normalization (Wu & He 2018): the channels of `axis` split into `groups` groups of
+    consecutive channels, each sample's group normalized over its channels and every other
+    non-batch axis, then gamma and beta (C,) per channel. groups=-1: one group per channel
+    (instance normalization); groups=1: layer normalization over all axes but the batch."""
+
+    def __init__(
+        self,
+        groups: int = 32,
+        axis: int = -1,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        beta_initializer: Any = "zeros",
+        gamma_initializer: Any = "ones",
+        beta_regularizer: Any = None,
+        gamma_regularizer: Any = None,
+        beta_constraint: Any = None,
+        gamma_constraint: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            epsilon,
+            center,
+            scale,
+            beta_initializer,
+            gamma_initializer,
+            beta_regularizer,
+            gamma_regularizer,
+            **kwargs,
+        )
+        owner = f"GroupNormalization '{self.name}'"
+        if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)):
+            raise TypeError(f"{owner}: groups must be an int, got {groups!r}")
+        if groups <= 0 and groups != -1:
+            raise ValueError(
+                f"{owner}: groups must be a positive int, or -1 for one group per channel "
+                f"(instance normalization), got groups={groups}"
+            )
+        self.groups = int(groups)
+        self.axis = _check_axis(owner, axis, lists=False)
+        for name, value in (
+            ("beta_constraint", beta_constraint),
+            ("gamma_constraint", gamma_constraint),
+        ):
+            if value is not None:
+                raise NotImplementedError(
+                    f"{owner}: {name}={value!r} is not supported (graphengine has no weight "
+                    "constraints)"
+                )
+        self._groups = self.groups
+
+    def build(self, input_shape: tuple) -> None:
+        (axis,) = _layer_axes(self, self.axis, input_shape)
+        if axis == 0:
+            raise ValueError(
+                f"Layer '{self.name}' (GroupNormalization): axis={self.axis} is the batch axis "
+                f"of input shape {format_shape(input_shape)}; groups are taken along a channel "
+                "axis"
+            )
+        (channels,) = _known_dims(self, input_shape, [axis])
+        groups = channels if self.groups == -1 else self.groups
+        if channels % groups:
+            raise ValueError(
+                f"Layer '{self.name}' (GroupNormalization): groups={groups} must divide the "
+                f"{channels} channels of axis {self.axis} (input shape "
+                f"{format_shape(input_shape)})"
+            )
+        self._groups = groups
+        self._add_affine((channels,))
+        self.input_spec = InputSpec(ndim=len(input_shape), axes={axis: channels})
+
+    def call(self, inputs: Any) -> Any:
+        gamma, beta = self._affine((inputs.shape[self.axis],))
+        y, _, _ = apply(GroupNorm(self._groups, self.axis, self.epsilon), inputs, gamma, beta)
+        return y
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "groups": self.groups,
+            "axis": self.axis,
+            "beta_constraint": None,
+            "gamma_constraint": None,
+        }
+
+
+class RMSNormalization(Layer):
+    """y = x / sqrt(mean(x^2) + epsilon) * scale with the mean over `axis` (an int or a list of
+    ints) of each sample (Zhang & Sennrich 2019), as Keras 3.15: no centering, no offset, one
+    weight `scale` shaped like those axes (initialized to ones)."""
+
+    supports_masking = True
+
+    def __init__(self, axis: int | Sequence[int] = -1, epsilon: float = 1e-6, **kwargs: Any):
+        super().__init__(**kwargs)
+        owner = f"RMSNormalization '{self.name}'"
+        self.axis = _check_axis(owner, axis)
+        self.epsilon = _check_number(owner, "epsilon", epsilon, 0.0, float("inf"))
+
+    def build(self, input_shape: tuple) -> None:
+        axes = _layer_axes(self, self.axis, input_shape)
+        dims = _known_dims(self, input_shape, axes)
+        self.scale = self.add_weight(dims, "ones", name="scale")
+        self.input_spec = InputSpec(ndim=len(input_shape), axes={a: d for a, d in zip(axes, dims)})
+
+    def call(self, inputs: Any) -> Any:
+        axes = _layer_axes(self, self.axis, inputs.shape)
+        n = int(np.prod(self.scale.shape))
+        op = GroupNorm(1, -1, self.epsilon, centered=False)
+        scale, zeros = ops.reshape(self.scale, (n,)), np.zeros(n, self.dtype)
+
+        def rms(x: Any) -> Any:  # rows of the n normalized values: one group each
+            y, _, _ = apply(op, ops.reshape(x, (-1, n)), scale, zeros)
+            return apply(Reshape(), y, x)
+
+        return _on_trailing_axes(inputs, axes, rms)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon}
+
+
+class UnitNormalization(Layer):
+    """x / max(||x||, 1e-12) with the L2 norm over `axis` (an int or a list of ints) of each
+    sample, as Keras 3's x * min(rsqrt(sum(x^2)), 1e12). Written as x / sqrt(max(sum(x^2),
+    1e-24)) so that an all-zero vector gets the gradient dy * 1e12, not NaN."""
+
+    supports_masking = True
+    EPSILON = 1e-12
+
+    def __init__(self, axis: int | Sequence[int] = -1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.axis = _check_axis(f"UnitNormalization '{self.name}'", axis)
+
+    def build(self, input_shape: tuple) -> None:
+        _layer_axes(self, self.axis, input_shape)
+
+    def call(self, inputs: Any) -> Any:
+        axes = _layer_axes(self, self.axis, inputs.shape)
+        squares = ops.sum(ops.square(inputs), axis=axes, keepdims=True)
+        return ops.divide(inputs, ops.sqrt(ops.maximum(squares, self.EPSILON**2)))
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "axis": self.axis}

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
+
 from graphengine import common
+from graphengine.graph.tensor import format_shape
 from graphengine.ops import api
-from graphengine.ops.base import apply
+from graphengine.ops.base import apply, normalize_axis
 from graphengine.ops.elementwise import Unary
+from graphengine.ops.reduce import Sort
 from kernels import activation_codes
 
 # where the kernels fuse an activation (see fused_name)
@@ -20,12 +24,15 @@ def linear(x: Any) -> Any:
     return x
 
 
-def relu(x: Any) -> Any:
-    return api.relu(x)
+def relu(
+    x: Any, negative_slope: float = 0.0, max_value: float | None = None, threshold: float = 0.0
+) -> Any:
+    return api.relu(x, negative_slope, max_value, threshold)
 
 
 def relu6(x: Any) -> Any:
-    return api.relu(x, max_value=6.0)
+    """min(max(x, 0), 6); fused in Dense and the convolutions."""
+    return apply(Unary("relu6"), x)
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.2) -> Any:
@@ -42,6 +49,10 @@ def tanh(x: Any) -> Any:
 
 def softmax(x: Any, axis: int = -1) -> Any:
     return api.softmax(x, axis=axis)
+
+
+def log_softmax(x: Any, axis: int = -1) -> Any:
+    return api.log_softmax(x, axis=axis)
 
 
 def elu(x: Any, alpha: float = 1.0) -> Any:
@@ -68,12 +79,131 @@ def swish(x: Any) -> Any:
     return apply(Unary("swish"), x)
 
 
+silu = swish
+
+
 def hard_sigmoid(x: Any) -> Any:
     return apply(Unary("hard_sigmoid"), x)
 
 
+def hard_silu(x: Any) -> Any:
+    """x * relu6(x + 3) / 6 (hard_swish)."""
+    return apply(Unary("hard_silu"), x)
+
+
+hard_swish = hard_silu
+
+
 def exponential(x: Any) -> Any:
     return api.exp(x)
+
+
+def _unary(kind: str) -> Callable:
+    def fn(x: Any) -> Any:
+        return apply(Unary(kind), x)
+
+    fn.__name__ = fn.__qualname__ = kind
+    return fn
+
+
+mish = _unary("mish")
+mish.__doc__ = "x * tanh(softplus(x))."
+hard_tanh = _unary("hard_tanh")
+hard_tanh.__doc__ = "clip(x, -1, 1)."
+log_sigmoid = _unary("log_sigmoid")
+log_sigmoid.__doc__ = "log(sigmoid(x)), stable at both ends."
+sparse_plus = _unary("sparse_plus")
+sparse_plus.__doc__ = "0 up to -1, (x + 1)^2 / 4 on (-1, 1), x from 1 up."
+sparse_sigmoid = _unary("sparse_sigmoid")
+sparse_sigmoid.__doc__ = "0 up to -1, (x + 1) / 2 on (-1, 1), 1 from 1 up."
+tanh_shrink = _unary("tanh_shrink")
+tanh_shrink.__doc__ = "x - tanh(x)."
+
+
+def celu(x: Any, alpha: float = 1.0) -> Any:
+    """x for x > 0, alpha * (exp(x / alpha) - 1) otherwise."""
+    if alpha == 0:
+        raise ValueError(f"celu: alpha must be nonzero (it divides x), received {alpha=}")
+    return apply(Unary("celu", alpha=alpha), x)
+
+
+def soft_shrink(x: Any, threshold: float = 0.5) -> Any:
+    """x - threshold above threshold, x + threshold below -threshold, 0 between."""
+    return apply(Unary("soft_shrink", threshold=threshold), x)
+
+
+def hard_shrink(x: Any, threshold: float = 0.5) -> Any:
+    """x where |x| > threshold, else 0."""
+    return apply(Unary("hard_shrink", threshold=threshold), x)
+
+
+def squareplus(x: Any, b: float = 4) -> Any:
+    """(x + sqrt(x^2 + b)) / 2, b >= 0."""
+    if b < 0:
+        raise ValueError(f"squareplus: b must be >= 0 (the root of x^2 + b), received {b=}")
+    return apply(Unary("squareplus", b=b), x)
+
+
+def threshold(x: Any, threshold: float, default_value: float) -> Any:
+    """x where x > threshold, else default_value (no activation= string: it needs both)."""
+    return apply(Unary("threshold", threshold=threshold, default_value=default_value), x)
+
+
+def step(x: Any) -> Any:
+    """The perceptron's Heaviside step: 1 where x > 0, 0 where x <= 0 (at 0 too, as relu's
+    x > 0 mask, so outputs are class labels), NaN for NaN. Its gradient is the identity
+    straight-through estimator, dx = dy (the true derivative is 0 almost everywhere): through a
+    Dense layer and a squared error this is Rosenblatt's perceptron rule. Fused in Dense."""
+    return apply(Unary("step"), x)
+
+
+def sign(x: Any) -> Any:
+    """-1, 0 or 1 by the sign of x (0 at 0, NaN for NaN), with step's identity straight-through
+    gradient dx = dy. (ge.ops.sign keeps Keras's zero gradient.)"""
+    return apply(Unary("sign_ste"), x)
+
+
+def _axis_size(opname: str, x: Any, axis: int) -> tuple[int, int]:
+    shape = tuple(x.shape)
+    ax = normalize_axis(axis, len(shape), f"{opname}: axis")
+    if shape[ax] is None:
+        raise ValueError(f"{opname}: axis {axis} of shape {format_shape(shape)} must be known")
+    return ax, shape[ax]
+
+
+def glu(x: Any, axis: int = -1) -> Any:
+    """Gated linear unit (Dauphin et al. 2017): a * sigmoid(b), a and b the two halves of x
+    along `axis`, which must be even."""
+    x = x if hasattr(x, "shape") else np.asarray(x)
+    ax, n = _axis_size("glu", x, axis)
+    if n % 2:
+        raise ValueError(
+            f"glu: the size of axis {axis} must be even to split in halves, received shape "
+            f"{format_shape(tuple(x.shape))}"
+        )
+    a, b = api.split(x, 2, axis=ax)
+    return api.multiply(a, api.sigmoid(b))
+
+
+def sparsemax(x: Any, axis: int = -1) -> Any:
+    """The Euclidean projection of x onto the simplex along `axis` (Martins & Astudillo 2016):
+    max(x - tau, 0), with tau = (sum of the k largest - 1) / k for the largest k such that the
+    k-th largest z_(k) > (sum of the k largest - 1) / k. Sums to 1. Keras 3.15's backends sum
+    the cumulative sums instead of taking the k-th, which is not a projection (its outputs need
+    not sum to 1); this is the paper's, differentiable through the sort."""
+    x = x if hasattr(x, "shape") else np.asarray(x)
+    ax, n = _axis_size("sparsemax", x, axis)
+    ndim = len(x.shape)
+    perm = [a for a in range(ndim) if a != ax] + [ax]
+    z = x if ax == ndim - 1 else api.transpose(x, perm)
+    zs = apply(Sort(None, True), z)[0]  # descending
+    dtype = zs.dtype if isinstance(zs.dtype, str) else zs.dtype.name
+    ranks = np.arange(1, n + 1, dtype=dtype)
+    support = api.greater(zs - (api.cumsum(zs, axis=-1) - 1) / ranks, 0)
+    k = api.sum(api.cast(support, dtype), axis=-1, keepdims=True)
+    total = api.sum(api.where(support, zs, np.zeros((), dtype)), axis=-1, keepdims=True)
+    y = api.relu(z - (total - 1) / k)
+    return y if ax == ndim - 1 else api.transpose(y, np.argsort(perm).tolist())
 
 
 ACTIVATIONS: dict[str, Callable] = {
@@ -84,15 +214,32 @@ ACTIVATIONS: dict[str, Callable] = {
     "sigmoid": sigmoid,
     "tanh": tanh,
     "softmax": softmax,
+    "log_softmax": log_softmax,
     "elu": elu,
     "selu": selu,
+    "celu": celu,
     "gelu": gelu,
+    "glu": glu,
     "softplus": softplus,
     "softsign": softsign,
+    "squareplus": squareplus,
     "swish": swish,
     "silu": swish,
+    "mish": mish,
     "hard_sigmoid": hard_sigmoid,
+    "hard_silu": hard_silu,
+    "hard_swish": hard_silu,
+    "hard_tanh": hard_tanh,
+    "hard_shrink": hard_shrink,
+    "soft_shrink": soft_shrink,
+    "tanh_shrink": tanh_shrink,
+    "log_sigmoid": log_sigmoid,
+    "sparse_plus": sparse_plus,
+    "sparse_sigmoid": sparse_sigmoid,
+    "sparsemax": sparsemax,
     "exponential": exponential,
+    "step": step,
+    "sign": sign,
 }
 
 

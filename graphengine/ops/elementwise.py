@@ -128,6 +128,22 @@ UNARY: dict[str, tuple[str, ...]] = {
     "floor": (),
     "ceil": (),
     "round": (),  # half to even; ge.ops.round scales for its decimals
+    # the second wave of activations (kernels/*/activations2.py)
+    "relu6": (),
+    "step": (),  # straight-through gradient
+    "sign_ste": (),  # sign, straight-through gradient
+    "hard_silu": (),
+    "mish": (),
+    "celu": ("alpha",),
+    "soft_shrink": ("threshold",),
+    "hard_shrink": ("threshold",),
+    "squareplus": ("b",),
+    "threshold": ("threshold", "default_value"),
+    "hard_tanh": (),
+    "log_sigmoid": (),
+    "sparse_plus": (),
+    "sparse_sigmoid": (),
+    "tanh_shrink": (),
 }
 
 

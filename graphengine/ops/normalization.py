@@ -1,6 +1,6 @@
-"""Batch and layer normalization primitives and their backward ops.
+"""Batch, layer and group (also RMS) normalization primitives and their backward ops.
 
-Both save their statistics as extra outputs (mean, inv_std) for the backward op. BatchNorm is the
+Each saves their statistics as extra outputs (mean, inv_std) for the backward op. BatchNorm is the
 one op that writes an input: in training mode it updates the moving statistics in place.
 """
 
@@ -172,4 +172,84 @@ class LayerNormGrad(Op):
             dx.reshape(rows),
             dgamma.reshape(-1),
             dbeta.reshape(-1),
+        )
+
+
+def group_view(shape: tuple[int, ...], axis: int) -> tuple[int, int, int, int]:
+    """(N, P, C, Q): the 4-D view of a C-contiguous array with samples on axis 0 and channels
+    on `axis` (>= 1)."""
+    return (shape[0], int(np.prod(shape[1:axis])), shape[axis], int(np.prod(shape[axis + 1 :])))
+
+
+class GroupNorm(Op):
+    """y = (x - mean) * inv_std * gamma + beta with statistics per sample (axis 0) and group of
+    `groups` consecutive channels of `axis`, over every other axis; gamma and beta (C,) per
+    channel. Outputs (y, mean, inv_std), the statistics (N, groups). Not `centered`: RMS
+    normalization, mean 0 and inv_std = 1 / sqrt(mean(x^2) + epsilon)."""
+
+    name = "group_norm"
+
+    def __init__(self, groups: int, axis: int, epsilon: float, centered: bool = True) -> None:
+        self.groups = groups
+        self.axis = axis
+        self.epsilon = epsilon
+        self.centered = centered
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        x = shapes[0]
+        axis = normalize_axis(self.axis, len(x))
+        channels = x[axis]
+        if axis == 0 or channels is None or channels % self.groups:
+            raise ValueError(
+                f"{self.name}: cannot split axis {self.axis} of a tensor of shape "
+                f"{format_shape(x)} into {self.groups} groups of channels (axis 0 is the batch)"
+            )
+        _check_vector(shapes, ("gamma", "beta"), (channels,), self.name)
+        dtype = float_dtype(dtypes[0])
+        stats = (x[0], self.groups)
+        return [(x, dtype), (stats, dtype), (stats, dtype)]
+
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
+        x, gamma, beta = ins
+        y, mean, inv_std = outs
+        view = group_view(x.shape, self.axis % x.ndim)
+        k.groupnorm_forward(
+            x.reshape(view),
+            gamma,
+            beta,
+            self.epsilon,
+            self.centered,
+            y.reshape(view),
+            mean,
+            inv_std,
+        )
+
+
+class GroupNormGrad(Op):
+    """(dx, dgamma, dbeta) from inputs (x, dy, mean, inv_std, gamma), exact through the
+    per-group statistics."""
+
+    name = "group_norm_grad"
+
+    def __init__(self, forward_op: GroupNorm) -> None:
+        self.axis = forward_op.axis
+        self.centered = forward_op.centered
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        return [(shapes[0], dtypes[1]), (shapes[4], dtypes[1]), (shapes[4], dtypes[1])]
+
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
+        x, dy, mean, inv_std, gamma = ins
+        dx, dgamma, dbeta = outs
+        view = group_view(x.shape, self.axis % x.ndim)
+        k.groupnorm_backward(
+            x.reshape(view),
+            dy.reshape(view),
+            mean,
+            inv_std,
+            gamma,
+            self.centered,
+            dx.reshape(view),
+            dgamma,
+            dbeta,
         )

@@ -19,7 +19,16 @@ from numba import njit, types
 from numba.core.errors import NumbaIRAssumptionWarning
 from numba.extending import NativeValue, models, overload, register_model, typeof_impl, unbox
 
-from kernels.activation_codes import FUSED, HARD_SIGMOID, LINEAR, RELU, SIGMOID, TANH
+from kernels.activation_codes import (
+    FUSED,
+    HARD_SIGMOID,
+    LINEAR,
+    RELU,
+    RELU6,
+    SIGMOID,
+    STEP,
+    TANH,
+)
 
 __all__ = [
     f"{kind}_{way}"
@@ -82,6 +91,15 @@ def hard_sigmoid_derivative(y, zero, one, sixth):
     """The fused hard_sigmoid's derivative from its output y: sixth inside (0, 1), zero on the
     flat parts and for NaN."""
     return sixth if zero < y < one else zero
+
+
+@njit(inline="always")
+def step_value(v, zero, one):
+    """Heaviside: one for v > 0, zero for v <= 0 (0 at 0, as relu's x > 0 mask), NaN for NaN.
+    Its straight-through derivative is one everywhere, a function of the output as fusing needs."""
+    if v > zero:
+        return one
+    return v if v != v else zero
 
 
 @njit(inline="always")
@@ -182,12 +200,28 @@ def _hard_sigmoid_row(v, code):
         v[j] = min(max(v[j] * sixth + half, zero), one)  # min and max keep a NaN
 
 
+@njit(inline="always")
+def _relu6_row(v, code):
+    zero, six = v.dtype.type(0), v.dtype.type(6)
+    for j in range(v.size):
+        v[j] = relu_value(v[j], zero, six, zero)
+
+
+@njit(inline="always")
+def _step_row(v, code):
+    zero, one = v.dtype.type(0), v.dtype.type(1)
+    for j in range(v.size):
+        v[j] = step_value(v[j], zero, one)
+
+
 _ACTIVATE_ROWS = {
     LINEAR: _linear_row,
     RELU: _relu_row,
     SIGMOID: _sigmoid_row,
     TANH: _tanh_row,
     HARD_SIGMOID: _hard_sigmoid_row,
+    RELU6: _relu6_row,
+    STEP: _step_row,
 }
 
 
@@ -213,6 +247,10 @@ def _activate_row(v, code):
             _tanh_row(v, code)
         elif code == HARD_SIGMOID:
             _hard_sigmoid_row(v, code)
+        elif code == RELU6:
+            _relu6_row(v, code)
+        elif code == STEP:
+            _step_row(v, code)
 
     return branches
 
@@ -273,12 +311,25 @@ def _hard_sigmoid_derivative_row(y, dy, code, dz, sums, summing):
             sums[j] += g
 
 
+@njit(inline="always")
+def _relu6_derivative_row(y, dy, code, dz, sums, summing):
+    zero, one, six = dz.dtype.type(0), dz.dtype.type(1), dz.dtype.type(6)
+    for j in range(dz.size):
+        g = dy[j] * relu_derivative(y[j], zero, six, zero, zero, one)
+        dz[j] = g
+        if summing:
+            sums[j] += g
+
+
+# step's straight-through derivative is 1: its row is linear's (dz = dy)
 _DERIVATIVE_ROWS = {
     LINEAR: _linear_derivative_row,
     RELU: _relu_derivative_row,
     SIGMOID: _sigmoid_derivative_row,
     TANH: _tanh_derivative_row,
     HARD_SIGMOID: _hard_sigmoid_derivative_row,
+    RELU6: _relu6_derivative_row,
+    STEP: _linear_derivative_row,
 }
 
 
@@ -303,7 +354,9 @@ def _derivative_row(y, dy, code, dz, sums, summing):
             _tanh_derivative_row(y, dy, code, dz, sums, summing)
         elif code == HARD_SIGMOID:
             _hard_sigmoid_derivative_row(y, dy, code, dz, sums, summing)
-        else:
+        elif code == RELU6:
+            _relu6_derivative_row(y, dy, code, dz, sums, summing)
+        else:  # linear, and step (straight-through)
             _linear_derivative_row(y, dy, code, dz, sums, summing)
 
     return branches

@@ -1,4 +1,5 @@
-"""Batch and layer normalization: statistics, the fused normalize + affine pass, and backward.
+"""Batch, layer and group (and RMS) normalization: statistics, the fused normalize + affine pass,
+and backward.
 
 Batch normalization sees x as a C-contiguous (outer, C, inner) view with statistics per channel
 over outer and inner (channels-last: inner = 1); layer normalization sees (rows, n), one set of
@@ -196,3 +197,98 @@ def layernorm_backward(x, dy, mean, inv_std, gamma, dx, dgamma, dbeta):
         for j in range(n):
             xhat = (x[r, j] - m) * s
             dx[r, j] = s * (dy[r, j] * gamma[j] - sg - xhat * sgx)
+
+
+# -- group normalization (and RMS normalization: uncentered, one group) --------------------------
+# x is seen as a C-contiguous (N, P, C, Q) view: N samples, channels C on the axis between P and
+# Q (channels-last: Q = 1); group g of sample n is x[n, :, g*cg:(g+1)*cg, :], cg = C / G, with G
+# the groups (mean.shape[1]). Callers make the views (reshapes, never copies). On the calling
+# thread, as layer normalization: a pass over memory that Numba's pool (threads.py) would only
+# pay for on large images.
+
+
+@njit(cache=True)
+def _group_sum(x, n, c0, c1, mu, square):
+    """The sum over x[n, :, c0:c1, :] of (x - mu), or of (x - mu)^2 with `square`."""
+    s = 0.0
+    for p in range(x.shape[1]):
+        for c in range(c0, c1):
+            for q in range(x.shape[3]):
+                d = x[n, p, c, q] - mu
+                s += d * d if square else d
+    return s
+
+
+@njit(cache=True)
+def groupnorm_forward(x, gamma, beta, epsilon, centered, y, mean, inv_std):
+    """Per sample and group of x (N, P, C, Q): mean (0 unless `centered`), inv_std =
+    1 / sqrt(mean((x - mean)^2) + eps) (biased), y = (x - mean) * inv_std * gamma + beta with
+    gamma, beta (C,). Writes y and mean, inv_std (N, G). Uncentered, one group per row, it is
+    RMS normalization (Zhang & Sennrich 2019). Two passes over a group, as layernorm_forward."""
+    N, P, C, Q = x.shape
+    G = mean.shape[1]
+    cg = C // G
+    m = P * cg * Q
+    for r in range(N * G):
+        n, c0 = r // G, (r % G) * cg
+        mu = _group_sum(x, n, c0, c0 + cg, 0.0, False) / m if centered else 0.0
+        inv = 1.0 / math.sqrt(_group_sum(x, n, c0, c0 + cg, mu, True) / m + epsilon)
+        mean[n, r % G] = mu
+        inv_std[n, r % G] = inv
+        for p in range(P):
+            for c in range(c0, c0 + cg):
+                s, t = inv * gamma[c], beta[c]
+                for q in range(Q):
+                    y[n, p, c, q] = (x[n, p, c, q] - mu) * s + t
+
+
+@njit(cache=True)
+def _groupnorm_dx(x, dy, mean, inv_std, gamma, centered, dx):
+    """dx = inv_std * (g - mean(g) - xhat * mean(g * xhat)) per group, g = dy * gamma; without
+    `centered` the mean(g) term is absent (the statistics have no mean)."""
+    N, P, C, Q = x.shape
+    G = mean.shape[1]
+    cg = C // G
+    m = P * cg * Q
+    for r in range(N * G):
+        n, g, c0 = r // G, r % G, (r % G) * cg
+        mu, s = mean[n, g], inv_std[n, g]
+        sg, sgx = 0.0, 0.0
+        for p in range(P):
+            for c in range(c0, c0 + cg):
+                for q in range(Q):
+                    gd = dy[n, p, c, q] * gamma[c]
+                    sg += gd
+                    sgx += gd * (x[n, p, c, q] - mu) * s
+        sg = sg / m if centered else 0.0
+        sgx /= m
+        for p in range(P):
+            for c in range(c0, c0 + cg):
+                for q in range(Q):
+                    xhat = (x[n, p, c, q] - mu) * s
+                    dx[n, p, c, q] = s * (dy[n, p, c, q] * gamma[c] - sg - xhat * sgx)
+
+
+@njit(cache=True)
+def _groupnorm_params(x, dy, mean, inv_std, dgamma, dbeta):
+    """dgamma[c] = sum(dy * xhat), dbeta[c] = sum(dy) over samples and the P, Q axes."""
+    N, P, C, Q = x.shape
+    cg = C // mean.shape[1]
+    for c in range(C):
+        g = c // cg
+        sg, sb = 0.0, 0.0
+        for n in range(N):
+            mu, s = mean[n, g], inv_std[n, g]
+            for p in range(P):
+                for q in range(Q):
+                    sb += dy[n, p, c, q]
+                    sg += dy[n, p, c, q] * (x[n, p, c, q] - mu) * s
+        dgamma[c] = sg
+        dbeta[c] = sb
+
+
+def groupnorm_backward(x, dy, mean, inv_std, gamma, centered, dx, dgamma, dbeta):
+    """Gradients of groupnorm_forward's y: x, dy, dx (N, P, C, Q), mean and inv_std (N, G),
+    gamma, dgamma, dbeta (C,). Writes dx (exact through the statistics), dgamma, dbeta."""
+    _groupnorm_dx(x, dy, mean, inv_std, gamma, centered, dx)
+    _groupnorm_params(x, dy, mean, inv_std, dgamma, dbeta)

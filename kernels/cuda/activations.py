@@ -12,7 +12,7 @@ import math
 
 from numba import cuda
 
-from kernels.activation_codes import HARD_SIGMOID, RELU, SIGMOID, TANH
+from kernels.activation_codes import HARD_SIGMOID, RELU, RELU6, SIGMOID, STEP, TANH
 from kernels.cuda.elementwise import fill
 from kernels.cuda.launch import elementwise
 
@@ -75,9 +75,17 @@ def hard_sigmoid_derivative(y):
 
 
 @cuda.jit(device=True)
+def step_value(v):
+    """Heaviside: 1 for v > 0, 0 for v <= 0, NaN for NaN."""
+    if v > 0:
+        return 1.0
+    return v if v != v else 0.0
+
+
+@cuda.jit(device=True)
 def fused_value(v, code):
     """f(v) for the fused activation `code` (LINEAR: v), with the standalone formulas (relu:
-    slope 0, no top, threshold 0)."""
+    slope 0, no top, threshold 0; relu6: top 6)."""
     if code == RELU:
         return relu_value(v, 0.0, math.inf, 0.0)
     if code == SIGMOID:
@@ -86,6 +94,10 @@ def fused_value(v, code):
         return math.tanh(v)
     if code == HARD_SIGMOID:
         return hard_sigmoid_value(v)
+    if code == RELU6:
+        return relu_value(v, 0.0, 6.0, 0.0)
+    if code == STEP:
+        return step_value(v)
     return v
 
 
@@ -101,7 +113,9 @@ def fused_derivative(y, code):
         return tanh_derivative(y)
     if code == HARD_SIGMOID:
         return hard_sigmoid_derivative(y)
-    return 1.0
+    if code == RELU6:
+        return relu_derivative(y, 0.0, 6.0, 0.0)
+    return 1.0  # linear, and step's straight-through derivative
 
 
 def _map_forward(f):
@@ -333,12 +347,12 @@ def _params(p):
     return tuple(float(v) for v in p) + (0.0,) * (3 - len(p))
 
 
-def _run_forward(kind, x, params, out):
-    elementwise(KERNELS[kind][0], x.size)(x, *_params(params), out)
+def _run_forward(kind, x, params, out, table=KERNELS):
+    elementwise(table[kind][0], x.size)(x, *_params(params), out)
 
 
-def _run_backward(kind, x, y, dy, params, dx):
-    elementwise(KERNELS[kind][1], x.size)(x, y, dy, *_params(params), dx)
+def _run_backward(kind, x, y, dy, params, dx, table=KERNELS):
+    elementwise(table[kind][1], x.size)(x, y, dy, *_params(params), dx)
 
 
 def relu_forward(x, negative_slope, max_value, threshold, out):
@@ -365,12 +379,14 @@ def clip_backward(x, y, dy, lo, hi, dx):
     _run_backward("clip", x, y, dy, (lo, hi), dx)
 
 
-def _plain(kind):
+def _plain(kind, table=KERNELS):
+    """(forward, backward) launchers of `kind`'s kernel pair in `table`, no parameters."""
+
     def forward(x, out):
-        _run_forward(kind, x, (), out)
+        _run_forward(kind, x, (), out, table)
 
     def backward(x, y, dy, dx):
-        _run_backward(kind, x, y, dy, (), dx)
+        _run_backward(kind, x, y, dy, (), dx, table)
 
     forward.__name__, backward.__name__ = f"{kind}_forward", f"{kind}_backward"
     forward.__qualname__, backward.__qualname__ = forward.__name__, backward.__name__

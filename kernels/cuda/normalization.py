@@ -1,7 +1,7 @@
-"""Batch and layer normalization on the device: statistics by block reductions (one block per
-channel, or per row, two passes: mean, then squared deviations), then elementwise normalize /
-gradient passes. Views as kernels/cpu/normalization.py: batch norm (outer, C, inner), layer norm
-(rows, n)."""
+"""Batch, layer and group (and RMS) normalization on the device: statistics by block reductions
+(one block per channel, or per row or group, two passes: mean, then squared deviations), then
+elementwise normalize / gradient passes. Views as kernels/cpu/normalization.py: batch norm (outer,
+C, inner), layer norm (rows, n), group norm (N, P, C, Q) with statistics (N, G)."""
 
 import math
 
@@ -17,6 +17,8 @@ __all__ = [
     "batchnorm_backward",
     "layernorm_forward",
     "layernorm_backward",
+    "groupnorm_forward",
+    "groupnorm_backward",
 ]
 
 
@@ -185,3 +187,104 @@ def layernorm_backward(x, dy, mean, inv_std, gamma, dx, dgamma, dbeta):
     inv_std (rows,), gamma, dgamma, dbeta (n,). Writes dx, dgamma, dbeta."""
     per_block(layernorm_dx_kernel, x.shape[0])(x, dy, mean, inv_std, gamma, dx)
     per_block(layernorm_param_grad_kernel, x.shape[1])(x, dy, mean, inv_std, dgamma, dbeta)
+
+
+@cuda.jit(device=True)
+def _group_element(x, n, c0, cg, e):
+    """(p, c, q) of the e-th element of group [c0, c0 + cg) of sample n of x (N, P, C, Q)."""
+    q = e % x.shape[3]
+    rest = e // x.shape[3]
+    return rest // cg, c0 + rest % cg, q
+
+
+@cuda.jit(cache=True)
+def groupnorm_forward_kernel(x, gamma, beta, epsilon, centered, y, mean, inv_std):
+    buf = cuda.shared.array(THREADS, float64)
+    N, P, C, Q = x.shape
+    G = mean.shape[1]
+    cg = C // G
+    m = P * cg * Q
+    tid = cuda.threadIdx.x
+    for r in range(cuda.blockIdx.x, N * G, cuda.gridDim.x):
+        n, c0 = r // G, (r % G) * cg
+        mu = 0.0
+        if centered:
+            s = 0.0
+            for e in range(tid, m, THREADS):
+                p, c, q = _group_element(x, n, c0, cg, e)
+                s += x[n, p, c, q]
+            mu = block_sum(buf, s) / m
+        ss = 0.0
+        for e in range(tid, m, THREADS):
+            p, c, q = _group_element(x, n, c0, cg, e)
+            d = x[n, p, c, q] - mu
+            ss += d * d
+        inv = 1.0 / math.sqrt(block_sum(buf, ss) / m + epsilon)
+        if tid == 0:
+            mean[n, r % G] = mu
+            inv_std[n, r % G] = inv
+        for e in range(tid, m, THREADS):
+            p, c, q = _group_element(x, n, c0, cg, e)
+            y[n, p, c, q] = (x[n, p, c, q] - mu) * (inv * gamma[c]) + beta[c]
+
+
+def groupnorm_forward(x, gamma, beta, epsilon, centered, y, mean, inv_std):
+    """Per sample and group of x (N, P, C, Q): mean (0 unless `centered`), inv_std, and
+    y = (x - mean) * inv_std * gamma + beta. Writes y, mean, inv_std (N, G)."""
+    rows = mean.shape[0] * mean.shape[1]
+    per_block(groupnorm_forward_kernel, rows)(x, gamma, beta, epsilon, centered, y, mean, inv_std)
+
+
+@cuda.jit(cache=True)
+def groupnorm_dx_kernel(x, dy, mean, inv_std, gamma, centered, dx):
+    buf = cuda.shared.array(THREADS, float64)
+    N, P, C, Q = x.shape
+    G = mean.shape[1]
+    cg = C // G
+    m = P * cg * Q
+    tid = cuda.threadIdx.x
+    for r in range(cuda.blockIdx.x, N * G, cuda.gridDim.x):
+        n, g = r // G, r % G
+        mu, s = mean[n, g], inv_std[n, g]
+        sg, sgx = 0.0, 0.0
+        for e in range(tid, m, THREADS):
+            p, c, q = _group_element(x, n, g * cg, cg, e)
+            gd = dy[n, p, c, q] * gamma[c]
+            sg += gd
+            sgx += gd * (x[n, p, c, q] - mu) * s
+        sg = block_sum(buf, sg) / m if centered else 0.0
+        sgx = block_sum(buf, sgx) / m
+        for e in range(tid, m, THREADS):
+            p, c, q = _group_element(x, n, g * cg, cg, e)
+            xhat = (x[n, p, c, q] - mu) * s
+            dx[n, p, c, q] = s * (dy[n, p, c, q] * gamma[c] - sg - xhat * sgx)
+
+
+@cuda.jit(cache=True)
+def groupnorm_param_grad_kernel(x, dy, mean, inv_std, dgamma, dbeta):
+    buf = cuda.shared.array(THREADS, float64)
+    N, P, C, Q = x.shape
+    cg = C // mean.shape[1]
+    m = N * P * Q
+    tid = cuda.threadIdx.x
+    for c in range(cuda.blockIdx.x, C, cuda.gridDim.x):
+        g = c // cg
+        sg, sb = 0.0, 0.0
+        for e in range(tid, m, THREADS):
+            n, rest = e // (P * Q), e % (P * Q)
+            p, q = rest // Q, rest % Q
+            sb += dy[n, p, c, q]
+            sg += dy[n, p, c, q] * (x[n, p, c, q] - mean[n, g]) * inv_std[n, g]
+        sg = block_sum(buf, sg)
+        sb = block_sum(buf, sb)
+        if tid == 0:
+            dgamma[c] = sg
+            dbeta[c] = sb
+
+
+def groupnorm_backward(x, dy, mean, inv_std, gamma, centered, dx, dgamma, dbeta):
+    """Gradients of groupnorm_forward's y: x, dy, dx (N, P, C, Q), mean and inv_std (N, G),
+    gamma, dgamma, dbeta (C,). Writes dx, dgamma, dbeta."""
+    rows = mean.shape[0] * mean.shape[1]
+    per_block(groupnorm_dx_kernel, rows)(x, dy, mean, inv_std, gamma, centered, dx)
+    per_block(groupnorm_param_grad_kernel, x.shape[2])(x, dy, mean, inv_std, dgamma, dbeta)
