@@ -13,6 +13,8 @@ from typing import Any, Iterator
 import numpy as np
 
 Shape = tuple[int | None, ...]
+# A string tensor (Keras's dtype "string") holds Python str in NumPy object arrays, on the host
+STRING = "object"
 _ids = itertools.count()
 _graph_depth = 0
 
@@ -53,6 +55,25 @@ def _check_shape(shape: Any) -> Shape:
     return dims
 
 
+def dtype_name(dtype: Any) -> str:
+    """The NumPy name of a tensor dtype, "string" (Keras's name) giving STRING."""
+    return STRING if isinstance(dtype, str) and dtype == "string" else np.dtype(dtype).name
+
+
+def as_strings(value: Any, what: str) -> np.ndarray:
+    """`value` as an object array of Python str, or TypeError naming `what`: a string tensor
+    takes str arrays (dtype '<U' or object holding str only), never numbers or None."""
+    array = np.asarray(value)
+    if array.dtype.kind == "U" or (
+        array.dtype.kind == "O" and all(isinstance(v, str) for v in array.flat)
+    ):
+        return array.astype(object)
+    raise TypeError(
+        f"{what} takes strings (an array of Python str), received "
+        + (f"dtype {array.dtype}" if array.dtype.kind != "O" else "objects that are not all str")
+    )
+
+
 class SymbolicTensor:
     """A tensor in a graph: static `.shape` (None where unknown, e.g. the batch) and `.dtype`."""
 
@@ -62,7 +83,7 @@ class SymbolicTensor:
         self, shape: Shape, dtype: Any, node: Any = None, index: int = 0, name: str | None = None
     ) -> None:
         self.shape: Shape = _check_shape(shape)
-        self.dtype: str = np.dtype(dtype).name
+        self.dtype: str = dtype_name(dtype)
         self.node = node
         self.index = index
         self.id = next(_ids)

@@ -31,7 +31,10 @@ class InputLayer(Layer):
         batch_shape: Sequence | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(name=name or None, dtype=dtype, **kwargs)
+        string = isinstance(dtype, str) and dtype == "string"  # fed arrays of Python str
+        super().__init__(name=name or None, dtype=None if string else dtype, **kwargs)
+        if string:
+            self.dtype = "string"
         self.batch_shape = self._batch_shape(shape, batch_size, batch_shape)
         tensor = SymbolicTensor(self.batch_shape, self.dtype, name=self.name)
         call = LayerCall(self, [], [], {})  # its output is the layer's `output`

@@ -78,6 +78,9 @@ class CudaDevice(Device):
         return array.copy_to_host() if hasattr(array, "copy_to_host") else np.array(array)
 
     def copy_in(self, buffer: Any, value: np.ndarray) -> None:
+        if isinstance(buffer, np.ndarray):  # a feed kept on the host (strings)
+            np.copyto(buffer, value, casting="unsafe")
+            return
         value = np.ascontiguousarray(np.asarray(value), dtype=buffer.dtype)
         buffer.copy_to_device(value.reshape(buffer.shape))
 
