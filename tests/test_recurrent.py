@@ -868,8 +868,8 @@ def test_errors_name_the_layer_and_shapes():
         L.GRU(0)
     with pytest.raises(TypeError, match="did you mean 'units'"):
         L.SimpleRNN(U, unit=3)
-    with pytest.raises(ValueError, match="stateful=True is not supported"):
-        L.LSTM(U, stateful=True)
+    with pytest.raises(ValueError, match="stateful=True needs a fixed batch size"):
+        L.LSTM(U, stateful=True)(x)
     with pytest.raises(ValueError, match="a list of cells"):
         L.RNN([L.LSTMCell(U), L.LSTMCell(U)])
     with pytest.raises(ValueError, match="must be a Layer with a `call"):

@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 
 from graphengine import common, ops
-from graphengine.graph.tensor import SymbolicTensor, format_shape
+from graphengine.graph.tensor import SymbolicTensor, Variable, format_shape
 from graphengine.layers.base import InputSpec, Layer
 from graphengine.layers.recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell, _Cell
+from graphengine.layers.recurrent_states import make_states, read_states, reset, write_states
 from graphengine.layers.serialization import deserialize_layer, serialize_layer
 from graphengine.ops import activations
 from graphengine.ops.base import apply
@@ -56,15 +57,14 @@ class RNN(Layer):
                 f"RNN '{self.name}': the cell must be a Layer with a `call(inputs, states)` "
                 f"method and a `state_size` attribute, received {cell!r}"
             )
-        if stateful:
-            raise ValueError(
-                f"RNN '{self.name}': stateful=True is not supported; carry states between "
-                "batches with return_state=True and initial_state=[...]"
-            )
         self.cell = cell
         self._layers = [cell]
         self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
-        self.go_backwards, self.stateful, self.unroll = bool(go_backwards), False, bool(unroll)
+        self.go_backwards, self.unroll = bool(go_backwards), bool(unroll)
+        self.stateful = bool(stateful)
+        # stateful: one non-trainable (batch, size) variable per state, made at build; not
+        # weights (Keras does not track or save them)
+        self.states: list[Variable] | None = None
         self.zero_output_for_mask = bool(zero_output_for_mask)
         size = cell.state_size
         self.state_size = [int(s) for s in size] if isinstance(size, (list, tuple)) else [int(size)]
@@ -112,7 +112,13 @@ class RNN(Layer):
             self.cell.built = True
             for w in self.cell.weights:  # Keras's paths: lstm/lstm_cell/kernel
                 w.path = f"{self.name}/{w.path}"
+        if self.stateful:
+            self.states = make_states(self, seq[0], self._state_shapes(seq))
         self.built = True
+
+    def _state_shapes(self, input_shape: tuple) -> list[tuple]:
+        """Each state's shape without the batch, for inputs of `input_shape`."""
+        return [(s,) for s in self.state_size]
 
     def call(self, inputs: Any, mask: Any = None, training: bool | None = None) -> Any:
         seq, states = self._split(inputs)
@@ -120,13 +126,26 @@ class RNN(Layer):
             mask = mask[0]
         if mask is not None and _dtype(mask) != _dtype(seq):
             mask = ops.cast(mask, _dtype(seq))
+        states = read_states(self, seq, states)
+        outputs, finals = self._sequence(seq, states, mask, training)
+        outputs, finals = write_states(self, outputs, finals)
+        return [outputs, *finals] if self.return_state else outputs
+
+    def _sequence(self, seq: Any, states: list, mask: Any, training: Any) -> tuple:
+        """(outputs, final states) of the cell run over `seq` from `states` (none: zeros)."""
         cell = self.cell
         fused = cell.fused_activations() if isinstance(cell, _Cell) else None
         if fused is None:
-            outputs, finals = self._unrolled(seq, states, mask, training)
-        else:
-            outputs, finals = self._fused(seq, states, mask, training, fused)
-        return [outputs, *finals] if self.return_state else outputs
+            return self._unrolled(seq, states, mask, training)
+        return self._fused(seq, states, mask, training, fused)
+
+    def reset_state(self) -> None:
+        """Zeros the states of a stateful layer (nothing before it is built), as Keras."""
+        reset(self)
+
+    def reset_states(self) -> None:
+        """Keras's compatibility alias of `reset_state`."""
+        reset(self)
 
     def _fused(self, seq: Any, states: list, mask: Any, training: Any, acts: tuple) -> tuple:
         cell = self.cell
@@ -177,24 +196,18 @@ class RNN(Layer):
             out, new = cell.call(seq[:, t, :], list(states), **kwargs)
             new = flatten(new)
             if mask is not None:
-                m = mask[:, t : t + 1]
-                keep_old = ops.subtract(1.0, m)
-                states = [
-                    ops.add(ops.multiply(m, n), ops.multiply(keep_old, s))
-                    for n, s in zip(new, states)
-                ]
-                kept = ops.multiply(m, out)
-                out = (
-                    kept
-                    if prev is None or self.zero_output_for_mask
-                    else ops.add(kept, ops.multiply(keep_old, prev))
-                )
-            else:
-                states = new
-            prev = out
-            outputs.append(ops.expand_dims(out, 1) if self.return_sequences else out)
-        y = ops.concatenate(outputs, axis=1) if self.return_sequences else prev
-        return y, states
+                step = (mask[:, t : t + 1], prev, self.zero_output_for_mask)
+                out, new = masked_step(*step, out, states, new)
+            states, prev = new, out
+            outputs.append(out)
+        return self._gathered(outputs), states
+
+    def _gathered(self, outputs: list) -> Any:
+        """The step outputs as the layer returns them: all (N, T, ...) with return_sequences
+        (in processing order), else the last."""
+        if not self.return_sequences:
+            return outputs[-1]
+        return ops.concatenate([ops.expand_dims(o, 1) for o in outputs], axis=1)
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
         """The input mask for return_sequences outputs (unchanged even with go_backwards, as
@@ -221,6 +234,18 @@ class RNN(Layer):
     def from_config(cls, config: dict[str, Any]) -> RNN:
         config = dict(config)
         return cls(deserialize_layer(config.pop("cell")), **config)
+
+
+def masked_step(m: Any, prev: Any, zero_output: bool, out: Any, old: list, new: list) -> tuple:
+    """A step's (output, states) under its mask m (1 = a real step; shaped to broadcast against
+    the states): a masked step keeps the old states, and outputs 0 with `zero_output` or at the
+    first step, else the previous output."""
+    keep_old = ops.subtract(1.0, m)
+    states = [ops.add(ops.multiply(m, n), ops.multiply(keep_old, s)) for n, s in zip(new, old)]
+    kept = ops.multiply(m, out)
+    if prev is None or zero_output:
+        return kept, states
+    return ops.add(kept, ops.multiply(keep_old, prev)), states
 
 
 def _fusable() -> tuple[str, ...]:

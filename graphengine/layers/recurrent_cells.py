@@ -19,6 +19,19 @@ def check_units(layer: str, units: Any) -> int:
     return int(units)
 
 
+def lstm_bias_init(base: Any, units: int, unit_forget_bias: bool) -> Any:
+    """An LSTM's bias initializer (blocks i, f, c, o of `units`): `base`, except that with
+    unit_forget_bias the forget block starts at 1 (Jozefowicz et al. 2015)."""
+    if not unit_forget_bias:
+        return base
+
+    def init(shape: tuple, dtype: Any = "float32") -> np.ndarray:
+        ones = np.ones((units,), dtype)
+        return np.concatenate([base((units,), dtype), ones, base((2 * units,), dtype)])
+
+    return init
+
+
 def _clip_rate(rate: float) -> float:
     return min(1.0, max(0.0, float(rate)))  # as Keras
 
@@ -190,15 +203,7 @@ class LSTMCell(_Cell):
         self.state_size = [self.units, self.units]
 
     def _bias_init(self) -> Any:
-        if not self.unit_forget_bias:
-            return self.bias_initializer
-        base, u = self.bias_initializer, self.units
-
-        def init(shape: tuple, dtype: Any = "float32") -> np.ndarray:
-            ones = np.ones((u,), dtype)
-            return np.concatenate([base((u,), dtype), ones, base((2 * u,), dtype)])
-
-        return init
+        return lstm_bias_init(self.bias_initializer, self.units, self.unit_forget_bias)
 
     def _step(self, x: Any, states: list) -> tuple[Any, list]:
         h, c = states

@@ -7,7 +7,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
-from graphengine.graph.tensor import Constant, SymbolicTensor, Variable, format_shape
+from graphengine.graph.tensor import STRING, Constant, SymbolicTensor, Variable, format_shape
 from graphengine.graph.topo import collect_nodes, last_uses, node_digraph, topological_order
 from graphengine.ops.base import RunContext
 from graphengine.runtime.devices import Device
@@ -82,10 +82,15 @@ class Plan:
         self.pool = BufferPool(device)
         self.buffers: dict[SymbolicTensor, Any] = {}
         for t, shape in zip(self.feeds, feed_shapes):
-            self.buffers[t] = self.pool.take(shape, t.dtype)
+            # strings stay on the host on every device: only host ops read them
+            string = t.dtype == STRING
+            self.buffers[t] = np.empty(shape, t.dtype) if string else self.pool.take(shape, t.dtype)
         self.steps: list[Step] = self._schedule()
         # the step a training plan ends with (append_update): the optimizer update
         self.update: Any = None
+        # an op writing variables in any mode (a stateful RNN's WriteState): every run changes
+        # the device's variables, not only a training run
+        self._writes = any(getattr(n.op, "writes_variables", False) for n in self.order)
         # fixed from here on: what run() copies into and returns, without a lookup per call
         self._feed_buffers = [self.buffers[t] for t in self.feeds]
         self._target_buffers = [self.buffer(t) for t in self.targets]
@@ -205,8 +210,8 @@ class Plan:
                         lent.append((ins, j, buffer))
                 else:
                     device.copy_in(buffer, value)
-        if ctx.training:
-            device.version += 1  # weights (and moving statistics) on the device change
+        if ctx.training or self._writes:
+            device.version += 1  # weights (and moving statistics, states) on the device change
         k = device.kernels
         try:
             for forward, ins, outs in self.steps:

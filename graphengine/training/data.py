@@ -48,10 +48,11 @@ def is_pandas(value: Any) -> bool:
 
 
 def _numbers_only(value: Any) -> bool:
-    """Whether `value` is a number or nested lists/tuples of numbers only (no arrays in it)."""
+    """Whether `value` is a number or nested lists/tuples of numbers only (no arrays in it);
+    Python strings count as numbers here: a list of them is one array (for a string input)."""
     if isinstance(value, (list, tuple)):
         return all(_numbers_only(v) for v in value)
-    return isinstance(value, (int, float, bool, complex, np.generic))
+    return isinstance(value, (int, float, bool, complex, str, np.generic))
 
 
 def as_array(value: Any, what: str) -> Any:
@@ -136,10 +137,10 @@ def expand_rank1_target(target: np.ndarray, output: Any) -> np.ndarray:
     return target
 
 
-def input_arrays(model: Any, x: Any) -> list[np.ndarray]:
+def input_arrays(model: Any, x: Any, samples: bool = False) -> list[np.ndarray]:
     """The model's inputs from `x` (one array, a list, a dict, pandas objects, nested lists of
     numbers) as a flat list of arrays in `model.inputs` order, ranks adjusted as Keras does,
-    checked against the inputs' shapes and dtypes."""
+    checked against the inputs' shapes and dtypes (with `samples`, all but the first axis)."""
     model._build_from_data(x)  # a subclassed model, or a Sequential with no input shape
     feeds = model._feed_list(entries(x, model.input_names, model.name, "input"))
     model._require_graph()
@@ -147,7 +148,7 @@ def input_arrays(model: Any, x: Any) -> list[np.ndarray]:
         adjust_rank(as_array(a, f"Model '{model.name}': input {i} ('{t.name}')"), t)
         for i, (a, t) in enumerate(zip(feeds, model.inputs))
     ]
-    return model._check_arrays(feeds, model.inputs)
+    return model._check_arrays(feeds, model.inputs, samples=samples)
 
 
 def prepare(model: Any, x: Any, y: Any = None, need_y: bool = True) -> tuple[list, list]:
@@ -155,7 +156,8 @@ def prepare(model: Any, x: Any, y: Any = None, need_y: bool = True) -> tuple[lis
     if x is None:
         raise ValueError(f"Model '{model.name}': x is required")
     xs = [
-        np.ascontiguousarray(a, dtype=t.dtype) for a, t in zip(input_arrays(model, x), model.inputs)
+        np.ascontiguousarray(a, dtype=t.dtype)
+        for a, t in zip(input_arrays(model, x, samples=True), model.inputs)
     ]
     ys: list = []
     if need_y:

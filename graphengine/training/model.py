@@ -13,7 +13,7 @@ from graphengine import common
 from graphengine.autodiff.backward import backward_digraph, gradients, is_differentiable
 from graphengine.graph.graph import LayerGraph, layers_in_order
 from graphengine.graph.node import LayerCall
-from graphengine.graph.tensor import SymbolicTensor, format_shape, graph_mode
+from graphengine.graph.tensor import STRING, SymbolicTensor, as_strings, format_shape, graph_mode
 from graphengine.layers.base import TRACING, InputSpec, Layer, check_dtype
 from graphengine.layers.serialization import register_layer_class
 from graphengine.ops.base import RunContext, apply, is_symbolic
@@ -357,18 +357,28 @@ class Model(Trainer, Layer):
         return match_structure(inputs, self._inputs_struct, self.input_names, self.name, "input")
 
     def _check_arrays(
-        self, arrays: Sequence[Any], tensors: Sequence[SymbolicTensor], what: str = "input"
+        self,
+        arrays: Sequence[Any],
+        tensors: Sequence[SymbolicTensor],
+        what: str = "input",
+        samples: bool = False,
     ) -> list[np.ndarray]:
+        """The arrays, checked against the tensors' dtypes and shapes; with `samples` (a data
+        set for fit, evaluate, predict) the first axis counts samples, so a fixed batch size
+        (a stateful model's) is checked per batch, not here."""
+        skip = 1 if samples else 0
         checked = []
         for i, (a, t) in enumerate(zip(arrays, tensors)):
             a = np.asarray(a)
-            if a.dtype.kind not in "biuf":
+            if t.dtype == STRING:
+                a = as_strings(a, f"Model '{self.name}': {what} {i} ('{t.name}')")
+            elif a.dtype.kind not in "biuf":
                 raise TypeError(
                     f"Model '{self.name}': {what} {i} ('{t.name}') must be numeric, "
                     f"received dtype {a.dtype}"
                 )
             if a.ndim != len(t.shape) or any(
-                d is not None and d != n for d, n in zip(t.shape, a.shape)
+                d is not None and d != n for d, n in zip(t.shape[skip:], a.shape[skip:])
             ):
                 raise ValueError(
                     f"Model '{self.name}': {what} {i} ('{t.name}') expects shape "
