@@ -24,6 +24,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import graphengine as ge  # noqa: E402
 from benchmarks import cnn_train_step, memory, rnn_train_step  # noqa: E402
+from benchmarks import transformer_train_step  # noqa: E402
+from benchmarks import mobilenet_block  # noqa: E402
 
 PEAK_GFLOPS = 200.0  # 2 cores x AVX2 FMA on this machine, measured
 
@@ -125,6 +127,12 @@ WORKLOADS = {
     "mlp_train": ("MLP 784-256-256-10 train step, batch 128", lambda: mlp(True), 1.0),
     "mlp_infer": ("MLP 784-256-256-10 inference, batch 128", lambda: mlp(False), 1.0),
     "cnn_train": ("CNN train step, batch 64", cnn, 1.0),
+    "mobilenet_train": ("MobileNet block train step, batch 32", mobilenet_block.workload, 1.0),
+    "transformer_train": (
+        "Transformer encoder block train step, (32, 64, 128)",
+        transformer_train_step.workload,
+        1.0,
+    ),
     "lstm_train": ("LSTM(128) train step, (64, 50, 32)", lambda: rnn("lstm"), 1.0),
     "gru_train": ("GRU(128) train step, (64, 50, 32)", lambda: rnn("gru"), 1.0),
     "latency": ("Dense(16)-relu-Dense(1) inference, batch 1", latency, 0.5),

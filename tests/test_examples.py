@@ -81,6 +81,25 @@ def test_conv_autoencoder_example_beats_the_mean_digit():
     assert mse < baseline / 5
 
 
+def test_unet_denoiser_removes_most_of_the_noise(tmp_path):
+    png = tmp_path / "unet.png"
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "examples", "unet_denoiser.py"), str(png)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = re.search(r"noisy input ([\d.]+), U-Net before training ([\d.]+), after training "
+                      r"([\d.]+)", done.stdout)  # fmt: skip
+    noisy, before, after = map(float, found.groups())
+    # seed 0: 0.1226 noisy, 0.1891 untrained, 0.0272 trained
+    assert after < noisy / 3 and after < before / 3, done.stdout[-600:]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_transfer_learning_beats_training_from_scratch():
     out = run_example("transfer_learning.py")
     assert "base weights unchanged while the head trained: True" in out
@@ -140,3 +159,31 @@ def test_timeseries_forecast_beats_the_last_value():
     model_mae, baseline_mae = map(float, found.groups())
     # seed 0: 0.258 against 0.528 (normalized units); seeds 0-2 give ratios of 0.46 to 0.53
     assert model_mae < 0.7 * baseline_mae, out[-600:]
+
+
+def test_perceptron_fails_xor_and_two_layers_solve_it(tmp_path):
+    png = tmp_path / "boundaries.png"
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "examples", "perceptron_xor.py"), str(png)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = dict(re.findall(r"(perceptron on OR|perceptron on XOR|two-layer network on XOR): "
+                            r"accuracy ([\d.]+)", done.stdout))  # fmt: skip
+    assert float(found["perceptron on OR"]) == 1.0, done.stdout
+    assert float(found["perceptron on XOR"]) <= 0.75, done.stdout  # no line separates XOR
+    assert float(found["two-layer network on XOR"]) == 1.0, done.stdout
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_transformer_text_classifier_reads_word_order():
+    out = run_example("transformer_text_classifier.py")
+    found = dict(re.findall(r"(transformer|bag_of_words) test accuracy: ([\d.]+)", out))
+    # seed 0: 1.000 against 0.732; the bag of words cannot see which clause follows "but"
+    assert float(found["transformer"]) >= 0.95, out[-800:]
+    assert float(found["bag_of_words"]) <= float(found["transformer"]) - 0.15, out[-800:]
+    scores = [float(p) for p in re.findall(r"^  ([\d.]+) positive:", out, re.M)]
+    assert scores[0] > 0.5 > scores[1] and scores[2] < 0.5, out[-800:]

@@ -10,6 +10,15 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+# each family's rules module (rules_<family>.py) registers its rules in RULES on import
+from graphengine.autodiff import (  # noqa: F401
+    rules_attention,
+    rules_depthwise,
+    rules_image,
+    rules_norm_act,
+    rules_preprocessing,
+    rules_sequences,
+)
 from graphengine.autodiff.rules import RULES, NotDifferentiableError
 from graphengine.graph.node import grad_scope
 from graphengine.graph.tensor import SymbolicTensor, graph_mode

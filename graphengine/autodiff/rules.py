@@ -3,6 +3,10 @@ one gradient tensor (or None) per input, built from ops so the backward pass yie
 
 Summing a broadcast gradient back to its input's shape and accumulating fan-out happen once,
 in backward.py, not here.
+
+The primitives of the newer layer families keep their rules beside this table, one module per
+family (rules_<family>.py, registering with `rule` and `no_gradient` from here); backward.py
+imports them.
 """
 
 from __future__ import annotations

@@ -1,17 +1,31 @@
 """Keras-named layers."""
 
-from graphengine.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from graphengine.layers.activations import ELU, LeakyReLU, PReLU, ReLU, RReLU, Softmax
+from graphengine.layers.attention import AdditiveAttention, Attention
 from graphengine.layers.base import InputSpec, Layer
 from graphengine.layers.convolutional import (
     Conv1D,
     Conv1DTranspose,
     Conv2D,
     Conv2DTranspose,
+    Conv3D,
+    Conv3DTranspose,
     Convolution1D,
     Convolution1DTranspose,
     Convolution2D,
     Convolution2DTranspose,
+    Convolution3D,
+    Convolution3DTranspose,
 )
+from graphengine.layers.depthwise_conv import (
+    DepthwiseConv1D,
+    DepthwiseConv2D,
+    SeparableConv1D,
+    SeparableConv2D,
+    SeparableConvolution1D,
+    SeparableConvolution2D,
+)
+from graphengine.layers.conv_lstm import ConvLSTM2D
 from graphengine.layers.core import (
     Activation,
     Dense,
@@ -21,6 +35,18 @@ from graphengine.layers.core import (
     InputLayer,
     Lambda,
 )
+from graphengine.layers.masking import Masking
+from graphengine.layers.image_preprocessing import (
+    CenterCrop,
+    RandomCrop,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    Rescaling,
+    Resizing,
+)
+from graphengine.layers.einsum_dense import EinsumDense
 from graphengine.layers.merging import (
     Add,
     Average,
@@ -39,25 +65,42 @@ from graphengine.layers.merging import (
     multiply,
     subtract,
 )
-from graphengine.layers.normalization import BatchNormalization, LayerNormalization
+from graphengine.layers.multi_head_attention import MultiHeadAttention
+from graphengine.layers.normalization import (
+    BatchNormalization,
+    GroupNormalization,
+    LayerNormalization,
+    RMSNormalization,
+    UnitNormalization,
+)
 from graphengine.layers.pooling import (
     AveragePooling1D,
     AveragePooling2D,
+    AveragePooling3D,
     AvgPool1D,
     AvgPool2D,
+    AvgPool3D,
     GlobalAveragePooling1D,
     GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
     GlobalAvgPool1D,
     GlobalAvgPool2D,
+    GlobalAvgPool3D,
     GlobalMaxPool1D,
     GlobalMaxPool2D,
+    GlobalMaxPool3D,
     GlobalMaxPooling1D,
     GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
     MaxPool1D,
     MaxPool2D,
+    MaxPool3D,
     MaxPooling1D,
     MaxPooling2D,
+    MaxPooling3D,
 )
+from graphengine.layers.preprocessing import CategoryEncoding, Normalization
+from graphengine.layers.preprocessing_lookup import IntegerLookup, StringLookup
 from graphengine.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
 from graphengine.layers.recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell
 from graphengine.layers.regularization import (
@@ -67,26 +110,40 @@ from graphengine.layers.regularization import (
     GaussianNoise,
     SpatialDropout1D,
     SpatialDropout2D,
+    SpatialDropout3D,
 )
 from graphengine.layers.reshaping import Flatten, Permute, RepeatVector, Reshape
+from graphengine.layers.resampling import (
+    Cropping1D,
+    Cropping2D,
+    UpSampling1D,
+    UpSampling2D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+)
 from graphengine.layers.serialization import register_layer_class
+from graphengine.layers.text_vectorization import TextVectorization
 from graphengine.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
     "ELU",
     "Activation",
     "Add",
+    "AdditiveAttention",
     "AlphaDropout",
+    "Attention",
     "Average",
     "BatchNormalization",
     "Concatenate",
     "Dense",
     "Dot",
     "Dropout",
+    "EinsumDense",
     "Embedding",
     "Flatten",
     "GaussianDropout",
     "GaussianNoise",
+    "GroupNormalization",
     "Identity",
     "Input",
     "InputLayer",
@@ -97,24 +154,58 @@ __all__ = [
     "LeakyReLU",
     "Maximum",
     "Minimum",
+    "MultiHeadAttention",
     "Multiply",
     "PReLU",
     "Permute",
+    "RMSNormalization",
     "ReLU",
+    "RReLU",
     "RepeatVector",
     "Reshape",
+    "CategoryEncoding",
+    "IntegerLookup",
+    "Normalization",
+    "StringLookup",
+    "TextVectorization",
+    "Cropping1D",
+    "Cropping2D",
+    "UpSampling1D",
+    "UpSampling2D",
+    "ZeroPadding1D",
+    "ZeroPadding2D",
+    "CenterCrop",
+    "RandomCrop",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomTranslation",
+    "RandomZoom",
+    "Rescaling",
+    "Resizing",
     "Softmax",
     "SpatialDropout1D",
     "SpatialDropout2D",
+    "SpatialDropout3D",
     "Subtract",
+    "UnitNormalization",
     "Conv1D",
     "Conv1DTranspose",
     "Conv2D",
     "Conv2DTranspose",
+    "Conv3D",
+    "Conv3DTranspose",
     "Convolution1D",
     "Convolution1DTranspose",
     "Convolution2D",
     "Convolution2DTranspose",
+    "Convolution3D",
+    "Convolution3DTranspose",
+    "DepthwiseConv1D",
+    "DepthwiseConv2D",
+    "SeparableConv1D",
+    "SeparableConv2D",
+    "SeparableConvolution1D",
+    "SeparableConvolution2D",
     "AveragePooling1D",
     "AveragePooling2D",
     "AvgPool1D",
@@ -131,7 +222,17 @@ __all__ = [
     "MaxPool2D",
     "MaxPooling1D",
     "MaxPooling2D",
+    "AveragePooling3D",
+    "AvgPool3D",
+    "GlobalAveragePooling3D",
+    "GlobalAvgPool3D",
+    "GlobalMaxPool3D",
+    "GlobalMaxPooling3D",
+    "MaxPool3D",
+    "MaxPooling3D",
     "Bidirectional",
+    "ConvLSTM2D",
+    "Masking",
     "GRU",
     "GRUCell",
     "LSTM",

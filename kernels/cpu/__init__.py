@@ -11,9 +11,14 @@ Nothing is compiled here: each kernel compiles (or loads from the cache) on its 
 """
 
 from kernels.cpu.activations import *  # noqa: F403
+from kernels.cpu.activations2 import *  # noqa: F403
+from kernels.cpu.attention import *  # noqa: F403
 from kernels.cpu.bias import *  # noqa: F403
 from kernels.cpu.conv import *  # noqa: F403
+from kernels.cpu.depthwise_conv import *  # noqa: F403
 from kernels.cpu.elementwise import *  # noqa: F403
+from kernels.cpu.encoding import *  # noqa: F403
+from kernels.cpu.image import *  # noqa: F403
 from kernels.cpu.indexing import *  # noqa: F403
 from kernels.cpu.matmul import *  # noqa: F403
 from kernels.cpu.normalization import *  # noqa: F403

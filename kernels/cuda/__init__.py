@@ -4,9 +4,14 @@ Every kernel is cached on disk (cache=True), as the CPU kernels, under kernels/c
 locators (keyed by every kernel source)."""
 
 from kernels.cuda.activations import *  # noqa: F403
+from kernels.cuda.activations2 import *  # noqa: F403
+from kernels.cuda.attention import *  # noqa: F403
 from kernels.cuda.bias import *  # noqa: F403
 from kernels.cuda.conv import *  # noqa: F403
+from kernels.cuda.depthwise_conv import *  # noqa: F403
 from kernels.cuda.elementwise import *  # noqa: F403
+from kernels.cuda.encoding import *  # noqa: F403
+from kernels.cuda.image import *  # noqa: F403
 from kernels.cuda.indexing import *  # noqa: F403
 from kernels.cuda.matmul import *  # noqa: F403
 from kernels.cuda.normalization import *  # noqa: F403
