@@ -214,33 +214,35 @@ def test_keras_ops_graph_matches_cpu():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_conv_and_pooling(device, dtype):
-    x, w = rand(2, 5, 4, 2, dtype=dtype), rand(3, 2, 2, 4, dtype=dtype, seed=1)
+    """The 3-D kernels on 2-D shapes (a depth-1 axis), as the rank-1 and rank-2 layers run them;
+    tests/cuda_parity_conv3d.py has the 3-D geometries."""
+    x, w = rand(2, 1, 5, 4, 2, dtype=dtype), rand(1, 3, 2, 2, 4, dtype=dtype, seed=1)
     b = rand(4, dtype=dtype)
-    geo = ((2, 1), (1, 2), (1, 1))  # strides, dilation, pads
-    y, cols = np.zeros((2, 3, 2, 4), dtype), np.zeros((1, 12, 12), dtype)
-    check(device, "conv2d_forward", x, w, b, "relu", *geo, cols, y)
-    check(device, "conv2d_forward", x, rand(1, 1, 2, 4, dtype=dtype), None, "tanh", (1, 1),
-          (1, 1), (0, 0), None, np.zeros((2, 5, 4, 4), dtype))  # fmt: skip
-    g = rand(2, 3, 2, 4, dtype=dtype, seed=2)
-    check(device, "conv2d_backward_input", g, w, None, "linear", *geo, cols, np.zeros_like(x))
-    check(device, "conv2d_backward_input", g, w, b[:2], "sigmoid", *geo, cols, np.zeros_like(x))
+    geo = ((1, 2, 1), (1, 1, 2), (0, 1, 1))  # strides, dilation, pads
+    y, cols = np.zeros((2, 1, 3, 2, 4), dtype), np.zeros((1, 12, 12), dtype)
+    check(device, "conv3d_forward", x, w, b, "relu", *geo, cols, y)
+    check(device, "conv3d_forward", x, rand(1, 1, 1, 2, 4, dtype=dtype), None, "tanh",
+          (1, 1, 1), (1, 1, 1), (0, 0, 0), None, np.zeros((2, 1, 5, 4, 4), dtype))  # fmt: skip
+    g = rand(2, 1, 3, 2, 4, dtype=dtype, seed=2)
+    check(device, "conv3d_backward_input", g, w, None, "linear", *geo, cols, np.zeros_like(x))
+    check(device, "conv3d_backward_input", g, w, b[:2], "sigmoid", *geo, cols, np.zeros_like(x))
     cpu_cols = cols.copy()
-    cpu.conv2d_forward(x, w, b, "relu", *geo, cpu_cols, y.copy())
-    check(device, "conv2d_backward_weight", cpu_cols, g, np.zeros_like(w))
+    cpu.conv3d_forward(x, w, b, "relu", *geo, cpu_cols, y.copy())
+    check(device, "conv3d_backward_weight", cpu_cols, g, np.zeros_like(w))
     yy = np.abs(g)
     check(device, "bias_activation_backward", yy, g, "relu", np.zeros_like(g),
           np.zeros(4, dtype))  # fmt: skip
     check(device, "bias_backward", g, np.zeros(4, dtype))
     check(device, "bias_activation", g.reshape(12, 4), b, "sigmoid")
-    pool = ((2, 2), (2, 1), (0, 1))
-    check(device, "max_pool2d_forward", x, *pool, np.zeros((2, 2, 5, 2), dtype),
-          np.zeros((2, 2, 5, 2), "int32"))  # fmt: skip
-    check(device, "avg_pool2d_forward", x, *pool, np.zeros((2, 2, 5, 2), dtype))
-    argmax = np.zeros((2, 2, 5, 2), "int32")
-    cpu.max_pool2d_forward(x, *pool, np.zeros((2, 2, 5, 2), dtype), argmax)
-    dy = rand(2, 2, 5, 2, dtype=dtype, seed=3)
-    check(device, "max_pool2d_backward", dy, argmax, np.zeros_like(x))
-    check(device, "avg_pool2d_backward", dy, *pool, np.zeros_like(x))
+    pool = ((1, 2, 2), (1, 2, 1), (0, 0, 1))
+    out = (2, 1, 2, 5, 2)
+    check(device, "max_pool3d_forward", x, *pool, np.zeros(out, dtype), np.zeros(out, "int32"))
+    check(device, "avg_pool3d_forward", x, *pool, np.zeros(out, dtype))
+    argmax = np.zeros(out, "int32")
+    cpu.max_pool3d_forward(x, *pool, np.zeros(out, dtype), argmax)
+    dy = rand(*out, dtype=dtype, seed=3)
+    check(device, "max_pool3d_backward", dy, argmax, np.zeros_like(x))
+    check(device, "avg_pool3d_backward", dy, *pool, np.zeros_like(x))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

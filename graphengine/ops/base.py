@@ -33,7 +33,7 @@ class Kernels(Protocol):
 
     Spelled out are the members that are not one op family's: the backend's name and the data
     movement every family leans on (copy, cast, host round trips). The family kernels (about 120:
-    `conv2d_forward`, `relu_backward`, ...) are typed through `__getattr__` instead of copied here,
+    `conv3d_forward`, `relu_backward`, ...) are typed through `__getattr__` instead of copied here,
     because their one source of truth is kernels.cpu, several names are built at run time
     (f"{kind}_forward"), and a third copy of their signatures would drift. Tests keep it honest:
     kernels.cuda exports exactly kernels.cpu's names (tests/test_registries.py) with the same

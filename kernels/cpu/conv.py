@@ -29,9 +29,6 @@ from numba import njit, uint64
 from kernels.cpu.bias import CODES, bias_activation, bias_activation_rows, bias_or_empty
 
 __all__ = [
-    "conv2d_backward_input",
-    "conv2d_backward_weight",
-    "conv2d_forward",
     "conv3d_backward_input",
     "conv3d_backward_weight",
     "conv3d_forward",
@@ -234,22 +231,3 @@ def conv3d_backward_weight(cols, dz, dw):
 
 
 # -- rank 2 (NHWC): D = 1 views ------------------------------------------------------------------
-
-
-def conv2d_forward(x, w, bias, activation, strides, dilation, pads, cols, y):
-    """conv3d_forward for x (N, H, W, C), w (KH, KW, C/G, F), y (N, OH, OW, F) and (h, w) pairs.
-    Writes y (and cols)."""
-    conv3d_forward(x[:, None], w[None], bias, activation, (1, *strides), (1, *dilation),
-                   (0, *pads), cols, y[:, None])  # fmt: skip
-
-
-def conv2d_backward_input(dz, w, bias, activation, strides, dilation, pads, dcols, dx):
-    """conv3d_backward_input for dz (N, OH, OW, F), w (KH, KW, C/G, F), dx (N, H, W, C) and
-    (h, w) pairs. Writes dx."""
-    conv3d_backward_input(dz[:, None], w[None], bias, activation, (1, *strides), (1, *dilation),
-                          (0, *pads), dcols, dx[:, None])  # fmt: skip
-
-
-def conv2d_backward_weight(cols, dz, dw):
-    """conv3d_backward_weight for dw (KH, KW, C/G, F). Writes dw."""
-    conv3d_backward_weight(cols, dz, dw)

@@ -13,12 +13,8 @@ Single-threaded, as the convolution kernels (kernels/cpu/conv.py says why). `poo
 from numba import njit
 
 __all__ = [
-    "avg_pool2d_backward",
-    "avg_pool2d_forward",
     "avg_pool3d_backward",
     "avg_pool3d_forward",
-    "max_pool2d_backward",
-    "max_pool2d_forward",
     "max_pool3d_backward",
     "max_pool3d_forward",
 ]
@@ -187,29 +183,3 @@ def avg_pool3d_backward(dy, pool_size, strides, pads, dx):
 
 
 # -- rank 2 (NHWC, (h, w) pairs): D = 1 views ------------------------------------------------------
-
-
-def _d1(a):
-    return a.reshape((a.shape[0], 1) + a.shape[1:])
-
-
-def max_pool2d_forward(x, pool_size, strides, pads, y, argmax):
-    """max_pool3d_forward for x (N, H, W, C), y and argmax (N, OH, OW, C) (argmax = h * W + w).
-    Writes y and argmax."""
-    geo = (1, *pool_size), (1, *strides), (0, *pads)
-    max_pool3d_forward(_d1(x), *geo, _d1(y), _d1(argmax))
-
-
-def max_pool2d_backward(dy, argmax, dx):
-    """max_pool3d_backward for dy, argmax (N, OH, OW, C) and dx (N, H, W, C). Writes dx."""
-    max_pool3d_backward(dy, argmax, dx)
-
-
-def avg_pool2d_forward(x, pool_size, strides, pads, y):
-    """avg_pool3d_forward for x (N, H, W, C) and y (N, OH, OW, C). Writes y."""
-    avg_pool3d_forward(_d1(x), (1, *pool_size), (1, *strides), (0, *pads), _d1(y))
-
-
-def avg_pool2d_backward(dy, pool_size, strides, pads, dx):
-    """avg_pool3d_backward for dy (N, OH, OW, C) and dx (N, H, W, C). Writes dx."""
-    avg_pool3d_backward(_d1(dy), (1, *pool_size), (1, *strides), (0, *pads), _d1(dx))

@@ -14,9 +14,6 @@ from kernels.cuda.launch import elementwise
 from kernels.cuda.matmul import gemm
 
 __all__ = [
-    "conv2d_backward_input",
-    "conv2d_backward_weight",
-    "conv2d_forward",
     "conv3d_backward_input",
     "conv3d_backward_weight",
     "conv3d_forward",
@@ -157,27 +154,3 @@ def conv3d_backward_weight(cols, dz, dw):
 
 
 # -- rank 2 (NHWC): D = 1 views ------------------------------------------------------------------
-
-
-def _d1(a):
-    """(N, H, W, C) viewed as (N, 1, H, W, C)."""
-    return a.reshape((a.shape[0], 1) + a.shape[1:])
-
-
-def conv2d_forward(x, w, bias, activation, strides, dilation, pads, cols, y):
-    """conv3d_forward for x (N, H, W, C), w (KH, KW, C/G, F), y (N, OH, OW, F) and (h, w) pairs.
-    Writes y (and cols)."""
-    conv3d_forward(_d1(x), w.reshape((1,) + w.shape), bias, activation, (1, *strides),
-                   (1, *dilation), (0, *pads), cols, _d1(y))  # fmt: skip
-
-
-def conv2d_backward_input(dz, w, bias, activation, strides, dilation, pads, dcols, dx):
-    """conv3d_backward_input for dz (N, OH, OW, F), w (KH, KW, C/G, F), dx (N, H, W, C) and
-    (h, w) pairs. Writes dx."""
-    conv3d_backward_input(_d1(dz), w.reshape((1,) + w.shape), bias, activation, (1, *strides),
-                          (1, *dilation), (0, *pads), dcols, _d1(dx))  # fmt: skip
-
-
-def conv2d_backward_weight(cols, dz, dw):
-    """conv3d_backward_weight for dw (KH, KW, C/G, F). Writes dw."""
-    conv3d_backward_weight(cols, dz, dw)
