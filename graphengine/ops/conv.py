@@ -83,6 +83,27 @@ def pair(values: tuple, rank: int, fill: int) -> tuple:
     return tuple(values) if rank == 2 else (fill,) + tuple(values)
 
 
+def conv_output_spatial(op: Any, x: Shape, w: Shape) -> list[int | None]:
+    """The output's spatial sizes (None where the input's is unknown) of a convolution `op` (its
+    name, rank, strides, dilation_rate and padding) of input shape `x` by kernel shape `w`; a
+    ValueError naming the op and both shapes where the kernel does not fit."""
+    out: list[int | None] = []
+    for i, size in enumerate(x[1:-1]):
+        if size is None:
+            out.append(None)
+            continue
+        o, _ = conv_axis(size, w[i], op.strides[i], op.dilation_rate[i], op.padding)
+        if o <= 0:
+            extent = tuple((k - 1) * d + 1 for k, d in zip(w[: op.rank], op.dilation_rate))
+            raise ValueError(
+                f"{op.name}: kernel shape {format_shape(w)} (spatial extent {extent} with "
+                f"dilation_rate={op.dilation_rate}) does not fit input shape {format_shape(x)} "
+                f"with padding={op.padding!r}: the output size would be {o} on spatial axis {i}"
+            )
+        out.append(o)
+    return out
+
+
 class ConvBase(Op):
     """Hyperparameters and shape checks shared by Conv and ConvTranspose."""
 
@@ -184,21 +205,7 @@ class Conv(ConvBase):
 
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         x, w = self.check_operands(shapes, channels_axis=-2)
-        out = []
-        for i, size in enumerate(x[1:-1]):
-            if size is None:
-                out.append(None)
-                continue
-            o, _ = conv_axis(size, w[i], self.strides[i], self.dilation_rate[i], self.padding)
-            if o <= 0:
-                extent = tuple((k - 1) * d + 1 for k, d in zip(w[: self.rank], self.dilation_rate))
-                raise ValueError(
-                    f"{self.name}: kernel shape {format_shape(w)} (spatial extent {extent} with "
-                    f"dilation_rate={self.dilation_rate}) does not fit input shape "
-                    f"{format_shape(x)} with padding={self.padding!r}: the output size would "
-                    f"be {o} on spatial axis {i}"
-                )
-            out.append(o)
+        out = conv_output_spatial(self, x, w)
         dtype = result_dtype(dtypes[:2])
         specs = [((x[0], *out, w[-1]), dtype)]
         if self.needs_cols(w):

@@ -11,7 +11,7 @@ from typing import Any
 from graphengine.graph.tensor import Shape, format_shape
 from graphengine.ops import bias
 from graphengine.ops.base import Kernels, Op, RunContext, Spec, result_dtype
-from graphengine.ops.conv import as_2d, conv_axis, pair
+from graphengine.ops.conv import as_2d, conv_axis, conv_output_spatial, pair
 
 PADDINGS = ("valid", "same")
 
@@ -62,21 +62,7 @@ class DepthwiseConv(Op):
 
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         x, w = self.check_operands(shapes)
-        out = []
-        for i, size in enumerate(x[1:-1]):
-            if size is None:
-                out.append(None)
-                continue
-            o, _ = conv_axis(size, w[i], self.strides[i], self.dilation_rate[i], self.padding)
-            if o <= 0:
-                extent = tuple((k - 1) * d + 1 for k, d in zip(w[: self.rank], self.dilation_rate))
-                raise ValueError(
-                    f"{self.name}: kernel shape {format_shape(w)} (spatial extent {extent} with "
-                    f"dilation_rate={self.dilation_rate}) does not fit input shape "
-                    f"{format_shape(x)} with padding={self.padding!r}: the output size would "
-                    f"be {o} on spatial axis {i}"
-                )
-            out.append(o)
+        out = conv_output_spatial(self, x, w)
         return [((x[0], *out, w[-2] * w[-1]), result_dtype(dtypes[:2]))]
 
     def geometry(self, x_shape: tuple, w_shape: tuple) -> tuple[tuple, tuple, tuple]:
