@@ -137,6 +137,15 @@ def test_bidirectional_of_a_stateful_layer_keeps_both_directions_states():
     model(data(T))
     for layer in (bi.forward_layer, bi.backward_layer):
         assert layer.stateful and np.abs(layer.states[0].numpy()).sum() > 0
+    carried = model(data(T))  # starts from the first call's states
+    bi.reset_states()  # both directions back to zeros
+    for layer in (bi.forward_layer, bi.backward_layer):
+        assert not np.any(layer.states[0].numpy())
+    fresh = stateful_model(L.Bidirectional(L.GRU(U, stateful=True, dtype="float64")))
+    fresh.set_weights(model.get_weights())
+    after = model(data(T))
+    np.testing.assert_array_equal(after, fresh(data(T)))  # a fresh model's first call
+    assert not np.array_equal(after, carried)
 
 
 def test_unknown_batch_size_raises():

@@ -129,6 +129,15 @@ class Bidirectional(Layer):
             return merged + finals if self.return_state else merged
         return [merged, *finals] if self.return_state else merged
 
+    def reset_state(self) -> None:
+        """Zeros both directions' states (stateful layers), as Keras's Bidirectional."""
+        self.forward_layer.reset_state()
+        self.backward_layer.reset_state()
+
+    def reset_states(self) -> None:
+        """Keras's compatibility alias of `reset_state`."""
+        self.reset_state()
+
     def _merge(self, y: Any, y_rev: Any) -> Any:
         mode = self.merge_mode
         if mode == "concat":
