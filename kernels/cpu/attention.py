@@ -192,9 +192,13 @@ def _gemm_for(arrays):
 
 
 def _run(pairs, work, serial, parallel, arrays, args):
-    """The pairs in ranges on Numba's pool (threads.parallel_rows), or all on this thread where
-    that pool may not run or there is no gemm (the loops' fallback compiles once, serial)."""
+    """The pairs in ranges on Numba's pool (threads.parallel_rows) from threads.PARALLEL_WORK
+    multiply-adds on, else all on this thread, as where that pool may not run or there is no
+    gemm (the loops' fallback compiles once, serial)."""
     gemm = _gemm_for(arrays)
+    if work < threads.PARALLEL_WORK:
+        serial(gemm, 0, pairs, *args)
+        return
     with threads.parallel_rows(pairs, work, gemm is not None, min_rows=1) as bounds:
         if bounds is None:
             serial(gemm, 0, pairs, *args)

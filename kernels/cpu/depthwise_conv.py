@@ -6,7 +6,7 @@ Direct loops, no im2col: a depthwise tap is one multiply-add per channel, so col
 KH*KW times the input to feed products BLAS cannot batch. The loops run over whole output rows
 (n, oh), channels innermost: for M = 1 each tap is a contiguous multiply-add over C channels,
 which vectorizes. Rows are independent, so large work runs them in ranges on Numba's pool
-(threads.parallel_rows); below PARALLEL_WORK, or where the pool may not run, they run on the
+(threads.parallel_rows); below threads.PARALLEL_WORK, or where the pool may not run, they run on the
 calling thread, as conv.py's kernels: in a whole training step the pool's threads and BLAS's
 contend for the cores (a MobileNet block, 9.4M multiply-adds a depthwise pass: step 30 -> 40 ms
 with the pool, interleaved runs on a busy 2-core machine; at 75M, even).
@@ -28,8 +28,6 @@ __all__ = [
     "depthwise_conv2d_backward_weight",
     "depthwise_conv2d_forward",
 ]
-
-PARALLEL_WORK = 1 << 26  # multiply-adds from which the rows run on Numba's pool
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
 _PARALLEL = {**_JIT, "parallel": True}
@@ -219,7 +217,7 @@ def _geometry(strides, dilation, pads):
 def _run(rows, work, parallel, serial, *args):
     """parallel(bounds, *args) over row ranges on Numba's pool where `work` (multiply-adds)
     pays for threads and the pool may run, else serial(*args) on this thread."""
-    if work >= PARALLEL_WORK and len(threads.row_bounds(rows, work)) > 2:
+    if work >= threads.PARALLEL_WORK and len(threads.row_bounds(rows, work)) > 2:
         with threads.parallel_rows(rows, work, whole_products=True) as bounds:
             if bounds is not None:
                 parallel(bounds, *args)
