@@ -397,3 +397,36 @@ def test_einsum_dense_errors():
         L.EinsumDense("abc,cd->abd", 2)(x)
     with pytest.raises(ValueError, match=r"names 2 input axes, but the input has shape"):
         L.EinsumDense("ab,bc->ac", 2)(x)
+
+
+def test_pairs_on_numba_threads_match_this_thread(monkeypatch):
+    """Above threads.PARALLEL_WORK the (batch, head) pairs run in ranges on Numba's pool; the
+    forward and backward kernels give this thread's numbers exactly (each range owns its pairs)."""
+    from kernels.cpu import threads
+
+    rng = np.random.default_rng(0)
+    B, T, N, D = 3, 5, 2, 4
+    q, k, v = (rng.standard_normal((B, T, N, D)) for _ in range(3))
+    dout = rng.standard_normal((B, T, N, D))
+    mask = rng.random((B, 1, T, T)) > 0.3
+
+    def run():
+        probs, out = np.zeros((B, N, T, T)), np.zeros((B, T, N, D))
+        cpu.attention_forward(q, k, v, None, mask, 0.5, False, 1, 0.0, None, probs, None, out)
+        grads = [np.zeros((B, N, T, T)), np.zeros_like(q), np.zeros_like(k), np.zeros_like(v)]
+        cpu.attention_backward(dout, None, None, q, k, v, probs, None, 0.5, *grads)
+        return [probs, out, *grads]
+
+    here = run()
+    monkeypatch.setattr(threads, "PARALLEL_WORK", 0)
+    monkeypatch.setattr(threads, "_MIN_WORK", 0)
+    before = ge.config.get_num_threads()
+    ge.config.set_num_threads(2)
+    try:
+        assert len(threads.row_bounds(B * N, 1, 1)) == 3  # two ranges
+        pooled = run()
+    finally:
+        ge.config.set_num_threads(before)
+    for a, b in zip(pooled, here):
+        np.testing.assert_array_equal(a, b)
+    assert np.any(here[4])  # the gradients are not trivially zero

@@ -14,7 +14,6 @@ import pytest
 import graphengine as ge
 import kernels.cpu as cpu
 from graphengine.layers.depthwise_conv import BaseSeparableConv
-from kernels.cpu import depthwise_conv as depthwise_kernels
 from kernels.cpu import threads
 import reference as R
 from helpers import REF_DIR, check_keras_case, keras_cases
@@ -185,7 +184,7 @@ def test_row_loops_match_numpy(geo, threaded, monkeypatch):
     b = rng.standard_normal(ws[2] * ws[3])
     y_ref, adjoint, weight_grad = numpy_depthwise(x, w, strides, dilation, pads, (OH, OW))
     monkeypatch.setattr(threads, "_MIN_WORK", 0)
-    monkeypatch.setattr(depthwise_kernels, "PARALLEL_WORK", 0 if threaded else 1 << 62)
+    monkeypatch.setattr(threads, "PARALLEL_WORK", 0 if threaded else 1 << 62)
     before = ge.config.get_num_threads()
     ge.config.set_num_threads(2)
     try:
