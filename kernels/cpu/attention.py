@@ -17,7 +17,9 @@ from kernels.cpu.regularization import dropout_mask
 
 __all__ = ["attention_forward", "attention_backward"]
 
-_JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
+# sums reassociated (vectorized) and multiply-adds fused; no other fast-math flag, so NaN and
+# inf propagate as without it
+_JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"reassoc", "contract"}}
 _PARALLEL = {**_JIT, "parallel": True}
 # what a masked score becomes, as Keras (mode): Attention subtracts LARGE from it (SUBTRACT),
 # MultiHeadAttention's masked Softmax puts -LARGE in its place and zeroes its probability after

@@ -10,6 +10,10 @@ import math
 
 from numba import njit
 
+# Sums may be reassociated (vectorized: a layer norm's rows 3x faster, measured on (2048, 128));
+# no other fast-math flag, so NaN and inf propagate as without it.
+REASSOC = {"reassoc", "contract"}
+
 
 @njit(cache=True)
 def _welford_rows(x, mean, m2):
@@ -147,7 +151,7 @@ def batchnorm_backward(x, dy, mean, inv_std, gamma, batch_stats, dx, dgamma, dbe
                 dx[o, ch, i] = gamma[ch] * s * (dy[o, ch, i] - sb - xhat * sg)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=REASSOC)
 def layernorm_forward(x, gamma, beta, epsilon, y, mean, inv_std):
     """Per row of x (rows, n): mean, inv_std = 1 / sqrt(var + eps) (biased), and
     y = (x - mean) * inv_std * gamma + beta with gamma, beta (n,). Writes y, mean, inv_std (rows,).
@@ -172,7 +176,7 @@ def layernorm_forward(x, gamma, beta, epsilon, y, mean, inv_std):
             y[r, j] = (x[r, j] - m) * inv * gamma[j] + beta[j]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=REASSOC)
 def layernorm_backward(x, dy, mean, inv_std, gamma, dx, dgamma, dbeta):
     """Gradients of y = xhat * gamma + beta with per-row xhat = (x - mean) * inv_std; x, dy, dx
     (rows, n), mean and inv_std (rows,), gamma, dgamma, dbeta (n,). Per row, with g = dy * gamma:
