@@ -1,13 +1,9 @@
 """Nadam, Adamax, Adadelta and Lion: Keras 3 trajectories and optimizer state
 (tests/keras_reference/optimizers2.*), config and saved-model round trips, argument errors, a
-training smoke check, and their CUDA kernels against the CPU ones in Numba's simulator (run in
-a subprocess: NUMBA_ENABLE_CUDASIM is read once per process)."""
+training smoke check (their CUDA kernels against the CPU's: tests/cuda_parity_optimizers2.py)."""
 
 import json
 import os
-import re
-import subprocess
-import sys
 import tracemalloc
 
 import numpy as np
@@ -22,9 +18,6 @@ REF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_reference"
 with open(os.path.join(REF, "optimizers2.json")) as f:
     KERAS_CASES = json.load(f)["optimizers"]
 NEW = {"nadam": Nadam, "adamax": Adamax, "adadelta": Adadelta, "lion": Lion}
-SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
-on_cpu_suite = pytest.mark.skipif(SIMULATOR, reason="CPU suite; the simulator run is separate")
-in_simulator = pytest.mark.skipif(not SIMULATOR, reason="run by test_cuda_kernels_in_simulator")
 
 
 def problem(seed=0, dtype="float64", steps=5):
@@ -55,7 +48,6 @@ def keras_arrays():
         return {k: data[k] for k in data.files}
 
 
-@on_cpu_suite
 @pytest.mark.parametrize("case", KERAS_CASES, ids=lambda c: c["id"])
 def test_matches_keras(case, keras_arrays):
     """Every step's weights, then the slots (and Nadam's u_product) against Keras's variables
@@ -94,7 +86,6 @@ def test_matches_keras(case, keras_arrays):
 # -- the base-class machinery ------------------------------------------------------------------
 
 
-@on_cpu_suite
 def test_get_and_names():
     for name, cls in NEW.items():
         assert type(optimizers.get(name)) is cls
@@ -125,7 +116,6 @@ CONFIGURED = [
 ]
 
 
-@on_cpu_suite
 @pytest.mark.parametrize("opt", CONFIGURED, ids=lambda o: type(o).__name__)
 def test_config_round_trip_gives_the_same_steps(opt):
     config = json.loads(json.dumps(optimizers.serialize(opt)))
@@ -136,7 +126,6 @@ def test_config_round_trip_gives_the_same_steps(opt):
     np.testing.assert_array_equal(run(clone, inits, grads)[-1][1], first[-1][1])
 
 
-@on_cpu_suite
 @pytest.mark.parametrize("name", sorted(NEW))
 def test_legacy_lr_and_decay_are_time_decay_of_the_rate(name):
     """lr= is learning_rate=, and decay=d steps at lr / (1 + d * iterations)."""
@@ -152,7 +141,6 @@ def test_legacy_lr_and_decay_are_time_decay_of_the_rate(name):
     assert NEW[name](lr=0.3).learning_rate == 0.3
 
 
-@on_cpu_suite
 def test_variable_names_and_resuming_from_saved_state():
     """Nadam's u_product comes after the slots and takes the first weight's dtype, as Keras's;
     restoring the state midway (u_product included) continues the same trajectory."""
@@ -186,7 +174,6 @@ def test_variable_names_and_resuming_from_saved_state():
     assert f32.variables[-1].dtype == np.float32
 
 
-@on_cpu_suite
 def test_nonfinite_gradients_stay_nonfinite():
     """A NaN gradient poisons its own entry (Adamax's norm keeps the NaN as Keras's maximum
     does; Lion's sign of NaN is NaN), never its neighbours."""
@@ -202,14 +189,12 @@ def test_nonfinite_gradients_stay_nonfinite():
     assert np.isnan(adamax.variables[2][0]) and adamax.variables[2][1] == 1.0
 
 
-@on_cpu_suite
 def test_lion_steps_by_the_sign():
     w = np.zeros(4)
     Lion(learning_rate=0.25).apply([np.array([3.0, -1e-20, 0.0, 7.0])], [w])
     np.testing.assert_array_equal(w, [-0.25, 0.25, 0.0, -0.25])
 
 
-@on_cpu_suite
 def test_apply_allocates_no_arrays():
     n = 50_000
     ws = [np.ones(n, "float32"), np.ones(n, "float32")]
@@ -236,7 +221,6 @@ def test_apply_allocates_no_arrays():
 # -- errors ------------------------------------------------------------------------------------
 
 
-@on_cpu_suite
 @pytest.mark.parametrize("name", sorted(optimizers.ALL))
 def test_negative_learning_rate_is_refused(name):
     cls = optimizers.ALL[name]
@@ -250,7 +234,6 @@ def test_negative_learning_rate_is_refused(name):
         cls(lr=-1)
 
 
-@on_cpu_suite
 def test_argument_errors():
     cases = [
         (Nadam, {"beta_1": 1.0}, r"Nadam expects beta_1 to be a float in \[0, 1\), got beta_1=1.0"),
@@ -297,7 +280,6 @@ def regression_data(n=32):
     return x, (x @ np.array([[1.0], [-2.0], [0.5]], "float32") + 0.3).astype("float32")
 
 
-@on_cpu_suite
 @pytest.mark.parametrize("name", sorted(NEW))
 def test_training_lowers_the_loss(name):
     x, y = regression_data()
@@ -319,7 +301,6 @@ SAVED = {
 }
 
 
-@on_cpu_suite
 @pytest.mark.parametrize("name", sorted(SAVED))
 def test_save_and_load_keep_the_optimizer_state(name, tmp_path):
     x, y = regression_data()
@@ -338,106 +319,3 @@ def test_save_and_load_keep_the_optimizer_state(name, tmp_path):
     assert h1.history == h2.history and loaded.optimizer.iterations == 8
     for a, b in zip(model.get_weights(), loaded.get_weights()):
         np.testing.assert_array_equal(a, b)
-
-
-# -- CUDA, in the simulator --------------------------------------------------------------------
-
-
-@on_cpu_suite
-def test_cuda_kernels_in_simulator():
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONPATH=root)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            os.path.abspath(__file__),
-            "-p",
-            "no:cacheprovider",
-            "-n",
-            "0",
-            "-k",
-            "simulated",
-            "-rs",
-        ],  # fmt: skip
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
-    found = re.search(r"\b(\d+) passed", proc.stdout)
-    simulated = 2 * len(KERNELS) + len(NEW)  # the two tests below, every parameter
-    assert found and int(found.group(1)) == simulated and "skipped" not in proc.stdout, proc.stdout
-
-
-KERNELS = ["nadam_update", "adamax_update", "adadelta_update", "lion_update"]
-
-
-def kernel_args(name, dtype):
-    rng = np.random.default_rng(5)
-    w = (rng.uniform(1, 2, 9) * rng.choice([-1, 1], 9)).astype(dtype)
-    g = rng.uniform(-2, 2, 9).astype(dtype)
-    s = [rng.uniform(0.1, 1, 9).astype(dtype) for _ in range(2)]
-    g[0] = s[0][0] = 0.0  # Lion's sign(0)
-    return {  # epsilons large enough that where they go shows
-        "nadam_update": (w, g, *s, 0.004, 0.0009, 0.02, 0.9, 0.999, 1e-3, 0.01),
-        "adamax_update": (w, g, *s, 0.01, 0.9, 0.999, 1e-3, 0.01),
-        "adadelta_update": (w, g, *s, 1.0, 0.95, 1e-3, 0.01),
-        "lion_update": (w, g, s[0], 0.01, 0.9, 0.99, 0.01),
-    }[name]
-
-
-@in_simulator
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("name", KERNELS)
-def test_simulated_kernel_matches_cpu(name, dtype):
-    """Each array the kernel writes, on the device and on the CPU from the same inputs."""
-    from numba import cuda
-
-    import kernels.cpu
-    import kernels.cuda
-
-    args = kernel_args(name, dtype)
-    host = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    device = [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in args]
-    getattr(kernels.cpu, name)(*host)
-    getattr(kernels.cuda, name)(*device)
-    # the CUDA kernels compute float32 data in float64 and round once
-    rtol, atol = (1e-6, 1e-7) if dtype == "float32" else (1e-14, 0.0)
-    for i, (h, d) in enumerate(zip(host, device)):
-        if isinstance(h, np.ndarray):
-            got = d.copy_to_host()
-            assert got.dtype == h.dtype
-            np.testing.assert_allclose(got, h, rtol=rtol, atol=atol, err_msg=f"{name} {i}")
-    assert not np.array_equal(host[0], args[0])
-
-
-@in_simulator
-@pytest.mark.parametrize("name", sorted(NEW))
-def test_simulated_optimizer_on_the_device(name):
-    """The whole optimizer (clipping, schedule, weight decay, Nadam's u_product) with its state
-    on the device, against the same optimizer on the CPU."""
-    from numba import cuda
-
-    import kernels.cuda
-    from graphengine.runtime.devices import get_device
-
-    inits, grads = problem(seed=4, dtype="float32", steps=3)
-    kwargs = {"learning_rate": schedules.ExponentialDecay(0.05, 2, 0.5), "global_clipnorm": 1.0,
-              "weight_decay": 0.1}  # fmt: skip
-    expected = run(NEW[name](**kwargs), inits, grads)
-    device = get_device("cuda")
-    ws = [Variable(w.copy(), f"w{j}") for j, w in enumerate(inits)]
-    opt = NEW[name](**kwargs)
-    opt.build(ws, device=device)
-    for gs in grads:
-        opt.apply([cuda.to_device(g) for g in gs], ws, kernels=kernels.cuda)
-    for w, want in zip(ws, expected[-1]):
-        np.testing.assert_allclose(device.to_host(w.on_device(device)), want, rtol=1e-6)
-    cpu = NEW[name](**kwargs)
-    run(cpu, inits, grads)
-    for a, b in zip(opt.get_weights(), cpu.get_weights()):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
