@@ -13,6 +13,7 @@ import numpy as np
 from graphengine import common
 from graphengine.graph.tensor import SymbolicTensor, format_shape
 from graphengine.layers.base import Layer
+from graphengine.layers.regularization import seed_generator
 from graphengine.ops import api
 from graphengine.ops.attention import Attention as AttentionOp
 from graphengine.ops.base import apply, is_symbolic
@@ -38,11 +39,8 @@ class _Dropout:
             raise TypeError(f"{owner}: dropout must be a float, got {dropout!r}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"{owner}: dropout must be in [0, 1), got dropout={dropout}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise TypeError(f"{owner}: seed must be an int or None, got {seed!r}")
         self.dropout = float(dropout)
-        self.seed = None if seed is None else int(seed)
-        self._rng = None if seed is None else np.random.default_rng(self.seed)
+        self.seed, self._rng = seed_generator(self, seed)  # type: ignore[arg-type]
 
     def _attend(self, operands: list, mask: Any, training: Any, **op_args: Any) -> list:
         """(out, probs, dropped or probs) of the fused op on q, k, v (or scores, v)."""

@@ -19,6 +19,7 @@ from graphengine import common, ops
 from graphengine.graph.tensor import format_shape
 from graphengine.layers.base import InputSpec, Layer
 from graphengine.layers.convolutional import check_data_format, normalize_tuple
+from graphengine.layers.regularization import seed_generator
 from graphengine.ops import image
 from graphengine.ops.base import apply, is_symbolic
 
@@ -181,12 +182,7 @@ class _RandomImageLayer(Layer):
 
     def __init__(self, seed: int | None = None, data_format: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise TypeError(
-                f"{type(self).__name__} '{self.name}': seed must be an int or None, got {seed!r}"
-            )
-        self.seed = None if seed is None else int(seed)
-        self._rng = None if seed is None else np.random.default_rng(self.seed)
+        self.seed, self._rng = seed_generator(self, seed)
         self.data_format = check_data_format(self, data_format)
         self.input_spec = InputSpec(ndim=4)
 

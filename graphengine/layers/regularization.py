@@ -14,6 +14,16 @@ from graphengine.ops import regularization as reg
 from graphengine.ops.base import apply, is_symbolic
 
 
+def seed_generator(layer: Layer, seed: Any) -> tuple[int | None, np.random.Generator | None]:
+    """(seed, its generator) of a layer that draws random numbers: a seeded layer draws the same
+    sequence every run, an unseeded one (None, None) draws from the running plan's generator."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise TypeError(
+            f"{type(layer).__name__} '{layer.name}': seed must be an int or None, got {seed!r}"
+        )
+    return (None, None) if seed is None else (int(seed), np.random.default_rng(int(seed)))
+
+
 class _RandomLayer(Layer):
     """The shared machinery: the seed and its generator, argument checks, and the call."""
 
@@ -23,12 +33,7 @@ class _RandomLayer(Layer):
 
     def __init__(self, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise TypeError(
-                f"{type(self).__name__} '{self.name}': seed must be an int or None, got {seed!r}"
-            )
-        self.seed = None if seed is None else int(seed)
-        self._rng = None if seed is None else np.random.default_rng(self.seed)
+        self.seed, self._rng = seed_generator(self, seed)
 
     def _check_rate(self, name: str, value: Any, closed: bool = False) -> float:
         """A float in [0, 1) ([0, 1] if `closed`): rate 1 would drop everything and divide by 0."""
