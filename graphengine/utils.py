@@ -15,12 +15,15 @@ from graphengine.training.dataset_arrays import normalize, pad_sequences, to_cat
 from graphengine.training.dataset_images import image_dataset_from_directory
 from graphengine.training.dataset_timeseries import timeseries_dataset_from_array
 from graphengine.training.dataset_utils import split_dataset
+from graphengine.training.gradient_check import GradientCheckError, check_gradients
 from graphengine.training.pydataset import PyDataset
 from graphengine.viz.plot import model_to_dot, plot_model
 
 __all__ = [
     "CustomObjectScope",
+    "GradientCheckError",
     "PyDataset",
+    "check_gradients",
     "clear_session",
     "custom_object_scope",
     "get_custom_objects",
