@@ -12,7 +12,7 @@ perturbed at up to `max_entries` seeded positions, two forward passes each.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -223,8 +223,9 @@ class _Check:
         # states, RNN states): put back before every pass, so each sees the same state
         self._state = [(w.value, w.value.copy()) for w in model.non_trainable_weights]
         live = [g for g in grads if g is not None]
-        self._grad_plan = Plan(feeds, live, shapes, device, RunContext(training=training))
-        self._loss_plan = Plan(feeds, [total], shapes, device, RunContext(training=training))
+        extents = model._extents(model._extent_sizes(xs))  # graph ids' max + 1 (Op.extent_input)
+        self._grad_plan = Plan(feeds, live, shapes, device, RunContext(training), extents)
+        self._loss_plan = Plan(feeds, [total], shapes, device, RunContext(training), extents)
         # a seeded random layer's op draws from a generator of its own: rewound every pass too
         self._generators = [
             (rng, rng.bit_generator.state)
@@ -261,6 +262,26 @@ def _weighted_sum(outputs: list[SymbolicTensor], cotangents: list[Any]) -> Symbo
     return total
 
 
+def central_differences(
+    f: Callable[[], float], value: np.ndarray, eps: float, picks: np.ndarray | None = None
+) -> np.ndarray:
+    """(f(value + eps e_i) - f(value - eps e_i)) / (2 eps) in float64 for each flat entry i of
+    `picks` (default: every entry), perturbing `value` in place and restoring each entry: the
+    one central-difference loop (tests/gradcheck.py's checks use it too)."""
+    flat = value.reshape(-1)
+    picks = np.arange(flat.size) if picks is None else picks
+    numeric = np.empty(len(picks))
+    for k, i in enumerate(picks):
+        old = flat[i]
+        flat[i] = old + eps
+        up = f()
+        flat[i] = old - eps
+        down = f()
+        flat[i] = old
+        numeric[k] = (up - down) / (2 * eps)
+    return numeric
+
+
 def _compare(
     layer: str,
     name: str,
@@ -275,19 +296,11 @@ def _compare(
 ) -> GradientRow:
     """Central differences of `loss` at the chosen entries of `value` (perturbed in place and
     restored), against `analytic` there."""
-    flat, grad = value.reshape(-1), analytic.reshape(-1)
-    picks = np.arange(flat.size)
-    if max_entries is not None and flat.size > max_entries:
-        picks = np.sort(rng.choice(flat.size, max_entries, replace=False))
-    numeric = np.empty(picks.size)
-    for k, i in enumerate(picks):
-        old = flat[i]
-        flat[i] = old + eps
-        up = loss()
-        flat[i] = old - eps
-        down = loss()
-        flat[i] = old
-        numeric[k] = (up - down) / (2 * eps)
+    grad = analytic.reshape(-1)
+    picks = np.arange(grad.size)
+    if max_entries is not None and grad.size > max_entries:
+        picks = np.sort(rng.choice(grad.size, max_entries, replace=False))
+    numeric = central_differences(loss, value, eps, picks)
     err = np.abs(grad[picks] - numeric)
     bound = atol + rtol * np.abs(numeric)
     finite = np.isfinite(numeric) & np.isfinite(grad[picks])
