@@ -15,22 +15,34 @@ from graphengine.training.dataset_arrays import normalize, pad_sequences, to_cat
 from graphengine.training.dataset_images import image_dataset_from_directory
 from graphengine.training.dataset_timeseries import timeseries_dataset_from_array
 from graphengine.training.dataset_utils import split_dataset
-from graphengine.training.gradient_check import GradientCheckError, check_gradients
+from graphengine.gradient_check import GradientCheckError, check_gradients
+from graphengine.training.graph_data import (
+    Graph,
+    GraphBatches,
+    disjoint_union,
+    graph_from_networkx,
+)
 from graphengine.training.pydataset import PyDataset
+from graphengine.viz.graph_plot import plot_graph
 from graphengine.viz.plot import model_to_dot, plot_model
 
 __all__ = [
     "CustomObjectScope",
     "GradientCheckError",
+    "Graph",
+    "GraphBatches",
     "PyDataset",
     "check_gradients",
     "clear_session",
     "custom_object_scope",
+    "disjoint_union",
     "get_custom_objects",
+    "graph_from_networkx",
     "image_dataset_from_directory",
     "model_to_dot",
     "normalize",
     "pad_sequences",
+    "plot_graph",
     "plot_model",
     "register_keras_serializable",
     "register_serializable",

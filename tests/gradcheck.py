@@ -8,7 +8,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 import graphengine as ge
-from graphengine.training.gradient_check import central_differences
+from graphengine.gradient_check import central_differences
 
 
 def _as_list(x: Any) -> list:

@@ -31,6 +31,7 @@ LEVELS = [
         "graphengine.preprocessing",
         "graphengine.warmup",
         "graphengine.models",
+        "graphengine.gradient_check",
         "graphengine.optimizers",
         "graphengine.losses",
         "graphengine.metrics",

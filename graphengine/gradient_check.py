@@ -19,6 +19,7 @@ import numpy as np
 from graphengine.autodiff.backward import gradients
 from graphengine.graph.tensor import Constant, SymbolicTensor, graph_mode
 from graphengine.layers.core import Input
+from graphengine.models import clone_model
 from graphengine.ops.base import RunContext
 from graphengine.runtime.devices import get_device
 from graphengine.runtime.plan import Plan
@@ -128,8 +129,6 @@ def check_gradients(
 def _float64_copy(model: Any, owner: str) -> Any:
     """`model` itself when every float weight and input is float64, else a float64 clone with
     the same weights (compiled alike)."""
-    from graphengine.models import clone_model  # models sits above training
-
     floats = [t for t in list(model.inputs) + list(model.weights) if _is_float(t.dtype)]
     if all(np.dtype(t.dtype) == np.float64 for t in floats):
         return model
