@@ -84,6 +84,16 @@ class Op(abc.ABC):
     shape_only: tuple[int, ...] = ()  # inputs read for their shape only (None in `forward`)
     broadcasts = False  # whether inputs of different shapes are broadcast against each other
     host_code = False  # whether forward hands its input arrays to user code (a Lambda's fn)
+    extent_input: int | None = None
+    """The index of an integer input whose values size axis 0 of each output that `infer` leaves
+    None for concrete input shapes: max(values) + 1, 0 for no values (`num_segments=None`, as
+    Keras's segment ops). Set it only where the size depends on values. That input must be a model
+    input, a constant or an array (`apply` refuses one computed in the graph); eager `apply`, the
+    plan and the model's run paths read the size from its values (see `extent_size`)."""
+    mixes_rows = False
+    """Whether the op relates rows of its input 0 to each other by index (segment ops, `take`
+    along axis 0, the graph layers' ops), so that a model holding it where input 0 carries data
+    cannot cut that data into batches: it runs each data set whole (training/whole_batch.py)."""
 
     def __init_subclass__(cls, serializable: bool = False, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -158,15 +168,59 @@ def apply(op: Op, *inputs: Any) -> Any:
     on the CPU kernels and returns arrays. One output is returned bare, several as a list."""
     if in_graph_mode() or any(is_symbolic(x) for x in inputs):
         tensors = [as_tensor(x) for x in inputs]
+        if op.extent_input is not None:
+            _check_extent_source(op, tensors[op.extent_input])
         specs = op.infer([t.shape for t in tensors], [t.dtype for t in tensors])
         outputs = Node(op, tensors, specs).outputs
     else:
         arrays = [as_array(x) for x in inputs]
         specs = op.infer([a.shape for a in arrays], [a.dtype.name for a in arrays])
+        if op.extent_input is not None:
+            what = f"{op.name}: input {op.extent_input}"
+            specs = with_extent(specs, extent_size(arrays[op.extent_input], what))
         outputs = [np.empty(shape, dtype) for shape, dtype in specs]
         ins = [None if i in op.shape_only else a for i, a in enumerate(arrays)]
         op.forward(kernels.cpu, ins, outputs, EAGER)
     return outputs[0] if len(outputs) == 1 else outputs
+
+
+def extent_size(ids: np.ndarray, what: str) -> int:
+    """max(ids) + 1, 0 for no ids: the axis-0 size an op's `extent_input` gives its outputs (one
+    pass over the ids each batch). TypeError for ids that are not integers, ValueError for a
+    negative id, each starting with `what`."""
+    if ids.dtype.kind not in "iu":
+        raise TypeError(
+            f"{what} must hold integer ids (they size an output as max(id) + 1), received dtype "
+            f"{ids.dtype}"
+        )
+    if ids.size == 0:
+        return 0
+    if ids.dtype.kind == "i":
+        low = ids.min()
+        if low < 0:
+            raise ValueError(
+                f"{what} holds a negative id ({low}); ids size an output as max(id) + 1 and "
+                "must be >= 0"
+            )
+    return int(ids.max()) + 1
+
+
+def with_extent(specs: list[Spec], size: int) -> list[Spec]:
+    """`specs` with the unknown (None) axis 0 of each output set to `size`."""
+    return [((size,) + tuple(s[1:]), d) if s and s[0] is None else (s, d) for s, d in specs]
+
+
+def _check_extent_source(op: Op, t: SymbolicTensor) -> None:
+    """The values sizing an op's output (its `extent_input`) must be known before the graph runs:
+    a model input, whose values every run path reads, or a constant."""
+    if isinstance(t, Constant) or (t.node is None and not isinstance(t, Variable)):
+        return
+    source = "a weight" if isinstance(t, Variable) else f"computed in the graph (by {t.node.name})"
+    raise ValueError(
+        f"{op.name}: input {op.extent_input} ('{t.name}') sizes the output from its values "
+        f"(max(id) + 1), so it must be a model input (ge.Input), a constant or an array; it is "
+        f"{source}. Feed those ids as a model input, or give the size (num_segments=...)"
+    )
 
 
 def normalize_axis(axis: int, ndim: int, what: str = "axis") -> int:

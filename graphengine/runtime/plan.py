@@ -3,13 +3,13 @@ preallocated buffers, reusing a buffer once the tensor in it is dead."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
 from graphengine.graph.tensor import STRING, Constant, SymbolicTensor, Variable, format_shape
 from graphengine.graph.topo import collect_nodes, last_uses, node_digraph, topological_order
-from graphengine.ops.base import RunContext
+from graphengine.ops.base import RunContext, extent_size, with_extent
 from graphengine.runtime.devices import Device
 from graphengine.runtime.memory import BufferPool
 
@@ -24,8 +24,10 @@ def concrete_specs(
     feeds: Sequence[SymbolicTensor],
     feed_shapes: Sequence[tuple],
     targets: Sequence[SymbolicTensor] = (),
+    extents: Mapping[SymbolicTensor, int] | None = None,
 ) -> dict[SymbolicTensor, tuple]:
-    """(shape, dtype) of every tensor of `order` when the feeds have these concrete shapes."""
+    """(shape, dtype) of every tensor of `order` when the feeds have these concrete shapes;
+    `extents` holds max(id) + 1 of each feed whose values size an op's output (`extent_input`)."""
     specs = {t: (tuple(s), t.dtype) for t, s in zip(feeds, feed_shapes)}
     for node in order:
         for t in node.inputs:
@@ -34,11 +36,32 @@ def concrete_specs(
         out_specs = node.op.infer(
             [specs[t][0] for t in node.inputs], [specs[t][1] for t in node.inputs]
         )
+        if node.op.extent_input is not None and any(s and s[0] is None for s, _ in out_specs):
+            out_specs = with_extent(out_specs, _extent(node, extents or {}))
         specs.update(zip(node.outputs, out_specs))
     for t in targets:
         if t not in specs:
             specs[t] = _leaf_spec(t, feeds)
     return specs
+
+
+def _extent(node: Any, extents: Mapping[SymbolicTensor, int]) -> int:
+    t = node.inputs[node.op.extent_input]
+    if isinstance(t, Constant):
+        return extent_size(t.value, f"{node.op.name}: input {node.op.extent_input}")
+    if t not in extents:
+        raise ValueError(
+            f"{node.op.name}: its output's size comes from the values of '{t.name}' "
+            "(max(id) + 1), but the plan was given no size for it"
+        )
+    return extents[t]
+
+
+def extent_feeds(order: Sequence[Any], feeds: Sequence[SymbolicTensor]) -> tuple[int, ...]:
+    """The indices of the feeds whose values size an op's output (an op's `extent_input`), in
+    feed order: what a caller measures (`extent_size`) and hands a plan as its `extents`."""
+    sources = {n.inputs[n.op.extent_input] for n in order if n.op.extent_input is not None}
+    return tuple(i for i, t in enumerate(feeds) if t in sources)
 
 
 def _leaf_spec(t: SymbolicTensor, feeds: Sequence[SymbolicTensor]) -> tuple:
@@ -65,7 +88,9 @@ class Plan:
     """Steps computing `targets` from `feeds`: one per op not a view, then any appended.
 
     Shapes are re-inferred with the concrete feed shapes, so one symbolic graph serves any batch
-    size. Feeds, targets and weights keep their own buffers; every other buffer is recycled.
+    size; `extents` gives the sizes that depend on the values of feeds (see `concrete_specs`), so
+    a plan serves only feeds of those values' extents. Feeds, targets and weights keep their own
+    buffers; every other buffer is recycled.
     """
 
     def __init__(
@@ -75,10 +100,11 @@ class Plan:
         feed_shapes: Sequence[tuple],
         device: Device,
         ctx: RunContext,
+        extents: Mapping[SymbolicTensor, int] | None = None,
     ) -> None:
         self.feeds, self.targets, self.device, self.ctx = list(feeds), list(targets), device, ctx
         self.order = forward_order(self.feeds, self.targets)
-        self.specs = concrete_specs(self.order, self.feeds, feed_shapes, self.targets)
+        self.specs = concrete_specs(self.order, self.feeds, feed_shapes, self.targets, extents)
         self.pool = BufferPool(device)
         self.buffers: dict[SymbolicTensor, Any] = {}
         for t, shape in zip(self.feeds, feed_shapes):

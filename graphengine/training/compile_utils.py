@@ -119,12 +119,14 @@ def per_output(
 
 # -- sample weights ------------------------------------------------------------------------------
 def sample_weights(
-    model: Any, sample_weight: Any, class_weight: Any, ys: list, n: int
+    model: Any, sample_weight: Any, class_weight: Any, ys: list, n: int | list[int]
 ) -> list[np.ndarray | None]:
     """One float32 weight array per output (None where none), from Keras's `sample_weight` (one
     array for every output, a list, or a dict by output name) or `class_weight` (a dict
-    {class id: weight}, single-output models only), checked against the `n` samples."""
+    {class id: weight}, single-output models only), checked against the `n` samples (a list:
+    each output's rows, for a model that runs its data whole)."""
     outputs = len(model.outputs)
+    rows = list(n) if isinstance(n, list) else [n] * outputs
     if class_weight is not None:
         if sample_weight is not None:
             raise ValueError(
@@ -161,13 +163,13 @@ def sample_weights(
         if outputs > 1 and not (sw.ndim == 1 or (sw.ndim == 2 and sw.shape[1] == 1)):
             raise ValueError(
                 f"Model '{model.name}': one sample_weight array for {outputs} outputs must hold "
-                f"one weight per sample (shape ({n},)), received shape {format_shape(sw.shape)}; "
-                "pass one array per output for other shapes"
+                f"one weight per sample (shape ({rows[0]},)), received shape "
+                f"{format_shape(sw.shape)}; pass one array per output for other shapes"
             )
         per = [sample_weight] * outputs
     return [
-        None if w is None else check_sample_weight(model, w, n, name)
-        for w, name in zip(per, model.output_names)
+        None if w is None else check_sample_weight(model, w, count, name)
+        for w, name, count in zip(per, model.output_names, rows)
     ]
 
 

@@ -14,7 +14,7 @@ from graphengine import common, tree
 from graphengine.graph.tensor import format_shape
 from graphengine.training import losses as losses_module
 from graphengine.training import metrics as metrics_module
-from graphengine.training import pipeline
+from graphengine.training import pipeline, whole_batch
 
 
 def targets_list(model: Any, y: Any) -> list:
@@ -152,7 +152,9 @@ def input_arrays(model: Any, x: Any, samples: bool = False) -> list[np.ndarray]:
 
 
 def prepare(model: Any, x: Any, y: Any = None, need_y: bool = True) -> tuple[list, list]:
-    """Validated, contiguous arrays for every input and target, before any work is done."""
+    """Validated, contiguous arrays for every input and target, before any work is done: one
+    sample count for all, or, for a model that runs its data whole (training/whole_batch.py),
+    each target with its output's rows."""
     if x is None:
         raise ValueError(f"Model '{model.name}': x is required")
     xs = [
@@ -182,6 +184,9 @@ def prepare(model: Any, x: Any, y: Any = None, need_y: bool = True) -> tuple[lis
                     t if t.dtype.kind in "iu" else t.astype(model.outputs[i].dtype)
                 )
             )
+    if model._whole_batch:  # rows of inputs and targets differ; targets match the outputs
+        whole_batch.check_targets(model, xs, ys)
+        return xs, ys
     sizes = [(f"input {i} ('{model.input_names[i]}')", len(a)) for i, a in enumerate(xs)]
     sizes += [
         (f"target {i} ('{model.output_names[i]}')", len(a))

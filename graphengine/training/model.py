@@ -16,11 +16,11 @@ from graphengine.graph.node import LayerCall
 from graphengine.graph.tensor import STRING, SymbolicTensor, as_strings, format_shape, graph_mode
 from graphengine.layers.base import TRACING, InputSpec, Layer, check_dtype
 from graphengine.layers.serialization import register_layer_class
-from graphengine.ops.base import RunContext, apply, is_symbolic
+from graphengine.ops.base import RunContext, apply, extent_size, is_symbolic
 from graphengine.runtime.cache import PlanCache
 from graphengine.runtime.devices import get_device
-from graphengine.runtime.plan import Plan, concrete_specs, forward_order
-from graphengine.training import data, model_config, saving
+from graphengine.runtime.plan import Plan, concrete_specs, extent_feeds, forward_order
+from graphengine.training import data, model_config, saving, whole_batch
 from graphengine.training.trainer import Trainer
 from graphengine.tree import flatten, map_tensors, pack_like
 
@@ -54,6 +54,10 @@ class Model(Trainer, Layer):
         self._vjp_programs: dict[tuple, tuple] = {}
         self._backward_graph: nx.DiGraph | None = None
         self.device_name: str | None = None
+        # the inputs whose values size an output axis (graph ids), and what makes the model run
+        # each data set whole (an op relating rows by index; None: batches as usual)
+        self._extent_inputs: tuple[int, ...] = ()
+        self._whole_batch: str | None = None
         if inputs is not None or outputs is not None:
             self._init_graph(inputs, outputs)
 
@@ -68,6 +72,8 @@ class Model(Trainer, Layer):
         self._layer_graph = LayerGraph(self.inputs, self.outputs, self.name)
         self._sites = self._layer_graph.ordered_sites()
         self._forward_order = forward_order(self.inputs, self.outputs)
+        self._extent_inputs = extent_feeds(self._forward_order, self.inputs)
+        self._whole_batch = whole_batch.row_mixer(self._forward_order, self.inputs)
         self._layers = layers_in_order(self._sites, self.outputs)
         self.input_spec = [
             InputSpec(
@@ -396,11 +402,12 @@ class Model(Trainer, Layer):
         shapes: list,
         training: bool,
         on_create: Any = None,
+        sizes: tuple[int, ...] = (),
     ) -> AbstractContextManager[Plan]:
         """`with self._plan(...) as plan:` a plan for (device, training, feed shapes, key) that
         no other caller runs meanwhile, compiled on first use (see PlanCache)."""
         return self._plans.lend(
-            *self._plan_source(key, feeds, targets, shapes, training, on_create)
+            *self._plan_source(key, feeds, targets, shapes, training, on_create, sizes)
         )
 
     def _plan_source(
@@ -411,19 +418,38 @@ class Model(Trainer, Layer):
         shapes: list,
         training: bool,
         on_create: Any = None,
+        sizes: tuple[int, ...] = (),
     ) -> tuple[tuple, Callable[[], Plan]]:
-        """The plan cache key for (device, training, feed shapes, key) and how to build it."""
+        """The plan cache key for (device, training, feed shapes, key, `sizes`: the extents of
+        `_extent_sizes`) and how to build it."""
         device = get_device(self.device_name)
         shapes = [tuple(s) for s in shapes]
+        extents = self._extents(sizes)
 
         def build() -> Plan:
             rng = np.random.default_rng(common.rng().integers(2**63))
-            plan = Plan(feeds, targets, shapes, device, RunContext(training=training, rng=rng))
+            ctx = RunContext(training=training, rng=rng)
+            plan = Plan(feeds, targets, shapes, device, ctx, extents)
             if on_create is not None:
                 on_create(plan)
             return plan
 
-        return (device.name, training, tuple(shapes)) + key, build
+        return (device.name, training, tuple(shapes)) + key + ((sizes,) if sizes else ()), build
+
+    def _extent_sizes(self, arrays: Sequence[Any], rows: Any = None) -> tuple[int, ...]:
+        """max(id) + 1 of each input whose values size an output axis (a graph-id input), from
+        `arrays` (one per model input; their `rows` when given): part of the plan's key."""
+        return tuple(
+            extent_size(
+                np.asarray(arrays[i] if rows is None else arrays[i][rows]),
+                f"Model '{self.name}': input {i} ('{self.inputs[i].name}')",
+            )
+            for i in self._extent_inputs
+        )
+
+    def _extents(self, sizes: Sequence[int]) -> dict[SymbolicTensor, int]:
+        """The sizes of `_extent_sizes` by input tensor, as concrete_specs and Plan take them."""
+        return dict(zip([self.inputs[i] for i in self._extent_inputs], sizes))
 
     def _forget_plans(self) -> None:
         self._plans.clear()
@@ -455,6 +481,7 @@ class Model(Trainer, Layer):
             and len(sig) == len(self.inputs)
             and isinstance(training, bool)
             and all(a.shape == s[0] for a, s in zip(arrays, sig))  # not when a rank was adjusted
+            and not self._extent_inputs  # the plan depends on the ids' values too
         ):
             self._last_forward = (sig, training, *source)
         return self._run_source(*source, arrays)
@@ -468,6 +495,7 @@ class Model(Trainer, Layer):
             targets,
             [a.shape for a in arrays],
             training,
+            sizes=self._extent_sizes(arrays) if self._extent_inputs else (),
         )
 
     def _run(
@@ -518,7 +546,10 @@ class Model(Trainer, Layer):
         )
         cots = [np.asarray(c, dtype=t.dtype) for c, t in zip(cots, self.outputs)]
         targets = [g for g in grads if g is not None]
-        specs = concrete_specs(self._forward_order, self.inputs, [x.shape for x in xs])
+        sizes = self._extent_sizes(xs)
+        specs = concrete_specs(
+            self._forward_order, self.inputs, [x.shape for x in xs], (), self._extents(sizes)
+        )
         for i, (t, c) in enumerate(zip(self.outputs, cots)):
             if specs[t][0] != c.shape:
                 raise ValueError(
@@ -532,6 +563,7 @@ class Model(Trainer, Layer):
             targets,
             [a.shape for a in xs + cots],
             training,
+            sizes=sizes,
         ) as plan:
             values = iter([plan.device.to_host(b) for b in plan.run(xs + cots)])
         wrt = self.inputs + weights

@@ -18,7 +18,7 @@ from graphengine.graph.tensor import Constant, SymbolicTensor, format_shape, gra
 from graphengine.ops import api as ops
 from graphengine.runtime.devices import get_device
 from graphengine.runtime.plan import Plan
-from graphengine.training import compile_utils, data, pipeline
+from graphengine.training import compile_utils, data, pipeline, whole_batch
 from graphengine.training import losses as losses_module
 from graphengine.training import metrics as metrics_module
 from graphengine.training import optimizers as optimizers_module
@@ -151,6 +151,8 @@ class TrainableModel(Protocol):
     _sites: list  # the call sites in order (their activity-regularization losses)
     _outputs_struct: Any  # how outputs nest (predict returns them so)
     _backward_graph: Any  # what model.backward_graph shows: the training program's, once built
+    _extent_inputs: tuple[int, ...]  # the inputs whose values size an output axis (graph ids)
+    _whole_batch: str | None  # what makes the model run each data set whole (whole_batch.py)
 
     def _require_graph(self) -> None: ...
     def _feed_list(self, inputs: Any) -> list: ...
@@ -160,6 +162,7 @@ class TrainableModel(Protocol):
     def _forget_plans(self) -> None: ...
     def _forward(self, inputs: Any, training: bool, check: Any) -> list[np.ndarray]: ...
     def _run(self, targets: list, arrays: list, training: bool, checked: bool = False) -> list: ...
+    def _extent_sizes(self, arrays: Sequence[Any], rows: Any = None) -> tuple[int, ...]: ...
 
 
 class Trainer:
@@ -355,12 +358,20 @@ class Trainer:
         return self._programs[key]
 
     def _step_plan(
-        self, program: TrainingProgram, xs: list, ys: list, sws: list, n: int, training: bool
+        self,
+        program: TrainingProgram,
+        xs: list,
+        ys: list,
+        sws: list,
+        n: int | None,
+        training: bool,
+        rows: np.ndarray | None = None,
     ) -> AbstractContextManager[Plan]:
-        """`with self._step_plan(...) as plan:` the plan for one batch of n samples: loss,
-        per-output losses and predictions, plus, when training, the gradients and the optimizer
-        update appended as the last step. Its feeds: the inputs, the targets given, then the
-        sample weights given."""
+        """`with self._step_plan(...) as plan:` the plan for one batch of n samples (the `rows`
+        of the arrays, all of them when None; n None: a whole batch, the arrays as they are):
+        loss, per-output losses and predictions, plus, when training, the gradients and the
+        optimizer update appended as the last step. Its feeds: the inputs, the targets given,
+        then the sample weights given."""
         y_feeds = [t for t, y in zip(program.y_true, ys) if y is not None]
         w_feeds = [t for t in program.sample_weights if t is not None]
         arrays = [y for y in ys if y is not None] + [w for w in sws if w is not None]
@@ -370,7 +381,7 @@ class Trainer:
         pairs = [(g, w) for g, w in zip(program.grads, program.weights) if g is not None]
         if training:
             targets += [g for g, _ in pairs]
-        shapes = [(n,) + a.shape[1:] for a in xs + arrays]
+        shapes = [a.shape if n is None else (n,) + a.shape[1:] for a in xs + arrays]
         return self._plan(
             ("train" if training else "eval", id(program)),
             self.inputs + y_feeds + w_feeds,
@@ -381,6 +392,7 @@ class Trainer:
             on_create=(lambda plan: self._append_update(plan, pairs))
             if training and program.weights
             else None,
+            sizes=self._extent_sizes(xs, rows) if self._extent_inputs else (),
         )
 
     def _append_update(self, plan: Plan, pairs: list) -> None:
@@ -465,14 +477,16 @@ class Trainer:
                 self._start_pass(ys)
             if callbacks is not None:
                 getattr(callbacks, f"on_{hook}_batch_begin")(b)
+            # idx None: a whole batch (whole_batch.py), never distributed
             local = dist.shard(idx) if self.distributed else idx
             before = (
                 {id(v): np.array(v.value, np.float64) for v in self._trackers_state()}
                 if self.distributed
                 else {}
             )
-            if len(local):
-                self._run_batch(program, xs, ys, sws, local, len(idx), training)
+            if local is None or len(local):
+                n = len(idx) if idx is not None else 1
+                self._run_batch(program, xs, ys, sws, local, n, training)
             elif training:
                 self._idle_update(program)
             if self.distributed:
@@ -520,18 +534,26 @@ class Trainer:
         n_global: int,
         training: bool,
     ) -> None:
-        """Runs one (local) batch: the rows `idx` copied into the plan's buffers, the step, then
-        the trackers updated with its losses and predictions."""
-        with self._step_plan(program, xs, ys, sws, len(idx), training) as plan:
+        """Runs one (local) batch: the rows `idx` copied into the plan's buffers (idx None: the
+        whole arrays), the step, then the trackers updated with its losses and predictions."""
+        whole = idx is None
+        with self._step_plan(
+            program, xs, ys, sws, None if whole else len(idx), training, idx
+        ) as plan:
             if plan.update is not None and plan.update.reducer is not None:
                 plan.update.reducer.fraction = len(idx) / n_global
             given = [y for y in ys if y is not None] + [w for w in sws if w is not None]
-            for buf, a in zip(plan.feed_buffers, xs + given):
-                plan.device.take_rows(buf, a, idx)  # the batch's one copy in
-            results = plan.run()
+            if whole:
+                results = plan.run(xs + given)
+            else:
+                for buf, a in zip(plan.feed_buffers, xs + given):
+                    plan.device.take_rows(buf, a, idx)  # the batch's one copy in
+                results = plan.run()
             n_losses = len(program.reported)
+            # a batch's loss weighs its samples: for a whole batch, the first output's rows
+            count = len(idx) if not whole else (plan.specs[self.outputs[0]][0] or (1,))[0]
             for tracker, r in zip(self._loss_trackers, results[:n_losses]):
-                tracker.update_state(float(plan.device.to_host(r)), sample_weight=len(idx))
+                tracker.update_state(float(plan.device.to_host(r)), sample_weight=count)
             metrics = self._compile_metrics.metrics or []
             wanted = [bool(plain or weighted) for plain, weighted in metrics]
             if not any(wanted):
@@ -539,11 +561,11 @@ class Trainer:
             # the outputs' masks follow the outputs among the results (see _step_plan)
             mask_results = iter(results[n_losses + len(self.outputs) :])
             masks = [None if m is None else next(mask_results) for m in self._output_masks()]
-            host = plan.device.to_host
+            host, rows = plan.device.to_host, whole_batch.picker(idx)
             self._compile_metrics.update_state(
-                [y[idx] if y is not None and w else None for y, w in zip(ys, wanted)],
+                [rows(y) if y is not None and w else None for y, w in zip(ys, wanted)],
                 [host(results[n_losses + i]) if w else None for i, w in enumerate(wanted)],
-                _one_or_all([s[idx] if s is not None else None for s in sws]),
+                _one_or_all([rows(s) if s is not None else None for s in sws]),
                 [host(m) if m is not None and w else None for m, w in zip(masks, wanted)],
             )
 
@@ -572,7 +594,7 @@ class Trainer:
         self._require_compiled("train_step" if training else "test_step")
         xs, ys, sws = self._prepared_batch(batch, None)
         return self._run_batches(
-            [(xs, ys, sws, np.arange(len(xs[0])))], training, None,
+            [(xs, ys, sws, self._all_rows(xs))], training, None,
             "train" if training else "test", reset=False,
         )  # fmt: skip
 
@@ -614,8 +636,17 @@ class Trainer:
         xs, ys = self._prepare(x, y, need_y=need_y)
         if not need_y:
             return xs, ys, []
-        sws = compile_utils.sample_weights(self, sample_weight, class_weight, ys, len(xs[0]))
+        sws = compile_utils.sample_weights(self, sample_weight, class_weight, ys, self._rows(xs))
         return xs, ys, sws
+
+    def _rows(self, xs: list) -> int | list[int]:
+        """The samples of the inputs `xs`: their rows, or, for a model that runs its data whole,
+        the rows of each output (what its targets and sample weights hold)."""
+        return whole_batch.output_rows(self, xs) if self._whole_batch else len(xs[0])
+
+    def _all_rows(self, xs: list) -> np.ndarray | None:
+        """The row indices of a batch that is all of `xs`: None for a whole batch."""
+        return None if self._whole_batch else np.arange(len(xs[0]))
 
     def _batches(
         self,
@@ -659,24 +690,26 @@ class Trainer:
                 convert = lambda raw: self._dataset_batch(raw, class_weight, need_y)  # noqa
             return pipeline.EpochIterator(pipeline.Mapped(source, convert), steps, what)
         if custom:
-            parts, n = batch_arrays(self, x, y if need_y else None, sample_weight)
+            whole = bool(self.built and self._whole_batch)  # the model's own step on all the data
+            parts, n = batch_arrays(self, x, y if need_y else None, sample_weight, whole)
             if class_weight is not None:
                 parts = (parts[0], parts[1], self._class_weights_of(parts[1], class_weight))
+            if whole:
+                return whole_batch.one_batch(self, _as_batch(*parts), batch_size, steps, what)
 
             def take(rows: np.ndarray) -> Any:
-                xb, yb, swb = (rows_of(a, rows) if a is not None else None for a in parts)
-                if yb is None and swb is None:  # Keras: x alone, or (x,) when x is a list
-                    return (xb,) if isinstance(xb, (tuple, list)) else xb
-                return (xb, yb) if swb is None else (xb, yb, swb)
+                return _as_batch(*(rows_of(a, rows) if a is not None else None for a in parts))
 
         else:
             xs, ys = self._prepare(x, y, need_y=need_y)
             n = len(xs[0])
             sws = (
-                compile_utils.sample_weights(self, sample_weight, class_weight, ys, n)
+                compile_utils.sample_weights(self, sample_weight, class_weight, ys, self._rows(xs))
                 if need_y
                 else []
             )
+            if self._whole_batch:
+                return whole_batch.one_batch(self, (xs, ys, sws, None), batch_size, steps, what)
             take = lambda rows: (xs, ys, sws, rows)  # noqa: E731
         if batch_size is None:
             batch_size = math.ceil(n / steps) if steps else 32
@@ -689,7 +722,7 @@ class Trainer:
 
     def _dataset_batch(self, raw: Any, class_weight: Any, need_y: bool) -> tuple:
         xs, ys, sws = self._prepared_batch(raw, class_weight, need_y)
-        return xs, ys, sws, np.arange(len(xs[0]))
+        return xs, ys, sws, self._all_rows(xs)
 
     def _custom_batch(self, raw: Any, class_weight: Any) -> Any:
         """A dataset's batch for the model's own step: as given, with the class weights as its
@@ -755,6 +788,10 @@ class Trainer:
                 f"Model '{self.name}': a custom train_step does not run distributed yet"
             )
         if validation_split and validation_data is None:
+            if x is not None and not pipeline.is_dataset(x):
+                self._build_from_data(x)  # whether the model runs its data whole
+            if self.built and self._whole_batch:
+                whole_batch.refuse_split(self)
             if pipeline.is_dataset(x):
                 raise ValueError(
                     f"fit(): validation_split is only supported for arrays, not a "
@@ -898,7 +935,7 @@ class Trainer:
         """One optimizer step on exactly this batch; returns its loss (and metrics)."""
         self._require_compiled("train_on_batch")
         xs, ys, sws = self._prepared_batch((x, y, sample_weight), class_weight)
-        logs = self._run_batches([(xs, ys, sws, np.arange(len(xs[0])))], True, None, "train")
+        logs = self._run_batches([(xs, ys, sws, self._all_rows(xs))], True, None, "train")
         return _logs_result(logs, return_dict)
 
     def test_on_batch(
@@ -906,7 +943,7 @@ class Trainer:
     ) -> Any:
         self._require_compiled("test_on_batch")
         xs, ys, sws = self._prepared_batch((x, y, sample_weight), None)
-        logs = self._run_batches([(xs, ys, sws, np.arange(len(xs[0])))], False, None, "test")
+        logs = self._run_batches([(xs, ys, sws, self._all_rows(xs))], False, None, "test")
         return _logs_result(logs, return_dict)
 
     def predict(
@@ -928,13 +965,16 @@ class Trainer:
             )
         else:  # the batches are slices (views) of the inputs: predict copies nothing
             xs, _ = self._prepare(x, need_y=False)
-            batches = pipeline.EpochIterator(
-                pipeline.ArrayBatches(
-                    len(xs[0]), batch_size or 32, False,
-                    lambda rows: ([a[rows[0] : rows[0] + len(rows)] for a in xs],),
-                ),
-                steps, "predict()",
-            )  # fmt: skip
+            if self._whole_batch:
+                batches = whole_batch.one_batch(self, (xs,), batch_size, steps, "predict()")
+            else:
+                batches = pipeline.EpochIterator(
+                    pipeline.ArrayBatches(
+                        len(xs[0]), batch_size or 32, False,
+                        lambda rows: ([a[rows[0] : rows[0] + len(rows)] for a in xs],),
+                    ),
+                    steps, "predict()",
+                )  # fmt: skip
         verbose = data.verbose(verbose)
         cbs = CallbackList(
             callbacks,
@@ -967,7 +1007,7 @@ class Trainer:
         cbs.on_predict_end()
         if not results:
             raise ValueError(f"Model '{self.name}': predict() received no batches")
-        if len(results) > 1:
+        if len(results) > 1 and not self._whole_batch:  # whole batches' rows are not samples
             for outs, n in zip(results, rows):
                 self._check_rows_are_samples(outs, n, rows[0], sum(rows))
         joined = results[0] if len(results) == 1 else [np.concatenate(o) for o in zip(*results)]
@@ -1022,10 +1062,11 @@ def unpack_x_y_sample_weight(batch: Any) -> tuple[Any, Any, Any]:
 
 
 def batch_arrays(
-    model: Any, x: Any, y: Any, sample_weight: Any = None
+    model: Any, x: Any, y: Any, sample_weight: Any = None, whole: bool = False
 ) -> tuple[tuple[Any, Any, Any], int]:
     """(x, y, sample_weight) with every leaf an array (pandas objects and nested lists of
-    numbers converted), and the number of samples, which every leaf must share."""
+    numbers converted), and the number of samples, which every leaf must share (unless the
+    data is one `whole` batch, whose leaves' rows differ: then 1)."""
     arrays = []
     names = ("x", "y", "sample_weight")
     for what, struct in zip(names, (x, y, sample_weight)):
@@ -1041,12 +1082,22 @@ def batch_arrays(
     }
     if arrays[0] is None:
         raise ValueError(f"Model '{model.name}': x is required")
+    if whole:
+        return (arrays[0], arrays[1], arrays[2]), 1
     if None in counts.values() or len(set(counts.values())) != 1:
         raise ValueError(
             f"Model '{model.name}': every array of x, y and sample_weight must hold the same "
             f"number of samples (a batch axis first); received {counts}"
         )
     return (arrays[0], arrays[1], arrays[2]), next(iter(counts.values()))
+
+
+def _as_batch(x: Any, y: Any, sample_weight: Any) -> Any:
+    """A batch as Keras hands it to a custom step: x alone (or (x,) when x is a list), (x, y)
+    or (x, y, sample_weight)."""
+    if y is None and sample_weight is None:
+        return (x,) if isinstance(x, (tuple, list)) else x
+    return (x, y) if sample_weight is None else (x, y, sample_weight)
 
 
 def _validation_tuple(validation_data: Any) -> tuple[Any, Any, Any]:

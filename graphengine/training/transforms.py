@@ -17,10 +17,10 @@ from graphengine import common
 from graphengine.autodiff.backward import gradients
 from graphengine.graph.node import recording_calls
 from graphengine.graph.tensor import Constant, SymbolicTensor, Variable, format_shape, graph_mode
-from graphengine.ops.base import RunContext
+from graphengine.ops.base import RunContext, extent_size
 from graphengine.runtime.cache import PlanCache
 from graphengine.runtime.devices import get_device
-from graphengine.runtime.plan import Plan
+from graphengine.runtime.plan import Plan, extent_feeds, forward_order
 from graphengine.training import data
 from graphengine.tree import flatten, pack_like
 
@@ -34,6 +34,8 @@ class Trace:
         self.feeds, self.value, self.aux, self.grads, self.struct = feeds, value, aux, grads, struct
         self.aux_leaves = [] if aux is None else flatten(aux)
         self.targets = [value] + self.aux_leaves + [g for g in grads if g is not None]
+        # the arguments whose values size an output axis (graph ids: Op.extent_input)
+        self.extent_feeds = extent_feeds(forward_order(feeds, self.targets), feeds)
 
 
 class ValueAndGrad:
@@ -81,12 +83,17 @@ class ValueAndGrad:
             trace = self._traces.get(signature)
             if trace is None:
                 trace = self._traces[signature] = self._trace(args, arrays)
-        key = (device.name, tuple(a.shape for a in arrays), id(trace))
+        sizes = tuple(
+            extent_size(arrays[i], f"value_and_grad({self.name}): argument {i}")
+            for i in trace.extent_feeds
+        )
+        key = (device.name, tuple(a.shape for a in arrays), id(trace), sizes)
+        extents = dict(zip([trace.feeds[i] for i in trace.extent_feeds], sizes))
 
         def build() -> Plan:
             rng = np.random.default_rng(common.rng().integers(2**63))
             shapes = [a.shape for a in arrays]
-            return Plan(trace.feeds, trace.targets, shapes, device, RunContext(rng=rng))
+            return Plan(trace.feeds, trace.targets, shapes, device, RunContext(rng=rng), extents)
 
         with self._plans.lend(key, build) as plan:
             outs = [plan.device.to_host(b) for b in plan.run(arrays)]

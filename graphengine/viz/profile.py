@@ -142,6 +142,7 @@ def _plan_for(model: Any, x: Any, y: Any) -> Iterator[tuple[Any, int, str]]:
             model.outputs,
             [a.shape for a in arrays],
             False,
+            sizes=model._extent_sizes(arrays),
         ) as plan:
             for buf, a in zip(plan.feed_buffers, arrays):
                 plan.device.copy_in(buf, np.ascontiguousarray(a, dtype=buf.dtype))
@@ -151,7 +152,8 @@ def _plan_for(model: Any, x: Any, y: Any) -> Iterator[tuple[Any, int, str]]:
     xs, ys = model._prepare(x, y)
     sws = [None] * len(ys)
     program = model._program(ys, sws)
-    with model._step_plan(program, xs, ys, sws, len(xs[0]), True) as plan:
+    n = None if model._whole_batch else len(xs[0])  # None: the arrays are one whole batch
+    with model._step_plan(program, xs, ys, sws, n, True) as plan:
         for buf, a in zip(plan.feed_buffers, xs + [t for t in ys if t is not None]):
             plan.device.copy_in(buf, a)
         yield plan, len(xs[0]), "training step"

@@ -378,7 +378,9 @@ def _draw_box(
 
 
 def save(fig: Any, path: str, fmt: str, dpi: float) -> None:
+    """Writes `fig`; the same figure gives the same bytes (no date in an SVG, fixed ids)."""
     import matplotlib
 
+    metadata = {"Date": None} if fmt == "svg" else None
     with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "graphengine"}):
-        fig.savefig(path, format=fmt, dpi=dpi, facecolor="white")
+        fig.savefig(path, format=fmt, dpi=dpi, facecolor="white", metadata=metadata)
