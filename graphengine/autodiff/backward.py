@@ -14,9 +14,11 @@ import numpy as np
 from graphengine.autodiff import (  # noqa: F401
     rules_attention,
     rules_depthwise,
+    rules_graph_conv,
     rules_image,
     rules_norm_act,
     rules_preprocessing,
+    rules_segment,
     rules_sequences,
 )
 from graphengine.autodiff.rules import RULES, NotDifferentiableError

@@ -47,6 +47,12 @@ from graphengine.layers.image_preprocessing import (
     Resizing,
 )
 from graphengine.layers.einsum_dense import EinsumDense
+from graphengine.layers.graph_conv import GATConv, GINConv, GraphConv, SAGEConv
+from graphengine.layers.graph_pooling import (
+    GlobalGraphMaxPool,
+    GlobalGraphMeanPool,
+    GlobalGraphSumPool,
+)
 from graphengine.layers.merging import (
     Add,
     Average,
@@ -241,6 +247,13 @@ __all__ = [
     "SimpleRNN",
     "SimpleRNNCell",
     "TimeDistributed",
+    "GATConv",
+    "GINConv",
+    "GlobalGraphMaxPool",
+    "GlobalGraphMeanPool",
+    "GlobalGraphSumPool",
+    "GraphConv",
+    "SAGEConv",
     "add",
     "average",
     "concatenate",

@@ -18,6 +18,16 @@ from graphengine.ops.elementwise import Binary, Cast, Compare, Unary, Where
 from graphengine.ops.indexing import Gather, OneHot, Take
 from graphengine.ops.matmul import Matmul
 from graphengine.ops.reduce import ArgReduce, Cumsum, Reduce, Softmax, Sort, normalize_axes
+from graphengine.ops.segment import (  # noqa: F401 - the ops ge.ops builds, and their functions
+    SegmentMax,
+    SegmentMean,
+    SegmentSoftmax,
+    SegmentSum,
+    segment_max,
+    segment_mean,
+    segment_softmax,
+    segment_sum,
+)
 from graphengine.ops.shape_ops import (
     BroadcastTo,
     Concatenate,
@@ -696,4 +706,5 @@ sum mean max reshape transpose concatenate squeeze expand_dims broadcast_to geti
 take_rows cast identity
 zeros ones zeros_like ones_like stack split where argmax argmin min prod pad tile sign power
 einsum stop_gradient cumsum take
+segment_sum segment_mean segment_max segment_softmax
 """.split()

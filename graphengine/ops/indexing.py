@@ -75,6 +75,11 @@ class Take(Op, serializable=True):
     def __init__(self, axis: int | None = None) -> None:
         self.axis = axis
 
+    @property
+    def mixes_rows(self) -> bool:  # type: ignore[override]
+        """Rows gathered by index (a graph network's nodes by edge) relate rows of x."""
+        return self.axis == 0
+
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         x, ids = shapes
         if np.dtype(dtypes[1]).kind not in "iu":
@@ -99,6 +104,10 @@ class TakeGrad(Op):
 
     def __init__(self, forward_op: Take) -> None:
         self.axis = forward_op.axis
+
+    @property
+    def mixes_rows(self) -> bool:  # type: ignore[override]
+        return self.axis == 0
 
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         return [(shapes[2], dtypes[1])]

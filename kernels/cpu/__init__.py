@@ -18,6 +18,7 @@ from kernels.cpu.conv import *  # noqa: F403
 from kernels.cpu.depthwise_conv import *  # noqa: F403
 from kernels.cpu.elementwise import *  # noqa: F403
 from kernels.cpu.encoding import *  # noqa: F403
+from kernels.cpu.graph_conv import *  # noqa: F403
 from kernels.cpu.image import *  # noqa: F403
 from kernels.cpu.indexing import *  # noqa: F403
 from kernels.cpu.matmul import *  # noqa: F403
@@ -29,6 +30,7 @@ from kernels.cpu.recurrent_backward import *  # noqa: F403
 from kernels.cpu.recurrent_sequences import *  # noqa: F403
 from kernels.cpu.reduce import *  # noqa: F403
 from kernels.cpu.regularization import *  # noqa: F403
+from kernels.cpu.segment import *  # noqa: F403
 from kernels.cpu.shape import *  # noqa: F403
 
 NAME = "cpu"

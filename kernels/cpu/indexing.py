@@ -1,7 +1,16 @@
-"""Gather (embedding lookup) and its scatter-add backward."""
+"""Gather (embedding lookup) and its scatter-add backward; take along an axis, whose axis-0 form
+(a graph network's rows gathered by edge) copies rows on Numba's pool when large, and whose
+gradient adds rows back in order on one thread (deterministic)."""
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
+
+from kernels.cpu import threads
+from kernels.cpu.segment import scatter_add_rows as _scatter_add_rows
+
+# elements from which a row gather runs on Numba's pool: on two cores (10_556, 16) float32 rows
+# 27 -> 21 us, (100_000, 64) 1.76 -> 0.91 ms (torch.index_select: 15 us, 0.90 ms)
+_PARALLEL_COPIES = 1 << 17
 
 
 def gather_forward(table, ids, out):
@@ -42,6 +51,33 @@ def one_hot(ids, out):
     _one_hot(ids.reshape(-1), out.reshape(ids.size, out.shape[-1]))
 
 
+@njit(cache=True, nogil=True)
+def _gather_rows(x, indices, out, lo, hi):
+    V = x.shape[0]
+    for m in range(lo, hi):
+        v = indices[m]
+        if v < 0:
+            v += V
+        for b in range(x.shape[1]):
+            out[m, b] = x[v, b]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _gather_rows_parallel(bounds, x, indices, out):
+    for c in prange(bounds.size - 1):  # each range owns its rows of out
+        _gather_rows(x, indices, out, bounds[c], bounds[c + 1])
+
+
+def _take_rows(x, indices, out):
+    """out[m] = x[indices[m]] for x (V, B), out (M, B)."""
+    if out.size >= _PARALLEL_COPIES:
+        with threads.parallel_rows(out.shape[0], threads.PARALLEL_WORK, min_rows=64) as bounds:
+            if bounds is not None:
+                _gather_rows_parallel(bounds, x, indices, out)
+                return
+    _gather_rows(x, indices, out, 0, out.shape[0])
+
+
 def take_forward(x, indices, out):
     """out[a, m, b] = x[a, indices[m], b]; x (A, V, B), indices int (M,), out (A, M, B); a
     negative index counts from the end (as NumPy). Raises ValueError naming the first index
@@ -50,12 +86,14 @@ def take_forward(x, indices, out):
     if indices.size and (indices.min() < -V or indices.max() >= V):
         bad = indices[(indices < -V) | (indices >= V)][0]
         raise ValueError(f"take: index {bad} is out of range [-{V}, {V}) for an axis of size {V}")
-    np.take(x, indices, axis=1, out=out)
+    if x.shape[0] == 1 and x.dtype.kind in "biuf":
+        _take_rows(x[0], indices, out[0])
+    else:  # "wrap" (the range is checked) writes out directly; "raise" buffers a copy
+        np.take(x, indices, axis=1, out=out, mode="wrap")
 
 
 @njit(cache=True)
 def _take_scatter_add(indices, dy, dx):
-    dx[:] = 0.0
     V = dx.shape[1]
     for a in range(dy.shape[0]):
         for m in range(indices.size):
@@ -67,6 +105,10 @@ def _take_scatter_add(indices, dy, dx):
 
 
 def take_backward(indices, dy, dx):
-    """dx = 0, then dx[a, indices[m], b] += dy[a, m, b] (repeated indices add up); indices int
-    (M,) in [-V, V), dy (A, M, B), dx (A, V, B)."""
-    _take_scatter_add(indices, dy, dx)
+    """dx = 0, then dx[a, indices[m], b] += dy[a, m, b] (repeated indices add up, in order);
+    indices int (M,) in [-V, V), dy (A, M, B), dx (A, V, B)."""
+    dx[:] = 0
+    if dx.shape[0] == 1:
+        _scatter_add_rows(indices, dy[0], dx[0])
+    else:
+        _take_scatter_add(indices, dy, dx)

@@ -11,6 +11,7 @@ from kernels.cuda.conv import *  # noqa: F403
 from kernels.cuda.depthwise_conv import *  # noqa: F403
 from kernels.cuda.elementwise import *  # noqa: F403
 from kernels.cuda.encoding import *  # noqa: F403
+from kernels.cuda.graph_conv import *  # noqa: F403
 from kernels.cuda.image import *  # noqa: F403
 from kernels.cuda.indexing import *  # noqa: F403
 from kernels.cuda.matmul import *  # noqa: F403
@@ -22,6 +23,7 @@ from kernels.cuda.recurrent_backward import *  # noqa: F403
 from kernels.cuda.recurrent_sequences import *  # noqa: F403
 from kernels.cuda.reduce import *  # noqa: F403
 from kernels.cuda.regularization import *  # noqa: F403
+from kernels.cuda.segment import *  # noqa: F403
 from kernels.cuda.shape import *  # noqa: F403
 
 NAME = "cuda"

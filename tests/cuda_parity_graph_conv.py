@@ -1,0 +1,54 @@
+"""The graph layers on CUDA in Numba's simulator: the edge-split kernel (graph_edges) against the
+CPU's, and each layer's forward and gradients (the segment ops, take and the dense products they
+compose) on the device against the CPU. Run by tests/test_cuda.py with the other parity files."""
+
+import os
+
+import numpy as np
+import pytest
+
+assert os.environ.get("NUMBA_ENABLE_CUDASIM") == "1", "run through tests/test_cuda.py"
+
+import graphengine as ge  # noqa: E402
+from cuda_parity import Backend, check  # noqa: E402
+
+L = ge.layers
+EDGES = np.array([[0, 1], [0, 1], [1, 2], [2, 2], [3, 0], [1, 3], [2, 0], [3, 4]], "int32")
+N, F = 6, 3
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+@pytest.mark.parametrize("loops", [False, True])
+def test_graph_edges_kernel(dtype, loops):
+    edges = EDGES.astype(dtype)
+    src, tgt = np.full(len(edges), -9, dtype), np.full(len(edges), -9, dtype)
+    check(
+        Backend("cuda"), "graph_edges", edges, N, src, tgt, np.full(N, -9, dtype) if loops else None
+    )
+
+
+@pytest.mark.parametrize(
+    "make, weighted",
+    [
+        (lambda: L.GraphConv(2), True),
+        (lambda: L.SAGEConv(2, aggregator="max"), True),
+        (lambda: L.GATConv(2, heads=2), False),
+        (lambda: L.GINConv(ge.Sequential([L.Dense(2)]), train_eps=True), True),
+    ],
+    ids=["gcn", "sage_max", "gat", "gin"],
+)
+def test_layers_forward_and_gradients_match_the_cpu(make, weighted):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((N, F)).astype("float32")
+    w = rng.uniform(0.5, 2.0, len(EDGES)).astype("float32")
+    xs = [x, EDGES] + ([w] if weighted else [])
+    inputs = [ge.Input(shape=a.shape[1:], dtype=a.dtype.name) for a in xs]
+    model = ge.Model(inputs, make()(inputs))
+    cot = rng.standard_normal(model(xs).shape).astype("float32")
+    results = {}
+    for name in ("cpu", "cuda"):
+        with ge.device(name):
+            dx, dw = model.vjp(xs, cot)
+            results[name] = [model(xs), *[d for d in dx if d is not None], *dw]
+    for got, expected in zip(results["cuda"], results["cpu"]):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
