@@ -26,6 +26,7 @@ import graphengine as ge  # noqa: E402
 from benchmarks import cnn_train_step, memory, rnn_train_step  # noqa: E402
 from benchmarks import transformer_train_step  # noqa: E402
 from benchmarks import mobilenet_block  # noqa: E402
+from benchmarks import gnn_train_step  # noqa: E402
 
 PEAK_GFLOPS = 200.0  # 2 cores x AVX2 FMA on this machine, measured
 
@@ -135,6 +136,8 @@ WORKLOADS = {
     ),
     "lstm_train": ("LSTM(128) train step, (64, 50, 32)", lambda: rnn("lstm"), 1.0),
     "gru_train": ("GRU(128) train step, (64, 50, 32)", lambda: rnn("gru"), 1.0),
+    "gcn_train": ("GCN 2-layer train step, 10k nodes 100k edges", gnn_train_step.gcn, 1.0),
+    "gat_train": ("GAT layer train step, 10k nodes 100k edges", gnn_train_step.gat, 1.0),
     "latency": ("Dense(16)-relu-Dense(1) inference, batch 1", latency, 0.5),
 }
 
