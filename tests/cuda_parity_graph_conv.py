@@ -52,3 +52,46 @@ def test_layers_forward_and_gradients_match_the_cpu(make, weighted):
             results[name] = [model(xs), *[d for d in dx if d is not None], *dw]
     for got, expected in zip(results["cuda"], results["cpu"]):
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("heads", [0, 1, 3])
+def test_propagate_kernels(heads):
+    rng = np.random.default_rng(1)
+    src, tgt = EDGES[:, 0].copy(), EDGES[:, 1].copy()
+    x = rng.standard_normal((N, max(heads, 1), 2)).astype("float32")
+    w = rng.standard_normal((len(EDGES), heads)).astype("float32")
+    check(
+        Backend("cuda"),
+        "propagate",
+        x,
+        src,
+        tgt,
+        w,
+        np.full((N + 1,) + x.shape[1:], 9.0, "float32"),
+    )
+    dy = rng.standard_normal((N + 1,) + x.shape[1:]).astype("float32")
+    if heads:
+        check(
+            Backend("cuda"),
+            "propagate_weight_grad",
+            x,
+            dy,
+            src,
+            tgt,
+            np.full(w.shape, 9.0, "float32"),
+        )
+
+
+def test_sage_mean_on_the_device_matches_the_cpu():
+    rng = np.random.default_rng(2)
+    xs = [rng.standard_normal((N, F)).astype("float32"), EDGES]
+    inputs = [ge.Input(shape=a.shape[1:], dtype=a.dtype.name) for a in xs]
+    model = ge.Model(inputs, L.SAGEConv(2)(inputs))
+    cot = rng.standard_normal((N, 2)).astype("float32")
+    results = {}
+    for name in ("cpu", "cuda"):
+        with ge.device(name):
+            dx, dw = model.vjp(xs, cot)
+            results[name] = [model(xs), dx[0], *dw]
+    for got, expected in zip(results["cuda"], results["cpu"]):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)

@@ -18,22 +18,34 @@ from graphengine.layers.serialization import deserialize_layer, serialize_layer
 from graphengine.ops import activations
 from graphengine.ops import regularization as reg
 from graphengine.ops.base import apply, is_symbolic
-from graphengine.ops.graph_conv import graph_edges
+from graphengine.ops.graph_conv import graph_edges, propagate
 from graphengine.ops.matmul import Dense as DenseOp
 from graphengine.ops.segment import (
     segment_max_like,
-    segment_mean_like,
     segment_softmax_like,
     segment_sum_like,
 )
 
-AGGREGATORS = {"mean": segment_mean_like, "max": segment_max_like, "sum": segment_sum_like}
+AGGREGATORS = ("mean", "max", "sum")
 
 
 def _product(x: Any, kernel: Any, bias: Any = None) -> Any:
     """x @ kernel (+ bias): Dense's fused op."""
     args = (x, kernel) + (() if bias is None else (bias,))
     return apply(DenseOp("linear", bias is not None), *args)
+
+
+def _aggregate(aggregator: str, x: Any, src: Any, tgt: Any, weight: Any) -> Any:
+    """The sum, mean or max at each target of its incoming messages x[source] (times the edge
+    weights), 0 for a node without any: sums and means in one propagate pass (a mean divides by
+    the edge count, at least 1, as PyG's scatter mean); a max over the gathered messages."""
+    if aggregator == "max":
+        return segment_max_like(_weighted(ops.take(x, src, axis=0), weight), tgt, x)
+    total = propagate(x, src, tgt, x, weight)
+    if aggregator == "sum":
+        return total
+    count = segment_sum_like(ops.ones_like(src, x.dtype), tgt, x)
+    return ops.divide(total, ops.expand_dims(ops.maximum(count, 1.0), -1))
 
 
 def _weighted(messages: Any, weight: Any) -> Any:
@@ -183,7 +195,7 @@ class GraphConv(_UnitsLayer):
         x, edges, weight = self.split(inputs)
         h = _product(x, self.kernel)
         src, tgt, norm = self.propagation(x, edges, weight)
-        return self.finish(segment_sum_like(_weighted(ops.take(h, src, axis=0), norm), tgt, x))
+        return self.finish(propagate(h, src, tgt, x, norm))
 
     def propagation(self, x: Any, edges: Any, weight: Any) -> tuple:
         """(sources, targets, edge weights or None) of the normalized adjacency (gcn_norm)."""
@@ -265,8 +277,7 @@ class SAGEConv(_UnitsLayer):
     def call(self, inputs: Any) -> Any:
         x, edges, weight = self.split(inputs)
         src, tgt = graph_edges(edges, x, weight)
-        messages = _weighted(ops.take(x, src, axis=0), weight)
-        y = _product(AGGREGATORS[self.aggregator](messages, tgt, x), self.kernel, self.bias)
+        y = _product(_aggregate(self.aggregator, x, src, tgt, weight), self.kernel, self.bias)
         if self.root_kernel is not None:
             y = ops.add(y, _product(x, self.root_kernel))
         if self.normalize:  # F.normalize: y / max(|y|, 1e-12), as UnitNormalization
@@ -343,9 +354,7 @@ class GATConv(_UnitsLayer):
         if kept is not None:  # replaced self loops: exp(-inf) = 0, exactly as left out
             score = ops.where(ops.expand_dims(kept, -1), score, -np.inf)
         alpha = self._drop(segment_softmax_like(score, tgt, x), training)
-        y = segment_sum_like(
-            ops.multiply(ops.take(h, src, axis=0), ops.expand_dims(alpha, -1)), tgt, x
-        )
+        y = propagate(h, src, tgt, x, alpha)  # (N, heads, units)
         y = ops.reshape(y, (-1, self.heads * self.units)) if self.concat else ops.mean(y, 1)
         return self.finish(y)
 
@@ -405,7 +414,7 @@ class GINConv(GraphLayer):
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         x, edges, weight = self.split(inputs)
         src, tgt = graph_edges(edges, x, weight)
-        total = segment_sum_like(_weighted(ops.take(x, src, axis=0), weight), tgt, x)
+        total = propagate(x, src, tgt, x, weight)
         total = ops.add(total, ops.multiply(ops.add(self.eps, 1.0), x))
         return self.mlp(total, **({} if training is None else {"training": training}))
 

@@ -1,8 +1,13 @@
-"""The graph layers' one primitive of their own, `graph_edges`: an edge list (E, 2) of (source,
-target) rows split into source and target ids, each checked against the node count when it runs,
-plus the ids 0..N-1 of the self loops a layer adds. Its shape inference is where an edge list or
-an edge-weight vector that does not fit is caught, at the layer call and again for each concrete
-batch. The layers (layers/graph_conv.py) compose everything else from ge.ops and the segment ops.
+"""The graph layers' primitives of their own:
+- `graph_edges`: an edge list (E, 2) of (source, target) rows split into source and target ids,
+  each checked against the node count when it runs, plus the ids 0..N-1 of the self loops a
+  layer adds. Its shape inference is where an edge list or an edge-weight vector that does not
+  fit is caught, at the layer call and again for each concrete batch.
+- `propagate`: message passing in one op, out[t] = sum over edges s -> t of weight * x[s] (a
+  weight per edge, or per edge and head), instead of take, multiply and segment_sum with two
+  (E, F) arrays between them; its gradient is propagate along the reversed edges and, for the
+  weights, one dot product per edge and head.
+The layers (layers/graph_conv.py) compose everything else from ge.ops and the segment ops.
 """
 
 from __future__ import annotations
@@ -63,3 +68,80 @@ def graph_edges(edges: Any, nodes: Any, edge_weight: Any = None, self_loops: boo
     node ids checked against the rows of `nodes` (and edge_weight's shape against the edges)."""
     args = (edges, nodes) + (() if edge_weight is None else (edge_weight,))
     return apply(GraphEdges(self_loops), *args)
+
+
+class Propagate(Op):
+    """Inputs (x (S, ...), sources (E,), targets (E,), like (T, ...; read for its shape only)
+    [, weight (E,) or (E, H)]): out (T, ...) with out[t] = the sum over edges e with targets[e]
+    == t of weight[e] * x[sources[e]] (weight 1 without one; with (E, H) weights x is (S, H, C)
+    and head h of each row is scaled by weight[e, h]). Edges are added in their order on the CPU
+    (the same bits every run)."""
+
+    name = "propagate"
+    shape_only = (3,)
+    mixes_rows = True
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        x, src, tgt, like = shapes[:4]
+        for what, ids, dtype in (("sources", src, dtypes[1]), ("targets", tgt, dtypes[2])):
+            if np.dtype(dtype).kind not in "iu" or len(ids) != 1:
+                raise TypeError(f"{self.name}: {what} must be 1-D integer ids, got {ids} {dtype}")
+        if None not in (src[0], tgt[0]) and src[0] != tgt[0]:
+            raise ValueError(f"{self.name}: {src[0]} sources but {tgt[0]} targets")
+        if not x or not like:
+            raise ValueError(f"{self.name}: x and like need a row axis, got {x} and {like}")
+        if len(shapes) > 4:
+            w = shapes[4]
+            heads_ok = len(w) == 1 or (len(w) == 2 and len(x) == 3 and w[1] == x[1])
+            if not heads_ok or None not in (w[0], src[0]) and w[0] != src[0]:
+                raise ValueError(
+                    f"{self.name}: weight must be (E,) or (E, H) for x (S, H, C); got weight "
+                    f"{format_shape(w)}, x {format_shape(x)}, {src[0]} edges"
+                )
+        return [((like[0],) + tuple(x[1:]), dtypes[0])]
+
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
+        x, src, tgt = ins[:3]
+        weight = ins[4] if len(ins) > 4 else None
+        x3, w2 = _heads(x, weight, src.shape[0])
+        out = outs[0]
+        k.propagate(x3, src, tgt, w2, out.reshape((out.shape[0],) + x3.shape[1:]))
+
+
+class PropagateWeightGrad(Op):
+    """Inputs (x, dy, sources, targets, weight (shape only)): d weight[e, h] = dy[targets[e], h]
+    . x[sources[e], h], shaped like the weight."""
+
+    name = "propagate_weight_grad"
+    shape_only = (4,)
+    mixes_rows = True
+
+    def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
+        return [(shapes[4], dtypes[1])]
+
+    def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
+        x, dy, src, tgt = ins[:4]
+        dw = outs[0]
+        heads = 1 if dw.ndim == 1 else dw.shape[1]
+        x3, _ = _heads(x, None, src.shape[0], heads)
+        dy3 = dy.reshape((dy.shape[0],) + x3.shape[1:])
+        k.propagate_weight_grad(x3, dy3, src, tgt, dw.reshape(dw.shape[0], heads))
+
+
+def _heads(x: Any, weight: Any, edges: int, heads: int | None = None) -> tuple:
+    """x as (S, H, C) and the weight as (E, H) ((E, 0) without one: weight 1), H the weight's
+    heads (1 for (E,) weights)."""
+    if heads is None:
+        heads = 1 if weight is None or weight.ndim == 1 else weight.shape[1]
+    cols = int(np.prod(x.shape[1:], dtype=np.int64)) // heads
+    x3 = x.reshape(x.shape[0], heads, cols)
+    if weight is None:
+        return x3, np.empty((edges, 0), x.dtype)
+    return x3, weight.reshape(edges, heads)
+
+
+def propagate(x: Any, sources: Any, targets: Any, like: Any, weight: Any = None) -> Any:
+    """out[t] = the sum over edges e with targets[e] == t of weight[e] * x[sources[e]], one row
+    per row of `like` (read for its shape only); see Propagate."""
+    args = (x, sources, targets, like) + (() if weight is None else (weight,))
+    return apply(Propagate(), *args)

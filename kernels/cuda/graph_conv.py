@@ -1,12 +1,16 @@
 """The graph layers' edge list on the device: (E, 2) rows split into source and target ids, and
-the self-loop ids 0..N-1. Ids are not range-checked here (kernels.cpu's check would need the
-edges on the host, a round trip per step); out-of-range ids give zero rows in take."""
+the self-loop ids 0..N-1; fused message passing (`propagate`, one thread per edge element,
+targets meeting through atomics: float sums may differ in the last bits from run to run, as
+PyTorch Geometric's scatter on CUDA) and its weights' gradient. Ids are not range-checked
+here (kernels.cpu's check would need the edges on the host, a round trip per step);
+out-of-range ids give zero rows in take and are skipped by propagate."""
 
 from numba import cuda
 
+from kernels.cuda.elementwise import fill
 from kernels.cuda.launch import elementwise
 
-__all__ = ["graph_edges"]
+__all__ = ["graph_edges", "propagate", "propagate_weight_grad"]
 
 
 @cuda.jit(cache=True)
@@ -28,3 +32,43 @@ def graph_edges(edges, num_nodes, src, tgt, loops):
         elementwise(split_edges_kernel, src.size)(edges, src, tgt)
     if loops is not None and loops.size:
         elementwise(arange_kernel, loops.size)(loops)
+
+
+@cuda.jit(cache=True)
+def propagate_kernel(x, src, tgt, w, out):
+    H, C = x.shape[1], x.shape[2]
+    weighted = w.shape[1] > 0
+    for i in range(cuda.grid(1), src.size * H * C, cuda.gridsize(1)):
+        e, r = i // (H * C), i % (H * C)
+        h, c = r // C, r % C
+        s, t = src[e], tgt[e]
+        if 0 <= s < x.shape[0] and 0 <= t < out.shape[0]:
+            v = x[s, h, c] * w[e, h] if weighted else x[s, h, c]
+            cuda.atomic.add(out, (t, h, c), v)
+
+
+@cuda.jit(cache=True)
+def propagate_weight_grad_kernel(x, dy, src, tgt, dw):
+    H, C = x.shape[1], x.shape[2]
+    for i in range(cuda.grid(1), src.size * H, cuda.gridsize(1)):
+        e, h = i // H, i % H
+        s, t = src[e], tgt[e]
+        acc = 0.0
+        if 0 <= s < x.shape[0] and 0 <= t < dy.shape[0]:
+            for c in range(C):
+                acc += x[s, h, c] * dy[t, h, c]
+        dw[e, h] = acc
+
+
+def propagate(x, src, tgt, w, out):
+    """out (T, H, C) = the sum over edges e with tgt[e] == t of w[e, h] * x[src[e], h] (w (E, H),
+    or (E, 0): weight 1)."""
+    fill(0, out)
+    if src.size and out.size:
+        elementwise(propagate_kernel, src.size * x.shape[1] * x.shape[2])(x, src, tgt, w, out)
+
+
+def propagate_weight_grad(x, dy, src, tgt, dw):
+    """dw (E, H) = dy[tgt[e], h] . x[src[e], h]."""
+    if dw.size:
+        elementwise(propagate_weight_grad_kernel, dw.size)(x, dy, src, tgt, dw)
