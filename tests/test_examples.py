@@ -10,9 +10,10 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_example(name: str) -> str:
+def run_example(name: str, *args: str) -> str:
+    """The stdout of examples/<name> run with `args` (asserting it exits 0)."""
     done = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "examples", name)],
+        [sys.executable, os.path.join(ROOT, "examples", name), *args],
         capture_output=True,
         text=True,
         timeout=600,
@@ -83,20 +84,12 @@ def test_conv_autoencoder_example_beats_the_mean_digit():
 
 def test_unet_denoiser_removes_most_of_the_noise(tmp_path):
     png = tmp_path / "unet.png"
-    done = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "examples", "unet_denoiser.py"), str(png)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=ROOT,
-        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    out = run_example("unet_denoiser.py", str(png))
     found = re.search(r"noisy input ([\d.]+), U-Net before training ([\d.]+), after training "
-                      r"([\d.]+)", done.stdout)  # fmt: skip
+                      r"([\d.]+)", out)  # fmt: skip
     noisy, before, after = map(float, found.groups())
     # seed 0: 0.1226 noisy, 0.1891 untrained, 0.0272 trained
-    assert after < noisy / 3 and after < before / 3, done.stdout[-600:]
+    assert after < noisy / 3 and after < before / 3, out[-600:]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -124,20 +117,13 @@ def test_subclassed_model_example_trains_saves_and_loads():
 
 def test_gan_example_draws_digits_a_classifier_reads(tmp_path):
     png = tmp_path / "grid.png"
-    done = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "examples", "gan_digits.py"), str(png)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    out = run_example("gan_digits.py", str(png))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    confident = float(re.search(r"confidence > 0.9: (\d+)%", done.stdout).group(1))
-    kinds = int(re.search(r"distinct digits among them: (\d+) of 10", done.stdout).group(1))
+    confident = float(re.search(r"confidence > 0.9: (\d+)%", out).group(1))
+    kinds = int(re.search(r"distinct digits among them: (\d+) of 10", out).group(1))
     # seed 7 reads 47% of the samples with confidence and finds 8 digits; an untrained
     # generator draws blobs that no digit claims
-    assert confident >= 30 and kinds >= 6, done.stdout
+    assert confident >= 30 and kinds >= 6, out
 
 
 def test_class_weight_raises_the_rare_class_recall():
@@ -163,19 +149,12 @@ def test_timeseries_forecast_beats_the_last_value():
 
 def test_perceptron_fails_xor_and_two_layers_solve_it(tmp_path):
     png = tmp_path / "boundaries.png"
-    done = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "examples", "perceptron_xor.py"), str(png)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    out = run_example("perceptron_xor.py", str(png))
     found = dict(re.findall(r"(perceptron on OR|perceptron on XOR|two-layer network on XOR): "
-                            r"accuracy ([\d.]+)", done.stdout))  # fmt: skip
-    assert float(found["perceptron on OR"]) == 1.0, done.stdout
-    assert float(found["perceptron on XOR"]) <= 0.75, done.stdout  # no line separates XOR
-    assert float(found["two-layer network on XOR"]) == 1.0, done.stdout
+                            r"accuracy ([\d.]+)", out))  # fmt: skip
+    assert float(found["perceptron on OR"]) == 1.0, out
+    assert float(found["perceptron on XOR"]) <= 0.75, out  # no line separates XOR
+    assert float(found["two-layer network on XOR"]) == 1.0, out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
