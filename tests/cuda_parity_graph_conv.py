@@ -95,3 +95,12 @@ def test_sage_mean_on_the_device_matches_the_cpu():
             results[name] = [model(xs), dx[0], *dw]
     for got, expected in zip(results["cuda"], results["cpu"]):
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_edges_naming_a_node_outside_the_graph_raise_on_the_device_too():
+    inputs = [ge.Input(shape=(F,)), ge.Input(shape=(2,), dtype="int32")]
+    model = ge.Model(inputs, L.GraphConv(2)(inputs))
+    edges = np.array([[0, 1], [2, 7], [1, 0]], "int32")
+    with ge.device("cuda"):
+        with pytest.raises(ValueError, match=r"edge 1 = \(2, 7\) names a node outside \[0, 6\)"):
+            model([np.ones((N, F), "float32"), edges])

@@ -93,3 +93,26 @@ def test_segment_graph_matches_cpu():
             results[name] = (model(feeds), model.vjp(feeds, cot)[0][0])
     for a, b in zip(results["cpu"], results["cuda"]):
         np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["segment_sum", "segment_mean", "segment_max", "segment_softmax"])
+@pytest.mark.parametrize("bad", [3, -1])
+def test_ids_outside_the_segments_raise_on_the_device_too(name, bad):
+    inputs = [ge.Input(shape=(2,)), ge.Input(shape=(), dtype="int32")]
+    model = ge.Model(inputs, getattr(ge.ops, name)(*inputs, num_segments=3))
+    data, ids = np.ones((4, 2), "float32"), np.array([0, 1, bad, 2], "int32")
+    with ge.device("cuda"):  # a model on the device: eager ops run on the CPU kernels
+        with pytest.raises(ValueError, match=rf"{name}: segment_ids holds {bad}, outside \[0, 3\)"):
+            model([data, ids])
+
+
+def test_take_and_gather_indices_outside_raise_on_the_device_too():
+    inp = ge.Input(shape=(2,))
+    ids = ge.Input(shape=(), dtype="int32")
+    model = ge.Model([inp, ids], ge.ops.take(inp, ids, axis=0))
+    emb = ge.Sequential([ge.Input(shape=(3,), dtype="int32"), ge.layers.Embedding(4, 2)])
+    with ge.device("cuda"):
+        with pytest.raises(ValueError, match=r"take: index 5 is out of range \[-3, 3\)"):
+            model([np.ones((3, 2), "float32"), np.array([0, 5], "int32")])
+        with pytest.raises(ValueError, match=r"gather: index 4 is out of range \[0, 4\)"):
+            emb(np.array([[0, 4, 1]], "int32"))

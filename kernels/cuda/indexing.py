@@ -5,7 +5,7 @@ ids on the host, a round trip per step."""
 from numba import cuda
 
 from kernels.cuda.elementwise import fill
-from kernels.cuda.launch import elementwise, flat
+from kernels.cuda.launch import elementwise, first_outside, flat
 
 __all__ = ["gather_forward", "gather_backward", "one_hot", "take_forward", "take_backward"]
 
@@ -19,7 +19,11 @@ def gather_kernel(table, ids, out):
 
 
 def gather_forward(table, ids, out):
-    """out[..., :] = table[ids[...], :]; table (V, D), ids int (any shape), out ids.shape + (D,)."""
+    """out[..., :] = table[ids[...], :]; table (V, D), ids int (any shape), out ids.shape + (D,).
+    Raises ValueError naming the first id outside [0, V), as the CPU kernel."""
+    bad = first_outside(ids, 0, table.shape[0])
+    if bad is not None:
+        raise ValueError(f"gather: index {bad[1]} is out of range [0, {table.shape[0]})")
     elementwise(gather_kernel, out.size)(table, flat(ids), flat(out))
 
 
@@ -65,7 +69,13 @@ def take_kernel(x, indices, out):
 
 def take_forward(x, indices, out):
     """out[a, m, b] = x[a, indices[m], b]; x (A, V, B), indices int (M,), out (A, M, B); negative
-    indices count from the end; indices outside [-V, V) give zeros here (no host check)."""
+    indices count from the end. Raises ValueError naming the first index outside [-V, V)."""
+    V = x.shape[1]
+    bad = first_outside(indices, -V, V)
+    if bad is not None:
+        raise ValueError(
+            f"take: index {bad[1]} is out of range [-{V}, {V}) for an axis of size {V}"
+        )
     elementwise(take_kernel, out.size)(x, indices, out)
 
 

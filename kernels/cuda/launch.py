@@ -107,3 +107,24 @@ def offset(i, shape, strides):
         off += (i % n) * strides[d]
         i //= n
     return off
+
+
+@cuda.jit(cache=True)
+def _outside_kernel(ids, lo, hi, first):
+    for i in range(cuda.grid(1), ids.size, cuda.gridsize(1)):
+        if ids[i] < lo or ids[i] >= hi:
+            cuda.atomic.min(first, 0, i)
+
+
+def first_outside(ids, lo, hi):
+    """(position, value) of the first of the (flat) device ids outside [lo, hi), or None: one
+    small kernel and a copy of one number to the host (a sync), the price of raising where the
+    CPU kernels raise instead of skipping such ids silently."""
+    n = ids.size
+    if n == 0:
+        return None
+    ids = flat(ids)
+    first = cuda.to_device(np.array([n], np.int64))
+    elementwise(_outside_kernel, n)(ids, lo, hi, first)
+    i = int(first.copy_to_host()[0])
+    return None if i == n else (i, int(ids[i : i + 1].copy_to_host()[0]))

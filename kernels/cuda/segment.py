@@ -4,9 +4,9 @@ arguments of kernels/cpu/segment.py: data (N, D) reduced into (S, D) by integer 
 
 Sums (segment_sum, segment_mean, the softmax's denominator and its gradient's dots) add in
 whatever order the threads arrive, so float sums may differ in the last bits from run to run,
-as PyTorch Geometric's scatter on CUDA; maxima do not depend on the order. Ids outside [0, S)
-are skipped here: checking them would need the ids on the host, a round trip per step
-(kernels.cpu raises).
+as PyTorch Geometric's scatter on CUDA; maxima do not depend on the order. The forward ops
+raise ValueError for an id outside [0, S), as kernels.cpu (a small check kernel and one number
+copied back, launch.first_outside); the backward ones read ids their forward op checked.
 """
 
 import math
@@ -15,7 +15,7 @@ import numpy as np
 from numba import cuda
 
 from kernels.cuda.elementwise import fill
-from kernels.cuda.launch import device, elementwise
+from kernels.cuda.launch import device, elementwise, first_outside
 
 __all__ = [
     "segment_sum",
@@ -46,6 +46,16 @@ def segment_count_kernel(ids, count):
             cuda.atomic.add(count, s, 1.0)
 
 
+def check_segment_ids(name, ids, segments):
+    """ValueError naming op `name` and the first id outside [0, segments), as kernels.cpu's."""
+    bad = first_outside(ids, 0, segments)
+    if bad is not None:
+        raise ValueError(
+            f"{name}: segment_ids holds {bad[1]}, outside [0, {segments}) for "
+            f"num_segments={segments}"
+        )
+
+
 def _add_rows(ids, src, out):
     fill(0, out)
     elementwise(segment_add_kernel, src.size)(ids, src, out)
@@ -53,6 +63,7 @@ def _add_rows(ids, src, out):
 
 def segment_sum(data, ids, out):
     """out (S, D) = the sum of the rows of data (N, D) with ids (N,) == s, 0 for none."""
+    check_segment_ids("segment_sum", ids, out.shape[0])
     _add_rows(ids, data, out)
 
 
@@ -72,6 +83,7 @@ def clamp_count_kernel(count):
 def segment_mean(data, ids, out, count):
     """out (S, D) = the mean of the rows with ids == s, 0 for none; count (S,) gets each
     segment's row count, at least 1."""
+    check_segment_ids("segment_mean", ids, out.shape[0])
     _add_rows(ids, data, out)
     fill(0, count)
     elementwise(segment_count_kernel, ids.size)(ids, count)
@@ -128,6 +140,7 @@ def empty_to_zero_kernel(out, count):
 def segment_max(data, ids, out, count):
     """out (S, D) = the largest of the rows with ids == s, NaN if any is NaN, 0 for none;
     count (S,) is scratch."""
+    check_segment_ids("segment_max", ids, out.shape[0])
     fill(0, count)
     _peaks(data, ids, out, count)
     elementwise(empty_to_zero_kernel, out.size)(out, count)
@@ -158,6 +171,7 @@ def softmax_divide_kernel(ids, total, eps, out):
 def segment_softmax(data, ids, out, peak, total):
     """out (N, D) = exp(data - peak[ids]) / (total[ids] + 1e-16), the softmax within each
     segment; peak and total (S, D) are scratch."""
+    check_segment_ids("segment_softmax", ids, peak.shape[0])
     _peaks(data, ids, peak, None)
     fill(0, total)
     elementwise(softmax_exp_kernel, data.size)(data, ids, peak, out, total)
