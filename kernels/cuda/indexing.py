@@ -1,6 +1,7 @@
-"""Gather (embedding lookup), its scatter-add backward (atomic adds) and one-hot encoding on the
-device. Ids outside the table give zero rows here: the range check of kernels.cpu would need the
-ids on the host, a round trip per step."""
+"""Gather (embedding lookup), take, their scatter-add backward passes (atomic adds) and one-hot
+encoding on the device. Gather and take raise for ids outside the table, as kernels.cpu (a small
+check kernel and one number copied back, launch.first_outside); one-hot gives zero rows for
+them, as TensorFlow's."""
 
 from numba import cuda
 
