@@ -3,6 +3,7 @@ argsort, top_k), cumulative sums, softmax, and the backward ops that undo their 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -94,7 +95,7 @@ class ReduceGrad(Op):
 
     def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         dx = outs[0]
-        count = int(np.prod([dx.shape[a] for a in self.axes])) if self.mean else 1
+        count = math.prod(dx.shape[a] for a in self.axes) if self.mean else 1
         k.broadcast_scaled(ins[0].reshape(kept_shape(dx.shape, self.axes)), 1.0 / count, dx)
 
 
@@ -135,7 +136,7 @@ class ProdGrad(Op):
 
 
 def _three_d(shape: tuple[int, ...], axis: int) -> tuple[int, int, int]:
-    return (int(np.prod(shape[:axis])), shape[axis], int(np.prod(shape[axis + 1 :])))
+    return (math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :]))
 
 
 def _line_view(shape: tuple[int, ...], axis: int | None) -> tuple[int, int, int]:
@@ -195,7 +196,7 @@ class Sort(Op, serializable=True):
 
     def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         x, (values, indices) = ins[0], outs
-        rows = int(np.prod(x.shape[:-1]))
+        rows = math.prod(x.shape[:-1])
         k.sort_forward(
             x.reshape(rows, x.shape[-1]),
             self.descending,
@@ -216,7 +217,7 @@ class SortGrad(Op):
 
     def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         dy, indices, dx = ins[0], ins[1], outs[0]
-        rows, n = int(np.prod(dx.shape[:-1])), dx.shape[-1]
+        rows, n = math.prod(dx.shape[:-1]), dx.shape[-1]
         kk = dy.shape[-1]
         k.sort_backward(dy.reshape(rows, kk), indices.reshape(rows, kk), dx.reshape(rows, n))
 

@@ -477,7 +477,7 @@ class Trainer:
                 self._start_pass(ys)
             if callbacks is not None:
                 getattr(callbacks, f"on_{hook}_batch_begin")(b)
-            # idx None: a whole batch (whole_batch.py), never distributed
+            # idx None: all the rows as they are (a whole batch, whole_batch.py), never distributed
             local = dist.shard(idx) if self.distributed else idx
             before = (
                 {id(v): np.array(v.value, np.float64) for v in self._trackers_state()}
@@ -535,7 +535,8 @@ class Trainer:
         training: bool,
     ) -> None:
         """Runs one (local) batch: the rows `idx` copied into the plan's buffers (idx None: the
-        whole arrays), the step, then the trackers updated with its losses and predictions."""
+        arrays as they are, lent to the plan where they can be, as PyTorch's from_numpy), the
+        step, then the trackers updated with its losses and predictions."""
         whole = idx is None
         with self._step_plan(
             program, xs, ys, sws, None if whole else len(idx), training, idx
@@ -550,8 +551,12 @@ class Trainer:
                     plan.device.take_rows(buf, a, idx)  # the batch's one copy in
                 results = plan.run()
             n_losses = len(program.reported)
-            # a batch's loss weighs its samples: for a whole batch, the first output's rows
-            count = len(idx) if not whole else (plan.specs[self.outputs[0]][0] or (1,))[0]
+            # a batch's loss weighs its samples: for a model running its data whole, the first
+            # output's rows
+            if not self._whole_batch:
+                count = len(idx) if not whole else len(xs[0])
+            else:
+                count = (plan.specs[self.outputs[0]][0] or (1,))[0]
             for tracker, r in zip(self._loss_trackers, results[:n_losses]):
                 tracker.update_state(float(plan.device.to_host(r)), sample_weight=count)
             metrics = self._compile_metrics.metrics or []
@@ -645,8 +650,10 @@ class Trainer:
         return whole_batch.output_rows(self, xs) if self._whole_batch else len(xs[0])
 
     def _all_rows(self, xs: list) -> np.ndarray | None:
-        """The row indices of a batch that is all of `xs`: None for a whole batch."""
-        return None if self._whole_batch else np.arange(len(xs[0]))
+        """The row indices of a batch that is all of `xs`: None (the arrays as they are: no
+        copy of the rows, the plan may read them in place), or every row's index where the
+        ranks of a distributed model take their shares of them."""
+        return np.arange(len(xs[0])) if self.distributed and not self._whole_batch else None
 
     def _batches(
         self,

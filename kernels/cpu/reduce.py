@@ -37,10 +37,10 @@ def _middle_view(x, axes):
     if x.dtype.kind != "f" or not axes or axes[-1] - axes[0] != len(axes) - 1:
         return None
     shape = x.shape
-    inner = int(np.prod(shape[axes[-1] + 1 :]))
+    inner = math.prod(shape[axes[-1] + 1 :])
     if not 8 <= inner <= 1024 or not x.flags.c_contiguous:
         return None
-    return x.reshape(int(np.prod(shape[: axes[0]])), -1, inner)
+    return x.reshape(math.prod(shape[: axes[0]]), -1, inner)
 
 
 def sum_forward(x, axes, out):
