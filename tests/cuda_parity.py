@@ -253,11 +253,12 @@ def test_normalization(device, dtype):
     check(device, "batchnorm_inference_stats", *stats[:2], 1e-3, *stats[2:])
     mean, inv = x.mean((0, 2)).astype(dtype), (1 / x.std((0, 2))).astype(dtype)
     gamma, beta = rand(c, dtype=dtype, seed=1), rand(c, dtype=dtype, seed=2)
-    check(device, "batchnorm_forward", x, mean, inv, gamma, beta, np.zeros_like(x))
     dy = rand(3, 2, 4, dtype=dtype, seed=3)
-    for batch_stats in (True, False):
-        check(device, "batchnorm_backward", x, dy, mean, inv, gamma, batch_stats,
-              np.zeros_like(x), np.zeros(c, dtype), np.zeros(c, dtype))  # fmt: skip
+    for relu in (False, True):  # a plan's fused BatchNormalization -> ReLU
+        check(device, "batchnorm_forward", x, mean, inv, gamma, beta, relu, np.zeros_like(x))
+        for batch_stats in (True, False):
+            check(device, "batchnorm_backward", x, dy, mean, inv, gamma, beta, batch_stats, relu,
+                  np.zeros_like(x), np.zeros(c, dtype), np.zeros(c, dtype))  # fmt: skip
     x2, g2, b2 = rand(3, 5, dtype=dtype), rand(5, dtype=dtype, seed=1), rand(5, dtype=dtype, seed=2)
     check(device, "layernorm_forward", x2, g2, b2, 1e-3, np.zeros_like(x2), np.zeros(3, dtype),
           np.zeros(3, dtype))  # fmt: skip

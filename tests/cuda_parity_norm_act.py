@@ -8,6 +8,7 @@ import pytest
 
 assert os.environ.get("NUMBA_ENABLE_CUDASIM") == "1", "run through tests/test_cuda.py"
 
+import graphengine as ge  # noqa: E402
 import kernels.cpu as cpu  # noqa: E402
 from cuda_parity import DTYPES, Backend, check, rand  # noqa: E402
 
@@ -67,3 +68,22 @@ def test_group_normalization(device, view, groups, dtype):
         cpu.groupnorm_forward(x, gamma, beta, 1e-3, centered, x * 0, *stats)
         check(device, "groupnorm_backward", x, dy, *stats, gamma, centered, x * 0,
               gamma * 0, gamma * 0)  # fmt: skip
+
+
+def test_fused_batch_norm_relu_on_the_device_matches_the_cpu():
+    """A plan fuses BatchNormalization -> ReLU (runtime/fusion.py) on either device."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((4, 3, 3, 2)).astype("float32")
+    inp = ge.Input(shape=(3, 3, 2))
+    model = ge.Model(inp, ge.layers.ReLU()(ge.layers.BatchNormalization()(inp)))
+    cot = rng.standard_normal(x.shape).astype("float32")
+    results = {}
+    for name in ("cpu", "cuda"):  # inference first: a training pass moves the moving statistics
+        with ge.device(name):
+            results[name] = [model(x)]
+    for name in ("cpu", "cuda"):
+        with ge.device(name):
+            dx, dw = model.vjp(x, cot, training=True)
+            results[name] += [dx[0], *dw]
+    for got, expected in zip(results["cuda"], results["cpu"]):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)

@@ -98,14 +98,16 @@ def test_batchnorm_forward_backward_kernels(dtype, batch_stats, shape, axis):
     view = bn_view(shape, axis)
     y, dx = nan_like(shape, dtype), nan_like(shape, dtype)
     dgamma, dbeta = nan_like((c,), dtype), nan_like((c,), dtype)
-    k.batchnorm_forward(x.reshape(view), mean_c, inv_std, gamma, beta, y.reshape(view))
+    k.batchnorm_forward(x.reshape(view), mean_c, inv_std, gamma, beta, False, y.reshape(view))
     k.batchnorm_backward(
         x.reshape(view),
         dy.reshape(view),
         mean_c,
         inv_std,
         gamma,
+        beta,
         batch_stats,
+        False,
         dx.reshape(view),
         dgamma,
         dbeta,

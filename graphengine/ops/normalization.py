@@ -6,6 +6,8 @@ one op that writes an input: in training mode it updates the moving statistics i
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from graphengine.graph.tensor import Shape, format_shape
@@ -37,6 +39,7 @@ class BatchNorm(Op):
     """
 
     name = "batch_norm"
+    relu = False  # a plan's fused BatchNormalization -> ReLU (runtime/fusion.py; never saved)
 
     def __init__(
         self,
@@ -75,24 +78,36 @@ class BatchNorm(Op):
             )
         else:
             k.batchnorm_inference_stats(moving_mean, moving_var, self.epsilon, mean, inv_std)
-        k.batchnorm_forward(x.reshape(view), mean, inv_std, gamma, beta, y.reshape(view))
+        k.batchnorm_forward(x.reshape(view), mean, inv_std, gamma, beta, self.relu, y.reshape(view))
+
+    def with_relu(self) -> BatchNorm:
+        """This op followed by a plain ReLU, as one pass: y = relu(batch norm of x)."""
+        fused = copy.copy(self)
+        fused.relu, fused.name = True, "batch_norm_relu"
+        return fused
 
 
 class BatchNormGrad(Op):
     """(dx, dgamma, dbeta) from inputs (x, dy, mean, inv_std, gamma): exact through the batch
-    statistics when the forward op used them, the affine map's gradient otherwise."""
+    statistics when the forward op used them, the affine map's gradient otherwise. For a forward
+    op fused with a ReLU, inputs (x, dy, mean, inv_std, gamma, beta): dy is the cotangent of the
+    ReLU's output, counted where the recomputed batch norm is > 0."""
 
     name = "batch_norm_grad"
 
     def __init__(self, forward_op: BatchNorm) -> None:
         self.axis = forward_op.axis
         self._forward = forward_op
+        self.relu = forward_op.relu
+        if self.relu:
+            self.name = "batch_norm_relu_grad"
 
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         return [(shapes[0], dtypes[1]), (shapes[4], dtypes[1]), (shapes[4], dtypes[1])]
 
     def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
-        x, dy, mean, inv_std, gamma = ins
+        x, dy, mean, inv_std, gamma = ins[:5]
+        beta = ins[5] if self.relu else gamma  # read only with a fused ReLU
         dx, dgamma, dbeta = outs
         view = channel_view(x.shape, self.axis % x.ndim)
         batch_stats = self._forward.uses_batch_stats(ctx.training)
@@ -102,7 +117,9 @@ class BatchNormGrad(Op):
             mean,
             inv_std,
             gamma,
+            beta,
             batch_stats,
+            self.relu,
             dx.reshape(view),
             dgamma,
             dbeta,

@@ -11,6 +11,7 @@ from graphengine.graph.tensor import STRING, Constant, SymbolicTensor, Variable,
 from graphengine.graph.topo import collect_nodes, last_uses, node_digraph, topological_order
 from graphengine.ops.base import RunContext, extent_size, with_extent
 from graphengine.runtime.devices import Device
+from graphengine.runtime.fusion import fuse
 from graphengine.runtime.memory import BufferPool
 
 
@@ -103,7 +104,8 @@ class Plan:
         extents: Mapping[SymbolicTensor, int] | None = None,
     ) -> None:
         self.feeds, self.targets, self.device, self.ctx = list(feeds), list(targets), device, ctx
-        self.order = forward_order(self.feeds, self.targets)
+        # fusion.fuse: a BatchNormalization -> ReLU pair runs as one op
+        self.order = fuse(forward_order(self.feeds, self.targets), set(self.feeds) | set(targets))
         self.specs = concrete_specs(self.order, self.feeds, feed_shapes, self.targets, extents)
         self.pool = BufferPool(device)
         self.buffers: dict[SymbolicTensor, Any] = {}

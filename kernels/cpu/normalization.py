@@ -83,72 +83,114 @@ def batchnorm_inference_stats(moving_mean, moving_var, epsilon, mean, inv_std):
         inv_std[ch] = 1.0 / math.sqrt(moving_var[ch] + epsilon)
 
 
+@njit(inline="always")
+def _relu(v, zero):
+    """max(v, 0) keeping NaN (Keras's relu); relu'(v) is 1 exactly where v > 0."""
+    return v if v > 0 or v != v else zero
+
+
+@njit(inline="always")
+def _normalized(x, m, s, t):
+    """The batch norm of one element, x * s + t with s = inv_std * gamma: the one expression the
+    forward pass and a fused ReLU's mask in the backward pass both evaluate (the same bits)."""
+    return (x - m) * s + t
+
+
 @njit(cache=True)
-def batchnorm_forward(x, mean, inv_std, gamma, beta, y):
-    """y = (x - mean) * (inv_std * gamma) + beta per channel (Keras's order of operations);
-    x, y (outer, C, inner), the rest (C,). Writes y."""
+def batchnorm_forward(x, mean, inv_std, gamma, beta, relu, y):
+    """y = (x - mean) * (inv_std * gamma) + beta per channel (Keras's order of operations), then
+    relu(y) when `relu` (a BatchNormalization -> ReLU pair fused by the plan); x, y (outer, C,
+    inner), the rest (C,). Writes y."""
     a, c, b = x.shape
+    zero = y.dtype.type(0)
+    x3, y3 = x, y
     if b == 1:  # channels last: each row vectorizes over the channels
-        x2, y2 = x.reshape(a, c), y.reshape(a, c)
+        x3, y3 = x.reshape(a, 1, c), y.reshape(a, 1, c)
         for o in range(a):
+            xr, yr = x3[o, 0], y3[o, 0]
             for ch in range(c):
-                y2[o, ch] = (x2[o, ch] - mean[ch]) * (inv_std[ch] * gamma[ch]) + beta[ch]
+                v = _normalized(xr[ch], mean[ch], inv_std[ch] * gamma[ch], beta[ch])
+                yr[ch] = _relu(v, zero) if relu else v
         return
     for o in range(a):
         for ch in range(c):
             m, s, t = mean[ch], inv_std[ch] * gamma[ch], beta[ch]
-            for i in range(b):
-                y[o, ch, i] = (x[o, ch, i] - m) * s + t
+            xr, yr = x3[o, ch], y3[o, ch]
+            if relu:
+                for i in range(b):
+                    yr[i] = _relu(_normalized(xr[i], m, s, t), zero)
+            else:
+                for i in range(b):
+                    yr[i] = _normalized(xr[i], m, s, t)
+
+
+@njit(inline="always")
+def _upstream(g, x, m, s, t, relu, zero):
+    """dy, or dy * relu'(y) for the fused ReLU of y = x * s + t: a product, as the unfused
+    relu_backward's (a NaN or inf dy stays NaN where relu' is 0)."""
+    if relu and not _normalized(x, m, s, t) > 0:
+        return g * zero
+    return g
 
 
 @njit(cache=True)
-def _dy_sums(x, dy, mean, inv_std, dgamma, dbeta):
-    """dbeta[c] = sum(dy), dgamma[c] = sum(dy * xhat) over x[:, c, :] (outer, C, inner)."""
+def _dy_sums(x, dy, mean, inv_std, gamma, beta, relu, dgamma, dbeta):
+    """dbeta[c] = sum(dy), dgamma[c] = sum(dy * xhat) over x[:, c, :] (outer, C, inner), dy
+    masked by the fused ReLU when `relu`."""
     a, c, b = x.shape
+    zero = dy.dtype.type(0)
     dgamma[:] = 0.0
     dbeta[:] = 0.0
     if b == 1:
         x2, dy2 = x.reshape(a, c), dy.reshape(a, c)
         for o in range(a):
             for ch in range(c):
-                dbeta[ch] += dy2[o, ch]
-                dgamma[ch] += dy2[o, ch] * (x2[o, ch] - mean[ch]) * inv_std[ch]
+                s = inv_std[ch] * gamma[ch]
+                g = _upstream(dy2[o, ch], x2[o, ch], mean[ch], s, beta[ch], relu, zero)
+                dbeta[ch] += g
+                dgamma[ch] += g * (x2[o, ch] - mean[ch]) * inv_std[ch]
         return
     for o in range(a):
         for ch in range(c):
-            m, s = mean[ch], inv_std[ch]
+            m, s, t = mean[ch], inv_std[ch] * gamma[ch], beta[ch]
             for i in range(b):
-                dbeta[ch] += dy[o, ch, i]
-                dgamma[ch] += dy[o, ch, i] * (x[o, ch, i] - m) * s
+                g = _upstream(dy[o, ch, i], x[o, ch, i], m, s, t, relu, zero)
+                dbeta[ch] += g
+                dgamma[ch] += g * (x[o, ch, i] - m) * inv_std[ch]
 
 
 @njit(cache=True)
-def batchnorm_backward(x, dy, mean, inv_std, gamma, batch_stats, dx, dgamma, dbeta):
-    """Gradients of y = xhat * gamma + beta, xhat = (x - mean) * inv_std; x, dy, dx (outer, C,
-    inner), the rest (C,). Writes dx, dgamma = sum(dy * xhat), dbeta = sum(dy).
+def batchnorm_backward(x, dy, mean, inv_std, gamma, beta, batch_stats, relu, dx, dgamma, dbeta):
+    """Gradients of y = xhat * gamma + beta, xhat = (x - mean) * inv_std (followed by a fused
+    ReLU when `relu`: dy counts only where y > 0); x, dy, dx (outer, C, inner), the rest (C,).
+    Writes dx, dgamma = sum(dy * xhat), dbeta = sum(dy).
 
     With batch statistics (training) mean and inv_std depend on x, and with m = outer * inner
     dx = gamma * inv_std / m * (m * dy - dbeta - xhat * dgamma) (Ioffe & Szegedy 2015, sec. 3);
     with moving statistics they are constants and dx = dy * gamma * inv_std.
     """
-    _dy_sums(x, dy, mean, inv_std, dgamma, dbeta)
+    _dy_sums(x, dy, mean, inv_std, gamma, beta, relu, dgamma, dbeta)
     a, c, b = x.shape
+    zero = dy.dtype.type(0)
     k = 1.0 / (a * b) if batch_stats else 0.0  # constant statistics: no mean / variance terms
     if b == 1:
         x2, dy2, dx2 = x.reshape(a, c), dy.reshape(a, c), dx.reshape(a, c)
         for o in range(a):
             for ch in range(c):
+                s = inv_std[ch] * gamma[ch]
+                up = _upstream(dy2[o, ch], x2[o, ch], mean[ch], s, beta[ch], relu, zero)
                 xhat = (x2[o, ch] - mean[ch]) * inv_std[ch]
-                g = dy2[o, ch] - k * (dbeta[ch] + xhat * dgamma[ch])
+                g = up - k * (dbeta[ch] + xhat * dgamma[ch])
                 dx2[o, ch] = gamma[ch] * inv_std[ch] * g
         return
     for o in range(a):
         for ch in range(c):
             m, s = mean[ch], inv_std[ch]
-            sb, sg = k * dbeta[ch], k * dgamma[ch]
+            sb, sg, t, sy = k * dbeta[ch], k * dgamma[ch], beta[ch], s * gamma[ch]
             for i in range(b):
+                up = _upstream(dy[o, ch, i], x[o, ch, i], m, sy, t, relu, zero)
                 xhat = (x[o, ch, i] - m) * s
-                dx[o, ch, i] = gamma[ch] * s * (dy[o, ch, i] - sb - xhat * sg)
+                dx[o, ch, i] = gamma[ch] * s * (up - sb - xhat * sg)
 
 
 @njit(cache=True, fastmath=REASSOC)

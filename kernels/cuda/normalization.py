@@ -66,29 +66,46 @@ def batchnorm_inference_stats(moving_mean, moving_var, epsilon, mean, inv_std):
     elementwise(inference_stats_kernel, mean.size)(moving_mean, moving_var, epsilon, mean, inv_std)
 
 
+@cuda.jit(device=True)
+def _normalized(x, m, s, t):
+    """(x - m) * s + t, s = inv_std * gamma: the one expression the forward pass and a fused
+    ReLU's mask in the backward pass both evaluate."""
+    return (x - m) * s + t
+
+
 @cuda.jit(cache=True)
-def normalize_kernel(x, mean, inv_std, gamma, beta, y):
+def normalize_kernel(x, mean, inv_std, gamma, beta, relu, y):
     a, c, b = x.shape
     for e in range(cuda.grid(1), x.size, cuda.gridsize(1)):
         o, rest = e // (c * b), e % (c * b)
         ch, i = rest // b, rest % b
-        y[o, ch, i] = (x[o, ch, i] - mean[ch]) * (inv_std[ch] * gamma[ch]) + beta[ch]
+        v = _normalized(x[o, ch, i], mean[ch], inv_std[ch] * gamma[ch], beta[ch])
+        y[o, ch, i] = 0 if relu and v <= 0 else v  # NaN stays NaN
 
 
-def batchnorm_forward(x, mean, inv_std, gamma, beta, y):
-    """y = (x - mean) * (inv_std * gamma) + beta per channel; x, y (outer, C, inner)."""
-    elementwise(normalize_kernel, x.size)(x, mean, inv_std, gamma, beta, y)
+def batchnorm_forward(x, mean, inv_std, gamma, beta, relu, y):
+    """y = (x - mean) * (inv_std * gamma) + beta per channel, then relu(y) when `relu`; x, y
+    (outer, C, inner)."""
+    elementwise(normalize_kernel, x.size)(x, mean, inv_std, gamma, beta, relu, y)
+
+
+@cuda.jit(device=True)
+def _upstream(dy, x, o, ch, i, mean, inv_std, gamma, beta, relu):
+    """dy[o, ch, i] times relu'(y) of a fused ReLU of y = x * s + t (a product: NaN stays)."""
+    if relu and not _normalized(x[o, ch, i], mean[ch], inv_std[ch] * gamma[ch], beta[ch]) > 0:
+        return dy[o, ch, i] * 0.0
+    return dy[o, ch, i]
 
 
 @cuda.jit(cache=True)
-def dy_sums_kernel(x, dy, mean, inv_std, dgamma, dbeta):
+def dy_sums_kernel(x, dy, mean, inv_std, gamma, beta, relu, dgamma, dbeta):
     buf = cuda.shared.array(THREADS, float64)
     a, c, b = x.shape
     tid = cuda.threadIdx.x
     for ch in range(cuda.blockIdx.x, c, cuda.gridDim.x):
         sb, sg = 0.0, 0.0
         for e in range(tid, a * b, THREADS):
-            g = dy[e // b, ch, e % b]
+            g = _upstream(dy, x, e // b, ch, e % b, mean, inv_std, gamma, beta, relu)
             sb += g
             sg += g * (x[e // b, ch, e % b] - mean[ch]) * inv_std[ch]
         sb = block_sum(buf, sb)
@@ -99,23 +116,26 @@ def dy_sums_kernel(x, dy, mean, inv_std, dgamma, dbeta):
 
 
 @cuda.jit(cache=True)
-def batchnorm_dx_kernel(x, dy, mean, inv_std, gamma, k, dgamma, dbeta, dx):
+def batchnorm_dx_kernel(x, dy, mean, inv_std, gamma, beta, relu, k, dgamma, dbeta, dx):
     a, c, b = x.shape
     for e in range(cuda.grid(1), x.size, cuda.gridsize(1)):
         o, rest = e // (c * b), e % (c * b)
         ch, i = rest // b, rest % b
         xhat = (x[o, ch, i] - mean[ch]) * inv_std[ch]
-        g = dy[o, ch, i] - k * (dbeta[ch] + xhat * dgamma[ch])
+        up = _upstream(dy, x, o, ch, i, mean, inv_std, gamma, beta, relu)
+        g = up - k * (dbeta[ch] + xhat * dgamma[ch])
         dx[o, ch, i] = gamma[ch] * inv_std[ch] * g
 
 
-def batchnorm_backward(x, dy, mean, inv_std, gamma, batch_stats, dx, dgamma, dbeta):
-    """Gradients of y = xhat * gamma + beta; x, dy, dx (outer, C, inner), the rest (C,). Writes
-    dx, dgamma = sum(dy * xhat), dbeta = sum(dy); through the batch statistics when batch_stats
-    (Ioffe & Szegedy 2015, sec. 3), else with constant statistics."""
-    per_block(dy_sums_kernel, x.shape[1])(x, dy, mean, inv_std, dgamma, dbeta)
+def batchnorm_backward(x, dy, mean, inv_std, gamma, beta, batch_stats, relu, dx, dgamma, dbeta):
+    """Gradients of y = xhat * gamma + beta (through a fused ReLU when `relu`: dy counts only
+    where y > 0); x, dy, dx (outer, C, inner), the rest (C,). Writes dx, dgamma = sum(dy *
+    xhat), dbeta = sum(dy); through the batch statistics when batch_stats (Ioffe & Szegedy 2015,
+    sec. 3), else with constant statistics."""
+    args = (x, dy, mean, inv_std, gamma, beta, relu)
+    per_block(dy_sums_kernel, x.shape[1])(*args, dgamma, dbeta)
     k = 1.0 / (x.shape[0] * x.shape[2]) if batch_stats else 0.0
-    elementwise(batchnorm_dx_kernel, x.size)(x, dy, mean, inv_std, gamma, k, dgamma, dbeta, dx)
+    elementwise(batchnorm_dx_kernel, x.size)(*args, k, dgamma, dbeta, dx)
 
 
 @cuda.jit(cache=True)
