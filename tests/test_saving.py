@@ -182,16 +182,18 @@ def test_truncated_foreign_and_corrupt_files(tmp_path):
     truncated.write_bytes(raw[: len(raw) // 2])
     with pytest.raises(ValueError, match="not a zip archive"):
         ge.models.load_model(truncated)
-    text = tmp_path / "notes.txt"
+    text = tmp_path / "notes.gez"
     text.write_text("hello")
     with pytest.raises(ValueError, match="not a graphengine file"):
         ge.models.load_model(text)
-    foreign = tmp_path / "foreign.zip"
+    with pytest.raises(ValueError, match=r"'.*notes.txt' has no supported suffix.*\.gez"):
+        ge.models.load_model(tmp_path / "notes.txt")  # the suffix picks the format (API.md)
+    foreign = tmp_path / "foreign.gez"
     with zipfile.ZipFile(foreign, "w") as z:
         z.writestr("readme.md", "hi")
     with pytest.raises(ValueError, match="has no config.json"):
         ge.models.load_model(foreign)
-    other = tmp_path / "other.zip"
+    other = tmp_path / "other.gez"
     with zipfile.ZipFile(other, "w") as z:
         z.writestr("config.json", json.dumps({"format": "keras"}))
     with pytest.raises(ValueError, match="not a graphengine file"):

@@ -103,6 +103,8 @@ class Archive:
     size, compression, encryption) before it is read, and each array's .npy header against the
     shape and dtype it must have before its data is."""
 
+    format_name = "graphengine file"  # what the file must be, in messages
+
     def __init__(self, path: str, kind: str) -> None:
         self.path = os.fspath(path)
         self._file = open(self.path, "rb")  # a missing file is an OSError, as for any open
@@ -111,7 +113,7 @@ class Archive:
         except (*MALFORMED, OSError) as e:
             self._file.close()
             raise MalformedFileError(
-                f"'{self.path}' is not a graphengine file: not a zip archive (truncated or "
+                f"'{self.path}' is not a {self.format_name}: not a zip archive (truncated or "
                 f"foreign: {e})"
             ) from e
         try:
@@ -163,20 +165,24 @@ class Archive:
     def _read_config(self, kind: str) -> dict[str, Any]:
         if "config.json" not in self.zip.namelist():
             raise MalformedFileError(
-                f"'{self.path}' is not a graphengine file: it has no config.json"
+                f"'{self.path}' is not a {self.format_name}: it has no config.json"
             )
-        info = self.member("config.json", MAX_CONFIG_BYTES)
-        with self.reading("config.json"), self.zip.open(info) as f:
+        config = self.json_member("config.json")
+        _check_header(self, config, kind)
+        return config
+
+    def json_member(self, name: str) -> Any:
+        """A JSON member, its size and nesting checked before it is parsed."""
+        info = self.member(name, MAX_CONFIG_BYTES)
+        with self.reading(name), self.zip.open(info) as f:
             raw = f.read(info.file_size)
         depth = _json_depth(raw)
         if depth > MAX_JSON_DEPTH:
-            raise self.error(f"config.json nests {depth} levels deep, over {MAX_JSON_DEPTH=}")
+            raise self.error(f"{name} nests {depth} levels deep, over {MAX_JSON_DEPTH=}")
         try:
-            config = json.loads(raw)
+            return json.loads(raw)
         except ValueError as e:
-            raise self.error(f"config.json is not valid JSON ({e})") from e
-        _check_header(self, config, kind)
-        return config
+            raise self.error(f"{name} is not valid JSON ({e})") from e
 
     @contextlib.contextmanager
     def npy(self, name: str, shape: tuple, dtype: np.dtype, what: str) -> Iterator[tuple]:

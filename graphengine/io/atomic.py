@@ -15,7 +15,7 @@ import stat
 import threading
 import time
 import zipfile
-from typing import Callable
+from typing import BinaryIO, Callable
 
 # A temporary of another host (a shared file system) is stale once it has gone unwritten this
 # long: its writer's liveness cannot be checked from here.
@@ -30,6 +30,16 @@ def atomic_write(path: str, write: Callable[[zipfile.ZipFile], None]) -> None:
     symlink resolved, so the link stays), then renames it over that file. Temporaries are
     `.<name>.gesave-<host>-<pid>-<random>.tmp`; before writing, those of the same target left
     by a dead process (a `kill -9`) are removed: see `_is_stale`."""
+
+    def write_zip(f: BinaryIO) -> None:
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            write(archive)
+
+    atomic_write_file(path, write_zip)
+
+
+def atomic_write_file(path: str, write: Callable[[BinaryIO], None]) -> None:
+    """atomic_write for any format: `write` writes the bytes into the open temporary."""
     target = os.path.realpath(os.fspath(path))
     directory, prefix = os.path.dirname(target), _temp_prefix(target)
     _remove_stale(directory, prefix)
@@ -37,8 +47,7 @@ def atomic_write(path: str, write: Callable[[zipfile.ZipFile], None]) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             _keep_mode(f.fileno(), tmp, target)
-            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                write(archive)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)

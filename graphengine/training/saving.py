@@ -6,6 +6,7 @@ then checks every weight against the model before assigning any."""
 from __future__ import annotations
 
 import math
+import os
 import zipfile
 from typing import Any
 
@@ -26,6 +27,7 @@ from graphengine.io.archive import (
 from graphengine.io.atomic import atomic_write
 from graphengine.layers.base import weight_allowance
 from graphengine.layers.serialization import decode, deserialize_layer, encode, serialize_layer
+from graphengine.training import keras_files
 from graphengine.training.model_config import compile_arguments, compile_config
 
 
@@ -88,7 +90,33 @@ def _restore_optimizer(optimizer: Any, archive: Archive, n_state: Any) -> None:
     optimizer.set_weights(arrays)
 
 
+MODEL_SUFFIXES = ".gez (graphengine), .keras (Keras 3)"
+WEIGHT_SUFFIXES = ".gez (graphengine), .weights.h5 (Keras 3)"
+
+
+def _suffix(path: Any) -> str:
+    """The format a path's suffix names: "gez", "keras", "weights.h5", "h5" or ""."""
+    name = os.fspath(path).lower()
+    for suffix in ("gez", "keras", "weights.h5", "h5", "hdf5"):
+        if name.endswith("." + suffix):
+            return "h5" if suffix == "hdf5" else suffix
+    return ""
+
+
+def _unsupported(path: Any, what: str, suffixes: str) -> ValueError:
+    return ValueError(
+        f"{what}: {os.fspath(path)!r} has no supported suffix; the suffix picks the format: "
+        f"{suffixes} (Keras 2's .h5 models are read, not written)"
+    )
+
+
 def save_model(model: Any, path: str) -> None:
+    """`model.save(path)`: .gez, our format; .keras, Keras 3's archive; other suffixes raise."""
+    suffix = _suffix(path)
+    if suffix == "keras":
+        return keras_files.save_keras(model, path)
+    if suffix != "gez":
+        raise _unsupported(path, f"Model '{model.name}'.save()", MODEL_SUFFIXES)
     model._require_graph()
     optimizer = getattr(model, "optimizer", None)
     opt_state = optimizer.variables if optimizer is not None and optimizer.built else []
@@ -120,7 +148,15 @@ def load_model(
     """Rebuilds a saved model: same architecture, weights, compile settings and optimizer
     state (training continues where it stopped). `custom_objects` (name -> class or function)
     serve the names the file gives, as a custom_object_scope; `safe_mode` is Keras's argument,
-    accepted for its signature: no load ever runs code from the file."""
+    accepted for its signature: no load ever runs code from the file. `.keras` and `.h5` files
+    are Keras's (graphengine.training.keras_files), `.gez` ours; other suffixes raise."""
+    suffix = _suffix(path)
+    if suffix == "keras":
+        return keras_files.load_keras(path, custom_objects)
+    if suffix in ("h5", "weights.h5"):
+        return keras_files.load_h5(path, custom_objects)
+    if suffix != "gez":
+        raise _unsupported(path, "load_model()", MODEL_SUFFIXES + ", .h5 (Keras 2, read)")
     with (
         common.custom_object_scope(custom_objects),
         Archive(path, "model") as archive,
@@ -138,6 +174,11 @@ def load_model(
 
 
 def save_weights(model: Any, path: str) -> None:
+    suffix = _suffix(path)
+    if suffix == "weights.h5":
+        return keras_files.save_weights(model, path)
+    if suffix != "gez":
+        raise _unsupported(path, f"Model '{model.name}'.save_weights()", WEIGHT_SUFFIXES)
     config = {
         "format": MAGIC,
         "version": FORMAT_VERSION,
@@ -154,6 +195,14 @@ def save_weights(model: Any, path: str) -> None:
 
 
 def load_weights(model: Any, path: str) -> None:
-    """Weights saved by save_weights (or save) of a model with the same architecture."""
+    """Weights saved by save_weights (or save) of a model with the same architecture; Keras's
+    .weights.h5, .h5 and .keras files too."""
+    suffix = _suffix(path)
+    if suffix in ("keras", "weights.h5", "h5"):
+        return keras_files.load_weights(model, path)
+    if suffix != "gez":
+        raise _unsupported(
+            path, f"Model '{model.name}'.load_weights()", WEIGHT_SUFFIXES + ", .keras, .h5"
+        )
     with Archive(path, "weights") as archive, archive.reading("the file"):
         _assign(model, archive, read_manifest(archive))
