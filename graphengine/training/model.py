@@ -631,6 +631,13 @@ class Model(Trainer, Layer):
     def load_weights(self, filepath: str) -> None:
         saving.load_weights(self, filepath)
 
+    def export(self, filepath: str, format: str = "onnx", verbose: bool | None = None) -> None:
+        """Writes the inference graph as an artifact for serving; Keras 3's signature, with
+        "onnx" the one format (graphengine.training.onnx_export; needs the `onnx` package)."""
+        from graphengine.training.onnx_export import export_model
+
+        export_model(self, filepath, format, True if verbose is None else verbose)
+
 
 class Sequential(Model):
     """A linear stack of layers. The graph is built as soon as the input shape is known: from
