@@ -72,21 +72,31 @@ def _keep(mask, has_mask, causal, b, h, i, j):
     )
 
 
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={"nnan", "reassoc"})
+def _row_max(row):
+    """The largest of row, vectorized: it only shifts the row before exp (the softmax is the
+    same for any shift), so NaN need not win here (nnan): a NaN score still makes its row NaN
+    through the subtraction and the row's sum, as without the flag. -inf for an empty row."""
+    m = row.dtype.type(-np.inf)
+    for j in range(row.size):
+        m = max(m, row[j])
+    return m
+
+
 @njit(**_JIT)
 def _lowered_row(row, mask, has_mask, causal, mode, b, h, i):
     """row = its masked scores (lowered as `mode` says) minus their maximum, in place: what
     softmax exponentiates."""
     big = row.dtype.type(LARGE)
     fill = row.dtype.type(-FILL)
-    masked = has_mask or causal
-    m = row.dtype.type(-np.inf)
-    for j in range(row.size):
-        if masked and not _keep(mask, has_mask, causal, b, h, i, j):
-            if mode == SUBTRACT:
-                row[j] = row[j] - big
-            else:
-                row[j] = -big if mode == REPLACE else fill
-        m = max(m, row[j])
+    if has_mask or causal:
+        for j in range(row.size):
+            if not _keep(mask, has_mask, causal, b, h, i, j):
+                if mode == SUBTRACT:
+                    row[j] = row[j] - big
+                else:
+                    row[j] = -big if mode == REPLACE else fill
+    m = _row_max(row)
     for j in range(row.size):
         row[j] -= m
 
