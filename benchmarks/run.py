@@ -197,8 +197,10 @@ def cold_start() -> tuple[float, float]:
         return float(out.stdout.strip().splitlines()[-1])
 
     with tempfile.TemporaryDirectory() as tmp:
-        for package in ("graphengine", "kernels"):
-            subprocess.run(["cp", "-r", os.path.join(root, package), tmp], check=True)
+        # kernels/ is imported as graphengine_kernels (pyproject.toml's package-dir)
+        for folder, package in (("graphengine", "graphengine"), ("kernels", "graphengine_kernels")):
+            dest = os.path.join(tmp, package)
+            subprocess.run(["cp", "-r", os.path.join(root, folder), dest], check=True)
         subprocess.run(
             ["find", tmp, "-name", "__pycache__", "-prune", "-exec", "rm", "-rf", "{}", "+"],
             check=True,

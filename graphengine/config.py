@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from graphengine import compile_notice
-from kernels.cpu import threads
+from graphengine_kernels.cpu import threads
 
 compile_notice.install()
 

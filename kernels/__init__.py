@@ -1,9 +1,10 @@
-"""Numba kernels for graphengine: `kernels.cpu` (@njit) and, later, `kernels.cuda` (@cuda.jit).
+"""Numba kernels for graphengine: `graphengine_kernels.cpu` (@njit) and, later,
+`graphengine_kernels.cuda` (@cuda.jit).
 
-The two modules export the same function names and signatures. Kernels write into the `out`
-arrays they are given and never import graphengine.
+The two modules export the same function names and signatures. Kernels write into the `out` arrays
+they are given and never import graphengine.
 """
 
-from kernels import cache
+from graphengine_kernels import cache
 
 cache.install()  # before any kernel module compiles: see kernels/cache.py

@@ -1,13 +1,12 @@
-"""What both backends share of a recurrent sequence: the records of the step kernels' arguments,
-and the host loops over the steps, run on CUDA (where each launch is parallel over all rows) and
-on a CPU whose BLAS cannot be called from Numba (kernels.cpu.recurrent_sequences runs them in
+"""What both backends share of a recurrent sequence: the records of the step kernels' arguments, and
+the host loops over the steps, run on CUDA (where each launch is parallel over all rows) and on a
+CPU whose BLAS cannot be called from Numba (graphengine_kernels.cpu.recurrent_sequences runs them in
 Numba otherwise).
 
-A step is one or more stages (src, r, dst, kernel, args): the product dst[n0:n1] = src[t, n0:n1]
-@ r and the step kernel kernel(t, n0, n1, args), args being the kernel's record below. Forward,
-each stage's product comes before its kernel, for t = 0 .. T - 1; backward (BPTT), after, for
-t = T - 1 .. 0. The weight gradients then sum partial products over blocks of rows
-(weight_grad_block).
+A step is one or more stages (src, r, dst, kernel, args): the product dst[n0:n1] = src[t, n0:n1] @ r
+and the step kernel kernel(t, n0, n1, args), args being the kernel's record below. Forward, each
+stage's product comes before its kernel, for t = 0 .. T - 1; backward (BPTT), after, for t = T - 1
+.. 0. The weight gradients then sum partial products over blocks of rows (weight_grad_block).
 """
 
 from collections import namedtuple

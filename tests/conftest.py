@@ -11,7 +11,7 @@ from helpers import REF_DIR
 def pytest_configure(config):
     """The kernels' own warning filter (kernels/cpu/activations.py) for every test: pytest puts
     back the filters it found after collecting, which drops filters set by imports."""
-    from kernels.cpu.activations import IR_SCOPE_WARNING
+    from graphengine_kernels.cpu.activations import IR_SCOPE_WARNING
 
     config.addinivalue_line(
         "filterwarnings", f"ignore:{IR_SCOPE_WARNING}:numba.core.errors.NumbaIRAssumptionWarning"

@@ -12,8 +12,8 @@ assert os.environ.get("NUMBA_ENABLE_CUDASIM") == "1", "run through tests/test_cu
 from numba import cuda  # noqa: E402
 
 import graphengine as ge  # noqa: E402
-import kernels.cpu as cpu  # noqa: E402
-import kernels.cuda as gpu  # noqa: E402
+import graphengine_kernels.cpu as cpu  # noqa: E402
+import graphengine_kernels.cuda as gpu  # noqa: E402
 
 DTYPES = ["float32", "float64"]
 
@@ -61,10 +61,13 @@ def rand(*shape, dtype="float64", seed=0, low=-2.0, high=2.0):
 
 
 def test_same_names_and_signatures():
-    """kernels.cuda exports every public kernel of kernels.cpu with the same parameters."""
+    """graphengine_kernels.cuda exports every public kernel of graphengine_kernels.cpu with the same
+    parameters."""
     for name in sorted(n for n in dir(cpu) if not n.startswith("_")):
         f = getattr(cpu, name)
-        if not callable(f) or not getattr(f, "__module__", "").startswith("kernels.cpu"):
+        if not callable(f) or not getattr(f, "__module__", "").startswith(
+            "graphengine_kernels.cpu"
+        ):
             continue
         assert hasattr(gpu, name), name
         want = inspect.signature(getattr(f, "py_func", f)).parameters

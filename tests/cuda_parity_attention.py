@@ -5,7 +5,7 @@ mask modes, given scores, dropout drawn, copied and absent, float32 and float64.
 import numpy as np
 import pytest
 
-import kernels.cpu as cpu
+import graphengine_kernels.cpu as cpu
 from cuda_parity import DTYPES, Backend, check, rand
 
 

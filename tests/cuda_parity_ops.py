@@ -16,10 +16,11 @@ ops = ge.ops
 
 
 def on_both(name, *args):
-    """Runs kernel `name` of kernels.cpu and of kernels.cuda from the same inputs; every array
-    argument (kernels write in place) must come out the same: NaN, zeros' signs and dtype too."""
-    import kernels.cpu as cpu
-    import kernels.cuda as gpu
+    """Runs kernel `name` of graphengine_kernels.cpu and of graphengine_kernels.cuda from the same
+    inputs; every array argument (kernels write in place) must come out the same: NaN, zeros' signs
+    and dtype too."""
+    import graphengine_kernels.cpu as cpu
+    import graphengine_kernels.cuda as gpu
     from numba import cuda
 
     host = [a.copy() if isinstance(a, np.ndarray) else a for a in args]

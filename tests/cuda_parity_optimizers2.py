@@ -36,14 +36,14 @@ def test_simulated_kernel_matches_cpu(name, dtype):
     """Each array the kernel writes, on the device and on the CPU from the same inputs."""
     from numba import cuda
 
-    import kernels.cpu
-    import kernels.cuda
+    import graphengine_kernels.cpu
+    import graphengine_kernels.cuda
 
     args = kernel_args(name, dtype)
     host = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     device = [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in args]
-    getattr(kernels.cpu, name)(*host)
-    getattr(kernels.cuda, name)(*device)
+    getattr(graphengine_kernels.cpu, name)(*host)
+    getattr(graphengine_kernels.cuda, name)(*device)
     # the CUDA kernels compute float32 data in float64 and round once
     rtol, atol = (1e-6, 1e-7) if dtype == "float32" else (1e-14, 0.0)
     for i, (h, d) in enumerate(zip(host, device)):
@@ -60,7 +60,7 @@ def test_simulated_optimizer_on_the_device(name):
     on the device, against the same optimizer on the CPU."""
     from numba import cuda
 
-    import kernels.cuda
+    import graphengine_kernels.cuda
     from graphengine.runtime.devices import get_device
 
     inits, grads = problem(seed=4, dtype="float32", steps=3)
@@ -72,7 +72,7 @@ def test_simulated_optimizer_on_the_device(name):
     opt = NEW[name](**kwargs)
     opt.build(ws, device=device)
     for gs in grads:
-        opt.apply([cuda.to_device(g) for g in gs], ws, kernels=kernels.cuda)
+        opt.apply([cuda.to_device(g) for g in gs], ws, kernels=graphengine_kernels.cuda)
     for w, want in zip(ws, expected[-1]):
         np.testing.assert_allclose(device.to_host(w.on_device(device)), want, rtol=1e-6)
     cpu = NEW[name](**kwargs)

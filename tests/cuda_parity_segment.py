@@ -10,7 +10,7 @@ import pytest
 assert os.environ.get("NUMBA_ENABLE_CUDASIM") == "1", "run through tests/test_cuda.py"
 
 import graphengine as ge  # noqa: E402
-import kernels.cpu as cpu  # noqa: E402
+import graphengine_kernels.cpu as cpu  # noqa: E402
 from cuda_parity import DTYPES, Backend, check, rand  # noqa: E402
 
 IDS = np.array([2, 0, 2, 3, 0, 2], "int32")  # segment 1 empty, 4 segments

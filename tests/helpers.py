@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit
 
 import graphengine as ge
-from kernels.cpu.recurrent import _activate, _scale_by_derivative
+from graphengine_kernels.cpu.recurrent import _activate, _scale_by_derivative
 
 ROOT = Path(__file__).resolve().parent.parent
 REF_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_reference")
@@ -31,10 +31,11 @@ OPERATOR_OVERLOADING = ("graphengine.graph.tensor", "graphengine.ops.api")
 
 def modules() -> dict[str, Path]:
     found = {}
-    for package in ("graphengine", "kernels"):
-        for path in sorted((ROOT / package).rglob("*.py")):
-            name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
-            found[name.removesuffix(".__init__")] = path
+    # the kernels/ folder installs as graphengine_kernels (pyproject.toml's package-dir)
+    for folder, package in (("graphengine", "graphengine"), ("kernels", "graphengine_kernels")):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            parts = (package,) + path.relative_to(ROOT / folder).with_suffix("").parts
+            found[".".join(parts).removesuffix(".__init__")] = path
     return found
 
 
@@ -209,7 +210,7 @@ def check_keras_case(case, arrays, rtol=1e-4, atol=1e-5):
 
 # -- the recurrent gates' activation rows ----------------------------------------------------------
 # (inlined into the step kernels: these compile them on their own, for a plain int code or a
-# kernels.cpu.activations.Fused one)
+# graphengine_kernels.cpu.activations.Fused one)
 
 
 @njit(cache=True)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import graphengine as ge
-import kernels.cpu as cpu
+import graphengine_kernels.cpu as cpu
 from graphengine.ops.activations import ACTIVATIONS
 from graphengine.ops.matmul import Dense as DenseOp
 from gradcheck import check_model_grads

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import graphengine as ge
-import kernels.cpu as cpu
+import graphengine_kernels.cpu as cpu
 from gradcheck import check_model_grads, numeric_vjp
 from helpers import REF_DIR
 from layer_harness import run_layer_test
@@ -259,7 +259,7 @@ def test_kernels_without_blas_gemm(monkeypatch):
         return fwd + grads
 
     with_blas = run()
-    monkeypatch.setattr("kernels.cpu.attention.GEMMS", {})
+    monkeypatch.setattr("graphengine_kernels.cpu.attention.GEMMS", {})
     for a, b in zip(run(), with_blas):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
@@ -402,7 +402,7 @@ def test_einsum_dense_errors():
 def test_pairs_on_numba_threads_match_this_thread(monkeypatch):
     """Above threads.PARALLEL_WORK the (batch, head) pairs run in ranges on Numba's pool; the
     forward and backward kernels give this thread's numbers exactly (each range owns its pairs)."""
-    from kernels.cpu import threads
+    from graphengine_kernels.cpu import threads
 
     rng = np.random.default_rng(0)
     B, T, N, D = 3, 5, 2, 4

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import graphengine as ge
-from kernels.cpu import threads
+from graphengine_kernels.cpu import threads
 
 NEEDS_BLAS = pytest.mark.skipif(threads.BLAS is None, reason="threadpoolctl found no BLAS")
 
@@ -212,7 +212,7 @@ def _train(n):
 
 
 def test_training_is_the_same_on_one_and_two_threads(monkeypatch):
-    import kernels.cpu.recurrent_sequences as seqs
+    import graphengine_kernels.cpu.recurrent_sequences as seqs
 
     monkeypatch.setattr(threads, "_MIN_WORK", 0)  # the LSTM's rows split across threads at n=2
     monkeypatch.setattr(threads, "_MIN_ROWS", 1)

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import graphengine as ge
-import kernels.cpu as cpu
+import graphengine_kernels.cpu as cpu
 from graphengine.layers.depthwise_conv import BaseSeparableConv
-from kernels.cpu import threads
+from graphengine_kernels.cpu import threads
 import reference as R
 from helpers import REF_DIR, check_keras_case, keras_cases
 from layer_harness import run_layer_test

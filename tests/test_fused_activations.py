@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 import graphengine as ge
-import kernels.cpu as cpu
+import graphengine_kernels.cpu as cpu
 from graphengine.ops import activations
 from graphengine.ops.conv import Conv
 from graphengine.ops.matmul import Dense
 from graphengine.ops.recurrent import RecurrentSequence
-from kernels import activation_codes as table
+from graphengine_kernels import activation_codes as table
 from helpers import import_graph
 
 
@@ -136,5 +136,5 @@ def test_the_bias_family_breaks_the_cuda_import_circles():
     shape.sum_to and reduce.broadcast_scaled imported each other's modules (shape <-> reduce)."""
     circles = [set(c) for c in nx.simple_cycles(import_graph())]
     for a, b in [("conv", "matmul"), ("reduce", "shape"), ("bias", "matmul"), ("bias", "reduce")]:
-        pair = {f"kernels.cuda.{a}", f"kernels.cuda.{b}"}
+        pair = {f"graphengine_kernels.cuda.{a}", f"graphengine_kernels.cuda.{b}"}
         assert not [c for c in circles if pair <= c], pair

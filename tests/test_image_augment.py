@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import graphengine as ge
-import kernels.cpu as cpu
+import graphengine_kernels.cpu as cpu
 from gradcheck import check_model_grads
 from layer_harness import run_layer_test
 from test_image_layers import ref_resize

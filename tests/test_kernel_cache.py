@@ -6,15 +6,15 @@ import subprocess
 import sys
 import textwrap
 
-import kernels.cpu.activations
-import kernels.cpu.bias
-import kernels.cpu.conv
-from kernels import cache
+import graphengine_kernels.cpu.activations
+import graphengine_kernels.cpu.bias
+import graphengine_kernels.cpu.conv
+from graphengine_kernels import cache
 
 RUN = textwrap.dedent(
     """
     import numpy as np
-    import kernels.cpu.bias as bias
+    import graphengine_kernels.cpu.bias as bias
     assert bias.__file__.startswith({root!r}), bias.__file__
     y = np.array([[-2.0, 3.0]], np.float32)
     bias.bias_activation(y, np.zeros(2, np.float32), "relu")
@@ -24,7 +24,11 @@ RUN = textwrap.dedent(
 
 
 def test_every_cached_kernel_is_stamped_with_all_kernel_sources():
-    for module in (kernels.cpu.bias, kernels.cpu.conv, kernels.cpu.activations):
+    for module in (
+        graphengine_kernels.cpu.bias,
+        graphengine_kernels.cpu.conv,
+        graphengine_kernels.cpu.activations,
+    ):
         dispatchers = [f for f in vars(module).values() if getattr(f, "_cache", None)]
         cached = [d for d in dispatchers if type(d._cache).__name__ != "NullCache"]
         assert cached, module
@@ -36,7 +40,7 @@ def test_every_cached_kernel_is_stamped_with_all_kernel_sources():
 
 
 def test_the_digest_follows_every_file(tmp_path):
-    copy = tmp_path / "kernels"
+    copy = tmp_path / "graphengine_kernels"
     shutil.copytree(cache.ROOT, copy, ignore=shutil.ignore_patterns("__pycache__"))
     before = cache.sources_digest(copy)
     assert before == cache.sources_digest(cache.ROOT)
@@ -48,7 +52,7 @@ def test_the_digest_follows_every_file(tmp_path):
 def test_an_edited_formula_reaches_the_kernels_that_inline_it(tmp_path):
     """bias.py's bias pass inlines activations.py's relu: after an edit of activations.py only,
     a cached bias kernel must run the new formula (Numba alone would load the old code)."""
-    copy = tmp_path / "kernels"
+    copy = tmp_path / "graphengine_kernels"
     shutil.copytree(cache.ROOT, copy, ignore=shutil.ignore_patterns("__pycache__"))
 
     def run() -> str:

@@ -1,4 +1,5 @@
-"""kernels.cpu called directly, in float32 and float64 on tiny arrays, against tests/reference.py.
+"""graphengine_kernels.cpu called directly, in float32 and float64 on tiny arrays, against
+tests/reference.py.
 
 Every output array starts filled with NaN, so a kernel that leaves an element unwritten fails.
 """
@@ -8,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-import kernels.cpu as k
-from kernels.cpu.matmul import SMALL_DENSE
+import graphengine_kernels.cpu as k
+from graphengine_kernels.cpu.matmul import SMALL_DENSE
 import reference as ref
 
 DTYPES = [np.float32, np.float64]

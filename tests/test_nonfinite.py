@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import graphengine as ge
-import kernels.cpu as cpu
-from kernels import activation_codes
+import graphengine_kernels.cpu as cpu
+from graphengine_kernels import activation_codes
 
 ROOT = Path(__file__).resolve().parent.parent
 # NumPy's matmul warns of the NaN and overflow these tests feed it on purpose
@@ -314,7 +314,7 @@ def test_recurrent_activation_kernels_at_nonfinite_values(code, fused):
     """The recurrent row activation and its derivative, float32 (rational tanh and sigmoid)
     and float64, at NaN and +-inf, and with a NaN incoming gradient; compiled for a plain int
     code (every branch) and for a Fused one (that activation's loops only)."""
-    from kernels.cpu.activations import Fused
+    from graphengine_kernels.cpu.activations import Fused
     from tests.helpers import recurrent_activate, recurrent_scale_by_derivative
 
     num = activation_codes.codes(activation_codes.RECURRENT)[code]
@@ -377,7 +377,7 @@ def _cuda_kernel_checks():
     bias/activation pass and its gradient against them, bit for bit."""
     from numba import cuda
 
-    import kernels.cuda as gpu
+    import graphengine_kernels.cuda as gpu
 
     for kind, (_, want_y, want_d) in LIMITS.items():
         x = np.array([NAN, INF, -INF])

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import graphengine as ge
-import kernels.cpu as k
+import graphengine_kernels.cpu as k
 import reference as ref
 from gradcheck import check_model_grads
 from layer_harness import run_layer_test

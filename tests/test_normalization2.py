@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import graphengine as ge
-import kernels.cpu as k
+import graphengine_kernels.cpu as k
 from gradcheck import check_model_grads
 from helpers import check_keras_case, keras_cases
 from layer_harness import run_layer_test

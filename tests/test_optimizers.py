@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-import kernels.cpu
+import graphengine_kernels.cpu
 from graphengine.graph.tensor import Variable
 from graphengine.training import optimizers
 from graphengine.training.optimizers import (
@@ -375,7 +375,7 @@ def test_kernels_argument_routes_every_call():
     def recorder(name):
         def call(*args):
             calls.append(name)
-            return getattr(kernels.cpu, name)(*args)
+            return getattr(graphengine_kernels.cpu, name)(*args)
 
         return call
 

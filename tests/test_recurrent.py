@@ -143,8 +143,8 @@ def test_weights_layout_and_default_initializers():
 def test_fused_activations_are_accurate_in_float32(fused):
     """The gates' tanh and sigmoid, compiled for a plain int code (every branch) and for a
     Fused one (that activation's loop only)."""
-    from kernels.activation_codes import SIGMOID, TANH
-    from kernels.cpu.activations import Fused
+    from graphengine_kernels.activation_codes import SIGMOID, TANH
+    from graphengine_kernels.cpu.activations import Fused
     from tests.helpers import recurrent_activate
 
     x = np.linspace(-12, 12, 20001)
@@ -391,8 +391,8 @@ def _force_row_ranges(monkeypatch, path):
     """Makes the kernels split even a small batch into 3 row ranges, on the path given: "numba"
     (Numba's pool, the ranges recorded) or "host" (no gemm for Numba: the host loops, recorded).
     Returns the list of ranges' bounds used ("numba") or the host loops' record ("host")."""
-    import kernels.cpu.recurrent_sequences as seqs
-    from kernels.cpu import threads
+    import graphengine_kernels.cpu.recurrent_sequences as seqs
+    from graphengine_kernels.cpu import threads
 
     monkeypatch.setattr(threads, "_MIN_ROWS", 1)
     monkeypatch.setattr(threads, "_MIN_WORK", 0)
@@ -439,7 +439,7 @@ def test_sequences_without_blas_from_numba_match(layer, extra, dtype, monkeypatc
     """Whole sequences run in Numba, calling OpenBLAS's gemm (kernels/cpu/blas.py); without it
     (a NumPy on another BLAS) the same steps run from Python. Both must agree, with masks,
     states, both dropouts and go_backwards, forward and backward."""
-    import kernels.cpu.recurrent_sequences as seqs
+    import graphengine_kernels.cpu.recurrent_sequences as seqs
 
     assert seqs.GEMMS, "NumPy's OpenBLAS gemm was not found"
     run = _run_everything(layer, extra, dtype, rows=5, seed=17)
@@ -555,7 +555,7 @@ def test_each_step_kernel_reads_its_whole_record(backend):
     """The step kernels of both backends take (t, n0, n1, args), args their record of
     kernels/sequences.py, which the op builds by field name; each kernel reads every field of
     its record and nothing else, so no backend can miss an argument the op gives."""
-    import kernels.sequences as seq
+    import graphengine_kernels.sequences as seq
 
     records = {
         "simple_rnn_forward_step": seq.SimpleRNNForward,
@@ -962,7 +962,7 @@ def test_sequence_gemm_splits_rows_for_the_small_matrix_kernel(m, small, dtype):
     rows are strided views, any split must give the product."""
     from numba import njit
 
-    from kernels.cpu.recurrent_sequences import GEMMS, _gemm
+    from graphengine_kernels.cpu.recurrent_sequences import GEMMS, _gemm
 
     @njit
     def product(gemm, small, a, b, out):

@@ -1,7 +1,7 @@
-"""The registries that replace hand-kept lists: every op has a gradient rule or is marked as
-having none; the ops a saved config may name register themselves (never one that runs user code,
-never a backward op); kernels.cpu and kernels.cuda export the same names; and every kernel an op
-calls exists in them."""
+"""The registries that replace hand-kept lists: every op has a gradient rule or is marked as having
+none; the ops a saved config may name register themselves (never one that runs user code, never a
+backward op); graphengine_kernels.cpu and graphengine_kernels.cuda export the same names; and every
+kernel an op calls exists in them."""
 
 import ast
 import importlib
@@ -17,7 +17,7 @@ import pytest
 
 import graphengine as ge
 import graphengine.ops
-import kernels.cpu as cpu
+import graphengine_kernels.cpu as cpu
 from graphengine.autodiff.backward import gradients
 from graphengine.autodiff.rules import BINARY_GRADS, RULES, NotDifferentiableError
 from graphengine.ops import api, elementwise
@@ -119,7 +119,7 @@ def test_a_config_naming_any_other_op_is_refused(name):
 # -- kernel backends --------------------------------------------------------------------------
 NAMES_SCRIPT = """
 import json, types
-import kernels.cpu, kernels.cuda
+import graphengine_kernels.cpu, graphengine_kernels.cuda
 
 def kernels_of(package):
     # the public functions the backend defines (not names it re-exports, such as numba's njit)
@@ -129,7 +129,8 @@ def kernels_of(package):
         and (getattr(v, "__module__", None) or "").startswith(package.__name__ + ".")
     )
 
-print(json.dumps({"cpu": kernels_of(kernels.cpu), "cuda": kernels_of(kernels.cuda)}))
+print(json.dumps({"cpu": kernels_of(graphengine_kernels.cpu), "cuda":
+kernels_of(graphengine_kernels.cuda)}))
 """
 
 

@@ -14,7 +14,7 @@ from graphengine.ops import api
 from graphengine.ops.base import apply, normalize_axis
 from graphengine.ops.elementwise import Unary
 from graphengine.ops.reduce import Sort
-from kernels import activation_codes
+from graphengine_kernels import activation_codes
 
 # where the kernels fuse an activation (see fused_name)
 BIAS, RECURRENT = activation_codes.BIAS, activation_codes.RECURRENT

@@ -40,7 +40,7 @@ from graphengine.ops.shape_ops import (
     Transpose,
     normalize_key,
 )
-from kernels.padding import MODES as PAD_MODES
+from graphengine_kernels.padding import MODES as PAD_MODES
 
 
 def _shape(x: Any) -> tuple:

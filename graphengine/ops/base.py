@@ -11,7 +11,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
-import kernels.cpu
+import graphengine_kernels.cpu
 from graphengine.common import parameter_names
 from graphengine.graph.node import Node
 from graphengine.graph.tensor import (
@@ -27,18 +27,19 @@ Spec = tuple[Shape, str]
 
 
 class Kernels(Protocol):
-    """The kernel backend an op's `forward` calls: the module kernels.cpu or kernels.cuda, whose
-    functions write into the `out` arrays they are given (NumPy arrays on the CPU, Numba device
-    arrays on CUDA).
+    """The kernel backend an op's `forward` calls: the module graphengine_kernels.cpu or
+    graphengine_kernels.cuda, whose functions write into the `out` arrays they are given (NumPy
+    arrays on the CPU, Numba device arrays on CUDA).
 
     Spelled out are the members that are not one op family's: the backend's name and the data
     movement every family leans on (copy, cast, host round trips). The family kernels (about 120:
     `conv3d_forward`, `relu_backward`, ...) are typed through `__getattr__` instead of copied here,
-    because their one source of truth is kernels.cpu, several names are built at run time
-    (f"{kind}_forward"), and a third copy of their signatures would drift. Tests keep it honest:
-    kernels.cuda exports exactly kernels.cpu's names (tests/test_registries.py) with the same
-    parameters (tests/cuda_parity.py), every kernel an op's code names exists, and the members
-    below have kernels.cpu's parameters (tests/test_registries.py).
+    because their one source of truth is graphengine_kernels.cpu, several names are built at run
+    time (f"{kind}_forward"), and a third copy of their signatures would drift. Tests keep it
+    honest: graphengine_kernels.cuda exports exactly graphengine_kernels.cpu's names
+    (tests/test_registries.py) with the same parameters (tests/cuda_parity.py), every kernel an op's
+    code names exists, and the members below have graphengine_kernels.cpu's parameters
+    (tests/test_registries.py).
     """
 
     NAME: str
@@ -180,7 +181,7 @@ def apply(op: Op, *inputs: Any) -> Any:
             specs = with_extent(specs, extent_size(arrays[op.extent_input], what))
         outputs = [np.empty(shape, dtype) for shape, dtype in specs]
         ins = [None if i in op.shape_only else a for i, a in enumerate(arrays)]
-        op.forward(kernels.cpu, ins, outputs, EAGER)
+        op.forward(graphengine_kernels.cpu, ins, outputs, EAGER)
     return outputs[0] if len(outputs) == 1 else outputs
 
 

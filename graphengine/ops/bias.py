@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from graphengine.graph.tensor import Shape
 from graphengine.ops.base import Kernels, Op, RunContext, Spec
-from kernels.activation_codes import BIAS, fuses, names
+from graphengine_kernels.activation_codes import BIAS, fuses, names
 
 
 def check_fused(op: str, activation: str) -> None:

@@ -1,18 +1,17 @@
 """Recurrent primitives. A whole SimpleRNN, LSTM or GRU sequence is one op (`RecurrentSequence`):
-the input projection x W, then per step the recurrent product on BLAS and one fused gate kernel
-(on CUDA the projection of all steps is one product up front; on the CPU each thread projects
-its rows step by step, just before the step reads them, which is faster there). Its
-backward pass is one BPTT op (`RecurrentSequenceGrad`, giving every step's pre-activation
-gradients), then the input gradient (`RecurrentInputGrad`) and the weight gradients
-(`RecurrentWeightGrad`), each one product over all steps (in row blocks). Large batches run
-their rows in threads, each thread running its whole sequence in one kernel call
-(kernels.cpu.recurrent_sequences).
+the input projection x W, then per step the recurrent product on BLAS and one fused gate kernel (on
+CUDA the projection of all steps is one product up front; on the CPU each thread projects its rows
+step by step, just before the step reads them, which is faster there). Its backward pass is one BPTT
+op (`RecurrentSequenceGrad`, giving every step's pre-activation gradients), then the input gradient
+(`RecurrentInputGrad`) and the weight gradients (`RecurrentWeightGrad`), each one product over all
+steps (in row blocks). Large batches run their rows in threads, each thread running its whole
+sequence in one kernel call (graphengine_kernels.cpu.recurrent_sequences).
 
-Per-step work never allocates: besides the real outputs (y, final states) the forward op has
-outputs for what the backward pass reads (time-major input, gate activations, states before each
-step) and for per-step scratch. The plan preallocates all of them and recycles the scratch as
-soon as the op has run (nothing reads it), and `apply` allocates them for an eager call; so the
-memory is the plan's, sized once per batch shape, and no kernel call ever allocates.
+Per-step work never allocates: besides the real outputs (y, final states) the forward op has outputs
+for what the backward pass reads (time-major input, gate activations, states before each step) and
+for per-step scratch. The plan preallocates all of them and recycles the scratch as soon as the op
+has run (nothing reads it), and `apply` allocates them for an eager call; so the memory is the
+plan's, sized once per batch shape, and no kernel call ever allocates.
 """
 
 from __future__ import annotations
@@ -23,8 +22,8 @@ import numpy as np
 
 from graphengine.graph.tensor import Shape, format_shape
 from graphengine.ops.base import Op, RunContext, Spec
-from kernels import sequences as seq
-from kernels.activation_codes import RECURRENT, codes, fuses, names
+from graphengine_kernels import sequences as seq
+from graphengine_kernels.activation_codes import RECURRENT, codes, fuses, names
 
 GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 CODES = codes(RECURRENT)  # the fused kernels' activation codes, by name
@@ -197,8 +196,8 @@ class RecurrentSequence(Op):
         k.rnn_forward_sequence(N, T * N * (D + U) * G, projection, stages)
 
     def _step_fields(self, i: dict, o: dict) -> dict[str, Any]:
-        """The fields the forward step records share (kernels.sequences), the same at every
-        step; absent optional arrays are dummies with their flag False."""
+        """The fields the forward step records share (graphengine_kernels.sequences), the same at
+        every step; absent optional arrays are dummies with their flag False."""
         dtype, bias, mask, y = o["gates"].dtype, i.get("bias"), i.get("mask"), o["y"]
         d1, d2, d3 = _dummy(dtype, 1), _dummy(dtype, 2), _dummy(dtype, 3)
         return dict(
@@ -221,8 +220,8 @@ class RecurrentSequence(Op):
         )
 
     def _stages(self, k: Any, i: dict, o: dict, step: dict[str, Any]) -> tuple:
-        """The stages of a step (kernels.sequences): the recurrent product on BLAS, then the
-        gate math in one fused kernel (twice for a GRU without reset_after)."""
+        """The stages of a step (graphengine_kernels.sequences): the recurrent product on BLAS, then
+        the gate math in one fused kernel (twice for a GRU without reset_after)."""
         R, hr, bias, ract = i["recurrent_kernel"], o["hr"], i.get("bias"), self._ract
         hin = o["hd"] if self.rdrop else o["hs"]  # the left operand of the recurrent product
         if self.cell == "simple_rnn":
@@ -303,7 +302,7 @@ class RecurrentSequenceGrad(Op):
         has_dy = dy is not None and f.return_sequences
         _initial(k, None if f.return_sequences else dy, o["dout"])
         mask = i.get("mask")  # any dtype: the kernels test it against 0
-        step = dict(  # the fields the backward step records share (kernels.sequences)
+        step = dict(  # the fields the backward step records share (graphengine_kernels.sequences)
             dz=o["dz"],
             gates=gates,
             dhr=o["dhr"],
@@ -327,8 +326,8 @@ class RecurrentSequenceGrad(Op):
                 k.copy(o["dcarry"], o["dc0"])
 
     def _stages(self, k: Any, i: dict, o: dict, step: dict[str, Any]) -> tuple:
-        """The stages of a step (kernels.sequences): the fused gate-gradient kernel, then the
-        product with R^T that carries the gradient to step t - 1."""
+        """The stages of a step (graphengine_kernels.sequences): the fused gate-gradient kernel,
+        then the product with R^T that carries the gradient to step t - 1."""
         f = self.fwd
         # R^T copied once: the per-step products then read a C-contiguous right operand, which
         # BLAS runs about 25% faster than the transposed view

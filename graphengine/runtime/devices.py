@@ -63,9 +63,9 @@ class CudaDevice(Device):
     def __init__(self) -> None:
         from numba import cuda
 
-        import kernels.cuda
+        import graphengine_kernels.cuda
 
-        super().__init__("cuda", kernels.cuda)
+        super().__init__("cuda", graphengine_kernels.cuda)
         self._cuda = cuda
 
     def empty(self, shape: tuple, dtype: Any) -> Any:
@@ -114,9 +114,9 @@ def get_device(name: str | None = None) -> Device:
         if name == "cuda":
             _cache[name] = _cuda_device()
         else:
-            import kernels.cpu
+            import graphengine_kernels.cpu
 
-            _cache[name] = Device("cpu", kernels.cpu)
+            _cache[name] = Device("cpu", graphengine_kernels.cpu)
     return _cache[name]
 
 

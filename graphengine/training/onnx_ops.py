@@ -21,7 +21,7 @@ from graphengine.ops.pooling import Pool
 from graphengine.ops.reduce import Reduce, Softmax
 from graphengine.ops.regularization import AlphaDropout, Dropout, GaussianDropout, GaussianNoise
 from graphengine.ops.shape_ops import Concatenate, GetItem, Reshape, Transpose
-from kernels.cpu.activations import SELU_ALPHA, SELU_SCALE
+from graphengine_kernels.cpu.activations import SELU_ALPHA, SELU_SCALE
 
 Converter = Callable[[Any, Node, str], list]
 CONVERTERS: dict[type, Converter] = {}

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-import kernels.cpu as cpu_kernels
+import graphengine_kernels.cpu as cpu_kernels
 from graphengine import common, schedules
 from graphengine.schedules import LearningRateSchedule
 

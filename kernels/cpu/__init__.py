@@ -10,27 +10,27 @@ Importing this package (kernels/__init__ first) does, once per process:
 Nothing is compiled here: each kernel compiles (or loads from the cache) on its first call.
 """
 
-from kernels.cpu.activations import *  # noqa: F403
-from kernels.cpu.activations2 import *  # noqa: F403
-from kernels.cpu.attention import *  # noqa: F403
-from kernels.cpu.bias import *  # noqa: F403
-from kernels.cpu.conv import *  # noqa: F403
-from kernels.cpu.depthwise_conv import *  # noqa: F403
-from kernels.cpu.elementwise import *  # noqa: F403
-from kernels.cpu.encoding import *  # noqa: F403
-from kernels.cpu.graph_conv import *  # noqa: F403
-from kernels.cpu.image import *  # noqa: F403
-from kernels.cpu.indexing import *  # noqa: F403
-from kernels.cpu.matmul import *  # noqa: F403
-from kernels.cpu.normalization import *  # noqa: F403
-from kernels.cpu.optimizers import *  # noqa: F403
-from kernels.cpu.pooling import *  # noqa: F403
-from kernels.cpu.recurrent import *  # noqa: F403
-from kernels.cpu.recurrent_backward import *  # noqa: F403
-from kernels.cpu.recurrent_sequences import *  # noqa: F403
-from kernels.cpu.reduce import *  # noqa: F403
-from kernels.cpu.regularization import *  # noqa: F403
-from kernels.cpu.segment import *  # noqa: F403
-from kernels.cpu.shape import *  # noqa: F403
+from graphengine_kernels.cpu.activations import *  # noqa: F403
+from graphengine_kernels.cpu.activations2 import *  # noqa: F403
+from graphengine_kernels.cpu.attention import *  # noqa: F403
+from graphengine_kernels.cpu.bias import *  # noqa: F403
+from graphengine_kernels.cpu.conv import *  # noqa: F403
+from graphengine_kernels.cpu.depthwise_conv import *  # noqa: F403
+from graphengine_kernels.cpu.elementwise import *  # noqa: F403
+from graphengine_kernels.cpu.encoding import *  # noqa: F403
+from graphengine_kernels.cpu.graph_conv import *  # noqa: F403
+from graphengine_kernels.cpu.image import *  # noqa: F403
+from graphengine_kernels.cpu.indexing import *  # noqa: F403
+from graphengine_kernels.cpu.matmul import *  # noqa: F403
+from graphengine_kernels.cpu.normalization import *  # noqa: F403
+from graphengine_kernels.cpu.optimizers import *  # noqa: F403
+from graphengine_kernels.cpu.pooling import *  # noqa: F403
+from graphengine_kernels.cpu.recurrent import *  # noqa: F403
+from graphengine_kernels.cpu.recurrent_backward import *  # noqa: F403
+from graphengine_kernels.cpu.recurrent_sequences import *  # noqa: F403
+from graphengine_kernels.cpu.reduce import *  # noqa: F403
+from graphengine_kernels.cpu.regularization import *  # noqa: F403
+from graphengine_kernels.cpu.segment import *  # noqa: F403
+from graphengine_kernels.cpu.shape import *  # noqa: F403
 
 NAME = "cpu"

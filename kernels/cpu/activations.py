@@ -19,7 +19,7 @@ from numba import njit, types
 from numba.core.errors import NumbaIRAssumptionWarning
 from numba.extending import NativeValue, models, overload, register_model, typeof_impl, unbox
 
-from kernels.activation_codes import (
+from graphengine_kernels.activation_codes import (
     FUSED,
     HARD_SIGMOID,
     LINEAR,

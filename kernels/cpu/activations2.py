@@ -12,7 +12,7 @@ import math
 
 from numba import njit
 
-from kernels.cpu.activations import (
+from graphengine_kernels.cpu.activations import (
     relu_derivative,
     relu_value,
     sigmoid_value,

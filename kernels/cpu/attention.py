@@ -12,9 +12,9 @@ v (B, Tv, N, Dv), out (B, Tq, N, Dv); scores, probs and dropped (B, N, Tq, Tv); 
 import numpy as np
 from numba import njit, prange
 
-from kernels.cpu import threads
-from kernels.cpu.blas import GEMMS, NO_TRANS, ROW_MAJOR, TRANS
-from kernels.cpu.regularization import dropout_mask
+from graphengine_kernels.cpu import threads
+from graphengine_kernels.cpu.blas import GEMMS, NO_TRANS, ROW_MAJOR, TRANS
+from graphengine_kernels.cpu.regularization import dropout_mask
 
 __all__ = ["attention_forward", "attention_backward"]
 

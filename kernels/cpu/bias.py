@@ -10,8 +10,8 @@ Single-threaded, as the convolution kernels (conv.py says why).
 import numpy as np
 from numba import njit
 
-from kernels.activation_codes import BIAS, LINEAR, codes
-from kernels.cpu.activations import Fused, activate_row, derivative_row
+from graphengine_kernels.activation_codes import BIAS, LINEAR, codes
+from graphengine_kernels.cpu.activations import Fused, activate_row, derivative_row
 
 # the fused codes, by name, as Fused: each kernel compiles the activations it runs, no others
 CODES = {name: Fused(code) for name, code in codes(BIAS).items()}

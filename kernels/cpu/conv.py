@@ -26,7 +26,7 @@ The conv2d_* functions are the rank-2 (NHWC, (h, w) pairs) forms of the conv3d_*
 import numpy as np
 from numba import njit, uint64
 
-from kernels.cpu.bias import CODES, bias_activation, bias_activation_rows, bias_or_empty
+from graphengine_kernels.cpu.bias import CODES, bias_activation, bias_activation_rows, bias_or_empty
 
 __all__ = [
     "conv3d_backward_input",

@@ -20,8 +20,8 @@ float32 or float64.
 import numpy as np
 from numba import njit, prange
 
-from kernels.cpu import threads
-from kernels.cpu.bias import CODES, bias_activation_row, bias_or_empty
+from graphengine_kernels.cpu import threads
+from graphengine_kernels.cpu.bias import CODES, bias_activation_row, bias_or_empty
 
 __all__ = [
     "depthwise_conv2d_backward_input",

@@ -5,8 +5,8 @@ gradient adds rows back in order on one thread (deterministic)."""
 import numpy as np
 from numba import njit, prange
 
-from kernels.cpu import threads
-from kernels.cpu.segment import scatter_add_rows as _scatter_add_rows
+from graphengine_kernels.cpu import threads
+from graphengine_kernels.cpu.segment import scatter_add_rows as _scatter_add_rows
 
 # elements from which a row gather runs on Numba's pool: on two cores (10_556, 16) float32 rows
 # 27 -> 21 us, (100_000, 64) 1.76 -> 0.91 ms (torch.index_select: 15 us, 0.90 ms)

@@ -4,7 +4,7 @@ forward, which runs tiny products as one Numba loop instead."""
 import numpy as np
 from numba import njit
 
-from kernels.cpu.bias import CODES, bias_activation, bias_activation_row, bias_or_empty
+from graphengine_kernels.cpu.bias import CODES, bias_activation, bias_activation_row, bias_or_empty
 
 __all__ = ["dense_forward", "matmul", "matmul_a_bt", "matmul_at_b"]
 

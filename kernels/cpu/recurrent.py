@@ -18,8 +18,13 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from kernels.activation_codes import SIGMOID, TANH
-from kernels.cpu.activations import FusedType, activate_row, derivative_row, sigmoid_value
+from graphengine_kernels.activation_codes import SIGMOID, TANH
+from graphengine_kernels.cpu.activations import (
+    FusedType,
+    activate_row,
+    derivative_row,
+    sigmoid_value,
+)
 
 # numpy's error model: float division without a zero check, so loops with one vectorize;
 # "contract" lets LLVM fuse a * b + c into one FMA (twice as fast for the polynomials below)

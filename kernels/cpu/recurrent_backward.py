@@ -6,7 +6,7 @@ record of kernels/sequences.py."""
 
 from numba import njit
 
-from kernels.cpu.recurrent import _INLINE, _JIT, _kept, _scale_by_derivative
+from graphengine_kernels.cpu.recurrent import _INLINE, _JIT, _kept, _scale_by_derivative
 
 __all__ = [
     "simple_rnn_backward_step",

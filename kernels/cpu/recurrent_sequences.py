@@ -1,30 +1,30 @@
 """Whole recurrent sequences: one call runs every step of a sequence, its batch rows split into
 ranges run at once on Numba's thread pool (parallel=True; threads.parallel_rows), each range
-stepping through time with its recurrent products on BLAS and its fused step kernels
-(recurrent.py, recurrent_backward.py), without coming back to Python between steps. The products
-call NumPy's OpenBLAS gemm from Numba (blas.py), which beats a per-step Python loop
-(benchmarks/NOTES.md). Where these loops cannot run (no
-OpenBLAS gemm, an operand whose rows are not contiguous, a forked child that may not use Numba's
-pool) the steps run from the host loops of kernels.sequences, on the calling thread.
+stepping through time with its recurrent products on BLAS and its fused step kernels (recurrent.py,
+recurrent_backward.py), without coming back to Python between steps. The products call NumPy's
+OpenBLAS gemm from Numba (blas.py), which beats a per-step Python loop (benchmarks/NOTES.md). Where
+these loops cannot run (no OpenBLAS gemm, an operand whose rows are not contiguous, a forked child
+that may not use Numba's pool) the steps run from the host loops of graphengine_kernels.sequences,
+on the calling thread.
 
-A step is the input projection of its rows, then one or more stages (src, r, dst, kernel, args),
-as in kernels.sequences: the product dst[n0:n1] = src[t, n0:n1] @ r and the step kernel
-kernel(t, n0, n1, args). The weight gradients' row blocks (rnn_weight_grad) and the input
-gradient's product (rnn_matmul) run on the same pool.
+A step is the input projection of its rows, then one or more stages (src, r, dst, kernel, args), as
+in graphengine_kernels.sequences: the product dst[n0:n1] = src[t, n0:n1] @ r and the step kernel
+kernel(t, n0, n1, args). The weight gradients' row blocks (rnn_weight_grad) and the input gradient's
+product (rnn_matmul) run on the same pool.
 
-The loops below compile the step kernels (and the activation formulas of activations.py they
-inline) into their own machine code; kernels/cache.py keys its cache by those files too.
+The loops below compile the step kernels (and the activation formulas of activations.py they inline)
+into their own machine code; kernels/cache.py keys its cache by those files too.
 """
 
 import numpy as np
 from numba import njit, prange
 
-from kernels.cpu import threads
-from kernels.cpu.activations import Fused
-from kernels.cpu.blas import GEMMS, NO_TRANS, ROW_MAJOR, SMALL_MATRIX, TRANS
-from kernels.cpu.elementwise import fill
-from kernels.cpu.matmul import matmul, matmul_at_b
-from kernels.cpu.recurrent import (
+from graphengine_kernels.cpu import threads
+from graphengine_kernels.cpu.activations import Fused
+from graphengine_kernels.cpu.blas import GEMMS, NO_TRANS, ROW_MAJOR, SMALL_MATRIX, TRANS
+from graphengine_kernels.cpu.elementwise import fill
+from graphengine_kernels.cpu.matmul import matmul, matmul_at_b
+from graphengine_kernels.cpu.recurrent import (
     _JIT,
     gru_forward_candidate,
     gru_forward_gates,
@@ -32,16 +32,16 @@ from kernels.cpu.recurrent import (
     lstm_forward_step,
     simple_rnn_forward_step,
 )
-from kernels.cpu.recurrent_backward import (
+from graphengine_kernels.cpu.recurrent_backward import (
     gru_backward_candidate,
     gru_backward_gates,
     gru_backward_step,
     lstm_backward_step,
     simple_rnn_backward_step,
 )
-from kernels.cpu.reduce import sum_forward
-from kernels.cpu.shape import copy
-from kernels.sequences import (
+from graphengine_kernels.cpu.reduce import sum_forward
+from graphengine_kernels.cpu.shape import copy
+from graphengine_kernels.sequences import (
     WeightGradKernels,
     backward_sequence,
     forward_sequence,
@@ -298,10 +298,10 @@ def _weight_grad(gemm, bounds, xt, hin, left, right, dz, dzh, has_dzh, xh, merge
 
 
 def rnn_weight_grad(xt, hin, left, right, dz, dzh, xh, merged, use_bias, partials, work):
-    """The recurrent weight gradients' partial sums, partials[b] from the b-th of
-    len(partials) equal blocks of rows (see kernels.sequences.weight_grad_block), the blocks
-    run at once as a sequence's rows (where they cannot run, one after another, each product on
-    BLAS's own threads)."""
+    """The recurrent weight gradients' partial sums, partials[b] from the b-th of len(partials)
+    equal blocks of rows (see graphengine_kernels.sequences.weight_grad_block), the blocks run at
+    once as a sequence's rows (where they cannot run, one after another, each product on BLAS's own
+    threads)."""
     rows, blocks = len(dz), len(partials)
     bounds = np.array([rows * b // blocks for b in range(blocks + 1)], dtype=np.int64)
     has_dzh = dzh is not None

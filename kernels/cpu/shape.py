@@ -3,7 +3,7 @@ the two host transfers a NumPy function in a graph needs (identities here: the h
 
 import numpy as np
 
-from kernels.padding import source_indices
+from graphengine_kernels.padding import source_indices
 
 
 def copy(x, out):

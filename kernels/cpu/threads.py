@@ -18,8 +18,8 @@ import numba
 import numpy as np
 from numba.np.ufunc import parallel as _numba_parallel
 
-from kernels.cpu.blas import CONTROLLER as BLAS
-from kernels.cpu.blas import openblas_threads
+from graphengine_kernels.cpu.blas import CONTROLLER as BLAS
+from graphengine_kernels.cpu.blas import openblas_threads
 
 __all__ = ["num_threads", "set_num_threads", "parallel_rows", "row_bounds", "PARALLEL_WORK"]
 

@@ -12,9 +12,9 @@ import math
 
 from numba import cuda
 
-from kernels.activation_codes import HARD_SIGMOID, RELU, RELU6, SIGMOID, STEP, TANH
-from kernels.cuda.elementwise import fill
-from kernels.cuda.launch import elementwise
+from graphengine_kernels.activation_codes import HARD_SIGMOID, RELU, RELU6, SIGMOID, STEP, TANH
+from graphengine_kernels.cuda.elementwise import fill
+from graphengine_kernels.cuda.launch import elementwise
 
 SELU_ALPHA = 1.6732632423543772
 SELU_SCALE = 1.0507009873554805

@@ -8,7 +8,7 @@ import math
 import numpy as np
 from numba import cuda
 
-from kernels.cuda.activations import (
+from graphengine_kernels.cuda.activations import (
     _map_backward,
     _map_forward,
     _plain,
@@ -20,8 +20,8 @@ from kernels.cuda.activations import (
     sigmoid_value,
     step_value,
 )
-from kernels.cuda.elementwise import fill
-from kernels.cuda.launch import elementwise, flat
+from graphengine_kernels.cuda.elementwise import fill
+from graphengine_kernels.cuda.launch import elementwise, flat
 
 
 @cuda.jit(device=True)

@@ -8,8 +8,8 @@ import math
 import numpy as np
 from numba import cuda
 
-from kernels.cuda.launch import device, elementwise
-from kernels.cuda.regularization import dropout_mask
+from graphengine_kernels.cuda.launch import device, elementwise
+from graphengine_kernels.cuda.regularization import dropout_mask
 
 __all__ = ["attention_forward", "attention_backward"]
 

@@ -7,10 +7,10 @@ gradient with the bias gradient (bias_activation_backward) and the bias gradient
 import numpy as np
 from numba import cuda
 
-from kernels.activation_codes import BIAS, LINEAR, codes
-from kernels.cuda.activations import fused_derivative, fused_value
-from kernels.cuda.launch import device, elementwise, flat
-from kernels.cuda.reduce import reduce_to
+from graphengine_kernels.activation_codes import BIAS, LINEAR, codes
+from graphengine_kernels.cuda.activations import fused_derivative, fused_value
+from graphengine_kernels.cuda.launch import device, elementwise, flat
+from graphengine_kernels.cuda.reduce import reduce_to
 
 CODES = codes(BIAS)
 

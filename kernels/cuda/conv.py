@@ -8,10 +8,10 @@ rank-2 forms of the conv3d_* ones."""
 
 from numba import cuda
 
-from kernels.cuda.activations import fused_value
-from kernels.cuda.bias import CODES, bias_activation, bias_arg
-from kernels.cuda.launch import elementwise
-from kernels.cuda.matmul import gemm
+from graphengine_kernels.cuda.activations import fused_value
+from graphengine_kernels.cuda.bias import CODES, bias_activation, bias_arg
+from graphengine_kernels.cuda.launch import elementwise
+from graphengine_kernels.cuda.matmul import gemm
 
 __all__ = [
     "conv3d_backward_input",

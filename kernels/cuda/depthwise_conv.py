@@ -9,10 +9,10 @@ cells and meeting in a shared-memory sum."""
 
 from numba import cuda, float64
 
-from kernels.cuda.activations import fused_value
-from kernels.cuda.bias import CODES, bias_arg
-from kernels.cuda.launch import THREADS, elementwise, per_block
-from kernels.cuda.reduce import block_sum
+from graphengine_kernels.cuda.activations import fused_value
+from graphengine_kernels.cuda.bias import CODES, bias_arg
+from graphengine_kernels.cuda.launch import THREADS, elementwise, per_block
+from graphengine_kernels.cuda.reduce import block_sum
 
 __all__ = [
     "depthwise_conv2d_backward_input",

@@ -8,7 +8,7 @@ import math
 
 from numba import cuda
 
-from kernels.cuda.launch import (
+from graphengine_kernels.cuda.launch import (
     broadcast_strides,
     contiguous,
     elementwise,

@@ -2,7 +2,7 @@
 
 from numba import cuda
 
-from kernels.cuda.launch import device, elementwise
+from graphengine_kernels.cuda.launch import device, elementwise
 
 __all__ = ["category_encode"]
 
@@ -30,7 +30,8 @@ def category_encode_kernel(ids, weights, out, bad, binary, strict):
 
 
 def category_encode(ids, weights, out, bad, binary, strict):
-    """out[r, t] = 1 (binary) or the (weighted) count of ids[r, :] == t; see kernels.cpu."""
+    """out[r, t] = 1 (binary) or the (weighted) count of ids[r, :] == t; see
+    graphengine_kernels.cpu."""
     elementwise(category_encode_kernel, ids.shape[0])(
         ids, device(weights), out, bad, binary, strict
     )

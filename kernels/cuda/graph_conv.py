@@ -1,14 +1,14 @@
-"""The graph layers' edge list on the device: (E, 2) rows split into source and target ids, and
-the self-loop ids 0..N-1; fused message passing (`propagate`, one thread per edge element,
-targets meeting through atomics: float sums may differ in the last bits from run to run, as
-PyTorch Geometric's scatter on CUDA) and its weights' gradient. graph_edges raises for
-an edge naming a node outside the graph, as kernels.cpu (launch.first_outside: a small check
-kernel and one number copied back); propagate reads ids graph_edges checked."""
+"""The graph layers' edge list on the device: (E, 2) rows split into source and target ids, and the
+self-loop ids 0..N-1; fused message passing (`propagate`, one thread per edge element, targets
+meeting through atomics: float sums may differ in the last bits from run to run, as PyTorch
+Geometric's scatter on CUDA) and its weights' gradient. graph_edges raises for an edge naming a node
+outside the graph, as graphengine_kernels.cpu (launch.first_outside: a small check kernel and one
+number copied back); propagate reads ids graph_edges checked."""
 
 from numba import cuda
 
-from kernels.cuda.elementwise import fill
-from kernels.cuda.launch import elementwise, first_outside
+from graphengine_kernels.cuda.elementwise import fill
+from graphengine_kernels.cuda.launch import elementwise, first_outside
 
 __all__ = ["graph_edges", "propagate", "propagate_weight_grad"]
 
@@ -28,7 +28,8 @@ def arange_kernel(out):
 
 def graph_edges(edges, num_nodes, src, tgt, loops):
     """src (E,) = edges[:, 0], tgt (E,) = edges[:, 1]; loops (N,) = 0..N-1 when given. Raises
-    ValueError naming the first edge with a node id outside [0, num_nodes), as kernels.cpu."""
+    ValueError naming the first edge with a node id outside [0, num_nodes), as
+    graphengine_kernels.cpu."""
     bad = first_outside(edges, 0, num_nodes)
     if bad is not None:
         e = bad[0] // 2

@@ -9,9 +9,16 @@ import math
 import numpy as np
 from numba import cuda
 
-from kernels.cpu.image import CONSTANT, FILL_MODES, INTERPOLATIONS, MIRROR, REFLECT, WRAP
-from kernels.cuda.elementwise import fill as fill_array
-from kernels.cuda.launch import device, elementwise
+from graphengine_kernels.cpu.image import (
+    CONSTANT,
+    FILL_MODES,
+    INTERPOLATIONS,
+    MIRROR,
+    REFLECT,
+    WRAP,
+)
+from graphengine_kernels.cuda.elementwise import fill as fill_array
+from graphengine_kernels.cuda.launch import device, elementwise
 
 __all__ = ["affine_transform", "affine_transform_backward", "resize_backward", "resize_forward"]
 

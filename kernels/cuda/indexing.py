@@ -1,12 +1,12 @@
 """Gather (embedding lookup), take, their scatter-add backward passes (atomic adds) and one-hot
-encoding on the device. Gather and take raise for ids outside the table, as kernels.cpu (a small
-check kernel and one number copied back, launch.first_outside); one-hot gives zero rows for
+encoding on the device. Gather and take raise for ids outside the table, as graphengine_kernels.cpu
+(a small check kernel and one number copied back, launch.first_outside); one-hot gives zero rows for
 them, as TensorFlow's."""
 
 from numba import cuda
 
-from kernels.cuda.elementwise import fill
-from kernels.cuda.launch import elementwise, first_outside, flat
+from graphengine_kernels.cuda.elementwise import fill
+from graphengine_kernels.cuda.launch import elementwise, first_outside, flat
 
 __all__ = ["gather_forward", "gather_backward", "one_hot", "take_forward", "take_backward"]
 

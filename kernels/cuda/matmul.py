@@ -5,8 +5,8 @@ the im2col convolutions and every recurrent step."""
 import numpy as np
 from numba import cuda, float32, float64
 
-from kernels.cuda.bias import bias_activation
-from kernels.cuda.launch import TILE, tiles
+from graphengine_kernels.cuda.bias import bias_activation
+from graphengine_kernels.cuda.launch import TILE, tiles
 
 __all__ = ["dense_forward", "matmul", "matmul_a_bt", "matmul_at_b"]
 

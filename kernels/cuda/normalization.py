@@ -7,8 +7,8 @@ import math
 
 from numba import cuda, float64
 
-from kernels.cuda.launch import THREADS, elementwise, per_block
-from kernels.cuda.reduce import block_sum
+from graphengine_kernels.cuda.launch import THREADS, elementwise, per_block
+from graphengine_kernels.cuda.reduce import block_sum
 
 __all__ = [
     "batchnorm_training_stats",

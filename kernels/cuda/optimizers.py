@@ -8,8 +8,8 @@ import math
 import numpy as np
 from numba import cuda, float64
 
-from kernels.cuda.launch import THREADS, elementwise
-from kernels.cuda.reduce import block_sum
+from graphengine_kernels.cuda.launch import THREADS, elementwise
+from graphengine_kernels.cuda.reduce import block_sum
 
 __all__ = [
     "adadelta_update",

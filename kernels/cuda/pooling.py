@@ -6,8 +6,8 @@ adds, the average backward gathers. The *_pool2d_* launchers are the rank-2 form
 
 from numba import cuda
 
-from kernels.cuda.elementwise import fill
-from kernels.cuda.launch import elementwise
+from graphengine_kernels.cuda.elementwise import fill
+from graphengine_kernels.cuda.launch import elementwise
 
 __all__ = [
     "avg_pool3d_backward",

@@ -9,8 +9,8 @@ host loops of kernels/sequences.py."""
 import numpy as np
 from numba import cuda
 
-from kernels.cuda.activations import fused_value
-from kernels.cuda.launch import device, elementwise, flat
+from graphengine_kernels.cuda.activations import fused_value
+from graphengine_kernels.cuda.launch import device, elementwise, flat
 
 __all__ = [
     "rnn_to_time_major",

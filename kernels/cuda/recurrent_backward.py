@@ -5,8 +5,8 @@ the step's record of kernels/sequences.py."""
 
 from numba import cuda
 
-from kernels.cuda.activations import fused_derivative
-from kernels.cuda.recurrent import kept, launch_rows
+from graphengine_kernels.cuda.activations import fused_derivative
+from graphengine_kernels.cuda.recurrent import kept, launch_rows
 
 __all__ = [
     "simple_rnn_backward_step",

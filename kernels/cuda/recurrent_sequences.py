@@ -1,11 +1,12 @@
-"""Whole recurrent sequences, as kernels.cpu.recurrent_sequences, from the host loops of
-kernels.sequences: each launch is parallel over all rows, so a sequence runs them all at once."""
+"""Whole recurrent sequences, as graphengine_kernels.cpu.recurrent_sequences, from the host loops of
+graphengine_kernels.sequences: each launch is parallel over all rows, so a sequence runs them all at
+once."""
 
-from kernels.cuda.elementwise import fill
-from kernels.cuda.matmul import matmul, matmul_at_b
-from kernels.cuda.reduce import sum_forward
-from kernels.cuda.shape import copy
-from kernels.sequences import (
+from graphengine_kernels.cuda.elementwise import fill
+from graphengine_kernels.cuda.matmul import matmul, matmul_at_b
+from graphengine_kernels.cuda.reduce import sum_forward
+from graphengine_kernels.cuda.shape import copy
+from graphengine_kernels.sequences import (
     WeightGradKernels,
     backward_sequence,
     forward_sequence,

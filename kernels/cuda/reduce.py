@@ -6,8 +6,8 @@ import math
 
 from numba import cuda, float64
 
-from kernels.cuda.elementwise import fill
-from kernels.cuda.launch import (
+from graphengine_kernels.cuda.elementwise import fill
+from graphengine_kernels.cuda.launch import (
     THREADS,
     broadcast_strides,
     c_strides,
@@ -17,7 +17,7 @@ from kernels.cuda.launch import (
     per_block,
     shape_tuple,
 )
-from kernels.cuda.shape import read
+from graphengine_kernels.cuda.shape import read
 
 __all__ = [
     "sum_forward",

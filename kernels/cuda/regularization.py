@@ -5,8 +5,8 @@ buffer, so a seed gives the same masks on both devices; kernels then threshold a
 import numpy as np
 from numba import cuda
 
-from kernels.cuda.elementwise import broadcast_binary
-from kernels.cuda.launch import elementwise, flat
+from graphengine_kernels.cuda.elementwise import broadcast_binary
+from graphengine_kernels.cuda.launch import elementwise, flat
 
 __all__ = [
     "dropout_forward",

@@ -1,12 +1,12 @@
-"""Segment reductions of rows and their backward passes on the device, with the names and
-arguments of kernels/cpu/segment.py: data (N, D) reduced into (S, D) by integer segment ids
-(N,), one thread per element, rows meeting in a segment through atomics.
+"""Segment reductions of rows and their backward passes on the device, with the names and arguments
+of kernels/cpu/segment.py: data (N, D) reduced into (S, D) by integer segment ids (N,), one thread
+per element, rows meeting in a segment through atomics.
 
-Sums (segment_sum, segment_mean, the softmax's denominator and its gradient's dots) add in
-whatever order the threads arrive, so float sums may differ in the last bits from run to run,
-as PyTorch Geometric's scatter on CUDA; maxima do not depend on the order. The forward ops
-raise ValueError for an id outside [0, S), as kernels.cpu (a small check kernel and one number
-copied back, launch.first_outside); the backward ones read ids their forward op checked.
+Sums (segment_sum, segment_mean, the softmax's denominator and its gradient's dots) add in whatever
+order the threads arrive, so float sums may differ in the last bits from run to run, as PyTorch
+Geometric's scatter on CUDA; maxima do not depend on the order. The forward ops raise ValueError for
+an id outside [0, S), as graphengine_kernels.cpu (a small check kernel and one number copied back,
+launch.first_outside); the backward ones read ids their forward op checked.
 """
 
 import math
@@ -14,8 +14,8 @@ import math
 import numpy as np
 from numba import cuda
 
-from kernels.cuda.elementwise import fill
-from kernels.cuda.launch import device, elementwise, first_outside
+from graphengine_kernels.cuda.elementwise import fill
+from graphengine_kernels.cuda.launch import device, elementwise, first_outside
 
 __all__ = [
     "segment_sum",
@@ -47,7 +47,8 @@ def segment_count_kernel(ids, count):
 
 
 def check_segment_ids(name, ids, segments):
-    """ValueError naming op `name` and the first id outside [0, segments), as kernels.cpu's."""
+    """ValueError naming op `name` and the first id outside [0, segments), as
+    graphengine_kernels.cpu's."""
     bad = first_outside(ids, 0, segments)
     if bad is not None:
         raise ValueError(

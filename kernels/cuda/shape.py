@@ -6,7 +6,7 @@ a broadcast, is a reduction: reduce.py has it (and reads through `read` here).""
 import numpy as np
 from numba import cuda
 
-from kernels.cuda.launch import (
+from graphengine_kernels.cuda.launch import (
     broadcast_strides,
     c_strides,
     contiguous,
@@ -15,7 +15,7 @@ from kernels.cuda.launch import (
     offset,
     shape_tuple,
 )
-from kernels.padding import source_indices
+from graphengine_kernels.padding import source_indices
 
 __all__ = [
     "copy",
@@ -138,7 +138,7 @@ def getitem(x, key, out):
 
 def getitem_backward(dy, key, dx):
     """dx = zeros, then dx[key] = dy."""
-    from kernels.cuda.elementwise import fill
+    from graphengine_kernels.cuda.elementwise import fill
 
     fill(0, dx)
     base, _, strides = view_of(dx.shape, key)
@@ -216,7 +216,7 @@ def pad_forward(x, pad_width, mode, value, out):
 def pad_backward(dy, pad_width, mode, dx):
     """dx = the gradient of pad_forward: each element of dy added (atomically) to the input
     element it was read from; padding constants dropped."""
-    from kernels.cuda.elementwise import fill
+    from graphengine_kernels.cuda.elementwise import fill
 
     fill(0, dx)
     maps, starts = _pad_maps(dx.shape, pad_width, mode)
