@@ -19,6 +19,7 @@ CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
 # The weights member is read in place (h5py seeks in it), never whole; the cap only refuses
 # directories declaring absurd sizes. What the model may allocate is capped by its size.
 MAX_WEIGHTS_BYTES = 2**40
+MAX_ASSET_BYTES = 64 * 2**20  # a vocabulary file: millions of tokens
 KERAS_VERSION = "3.15.1"  # the Keras whose format this follows (Keras reads no metadata)
 
 
@@ -45,6 +46,19 @@ class KerasArchive(Archive):
             raise self.error(f"the file is incomplete: {WEIGHTS} is missing{found}")
         return self.member(WEIGHTS, MAX_WEIGHTS_BYTES).file_size
 
+    def text_member(self, name: str) -> str | None:
+        """A UTF-8 text member (an asset such as a vocabulary), its size checked before it is
+        read; None where the archive has no such member."""
+        if name not in self.zip.namelist():
+            return None
+        info = self.member(name, MAX_ASSET_BYTES)
+        with self.reading(name), self.zip.open(info) as f:
+            raw = f.read(info.file_size)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise self.error(f"{name} is not UTF-8 text ({e})") from e
+
     @contextlib.contextmanager
     def weights(self) -> Iterator[H5Reader]:
         info = self.member(WEIGHTS, MAX_WEIGHTS_BYTES)
@@ -53,8 +67,15 @@ class KerasArchive(Archive):
                 yield h5
 
 
-def write_keras(path: str, config: dict[str, Any], weights: bytes, producer: str) -> None:
-    """A .keras archive of `config` and the weights file's bytes, written atomically."""
+def write_keras(
+    path: str,
+    config: dict[str, Any],
+    weights: bytes,
+    producer: str,
+    assets: dict[str, bytes] | None = None,
+) -> None:
+    """A .keras archive of `config`, the weights file's bytes and `assets` (member name ->
+    bytes, Keras's assets/ folder), written atomically."""
     metadata = {
         "keras_version": KERAS_VERSION,
         "producer": producer,
@@ -66,5 +87,7 @@ def write_keras(path: str, config: dict[str, Any], weights: bytes, producer: str
             z.writestr(METADATA, json.dumps(metadata))
             z.writestr(CONFIG, json.dumps(config))
             z.writestr(WEIGHTS, weights)
+            for name, data in sorted((assets or {}).items()):
+                z.writestr(name, data)
 
     atomic_write_file(path, write)

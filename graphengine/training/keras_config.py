@@ -40,6 +40,8 @@ NEUTRAL: dict[str, Any] = {
     "time_major": False,
     "groups": 1,
     "seed": None,
+    "oov_method": "floormod",  # StringLookup's config carries IndexLookup's (Keras 3.15)
+    "salt": None,
 }
 FUNCTIONAL = ("Functional", "Model")
 CODE = ("Lambda", "TFOpLambda", "SlicingOpLambda")

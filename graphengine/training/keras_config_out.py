@@ -9,7 +9,7 @@ from typing import Any
 
 from graphengine import common
 from graphengine.graph.node import LayerCall
-from graphengine.graph.tensor import SymbolicTensor
+from graphengine.graph.tensor import STRING, SymbolicTensor
 from graphengine.layers.core import InputLayer
 from graphengine.layers.serialization import layer_classes
 from graphengine.training.keras_weights import is_functional, model_classes
@@ -135,7 +135,8 @@ def functional_config(model: Any) -> dict[str, Any]:
 
     def tensor(t: SymbolicTensor) -> dict[str, Any]:
         return {"class_name": "__keras_tensor__", "config": {
-            "shape": list(t.shape), "dtype": t.dtype, "keras_history": history(t)}}  # fmt: skip
+            "shape": list(t.shape), "dtype": "string" if t.dtype == STRING else t.dtype,
+            "keras_history": history(t)}}  # fmt: skip
 
     layers = []
     for layer in model.layers:

@@ -48,16 +48,75 @@ def load_keras(path: str, custom_objects: dict[str, Any] | None = None) -> Any:
         model = _model_from(archive.config, archive.error, "config.json", size)
         with archive.weights() as h5:
             keras_weights.load_keras3(model, h5)
+        _load_vocabularies(model, archive)
     return model
 
 
 def save_keras(model: Any, path: str) -> None:
-    """A `.keras` archive Keras 3's `keras.saving.load_model` loads: the architecture and the
-    weights (no compile settings nor optimizer state)."""
+    """A `.keras` archive Keras 3's `keras.saving.load_model` loads: the architecture, the
+    weights and the lookup layers' vocabularies (no compile settings nor optimizer state)."""
     model._require_graph()
     config = keras_config(model)
     weights = keras_weights.keras3_bytes(model)
-    write_keras(path, config, weights, "graphengine")
+    write_keras(path, config, weights, "graphengine", _vocabulary_assets(model))
+
+
+# Keras keeps an adapted lookup layer's vocabulary (StringLookup, IntegerLookup, and
+# TextVectorization's) out of config.json, in assets/<the layer's path>/vocabulary.txt: one
+# token a line, the special tokens first (IndexLookup.save_assets / load_assets).
+VOCABULARY = "vocabulary.txt"
+
+
+def _vocabulary_layers(model: Any) -> Iterator[tuple[str, Any]]:
+    """(asset path, layer) of each layer with a vocabulary, where Keras's saving visits it."""
+    groups, _ = keras_weights.keras3_layout(model)
+    for vars_path, layer in groups:
+        if hasattr(layer, "get_vocabulary") and hasattr(layer, "set_vocabulary"):
+            folder = vars_path.removesuffix("vars").rstrip("/")
+            yield "/".join(p for p in ("assets", folder, VOCABULARY) if p), layer
+
+
+def _vocabulary_assets(model: Any) -> dict[str, bytes]:
+    """The vocabulary files of the layers whose vocabulary is not in their config."""
+    assets = {}
+    for name, layer in _vocabulary_layers(model):
+        if layer.get_config().get("vocabulary") is not None:
+            continue
+        if getattr(layer, "output_mode", None) == "tf_idf":
+            raise ValueError(
+                f"Layer '{layer.name}': a tf_idf lookup's IDF weights have no place in a .keras "
+                "file written by graphengine yet; save the model as .gez"
+            )
+        tokens = layer.get_vocabulary(include_special_tokens=True)
+        assets[name] = "\n".join(str(t) for t in tokens).encode("utf-8")
+    return assets
+
+
+def _load_vocabularies(model: Any, archive: KerasArchive) -> None:
+    """Each lookup layer without a vocabulary in its config takes the one the archive keeps
+    for it; one with neither raises (it would map every input to the OOV index silently)."""
+    for name, layer in _vocabulary_layers(model):
+        if layer.get_vocabulary(include_special_tokens=False):
+            continue  # from its config, or set through its TextVectorization already
+        text = archive.text_member(name)
+        if text is None:
+            raise archive.error(
+                f"layer '{layer.name}' has no vocabulary: neither its config nor {name} holds one"
+            )
+        if getattr(layer, "output_mode", None) == "tf_idf":
+            raise archive.error(
+                f"layer '{layer.name}' is a tf_idf lookup, whose IDF weights graphengine does "
+                "not read from a .keras file yet"
+            )
+        lines = text.splitlines()
+        while lines and lines[-1] == "":
+            lines.pop()
+        tokens = [int(t) for t in lines] if _integer_keys(layer) else lines
+        layer.set_vocabulary(tokens)
+
+
+def _integer_keys(layer: Any) -> bool:
+    return getattr(layer, "vocabulary_dtype", "string") != "string"
 
 
 def load_h5(path: str, custom_objects: dict[str, Any] | None = None) -> Any:
