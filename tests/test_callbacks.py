@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-import graphengine.training.callbacks.progbar as callbacks_module
+import graphengine.training.progress as progress_module
 from graphengine.training.callbacks import (
     Callback,
     CallbackList,
@@ -695,6 +695,8 @@ def test_csv_logger_closes_file(tmp_path):
 
 
 # ---------------------------------------------------------------------------- ProgbarLogger
+# (captured stdout is no terminal, so verbose=1 prints each frame as whole lines; the terminal's
+# redraw, the widths and the notebook are tests/test_progress_and_summary.py's)
 
 
 @pytest.fixture
@@ -703,7 +705,8 @@ def clock(monkeypatch):
     batch, so the time per step always prints as 2ms/step."""
     fake = types.SimpleNamespace(t=0.0)
     fake.perf_counter = lambda: fake.t
-    monkeypatch.setattr(callbacks_module, "time", fake)
+    monkeypatch.setattr(progress_module, "time", fake)
+    monkeypatch.setenv("COLUMNS", "200")  # one line a frame
     return fake
 
 
@@ -737,50 +740,68 @@ STEP_TIME = "2ms/step"
 
 
 @pytest.mark.parametrize(
-    "seconds, text", [(2.4, "2s/step"), (1.0, "1s/step"), (0.0031, "3ms/step"), (4e-6, "4us/step")]
+    "seconds, text",
+    [(2.4, "2s/step"), (1.0, "1s/step"), (0.0031, "3ms/step"), (4e-6, "4us/step"), (0, "0s/step")],
 )
 def test_progbar_step_time_units(seconds, text):
-    assert callbacks_module._format_step_time(seconds) == text
+    assert progress_module.format_step_time(seconds) == text
 
 
 def test_progbar_verbose_1_shows_bar_per_epoch(capsys, clock):
     run_progbar(verbose=1, clock=clock)
-    out = capsys.readouterr().out
-    assert "loss: 123" not in out
-    epochs = out.split("\n")
-    assert epochs[-1] == "" and len(epochs) == 3  # each epoch's bar ends with one newline
-    for i, text in enumerate(epochs[:2]):
-        # tqdm pads a frame with spaces where the previous one was longer.
-        frames = [f.rstrip(" ") for f in text.split("\r") if f]
-        assert all(f.startswith(f"Epoch {i + 1}/2 ") for f in frames)
-        # The running loss of each batch, then the epoch logs with the validation metrics.
-        assert re.search(
-            rf"Epoch {i + 1}/2 1/3 .* - {STEP_TIME} - accuracy: 0\.2500 - "
-            rf"loss: 0\.{9 - i}000$",
-            frames[1],
+    lines = capsys.readouterr().out.split("\n")
+    assert "loss: 123" not in "\n".join(lines)
+    assert lines[-1] == "" and [i for i, line in enumerate(lines) if "Epoch" in line] == [0, 5]
+    for i in range(2):
+        epoch = lines[5 * i : 5 * i + 5]
+        assert epoch[0] == f"Epoch {i + 1}/2"
+        # The running logs of each batch (the ETA while running; logs come sorted, as Keras's),
+        # then the epoch's logs with the validation metrics (the elapsed time).
+        assert re.fullmatch(
+            rf"1/3 ━{{6}}─{{14}} 0s {STEP_TIME} - accuracy: 0\.2500 - loss: 0\.{9 - i}000",
+            epoch[1],
         )
-        assert re.search(
-            rf"3/3 .* - {STEP_TIME} - accuracy: 0\.2500 - loss: 0\.{5 - i}000 - "
-            r"val_accuracy: 2\.0000e-05 - val_loss: 0\.7000$",
-            frames[-1],
+        assert epoch[2].startswith("2/3 ━━━━━━━━━━━━━───────")
+        assert epoch[3].endswith(f" - loss: 0.{5 - i}000")  # the last batch's own frame
+        assert re.fullmatch(
+            rf"3/3 ━{{20}} 0s {STEP_TIME} - accuracy: 0\.2500 - loss: 0\.{5 - i}000 - "
+            r"val_accuracy: 2\.0000e-05 - val_loss: 0\.7000",
+            epoch[4],
         )
+
+
+def test_progbar_eta_and_first_step_left_out(capsys, clock):
+    bar = progress_module.Progbar(target=100, interval=0.0)
+    clock.t = 5.0  # the first step (compilation) is slow
+    bar.update(1)
+    clock.t = 5.5  # then 0.1 s a step
+    bar.update(6)
+    clock.t = 5.6
+    bar.update(7)
+    clock.t = 4000.0
+    bar.update(8)
+    lines = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(r"  1/100 ─{20} 8:15 5s/step", lines[0])  # 99 steps at 5 s
+    assert re.fullmatch(r"  6/100 ━─{19} 9s 100ms/step", lines[1])
+    assert lines[2].endswith(" 9s 100ms/step")
+    assert lines[3].endswith(" 14:35:05 571s/step")  # 92 steps at 3995 / 7 s
 
 
 def test_progbar_verbose_1_unknown_steps(capsys, clock):
     run_progbar(verbose=1, epochs=1, steps=None, clock=clock)
-    last = capsys.readouterr().out.split("\r")[-1]
-    assert re.match(rf"Epoch 1/1 3/Unknown \S+ - {STEP_TIME} - accuracy", last)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "      1/Unknown 0s 2ms/step - accuracy: 0.2500 - loss: 0.9000"
+    assert re.match(rf"3/3 ━{{20}} 0s {STEP_TIME} - accuracy: 0\.2500 - loss: 0\.5000", lines[-1])
 
 
 def test_progbar_verbose_2_one_line_per_epoch(capsys, clock):
     run_progbar(verbose=2, epochs=3, clock=clock)
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 3
-    for i, line in enumerate(lines):
+    assert lines[::2] == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"] and len(lines) == 6
+    for i, line in enumerate(lines[1::2]):
         assert re.fullmatch(
-            rf"Epoch {i + 1}/3 - 3/3 - \d+s - {STEP_TIME} - accuracy: 0\.2500 - "
-            rf"loss: 0\.{5 - i}000 - val_accuracy: 2\.0000e-05 - "
-            r"val_loss: 0\.7000",
+            rf"3/3 - 0s - {STEP_TIME} - accuracy: 0\.2500 - loss: 0\.{5 - i}000 - "
+            r"val_accuracy: 2\.0000e-05 - val_loss: 0\.7000",
             line,
         )
 
@@ -794,7 +815,7 @@ def test_progbar_verbose_0_prints_nothing(capsys):
 def test_fit_like_loop_adds_progbar_when_verbose(capsys):
     fit_like([], FakeModel(), losses(1.0, 2.0), steps=2, verbose=2)
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split(" - ")[:2] for line in lines] == [["Epoch 1/2", "2/2"], ["Epoch 2/2", "2/2"]]
+    assert [line.split(" - ")[0] for line in lines] == ["Epoch 1/2", "2/2", "Epoch 2/2", "2/2"]
 
 
 @pytest.mark.parametrize("verbose", [1, 2])
@@ -813,15 +834,23 @@ def test_progbar_evaluate_and_predict(verbose, capsys, clock):
         cbs.on_predict_batch_end(b, {"outputs": [np.zeros((4, 3)), np.zeros((4, 1))]})
     cbs.on_predict_end()
     out = capsys.readouterr().out
-    lines = out.split("\n")
-    assert len(lines) == 3 and lines[2] == "" and "outputs" not in out
-    evaluate_line, predict_line = (line.split("\r")[-1].rstrip(" ") for line in lines[:2])
-    assert re.match(r"2/2 ", evaluate_line) and evaluate_line.endswith(" - loss: 0.2500")
-    assert re.match(r"2/2 ", predict_line) and re.search(rf" - {STEP_TIME}$", predict_line)
+    assert "outputs" not in out and "Epoch" not in out
+    lines = out.splitlines()
+    if verbose == 1:  # each batch's frame, then the last one with the logs evaluate returns
+        assert len(lines) == 6
+        assert lines[2] == f"2/2 ━━━━━━━━━━━━━━━━━━━━ 0s {STEP_TIME} - loss: 0.2500"
+        assert lines[5] == f"2/2 ━━━━━━━━━━━━━━━━━━━━ 0s {STEP_TIME}"
+    else:
+        assert lines == [f"2/2 - 0s - {STEP_TIME} - loss: 0.2500", f"2/2 - 0s - {STEP_TIME}"]
 
 
 def test_progbar_throttles_redraws(capsys):
     run_progbar(verbose=1, epochs=1, interval=60.0)
-    frames = [f for f in capsys.readouterr().out.split("\r") if f]
-    assert len(frames) < 5  # the opening frame and the final one, not one per batch
+    frames = [line for line in capsys.readouterr().out.splitlines() if "/3" in line]
+    assert len(frames) == 2  # the opening frame and the final one, not one per batch
     assert "loss: 0.5000" in frames[-1]
+
+
+def test_progbar_rejects_unknown_verbose():
+    with pytest.raises(ValueError, match=r"verbose must be 'auto', 0, 1 or 2, received "):
+        CallbackList([ProgbarLogger()], model=FakeModel(), verbose="loud", epochs=1, steps=1)

@@ -252,7 +252,7 @@ def test_verbose_output(digits, capsys):
     assert capsys.readouterr().out == ""
     model.fit(x[:64], y[:64], epochs=2, batch_size=32, verbose=2)
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 2 and lines[1].startswith("Epoch 2/2") and "loss:" in lines[1]
+    assert lines[::2] == ["Epoch 1/2", "Epoch 2/2"] and len(lines) == 4 and "loss:" in lines[3]
 
 
 def test_compile_errors():

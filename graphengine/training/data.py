@@ -15,6 +15,7 @@ from graphengine.graph.tensor import format_shape
 from graphengine.training import losses as losses_module
 from graphengine.training import metrics as metrics_module
 from graphengine.training import pipeline, whole_batch
+from graphengine.training.progress import resolve_verbose
 
 
 def targets_list(model: Any, y: Any) -> list:
@@ -279,16 +280,8 @@ def _class_id_users(model: Any, i: int, shape: tuple) -> dict:
 
 
 def verbose(verbose: Any) -> int:
-    """'auto' (1), 0 (silent), 1 (a progress bar) or 2 (one line per epoch); True and False
-    count as 1 and 0, as in Keras."""
-    if isinstance(verbose, str) and verbose == "auto":
-        return 1
-    if not isinstance(verbose, (int, np.integer)) or not 0 <= verbose <= 2:
-        raise ValueError(
-            f"verbose must be 'auto', 0, 1 or 2, received {verbose=!r} "
-            f"of type {type(verbose).__name__}"
-        )
-    return int(verbose)
+    """'auto', 0, 1 or 2 as an int (graphengine.training.progress.resolve_verbose)."""
+    return resolve_verbose(verbose)
 
 
 def batch_size(batch_size: Any, name: str = "batch_size") -> int:

@@ -4,8 +4,8 @@ totals, optimizer variables included as Keras counts them."""
 
 from __future__ import annotations
 
+import re
 import shutil
-import textwrap
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -137,39 +137,101 @@ def _with_ops(model: Any) -> list[Any]:
     return sorted(layers + ops, key=lambda x: rank[id(x)])
 
 
+def _take(widths: list[int], keep: list[int]) -> bool:
+    """Narrows the column with the most to spare beyond what it `keep`s by one, if any can."""
+    donor = max(range(len(widths)), key=lambda j: widths[j] - keep[j])
+    if widths[donor] <= keep[donor]:
+        return False
+    widths[donor] -= 1
+    return True
+
+
+def _grow(widths: list[int], need: list[int], keep: list[int], in_turn: bool) -> None:
+    """Widens the columns short of `need` from what the others can spare: a character to each
+    in turn, or each in full, the least short first (so that the most columns get there)."""
+    if in_turn:
+        while short := [i for i, w in enumerate(widths) if w < need[i]]:
+            for i in short:
+                if not _take(widths, keep):
+                    return
+                widths[i] += 1
+    for i in sorted(range(len(widths)), key=lambda i: need[i] - widths[i]):
+        while widths[i] < need[i] and _take(widths, keep):
+            widths[i] += 1
+
+
+_BREAK = re.compile(r"(?<=[_\-./])|(?<!\])(?=\[)")  # after _ - . / and before `[0][0]`
+
+
+def _hang(text: str) -> int:
+    """The width of a nested layer's mark (`   └ `), under which its name's lines continue."""
+    mark = re.match(f"{_NBSP}*└{_NBSP}", text)
+    return len(mark.group()) if mark else 0
+
+
+def _longest_piece(cell: str) -> int:
+    """The widest line a cell can be broken into: its longest piece (words broken at their
+    joints), a nested name's later pieces indented under its mark."""
+    hang = _hang(cell)
+    pieces = [p for word in cell.split(" ") for p in _BREAK.split(word) if p] or [""]
+    return max([len(pieces[0])] + [len(p) + hang for p in pieces[1:]])
+
+
+def _needs(headers: list[str], rows: list[list[str]]) -> list[list[int]]:
+    """Per column (header included): the longest piece (less ends in an ellipsis), the longest
+    word (less breaks one at its joints) and the longest cell (less wraps)."""
+    columns = [[h] + [row[i] for row in rows] for i, h in enumerate(headers)]
+    return [
+        [max(_longest_piece(c) for c in column) for column in columns],
+        [max(len(w) for c in column for w in c.split(" ")) for column in columns],
+        [max(len(c) for c in column) for column in columns],
+    ]
+
+
 def _widths(
     positions: Sequence[float], line_length: int, headers: list[str], rows: list[list[str]]
 ) -> list[int]:
     """Content widths from Keras's relative positions, fitted so a whole line, borders and
-    padding included, is `line_length` wide; a column is widened (taking from the others'
-    slack) to fit its header and its longest word where the line has room."""
-    if positions[-1] <= 1:
-        positions = [int(p * line_length) for p in positions]
-    bounds = [0] + list(positions)
-    wanted = [b - a for a, b in zip(bounds, bounds[1:])]
-    room = max(line_length - 3 * len(wanted) - 1, sum(len(h) for h in headers))
+    padding included, is `line_length` wide; then a column takes width from the others, first
+    what it needs to cut no piece of a word (from what they do not need for theirs), then what
+    keeps its words and its cells whole (from what they do not need at all)."""
+    bounds = [0] + [int(p * line_length) for p in positions]
+    wanted = [max(b - a, 1) for a, b in zip(bounds, bounds[1:])]
+    room = line_length - 3 * len(wanted) - 1
     widths = [max(1, w * room // sum(wanted)) for w in wanted]
     widths[0] += room - sum(widths)
-    need = [
-        max([len(h)] + [len(word) for row in rows for word in row[i].split(" ")])
-        for i, h in enumerate(headers)
-    ]
-    for i in range(len(widths)):
-        while widths[i] < need[i]:
-            donor = max(range(len(widths)), key=lambda j: widths[j] - need[j])
-            if widths[donor] <= need[donor]:
-                break
-            widths[donor] -= 1
-            widths[i] += 1
+    pieces, words, cells = _needs(headers, rows)
+    _grow(widths, pieces, pieces, in_turn=True)
+    _grow(widths, words, cells, in_turn=True)
+    _grow(widths, cells, cells, in_turn=False)
     return widths
+
+
+def _tokens(text: str, width: int) -> list[tuple[str, str]]:
+    """(joiner, piece) pairs: whole words joined by spaces; a word longer than `width` in pieces
+    broken after `_ - . /` or before a `[0][0]` index, and a piece longer still ends in an
+    ellipsis (as Keras's table cuts a word longer than its column)."""
+    tokens = []
+    for word in text.split(" "):
+        pieces = [word] if len(word) <= width else [p for p in _BREAK.split(word) if p]
+        for k, piece in enumerate(pieces):
+            fitted = piece if len(piece) <= width else piece[: max(width - 1, 0)] + "…"
+            tokens.append((" " if k == 0 else "", fitted))
+    return tokens
 
 
 def _wrap(text: str, width: int) -> list[str]:
     """Lines of at most `width`, broken between words (no-break spaces keep a nesting mark with
-    its name); a word longer than a line is cut."""
-    lines = textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)
-    cut = [line[i : i + width] for line in lines for i in range(0, len(line), width)]
-    return [line.replace(_NBSP, " ") for line in cut] or [""]
+    its name, and the name's further lines are indented under it), a word too long for a line at
+    its own joints."""
+    hang = _hang(text) if _hang(text) <= width // 2 else 0
+    lines: list[str] = []
+    for joiner, piece in _tokens(text, width - hang):
+        if lines and len(lines[-1]) + len(joiner) + len(piece) <= width:
+            lines[-1] += joiner + piece
+        else:
+            lines.append(" " * hang * bool(lines) + piece)
+    return [line.replace(_NBSP, " ") for line in lines] or [""]
 
 
 def _table(headers: list[str], rows: list[list[str]], widths: list[int]) -> list[str]:
@@ -198,6 +260,94 @@ def _table(headers: list[str], rows: list[list[str]], widths: list[int]) -> list
     return out
 
 
+def _columns(sequential_like: bool, show_trainable: bool) -> tuple[list[str], int, list[float]]:
+    """Keras's headers, default line length and relative positions (Trainable's not included:
+    Keras adds it to any positions, scaling theirs by 0.9)."""
+    headers = ["Layer (type)", "Output Shape", "Param #"]
+    if sequential_like:
+        return headers, 88 + 12 * show_trainable, [0.45, 0.80, 1.0]
+    return headers + ["Connected to"], 108 + 12 * show_trainable, [0.3, 0.56, 0.74, 1.0]
+
+
+def _check_line_length(line_length: Any, least: int, headers: list[str]) -> int:
+    if isinstance(line_length, bool) or not isinstance(line_length, (int, np.integer)):
+        raise TypeError(
+            f"summary: line_length must be an int or None, received {line_length=!r} "
+            f"of type {type(line_length).__name__}"
+        )
+    if line_length < least:
+        raise ValueError(
+            f"summary: {line_length=} is too narrow for the columns {headers}; the least is {least}"
+        )
+    return int(line_length)
+
+
+def _relative_positions(
+    positions: Sequence[float], line_length: int, headers: list[str]
+) -> list[float]:
+    """Keras's positions, relative (ending at 1) or absolute (columns), as fractions."""
+    wanted = (
+        f"summary: positions must be {len(headers)} increasing positive numbers, one per column "
+        f"{headers} (Trainable excluded), received {positions=}"
+    )
+    try:
+        values = [float(p) for p in positions]
+    except (TypeError, ValueError):
+        raise TypeError(wanted) from None
+    if len(values) != len(headers) or any(b <= a for a, b in zip([0.0] + values, values)):
+        raise ValueError(wanted)
+    return values if values[-1] <= 1 else [p / line_length for p in values]
+
+
+def _layout(
+    model: Any, line_length: Any, expand_nested: bool, show_trainable: bool, positions: Any
+) -> tuple[list[str], list[list[str]], list[int]]:
+    """Headers, rows and column widths. With no `line_length`, Keras's default width, widened to
+    what the cells need unwrapped, within the terminal's width less Keras's 4 columns."""
+    sequential_like = is_sequential_like(model)
+    headers, default_length, default_positions = _columns(sequential_like, show_trainable)
+    rows = _rows(model, not sequential_like, show_trainable, expand_nested)
+    if show_trainable:
+        headers = headers + ["Trainable"]
+    cells = _needs(headers, rows)[2]
+    margins = 3 * len(headers) + 1
+    least = sum(len(max(h.split(" "), key=len)) for h in headers) + margins
+    if line_length is None:
+        terminal = shutil.get_terminal_size().columns - 4
+        line_length = max(min(max(default_length, sum(cells) + margins), terminal), least)
+    line_length = _check_line_length(line_length, least, headers)
+    fractions = _relative_positions(
+        default_positions if positions is None else positions,
+        line_length,
+        headers[: len(headers) - show_trainable],
+    )
+    if show_trainable:
+        fractions = [p * 0.90 for p in fractions] + [1.0]
+    return headers, rows, _widths(fractions, line_length, headers, rows)
+
+
+def _totals(model: Any) -> list[str]:
+    """Keras's parameter counts and sizes under the table, optimizer variables included."""
+    n_train, b_train = count_weights(model.trainable_weights)
+    n_frozen, b_frozen = count_weights(model.non_trainable_weights)
+    n_opt = b_opt = 0
+    optimizer = getattr(model, "optimizer", None)
+    optimizer_built = optimizer is not None and getattr(optimizer, "built", False)
+    if optimizer_built:
+        n_opt, b_opt = count_weights([np.asarray(v) for v in optimizer.variables])
+        if not callable(getattr(optimizer, "_learning_rate", None)):
+            n_opt, b_opt = n_opt + 1, b_opt + 4  # Keras keeps a float rate as a variable
+    total, total_bytes = n_train + n_frozen + n_opt, b_train + b_frozen + b_opt
+    out = [
+        f" Total params: {total:,} ({human_bytes(total_bytes)})",
+        f" Trainable params: {n_train:,} ({human_bytes(b_train)})",
+        f" Non-trainable params: {n_frozen:,} ({human_bytes(b_frozen)})",
+    ]
+    if optimizer_built:
+        out.append(f" Optimizer params: {n_opt:,} ({human_bytes(b_opt)})")
+    return out
+
+
 def summary_text(
     model: Any,
     line_length: int | None = None,
@@ -209,40 +359,8 @@ def summary_text(
     layers with unknown shapes ("?"), as Keras does."""
     if not hasattr(model, "_stack"):
         model._require_graph()
-    sequential_like = is_sequential_like(model)
-    headers = ["Layer (type)", "Output Shape", "Param #"]
-    if sequential_like:
-        default_length, default_positions = 88, [0.45, 0.80, 1.0]
-    else:
-        default_length, default_positions = 108, [0.3, 0.56, 0.74, 1.0]
-        headers.append("Connected to")
-    if show_trainable:
-        default_length += 12
-        default_positions = [p * 0.90 for p in default_positions] + [1.0]
-        headers.append("Trainable")
-    terminal = shutil.get_terminal_size().columns - 4
-    line_length = line_length or min(default_length, terminal)
-    rows = _rows(model, not sequential_like, show_trainable, expand_nested)
-    widths = _widths(positions or default_positions, line_length, headers, rows)
-    out = [f'Model: "{model.name}"', *_table(headers, rows, widths)]
-    n_train, b_train = count_weights(model.trainable_weights)
-    n_frozen, b_frozen = count_weights(model.non_trainable_weights)
-    n_opt = b_opt = 0
-    optimizer = getattr(model, "optimizer", None)
-    optimizer_built = optimizer is not None and getattr(optimizer, "built", False)
-    if optimizer_built:
-        n_opt, b_opt = count_weights([np.asarray(v) for v in optimizer.variables])
-        if not callable(getattr(optimizer, "_learning_rate", None)):
-            n_opt, b_opt = n_opt + 1, b_opt + 4  # Keras keeps a float rate as a variable
-    total, total_bytes = n_train + n_frozen + n_opt, b_train + b_frozen + b_opt
-    out += [
-        f" Total params: {total:,} ({human_bytes(total_bytes)})",
-        f" Trainable params: {n_train:,} ({human_bytes(b_train)})",
-        f" Non-trainable params: {n_frozen:,} ({human_bytes(b_frozen)})",
-    ]
-    if optimizer_built:
-        out.append(f" Optimizer params: {n_opt:,} ({human_bytes(b_opt)})")
-    return "\n".join(out)
+    headers, rows, widths = _layout(model, line_length, expand_nested, show_trainable, positions)
+    return "\n".join([f'Model: "{model.name}"', *_table(headers, rows, widths), *_totals(model)])
 
 
 def summary(

@@ -1,5 +1,5 @@
 """Training callbacks with Keras 3 semantics: the `Callback` hooks, the `CallbackList` that the
-fit, evaluate and predict loops drive, and History, ProgbarLogger (tqdm), EarlyStopping,
+fit, evaluate and predict loops drive, and History, ProgbarLogger, EarlyStopping,
 ModelCheckpoint, LearningRateScheduler, ReduceLROnPlateau, TerminateOnNaN, CSVLogger,
 LambdaCallback, BackupAndRestore and TensorBoard (docs/callbacks.md)."""
 
