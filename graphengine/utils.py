@@ -24,6 +24,7 @@ from graphengine.training.graph_data import (
 )
 from graphengine.training.pydataset import PyDataset
 from graphengine.viz.graph_plot import plot_graph
+from graphengine.viz.gradients import gradient_norms
 from graphengine.viz.plot import model_to_dot, plot_model
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "custom_object_scope",
     "disjoint_union",
     "get_custom_objects",
+    "gradient_norms",
     "graph_from_networkx",
     "image_dataset_from_directory",
     "model_to_dot",

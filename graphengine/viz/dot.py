@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+from graphengine.viz.scale import text_color
 from graphengine.viz.view import Box, View
 
 FILL = {
@@ -42,27 +43,51 @@ def _node(box: Box, show_trainable: bool, indent: str) -> str:
     if show_trainable and box.trainable is not None:
         lines.append("Trainable" if box.trainable else "Non-trainable")
     fill = FILL[box.role]
-    if box.profile is not None:
+    if box.profile is not None and "color" in box.profile:
         fill = box.profile["color"]
     params = box.info.get("params")
     tooltip = f"{box.title}: {params:,} params" if params is not None else box.title
-    attrs = _attrs(label="\n".join(lines), fillcolor=fill, color=LINE[box.role], tooltip=tooltip)
+    attrs = _attrs(
+        label="\n".join(lines),
+        fillcolor=fill,
+        fontcolor=text_color(fill),
+        color=LINE[box.role],
+        tooltip=tooltip,
+    )
     return f"{indent}{quote(box.key)} {attrs};"
 
 
+def _title(key: str, label: str, boxes: dict, edges: list, indent: str) -> list[str]:
+    """A cluster's label as a plain node above its first boxes (joined by invisible edges):
+    Graphviz routes edges around nodes, but straight through a cluster's own label."""
+    inside = {k for k, b in boxes.items() if key in b.cluster}
+    fed = {b for a, b in edges if a in inside and b in inside}
+    title = quote("title:" + key)
+    out = [
+        f'{indent}{title} [shape="plaintext", style="", label={quote(label)}, fontsize="9", '
+        'fontname="Helvetica-Bold", fontcolor="#455A64"];'
+    ]
+    out += [f'{indent}{title} -> {quote(k)} [style="invis"];' for k in inside if k not in fed]
+    return out
+
+
 def _cluster_body(
-    view: View, boxes: dict, clusters: dict, path: tuple, show_trainable: bool, indent: str
+    view: View,
+    boxes: dict,
+    clusters: dict,
+    edges: list,
+    path: tuple,
+    show_trainable: bool,
+    indent: str,
 ) -> list[str]:
     out = []
     for key, c in clusters.items():
         if c.cluster == path:
             out.append(f"{indent}subgraph {quote('cluster_' + key)} {{")
-            out.append(
-                f'{indent}  label={quote(c.label)}; style="dashed,rounded"; '
-                'color="#78909C"; labeljust="l";'
-            )
+            out.append(f'{indent}  label=""; style="dashed,rounded"; color="#78909C";')
+            out += _title(key, c.label, boxes, edges, indent + "  ")
             out += _cluster_body(
-                view, boxes, clusters, path + (key,), show_trainable, indent + "  "
+                view, boxes, clusters, edges, path + (key,), show_trainable, indent + "  "
             )
             out.append(f"{indent}}}")
     out += [_node(b, show_trainable, indent) for b in boxes.values() if b.cluster == path]
@@ -80,13 +105,21 @@ def to_dot(view: View, show_trainable: bool = False, dpi: int = 200) -> str:
         'penwidth="1.2"];',
         '  edge [color="#455A64", penwidth="1.2", arrowsize="0.7"];',
     ]
-    out += _cluster_body(view, view.boxes, view.clusters, (), show_trainable, "  ")
+    if view.scale is not None:  # the legend: the colour scale's ticks as the graph's label
+        ticks = ", ".join(f"{label} {view.scale.at(at)}" for at, label in view.scale.ticks())
+        legend = f"{view.profile_note}\ncolour: {view.scale.title}: {ticks}"
+        out.append(f'  graph [label={quote(legend)}, labelloc="b", labeljust="l", fontsize="9"];')
+    out += _cluster_body(view, view.boxes, view.clusters, view.edges, (), show_trainable, "  ")
     out += [f"  {quote(a)} -> {quote(b)};" for a, b in view.edges]
     if view.grad_boxes:
         out.append(f"  subgraph {quote('cluster_backward')} {{")
         out.append('    label="backward (gradients)"; style="dashed"; color="#BF360C";')
-        out += _cluster_body(view, view.grad_boxes, view.grad_clusters, (), show_trainable, "    ")
-        out += [f'    {quote(a)} -> {quote(b)} [color="#BF360C"];' for a, b in view.grad_edges]
+        drawn = [(b, a) for a, b in view.grad_edges]  # as written below
+        out += _cluster_body(
+            view, view.grad_boxes, view.grad_clusters, drawn, (), show_trainable, "    "
+        )
+        # written against the flow (arrows drawn back), so gradients rank as their layers
+        out += [f'    {quote(a)} -> {quote(b)} [color="#BF360C", dir="back"];' for a, b in drawn]
         out.append("  }")
         for key, b in view.grad_boxes.items():
             if b.twin is not None:

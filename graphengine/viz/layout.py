@@ -29,12 +29,15 @@ class Level:
     keys of this level, drawn from the lower rank to the higher. `ports` are points where an
     edge crosses the frame of this level's cluster: key -> (the item it links, "top" or
     "bottom"); one is dropped when that item is already on the top (bottom) rank. `ranks`
-    fixes ranks (the backward panel reuses the forward ones)."""
+    fixes ranks (the backward panel reuses the forward ones). `labels`: a child's frame label
+    lies on that side ("top" or "bottom" in r) and needs that much room along o from the
+    frame's start, clear of the edges crossing that side."""
 
     sizes: dict[str, tuple[float, float]] = field(default_factory=dict)
     children: dict[str, Level] = field(default_factory=dict)
     pads: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
     min_sizes: dict[str, tuple[float, float]] = field(default_factory=dict)  # of a frame
+    labels: dict[str, tuple[str, float]] = field(default_factory=dict)
     edges: list[tuple[str, str]] = field(default_factory=list)
     ports: dict[str, tuple[str, str]] = field(default_factory=dict)
     ranks: dict[str, int] | None = None
@@ -231,14 +234,49 @@ def layout_pair(
     return pf, pb
 
 
+def crossings(level: Level, placed: Placed, side: str) -> list[tuple[float, float]]:
+    """Where along o (from, to) the edges through the `side` ports of a placed level cross
+    its frame: at a port, or, where the port was dropped, where the edge meets its item (the
+    middle of a box, where `routes.spread_ports` puts arrows; inside a cluster, its port)."""
+    return [_crossing(level, placed, port) for port, (_, s) in level.ports.items() if s == side]
+
+
+def _crossing(level: Level, placed: Placed, port: str) -> tuple[float, float]:
+    if port in placed.centers:
+        o = placed.centers[port][0]
+        return (o - 1.0, o + 1.0)
+    item = level.ports[port][0]
+    if item in level.children:  # the same edge's port one level in: "<name>.<depth + 1>"
+        head, depth = port.rsplit(".", 1)
+        inner = f"{head}.{int(depth) + 1}"
+        if inner in level.children[item].ports:
+            lo, hi = _crossing(level.children[item], placed.children[item], inner)
+            shift = placed.child_origin[item][0]
+            return (lo + shift, hi + shift)
+    o, half = placed.centers[item][0], 0.3 * placed.sizes[item][0] + 1.0
+    return (o - half, o + half)
+
+
+def _frame(level: Level, k: str, placed: Placed) -> tuple[tuple, tuple]:
+    """A cluster's frame size and where its content starts in it: centred, or moved along o
+    (the frame widened) so that its label keeps clear of the edges crossing the label's side."""
+    p, least = level.pads[k], level.min_sizes.get(k, (0.0, 0.0))
+    size = [max(placed.extent[i] + p[2 * i] + p[2 * i + 1], least[i]) for i in (0, 1)]
+    start = [p[2 * i] + (size[i] - placed.extent[i] - p[2 * i] - p[2 * i + 1]) / 2 for i in (0, 1)]
+    if k in level.labels:
+        side, room = level.labels[k]
+        cross = [lo for lo, _ in crossings(level.children[k], placed, side)]
+        if cross and start[0] + min(cross) < room:
+            start[0] = room - min(cross)
+            size[0] = max(size[0], start[0] + placed.extent[0] + p[1])
+    return (size[0], size[1]), (start[0], start[1])
+
+
 def _place(level: Level, children: dict[str, Placed]) -> Placed:
     sizes = dict(level.sizes)
+    starts = {}
     for k, placed in children.items():
-        p, least = level.pads[k], level.min_sizes.get(k, (0.0, 0.0))
-        sizes[k] = (
-            max(placed.extent[0] + p[0] + p[1], least[0]),
-            max(placed.extent[1] + p[2] + p[3], least[1]),
-        )
+        sizes[k], starts[k] = _frame(level, k, placed)
     keys = level.keys()
     real_edges = [(u, v) for u, v in level.edges if u in sizes and v in sizes]
     rank = dict(level.ranks) if level.ranks is not None else longest_path_ranks(keys, real_edges)
@@ -273,7 +311,7 @@ def _place(level: Level, children: dict[str, Placed]) -> Placed:
         ext = max([sizes[k][1] for k in layer if k in sizes] + [0.0])
         bands.append((at, at + ext))
         at += ext + RANK_GAP
-    return _finish(level, keys, sizes, rank, bands, o, chains, children, layers)
+    return _finish(level, keys, sizes, rank, bands, o, chains, children, layers, starts)
 
 
 def _finish(
@@ -286,6 +324,7 @@ def _finish(
     chains: dict,
     children: dict,
     layers: list,
+    starts: dict,
 ) -> Placed:
     centers = {}
     for k in keys:
@@ -293,15 +332,9 @@ def _finish(
         centers[k] = (o[k], start + sizes[k][1] / 2)
     routes = {e: [o[d] for d in path[1:-1]] for e, path in chains.items()}
     origins = {}
-    for k, child in children.items():  # the content centred in a frame widened for its label
-        p = level.pads[k]
+    for k in children:
         cx, cy = centers[k]
-        spare_o = sizes[k][0] - child.extent[0] - p[0] - p[1]
-        spare_r = sizes[k][1] - child.extent[1] - p[2] - p[3]
-        origins[k] = (
-            cx - sizes[k][0] / 2 + p[0] + spare_o / 2,
-            cy - sizes[k][1] / 2 + p[2] + spare_r / 2,
-        )
+        origins[k] = (cx - sizes[k][0] / 2 + starts[k][0], cy - sizes[k][1] / 2 + starts[k][1])
     width = max([o[k] + w / 2 for k, (w, _) in sizes.items()] + [0.0])
     width = max([width] + [v + 1.0 for v in o.values()])
     height = bands[-1][1] if bands else 0.0

@@ -23,6 +23,7 @@ def model_view(
     show_layer_activations: bool = False,
     show_backward: bool = False,
     profile: Any = None,
+    gradient_norms: Any = None,
 ) -> View:
     opts = Options(
         show_shapes,
@@ -34,14 +35,37 @@ def model_view(
         show_backward,
     )
     view = build_view(model, opts, rankdir)
-    if profile is not None:
-        if profile.expand_nested != expand_nested:
-            raise ValueError(
-                f"profile was taken with expand_nested={profile.expand_nested}, but the "
-                f"picture asks for expand_nested={expand_nested}; profile again with the same"
+    if profile is not None and gradient_norms is not None:
+        raise ValueError("plot_model(): give profile or gradient_norms, not both (one colouring)")
+    if isinstance(gradient_norms, (tuple, list)):
+        gradient_norms = _norms_of(model, gradient_norms, expand_nested)
+    for name, colouring in (("profile", profile), ("gradient_norms", gradient_norms)):
+        if colouring is None:
+            continue
+        if not hasattr(colouring, "annotate"):
+            raise TypeError(
+                f"plot_model(): {name} must come from model.profile(...) or "
+                f"ge.utils.gradient_norms(...) (or be (x, y)), received {type(colouring).__name__}"
             )
-        profile.annotate(view)
+        if colouring.expand_nested != expand_nested:
+            raise ValueError(
+                f"{name} was taken with expand_nested={colouring.expand_nested}, but the "
+                f"picture asks for expand_nested={expand_nested}; take it again with the same"
+            )
+        colouring.annotate(view)
     return view
+
+
+def _norms_of(model: Any, batch: Any, expand_nested: bool) -> Any:
+    """`gradient_norms=(x, y)` (or (x, y, sample_weight)): the norms of that batch."""
+    from graphengine.viz.gradients import gradient_norms
+
+    if len(batch) not in (2, 3):
+        raise ValueError(
+            f"plot_model(): gradient_norms=(x, y) takes a batch and its targets (and optionally "
+            f"sample weights), received a {type(batch).__name__} of {len(batch)} items"
+        )
+    return gradient_norms(model, *batch[:2], *batch[2:], expand_nested=expand_nested)
 
 
 def model_to_dot(
@@ -56,6 +80,7 @@ def model_to_dot(
     show_trainable: bool = False,
     show_backward: bool = False,
     profile: Any = None,
+    gradient_norms: Any = None,
 ) -> str:
     """The DOT text of the picture `plot_model` draws."""
     from graphengine.viz.dot import to_dot
@@ -71,6 +96,7 @@ def model_to_dot(
         show_layer_activations,
         show_backward,
         profile,
+        gradient_norms,
     )
     return to_dot(view, show_trainable, dpi)
 
@@ -89,12 +115,16 @@ def plot_model(
     show_backward: bool = False,
     profile: Any = None,
     engine: str = "matplotlib",
+    gradient_norms: Any = None,
     **kwargs: Any,
 ) -> str:
     """Writes a picture of `model` to `to_file` and returns its path. `show_backward` draws the
     gradient graph beside the forward one; `profile` (from `model.profile(x, y)`) colours
-    each layer by its time. `engine`: "matplotlib" (default), "graphviz" (needs the `dot`
-    program) or "auto" (Graphviz when installed) for .svg and .png."""
+    each layer by its time; `gradient_norms` (x, y) (or `ge.utils.gradient_norms(model, x,
+    y)`) shows each layer's weight- and output-gradient norms for that batch's compiled loss,
+    coloured on a log scale (vanishing gradients stand out). `engine`: "matplotlib" (default),
+    "graphviz" (needs the `dot` program) or "auto" (Graphviz when installed) for .svg and
+    .png."""
     if kwargs:
         from graphengine import common
 
@@ -124,6 +154,7 @@ def plot_model(
         show_layer_activations,
         show_backward,
         profile,
+        gradient_norms,
     )
     if suffix in (".dot", ".gv"):
         from graphengine.viz.dot import to_dot

@@ -11,6 +11,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from graphengine.viz.scale import Scale
 from graphengine.viz.summary import human_bytes
 from graphengine.viz.view import box_mapper
 
@@ -81,11 +82,9 @@ class Profile:
 
     def annotate(self, view: Any) -> None:
         """Colours the boxes of a view: each forward box by its forward + backward time, each
-        gradient box by its backward time."""
-        import matplotlib
-
-        cmap = matplotlib.colormaps["YlOrRd"]
+        gradient box by its backward time; the legend's scale runs from 0 to the peak."""
         peak = max([p.total_ms for p in self.layers.values()] + [1e-12])
+        view.scale = Scale(f"time per layer ({self.kind})", "YlOrRd", 0.0, peak, unit="ms")
         for b in view.all_boxes():
             key = b.twin if b.twin is not None else b.key
             if b.role == "loss":
@@ -96,15 +95,13 @@ class Profile:
             grad = b.role == "grad"
             ms = p.backward_ms if grad else p.total_ms
             size = p.backward_bytes if grad else (p.forward_bytes if b.role != "loss" else p.bytes)
-            share = ms / peak
-            r, g, bl, _ = cmap(0.08 + 0.8 * share)
             b.profile = {
                 "ms": ms,
                 "forward_ms": p.forward_ms,
                 "backward_ms": p.backward_ms,
                 "bytes": size,
-                "share": share,
-                "color": f"#{int(r * 255):02X}{int(g * 255):02X}{int(bl * 255):02X}",
+                "share": ms / peak,
+                "color": view.scale.color(ms),
                 "text": f"{ms:.3f} ms · {human_bytes(size)}",
             }
         extra = [

@@ -16,15 +16,19 @@ from graphengine.viz.routes import (
     links,
     place_absolute,
     reverse,
+    same_rank_edges,
     spread_ports,
 )
+from graphengine.viz.scale import DARK_TEXT, Scale, text_color
 from graphengine.viz.view import Box, View
 
 FONT = "DejaVu Sans"  # ships with matplotlib, so sizes measured here are sizes drawn anywhere
 TITLE_SIZE, LINE_SIZE = 10.0, 8.5
 PAD_X, PAD_Y, LINE_H = 9.0, 5.0, 1.4
 CLUSTER_PAD, CLUSTER_LABEL = 12.0, 9.0
+LABEL_GAP = 6.0  # between a cluster's label and the nearest edge crossing its side
 MARGIN, PANEL_GAP, PANEL_TITLE = 18.0, 70.0, 22.0
+LEGEND_W, LEGEND_BAR, LEGEND_H = 240.0, 10.0, 44.0  # the colour scale under the picture
 ARROW = 7.0
 HEADER = {
     "input": "#1565C0",
@@ -50,6 +54,7 @@ class Scene:
     arrows: list[tuple[str, tuple, tuple]] = field(default_factory=list)  # (style, tip, dir)
     titles: list[tuple[float, float, str]] = field(default_factory=list)
     note: tuple[float, float, str] | None = None
+    legend: tuple[float, float, Scale] | None = None  # its top left corner
 
 
 class Measure:
@@ -137,16 +142,26 @@ def scene(view: View, show_trainable: bool = False) -> Scene:
     geo = _Geometry(view.rankdir, 0.0)
     sizes = {b.key: geo.size(*box_size(b, m, show_trainable)) for b in view.all_boxes()}
 
-    def frame(c: Any) -> tuple[tuple, tuple]:
+    def frame(c: Any) -> tuple[tuple, tuple, tuple | None]:
         top = CLUSTER_LABEL * 1.6 + CLUSTER_PAD
         label = m.width(c.label, "cluster") + 2 * CLUSTER_PAD
-        return geo.pads(CLUSTER_PAD, CLUSTER_PAD, top, CLUSTER_PAD), geo.size(label, 0.0)
+        # the label's side in layout space, where edges entering (TB) or leaving (BT) cross
+        side = {"TB": "top", "BT": "bottom"}.get(view.rankdir)
+        room = (side, label - CLUSTER_PAD + LABEL_GAP) if side else None
+        return geo.pads(CLUSTER_PAD, CLUSTER_PAD, top, CLUSTER_PAD), geo.size(label, 0.0), room
 
     fw = build_panel(view.boxes, view.clusters, view.edges, sizes, frame, True)
-    bw = None
+    bw, pb = None, None
     if view.grad_boxes:
         bw = build_panel(view.grad_boxes, view.grad_clusters, view.grad_edges, sizes, frame, False)
     pf, pb = layout_pair(fw.root, bw.root if bw else None, links=bw is not None)
+    if bw is not None and pb is not None and same_rank_edges(bw, pb):
+        below = same_rank_edges(bw, pb)  # laid out again, entering their clusters from below
+        fw = build_panel(view.boxes, view.clusters, view.edges, sizes, frame, True)
+        bw = build_panel(
+            view.grad_boxes, view.grad_clusters, view.grad_edges, sizes, frame, False, below
+        )
+        pf, pb = layout_pair(fw.root, bw.root, links=True)
     title = PANEL_TITLE if pb is not None else 0.0
     o0, r0 = (MARGIN, MARGIN + title) if view.rankdir in ("TB", "BT") else (MARGIN + title, MARGIN)
     boxes: dict[str, tuple] = {}
@@ -164,6 +179,11 @@ def scene(view: View, show_trainable: bool = False) -> Scene:
         note = m.width(view.profile_note, "line") + 2 * MARGIN
         out.note = (MARGIN, out.height + 4.0, view.profile_note)
         out.width, out.height = max(out.width, note), out.height + 2 * LINE_SIZE + 8.0
+    if view.scale is not None:  # and the colour scale under it
+        out.legend = (MARGIN, out.height + 2.0, view.scale)
+        title = m.width(view.scale.title, "line") + 2 * MARGIN
+        out.width = max(out.width, LEGEND_W + 2 * MARGIN + 40.0, title)
+        out.height += LEGEND_H + MARGIN
     for k, (co, cr, so, sr) in boxes.items():
         out.boxes[k] = geo.rect(co, cr, so, sr)
     for k, (co, cr, so, sr) in clusters.items():
@@ -215,7 +235,7 @@ def draw(view: View, sc: Scene, show_trainable: bool = False, dpi: float = 100.0
     ax.set_xlim(0, sc.width)
     ax.set_ylim(sc.height, 0)
     ax.axis("off")
-    for key, (x, y, w, h) in sc.clusters.items():
+    for c, (key, (x, y, w, h)) in enumerate(sc.clusters.items()):
         label = (view.clusters.get(key) or view.grad_clusters[key]).label
         ax.add_patch(
             FancyBboxPatch(
@@ -230,7 +250,7 @@ def draw(view: View, sc: Scene, show_trainable: bool = False, dpi: float = 100.0
                 linewidth=1.0,
             )
         )
-        ax.text(
+        t = ax.text(
             x + CLUSTER_PAD,
             y + CLUSTER_PAD * 0.6,
             label,
@@ -241,28 +261,30 @@ def draw(view: View, sc: Scene, show_trainable: bool = False, dpi: float = 100.0
             va="top",
             ha="left",
         )
-    for style, verts, codes in sc.paths:
+        t.set_gid(f"cluster-label-{c}")
+    for n, (style, verts, codes) in enumerate(sc.paths):
         color = EDGE[style]
         dashed = style == "link"
-        ax.add_patch(
-            PathPatch(
-                Path(verts, codes),
-                fill=False,
-                edgecolor=color,
-                linewidth=0.9 if dashed else 1.2,
-                linestyle=(0, (3, 2)) if dashed else "-",
-            )
+        edge = PathPatch(
+            Path(verts, codes),
+            fill=False,
+            edgecolor=color,
+            linewidth=0.9 if dashed else 1.2,
+            linestyle=(0, (3, 2)) if dashed else "-",
         )
+        edge.set_gid(f"edge-{style}-{n}")
+        ax.add_patch(edge)
     for style, (x1, y1), (ux, uy) in sc.arrows:
         bx, by = x1 - ux * ARROW, y1 - uy * ARROW
         wing = [(bx + uy * 3.2, by - ux * 3.2), (x1, y1), (bx - uy * 3.2, by + ux * 3.2)]
         ax.add_patch(Polygon(wing, closed=True, facecolor=EDGE[style], edgecolor=EDGE[style]))
-    cmap = matplotlib.colormaps["YlOrRd"]
     for i, b in enumerate(view.all_boxes()):
-        _draw_box(ax, b, sc.boxes[b.key], i, show_trainable, cmap, FancyBboxPatch, Rectangle)
+        _draw_box(ax, b, sc.boxes[b.key], i, show_trainable, FancyBboxPatch)
     if sc.note is not None:
         x, y, text = sc.note
         ax.text(x, y, text, fontsize=LINE_SIZE, family=FONT, color="#37474F", va="top")
+    if sc.legend is not None:
+        _draw_legend(ax, *sc.legend, Rectangle)
     for x, y, label in sc.titles:
         ax.text(
             x,
@@ -284,15 +306,11 @@ def _draw_box(
     rect: tuple,
     i: int,
     show_trainable: bool,
-    cmap: Any,
     FancyBboxPatch: Any,
-    Rectangle: Any,
 ) -> None:
     x, y, w, h = rect
     head = TITLE_SIZE * LINE_H + 2 * PAD_Y
-    fill = "#FFFFFF"
-    if b.profile is not None:
-        fill = cmap(0.08 + 0.8 * b.profile["share"])
+    fill = b.profile["color"] if b.profile is not None else "#FFFFFF"
     body = FancyBboxPatch(
         (x, y),
         w,
@@ -355,13 +373,10 @@ def _draw_box(
         )
         t.set_gid(f"ge-{i}-name")
     ly = y + head + PAD_Y + LINE_SIZE * LINE_H / 2
-    for j, line in enumerate(box_lines(b, show_trainable)):
-        color = "#263238"
-        if (
-            show_trainable
-            and j == len(box_lines(b, show_trainable)) - 1
-            and b.trainable is not None
-        ):
+    lines = box_lines(b, show_trainable)
+    for j, line in enumerate(lines):
+        color = text_color(fill)  # readable on any colouring
+        if show_trainable and j == len(lines) - 1 and b.trainable is not None and fill == "#FFFFFF":
             color = "#2E7D32" if b.trainable else "#C62828"
         t = ax.text(
             x + PAD_X,
@@ -377,10 +392,32 @@ def _draw_box(
         ly += LINE_SIZE * LINE_H
 
 
-def save(fig: Any, path: str, fmt: str, dpi: float) -> None:
-    """Writes `fig`; the same figure gives the same bytes (no date in an SVG, fixed ids)."""
-    import matplotlib
+def _draw_legend(ax: Any, x: float, y: float, scale: Scale, Rectangle: Any) -> None:
+    """The colour scale: its title, a bar of the fills it uses and labelled ticks."""
+    ax.text(x, y, scale.title, fontsize=LINE_SIZE, family=FONT, color=DARK_TEXT, va="top")
+    top, steps = y + 2 * LINE_SIZE, 48
+    for k in range(steps):
+        fill = scale.at((k + 0.5) / steps)
+        ax.add_patch(
+            Rectangle((x + k * LEGEND_W / steps, top), LEGEND_W / steps + 0.3, LEGEND_BAR,
+                      facecolor=fill, edgecolor=fill, linewidth=0)
+        )  # fmt: skip
+    ax.add_patch(Rectangle((x, top), LEGEND_W, LEGEND_BAR, fill=False, edgecolor="#78909C"))
+    for k, (at, label) in enumerate(scale.ticks()):
+        tx = x + at * LEGEND_W
+        ax.plot([tx, tx], [top + LEGEND_BAR, top + LEGEND_BAR + 3], color="#78909C", lw=0.8)
+        ha = "left" if at < 0.05 else ("right" if at > 0.95 else "center")
+        t = ax.text(tx, top + LEGEND_BAR + 4, label, fontsize=LINE_SIZE - 1, family=FONT,
+                    color=DARK_TEXT, va="top", ha=ha)  # fmt: skip
+        t.set_gid(f"legend-tick-{k}")
 
-    metadata = {"Date": None} if fmt == "svg" else None
-    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "graphengine"}):
-        fig.savefig(path, format=fmt, dpi=dpi, facecolor="white", metadata=metadata)
+
+def save(fig: Any, path: Any, fmt: str, dpi: float) -> None:
+    """Writes `fig` (to a path, or an SVG to a text stream); the same figure gives the same
+    bytes (no date in an SVG, fixed ids); SVG text stays text (`viz.svg`)."""
+    if fmt == "svg":
+        from graphengine.viz.svg import write_svg
+
+        write_svg(fig, path)
+        return
+    fig.savefig(path, format=fmt, dpi=dpi, facecolor="white")

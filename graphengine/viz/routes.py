@@ -29,16 +29,21 @@ def build_panel(
     clusters: dict[str, Any],
     edges: list[tuple[str, str]],
     sizes: dict[str, tuple[float, float]],
-    frame: Callable[[Any], tuple[tuple, tuple]],
+    frame: Callable[[Any], tuple[tuple, tuple, tuple | None]],
     downward: bool,
+    bottom_entries: frozenset[int] = frozenset(),
 ) -> Panel:
-    """`frame(cluster)` gives (pads, minimum size) in layout space. Edges run from the lower
-    rank down (`downward`), or up as in the backward panel."""
+    """`frame(cluster)` gives (pads, minimum size, label side and room or None) in layout
+    space. Edges run from the lower rank down (`downward`), or up as in the backward panel;
+    those in `bottom_entries` end on the rank they start from and enter their clusters from
+    below (see `same_rank_edges`)."""
     levels: dict[tuple, Level] = {(): Level()}
     for key, c in sorted(clusters.items(), key=lambda kv: len(kv[1].cluster)):
         parent = levels[c.cluster]
         levels[c.cluster + (key,)] = parent.children[key] = Level()
-        parent.pads[key], parent.min_sizes[key] = frame(c)
+        parent.pads[key], parent.min_sizes[key], label = frame(c)
+        if label is not None:
+            parent.labels[key] = label
         if c.twin:
             parent.twins[key] = c.twin
     for key, b in boxes.items():
@@ -69,7 +74,8 @@ def build_panel(
         for k in range(d + 1, len(c_hi) + 1):  # in through the top of hi's clusters
             level = levels[c_hi[:k]]
             port = f"\x00e{n}.{k}"
-            level.ports[port] = (c_hi[k] if k < len(c_hi) else hi, "top")
+            side = "bottom" if n in bottom_entries else "top"
+            level.ports[port] = (c_hi[k] if k < len(c_hi) else hi, side)
             level.edges.append((port, level.ports[port][0]))
             chain.append((c_hi[:k], len(level.edges) - 1))
         panel.ends.append((lo, hi))
@@ -104,7 +110,7 @@ def _level_route(p: Placed, oo: float, ro: float, index: int) -> list[Point] | N
     flip = ra > rb
     if flip:
         a, b, ra, rb = b, a, rb, ra
-    dummies = p.routes[index][::-1] if flip else p.routes[index]
+    dummies = p.routes[index]  # in rank order already (layout._chains starts at the top)
     band = [(ro + s, ro + e) for s, e in p.bands]
 
     def o(k: str) -> float:
@@ -127,28 +133,28 @@ def reverse(pts: list[Point]) -> list[Point]:
     return [(o, r, k) for (o, r, _), k in zip(pts[::-1], kinds)]
 
 
-def _same_rank(lo: tuple, hi: tuple, band_end: float, n: int) -> list[Point]:
-    """Two boxes of one rank: down from one into the gap below the rank, across, and up into
-    the other (edges of the backward panel where gradients accumulate)."""
-    dip = band_end + RANK_GAP * (0.25 + 0.1 * (n % 4))
-    return [
-        (lo[0], lo[1] + lo[3] / 2, "M"),
-        (lo[0], dip, "L"),
-        (hi[0], dip, "L"),
-        (hi[0], hi[1] + hi[3] / 2, "L"),
-    ]
+def same_rank_edges(panel: Panel, placed: Placed) -> frozenset[int]:
+    """The edges whose ends share a rank where they meet (gradients accumulating in the
+    backward panel) and that enter a cluster: they must enter it from below."""
+    out = set()
+    for n, chain in enumerate(panel.chains):
+        if len(chain) <= panel.common[n] + 1:
+            continue
+        level_path, index = chain[panel.common[n]]
+        p = placed
+        for key in level_path:
+            p = p.children[key]
+        a, b = p.edges[index]
+        if p.rank_of.get(a) == p.rank_of.get(b):
+            out.add(n)
+    return frozenset(out)
 
 
-def edge_path(panel: Panel, n: int, boxes: dict) -> list[Point]:
-    """The whole path of view edge n from its upper box to its lower box."""
-    lo, hi = panel.ends[n]
-    level_path, index = panel.chains[n][panel.common[n]]
-    p, oo, ro = panel.where[level_path]
-    a, b = p.edges[index]
-    if p.rank_of.get(a) == p.rank_of.get(b):
-        return _same_rank(boxes[lo], boxes[hi], ro + p.bands[p.rank_of[a]][1], n)
-    path: list[Point] = []
-    for level_path, index in panel.chains[n]:
+def _join(panel: Panel, chain: list[tuple[tuple, int]]) -> list[list]:
+    """The routes of consecutive level edges joined through the frames they cross: points
+    [o, r, kind, whether the route ends at a port]."""
+    path: list[list] = []
+    for level_path, index in chain:
         p, oo, ro = panel.where[level_path]
         route = _level_route(p, oo, ro, index)
         if route is None:
@@ -166,6 +172,44 @@ def edge_path(panel: Panel, n: int, boxes: dict) -> list[Point]:
         path += [
             q + [tail_is_port] if i == len(route) - 1 else q + [False] for i, q in enumerate(route)
         ]
+    return path
+
+
+def _same_rank(panel: Panel, n: int, boxes: dict) -> list[Point]:
+    """Two items of one rank: down out of the first (through its clusters' bottom ports), into
+    the gap below the rank, across, and up into the other (through its clusters' bottom
+    ports, see `same_rank_edges`)."""
+    lo, hi = panel.ends[n]
+    chain, c = panel.chains[n], panel.common[n]
+    p, oo, ro = panel.where[chain[c][0]]
+    a, b = p.edges[chain[c][1]]
+    dip = ro + p.bands[p.rank_of[a]][1] + RANK_GAP * (0.25 + 0.1 * (n % 4))
+
+    def bottom(k: str) -> float:
+        return ro + p.centers[k][1] + p.sizes[k][1] / 2
+
+    out = [tuple(q[:3]) for q in _join(panel, chain[:c])]
+    if out:
+        out.append((out[-1][0], bottom(a), "L"))
+    else:
+        out = [(boxes[lo][0], boxes[lo][1] + boxes[lo][3] / 2, "M")]
+    into = [tuple(q[:3]) for q in _join(panel, chain[c + 1 :])]
+    if into:
+        into = [(into[0][0], bottom(b), "L")] + [(o, r, "L") for o, r, _ in into[:1]] + into[1:]
+    else:
+        into = [(boxes[hi][0], boxes[hi][1] + boxes[hi][3] / 2, "L")]
+    return out + [(out[-1][0], dip, "L"), (into[0][0], dip, "L")] + into
+
+
+def edge_path(panel: Panel, n: int, boxes: dict) -> list[Point]:
+    """The whole path of view edge n from its upper box to its lower box."""
+    lo, hi = panel.ends[n]
+    level_path, index = panel.chains[n][panel.common[n]]
+    p, oo, ro = panel.where[level_path]
+    a, b = p.edges[index]
+    if p.rank_of.get(a) == p.rank_of.get(b):
+        return _same_rank(panel, n, boxes)
+    path = _join(panel, panel.chains[n])
     lo_o, lo_r, _, lo_sr = boxes[lo]
     hi_o, hi_r, _, hi_sr = boxes[hi]
     if not path:  # ends on one rank: a straight line

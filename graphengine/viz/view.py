@@ -13,6 +13,7 @@ import numpy as np
 from graphengine.graph.graph import producer, site_inputs
 from graphengine.graph.node import LayerCall, Node
 from graphengine.graph.tensor import format_shape
+from graphengine.viz.scale import Scale
 from graphengine.viz.summary import count_weights, layer_kind, op_kind
 
 GRAD = "∇"
@@ -31,7 +32,7 @@ class Box:
     trainable: bool | None = None  # None: no weights
     twin: str | None = None  # a gradient box: the forward box it belongs to
     info: dict[str, Any] = field(default_factory=dict)
-    profile: dict[str, float] | None = None
+    profile: dict[str, Any] | None = None  # a colouring: "color", "text" (a line) and numbers
     show_name: bool = True
 
     @property
@@ -58,6 +59,7 @@ class View:
     grad_edges: list[tuple[str, str]] = field(default_factory=list)
     grad_clusters: dict[str, Cluster] = field(default_factory=dict)
     profile_note: str = ""
+    scale: Scale | None = None  # the colouring's legend
 
     def all_boxes(self) -> list[Box]:
         return list(self.boxes.values()) + list(self.grad_boxes.values())
