@@ -53,6 +53,7 @@ def initialize(timeout: float | None = None) -> None:
 
 
 def is_initialized() -> bool:
+    """Whether `initialize()` has joined the MPI job."""
     return _comm is not None
 
 
@@ -63,10 +64,12 @@ def _require() -> Any:
 
 
 def rank() -> int:
+    """This process's rank in the job, 0 to size() - 1 (RuntimeError before initialize())."""
     return _require().Get_rank()
 
 
 def size() -> int:
+    """The number of processes in the job (RuntimeError before initialize())."""
     return _require().Get_size()
 
 

@@ -36,10 +36,13 @@ class Initializer:
         raise NotImplementedError
 
     def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, as a dict (Keras's config)."""
         return {"seed": self.seed}
 
 
 class Constant(Initializer):
+    """Fills the tensor with `value`."""
+
     def __init__(self, value: float = 0.0) -> None:
         super().__init__()
         self.value = value
@@ -52,6 +55,8 @@ class Constant(Initializer):
 
 
 class Zeros(Constant):
+    """Fills the tensor with zeros (the default bias initializer)."""
+
     def __init__(self) -> None:
         super().__init__(0.0)
 
@@ -60,6 +65,8 @@ class Zeros(Constant):
 
 
 class Ones(Constant):
+    """Fills the tensor with ones."""
+
     def __init__(self) -> None:
         super().__init__(1.0)
 
@@ -68,6 +75,8 @@ class Ones(Constant):
 
 
 class RandomNormal(Initializer):
+    """Draws from a normal distribution of `mean` and `stddev`; a `seed` repeats the draw."""
+
     def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None) -> None:
         super().__init__(seed)
         self.mean, self.stddev = mean, stddev
@@ -80,6 +89,8 @@ class RandomNormal(Initializer):
 
 
 class RandomUniform(Initializer):
+    """Draws uniformly from [minval, maxval); a `seed` repeats the draw."""
+
     def __init__(
         self, minval: float = -0.05, maxval: float = 0.05, seed: int | None = None
     ) -> None:
@@ -139,6 +150,8 @@ class VarianceScaling(Initializer):
 
 
 class _Preset(VarianceScaling):
+    """A VarianceScaling with fixed scale, mode and distribution; only the seed is configured."""
+
     preset: tuple[float, str, str] = (1.0, "fan_in", "truncated_normal")
 
     def __init__(self, seed: int | None = None) -> None:
@@ -149,26 +162,40 @@ class _Preset(VarianceScaling):
 
 
 class GlorotUniform(_Preset):
+    """Glorot (Xavier) uniform: uniform on [-limit, limit], limit = sqrt(6 / (fan_in +
+    fan_out)); the default kernel initializer."""
+
     preset = (1.0, "fan_avg", "uniform")
 
 
 class GlorotNormal(_Preset):
+    """Glorot (Xavier) normal: a normal truncated at two standard deviations, of stddev
+    sqrt(2 / (fan_in + fan_out))."""
+
     preset = (1.0, "fan_avg", "truncated_normal")
 
 
 class HeUniform(_Preset):
+    """He uniform: uniform on [-limit, limit], limit = sqrt(6 / fan_in)."""
+
     preset = (2.0, "fan_in", "uniform")
 
 
 class HeNormal(_Preset):
+    """He normal: a normal truncated at two standard deviations, of stddev sqrt(2 / fan_in)."""
+
     preset = (2.0, "fan_in", "truncated_normal")
 
 
 class LecunUniform(_Preset):
+    """LeCun uniform: uniform on [-limit, limit], limit = sqrt(3 / fan_in)."""
+
     preset = (1.0, "fan_in", "uniform")
 
 
 class LecunNormal(_Preset):
+    """LeCun normal: a normal truncated at two standard deviations, of stddev sqrt(1 / fan_in)."""
+
     preset = (1.0, "fan_in", "truncated_normal")
 
 
@@ -238,6 +265,8 @@ def get(identifier: Any) -> Initializer:
 
 
 def serialize(init: Any) -> Any:
+    """`{"class_name", "config"}` for an Initializer, `{"registered": name}` for a registered
+    function; `get` reads both back."""
     if isinstance(init, Initializer):
         return {"class_name": type(init).__name__, "config": init.get_config()}
     name = common.registered_name(init)

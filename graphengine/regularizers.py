@@ -14,6 +14,7 @@ class Regularizer:
         raise NotImplementedError
 
     def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, as a dict (Keras's config)."""
         return dict(vars(self))
 
 
@@ -35,6 +36,8 @@ class L1L2(Regularizer):
 
 
 class L1(L1L2):
+    """penalty = l1 * sum(|x|) (default l1=0.01); also `ge.regularizers.l1`."""
+
     def __init__(self, l1: float = 0.01) -> None:
         super().__init__(l1=l1)
 
@@ -43,6 +46,8 @@ class L1(L1L2):
 
 
 class L2(L1L2):
+    """penalty = l2 * sum(x^2) (default l2=0.01); also `ge.regularizers.l2`."""
+
     def __init__(self, l2: float = 0.01) -> None:
         super().__init__(l2=l2)
 
@@ -70,4 +75,5 @@ def get(identifier: Any) -> Regularizer | None:
 
 
 def serialize(reg: Regularizer | None) -> Any:
+    """`{"class_name", "config"}` for a regularizer, None for None; `get` reads it back."""
     return None if reg is None else {"class_name": type(reg).__name__, "config": reg.get_config()}

@@ -33,6 +33,7 @@ class LearningRateSchedule:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> LearningRateSchedule:
+        """A schedule made from `get_config()`'s dict."""
         return cls(**config)
 
 
@@ -245,6 +246,7 @@ def serialize(schedule: LearningRateSchedule) -> dict[str, Any]:
 
 
 def deserialize(config: dict[str, Any]) -> LearningRateSchedule:
+    """The schedule a `serialize` dict describes (a built-in or a registered class)."""
     name = config["class_name"]
     cls = _SCHEDULES[name] if name in _SCHEDULES else common.registered(name)
     return cls.from_config(config.get("config", {}))

@@ -93,6 +93,7 @@ class SymbolicTensor:
 
     @property
     def ndim(self) -> int:
+        """The rank: len(shape), the batch axis included."""
         return len(self.shape)
 
     def __repr__(self) -> str:
@@ -242,6 +243,7 @@ class Variable(SymbolicTensor):
         return entry[1]
 
     def numpy(self) -> np.ndarray:
+        """A copy of the weight's current value."""
         return self.value.copy()
 
     def assign(self, value: Any) -> None:

@@ -60,11 +60,52 @@ def _view1(x: Any) -> Any:
 
 
 class Attention(_Dropout, Layer):
-    """Dot-product (Luong) attention over inputs [query (B, Tq, D), value (B, Tv, Dv)] or
-    [query, value, key (B, Tv, D)]: scores = query @ key^T (times the `scale` weight with
-    use_scale), or with score_mode "concat" concat_score_weight * sum(tanh(scale * (query +
-    key))); masks [query_mask (B, Tq), value_mask (B, Tv)]: masked values are left out (their
-    scores lowered by 1e9, as Keras), masked query steps give zeros."""
+    """Dot-product attention layer, a.k.a. Luong-style attention.
+
+    Inputs are a list with 2 or 3 elements: a `query` tensor of shape `(batch_size, Tq, dim)`,
+    a `value` tensor of shape `(batch_size, Tv, dim)`, and an optional `key` tensor of shape
+    `(batch_size, Tv, dim)` (`value` when not given). The calculation follows the steps:
+
+    1. Calculate attention scores using `query` and `key` with shape `(batch_size, Tq, Tv)`:
+       a dot product (`score_mode="dot"`, times the `scale` weight with `use_scale`) or
+       `concat_score_weight * sum(tanh(scale * (query + key)))` (`score_mode="concat"`).
+    2. Use scores to calculate a softmax distribution with shape `(batch_size, Tq, Tv)`;
+       masked values are left out (their scores lowered by 1e9, as Keras).
+    3. Use the softmax distribution to create a linear combination of `value` with shape
+       `(batch_size, Tq, dim)`; masked query steps give zeros.
+
+    Weights: `scale` (with `use_scale`), `concat_score_weight` (with `score_mode="concat"`).
+
+    Example:
+
+    >>> query = ge.Input(shape=(8, 16))
+    >>> value = ge.Input(shape=(4, 16))
+    >>> ge.layers.Attention()([query, value]).shape
+    (None, 8, 16)
+
+    Args:
+        use_scale: If True, will create a scalar variable to scale the attention scores.
+        score_mode: Function to use to compute attention scores, one of `{"dot", "concat"}`.
+            `"dot"` refers to the dot product between the query and key vectors. `"concat"`
+            refers to the hyperbolic tangent of the concatenation of the query and key vectors.
+        dropout: Float between 0 and 1. Fraction of the units to drop for the attention scores.
+        seed: A Python integer to use as random seed in case of `dropout`.
+        **kwargs: Standard layer keyword arguments.
+
+    Call arguments:
+        inputs: List of the following tensors: `query`, `value`, and optionally `key`.
+        mask: List of the following tensors: `query_mask` `(batch_size, Tq)` and `value_mask`
+            `(batch_size, Tv)`; masks carried by the inputs are used when not given.
+        return_attention_scores: bool, if True, returns the attention scores (after masking and
+            softmax) as an additional output argument.
+        training: Whether dropout is on; default: the mode of the running plan.
+        use_causal_mask: Boolean. Set to True for decoder self-attention: position i cannot
+            attend to positions j > i, preventing information flow from the future.
+
+    Output:
+        Attention outputs of shape `(batch_size, Tq, dim)`; [optional] attention scores after
+        masking and softmax with shape `(batch_size, Tq, Tv)`.
+    """
 
     score_modes = ("dot", "concat")
 

@@ -82,6 +82,8 @@ class InputSpec:
         )
 
     def check(self, layer: Layer, index: int, shape: tuple, dtype: str) -> None:
+        """Raises a ValueError (rank, sizes) or TypeError (dtype kind) naming the layer, the
+        input index, what was expected and the shape received."""
         where = f"Input {index} of layer '{layer.name}' ({type(layer).__name__}) is incompatible"
         if self.ndim is not None and len(shape) != self.ndim:
             raise ValueError(
@@ -135,8 +137,41 @@ def _nested_values(value: Any) -> list:
 
 
 class Layer:
-    """A callable unit with weights. Calling it on SymbolicTensors records a layer call in the
-    graph; calling it on arrays runs it now and returns arrays."""
+    """The base class of every layer: a callable unit with weights.
+
+    Calling a layer on SymbolicTensors (`ge.Input`, or another layer's output) records a layer
+    call in the graph and returns its symbolic outputs, their shapes inferred at once (an
+    impossible graph raises a ValueError naming the layer and the shapes); calling it on NumPy
+    arrays runs it now and returns arrays. The layer is built (its weights made) on its first
+    call, from its input's shape. A layer called twice shares its weights.
+
+    Subclass it as in Keras: store hyperparameters in `__init__`, make weights in
+    `build(input_shape)` with `self.add_weight(...)`, compute in `call(inputs)` with `ge.ops`
+    (so it differentiates), and return the constructor arguments from `get_config()`.
+
+    Example:
+
+    >>> class Scale(ge.layers.Layer):
+    ...     def build(self, input_shape):
+    ...         self.scale = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+    ...     def call(self, inputs):
+    ...         return ge.ops.multiply(inputs, self.scale)
+    >>> Scale()(np.ones((2, 3), "float32"))
+    array([[1., 1., 1.],
+           [1., 1., 1.]], dtype=float32)
+
+    Args:
+        name: The layer's name, unique in a model (default: the class name in snake case with
+            a counter, e.g. "dense_2").
+        dtype: The dtype of its weights and computations (default "float32"; "float64" for
+            gradient checks). Mixed-precision policies are not supported.
+        trainable: Whether its weights are updated by training (settable later).
+        input_shape: The input shape without the batch axis, on the first layer of a
+            Sequential (Keras 2's spelling; `input_dim=n` is `input_shape=(n,)`).
+        input_dim: See `input_shape`.
+        batch_size: A fixed batch size for that input (stateful recurrent layers need one).
+        activity_regularizer: A regularizer of the layer's outputs, added to the loss.
+    """
 
     supports_masking = False  # whether an input mask passes through unchanged
 
@@ -281,6 +316,8 @@ class Layer:
 
     @property
     def weights(self) -> list[Variable]:
+        """Every weight of the layer and its sublayers (trainable first within each layer), once
+        each; `get_weights()` returns their values in this order."""
         seen: dict[int, Variable] = {}
         for w in self._weights + [w for layer in self._layers for w in layer.weights]:
             seen.setdefault(w.id, w)
@@ -288,6 +325,8 @@ class Layer:
 
     @property
     def trainable(self) -> bool:
+        """Whether training updates this layer's weights; setting it also sets its sublayers'
+        (a frozen layer's weights move to `non_trainable_weights`)."""
         return self._trainable
 
     @trainable.setter
@@ -298,6 +337,7 @@ class Layer:
 
     @property
     def trainable_weights(self) -> list[Variable]:
+        """The weights training updates ([] when the layer is frozen)."""
         if not self._trainable:
             return []
         own = [w for w in self._weights if w.trainable]
@@ -309,10 +349,13 @@ class Layer:
 
     @property
     def non_trainable_weights(self) -> list[Variable]:
+        """The weights training does not update (moving statistics, frozen weights)."""
         trainable = {w.id for w in self.trainable_weights}
         return [w for w in self.weights if w.id not in trainable]
 
     def get_weights(self) -> list[np.ndarray]:
+        """The weights' values as NumPy arrays (copies), in `weights` order (Keras's layouts,
+        e.g. Dense: [kernel (in, units), bias (units,)])."""
         return [w.numpy() for w in self.weights]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
@@ -339,6 +382,7 @@ class Layer:
             var.assign(a)
 
     def count_params(self) -> int:
+        """The number of scalars in the layer's weights; a ValueError before it is built."""
         if not self.built:
             raise ValueError(
                 f"Layer '{self.name}' has not been built yet, so its weights do not "
@@ -390,9 +434,14 @@ class Layer:
 
     # -- building and calling ------------------------------------------------------------------
     def build(self, input_shape: Any) -> None:
+        """Makes the layer's weights for inputs of `input_shape` (the batch axis included, None
+        where unknown); called once, by the first call. Override it to `add_weight`."""
         self.built = True
 
     def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        """The layer's computation, written with `ge.ops` on `inputs` (SymbolicTensors while
+        the graph is built); override it. It may take `training` (a flag, or symbolic in a
+        traced model) and `mask`."""
         raise NotImplementedError(f"{type(self).__name__}.call")
 
     def _check_inputs(self, flat: list) -> None:
@@ -411,6 +460,9 @@ class Layer:
             self.built = True
 
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        """Applies the layer: on SymbolicTensors it records a call in the graph and returns the
+        symbolic outputs (building the layer first, checking its input spec, passing masks on);
+        on arrays it runs at once and returns arrays. Keyword arguments go to `call`."""
         flat = flatten(inputs)
         if not any(is_symbolic(x) for x in flat):
             return self._call_eager(inputs, *args, **kwargs)
@@ -508,6 +560,9 @@ class Layer:
 
     # -- config --------------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
+        """The layer's constructor arguments as a JSON-friendly dict (Keras's config): what
+        `from_config` rebuilds it from, with fresh weights. Override it in a layer of your own
+        whose `__init__` takes arguments, adding them to `super().get_config()`."""
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
         if self.activity_regularizer is not None:
             config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
@@ -517,6 +572,7 @@ class Layer:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:
+        """A new layer made from `get_config()`'s dict (weights fresh from the initializers)."""
         return cls(**config)
 
     def get_build_config(self) -> dict[str, Any] | None:

@@ -126,6 +126,8 @@ class BaseConv(Layer):
         return f"{type(self).__name__} '{self.name}'"
 
     def kernel_shape(self, channels: int) -> tuple[int, ...]:
+        """The kernel's shape for `channels` input channels: (*kernel_size, in / groups,
+        filters)."""
         return self.kernel_size + (channels // self.groups, self.filters)
 
     def build(self, input_shape: tuple) -> None:
@@ -205,19 +207,160 @@ class BaseConv(Layer):
 
 
 class Conv1D(BaseConv):
-    """1-D convolution over (batch, steps, channels); padding also "causal"."""
+    """1D convolution layer (e.g. temporal convolution).
+
+    This layer creates a convolution kernel that is convolved with the layer input over a single
+    spatial (or temporal) dimension to produce a tensor of outputs. If `use_bias` is True, a bias
+    vector is created and added to the outputs. Finally, if `activation` is not None, it is applied
+    to the outputs too (a relu, sigmoid, tanh, relu6 or step activation fused with the bias). The
+    work is im2col and one matrix product (BLAS on the CPU, a tiled kernel on CUDA).
+
+    Weights: kernel `(kernel_size, channels / groups, filters)`, bias `(filters,)`.
+
+    Example:
+
+    >>> x = ge.Input(shape=(100, 8))
+    >>> ge.layers.Conv1D(32, 3, activation="relu")(x).shape
+    (None, 98, 32)
+
+    Args:
+        filters: int, the dimension of the output space (the number of filters in the
+            convolution).
+        kernel_size: int or tuple/list of a single integer, the size of the convolution window.
+        strides: int or tuple/list of a single integer, the stride length of the convolution.
+            `strides > 1` is incompatible with `dilation_rate > 1` (a ValueError, as in Keras).
+        padding: string, `"valid"` (no padding) or `"same"` (pads evenly so that, with
+            stride 1, the output has the input's size), or `"causal"` (dilated causal convolution:
+            `output[t]` does not depend on `input[t + 1:]`; the input is left-padded);
+            case-insensitive.
+        data_format: `"channels_last"` or None (the same). `"channels_first"` is not supported
+            and raises a ValueError.
+        dilation_rate: int or tuple/list of a single integer, the dilation rate to use for dilated
+            convolution.
+        groups: A positive int specifying the number of groups in which the input is split
+            along the channel axis. Each group is convolved separately with `filters // groups`
+            filters, and the outputs are concatenated. `filters` and the input's channels must
+            both be divisible by `groups`.
+        activation: Activation function. If None, no activation is applied.
+        use_bias: bool, if True, bias will be added to the output.
+        kernel_initializer: Initializer for the convolution kernel (default
+            `"glorot_uniform"`).
+        bias_initializer: Initializer for the bias vector (default `"zeros"`).
+        kernel_regularizer: Optional regularizer for the convolution kernel.
+        bias_regularizer: Optional regularizer for the bias vector.
+        **kwargs: Standard layer keyword arguments. Weight constraints are not supported.
+
+    Input shape:
+        3D tensor with shape `(batch_size, steps, channels)`; the channels must be known.
+
+    Output shape:
+        3D tensor with shape `(batch_size, new_steps, filters)`.
+    """
 
     rank = 1
 
 
 class Conv2D(BaseConv):
-    """2-D convolution over (batch, height, width, channels)."""
+    """2D convolution layer (e.g. spatial convolution over images).
+
+    This layer creates a convolution kernel that is convolved with the layer input over the height
+    and width to produce a tensor of outputs. If `use_bias` is True, a bias vector is created and
+    added to the outputs. Finally, if `activation` is not None, it is applied to the outputs too (a
+    relu, sigmoid, tanh, relu6 or step activation fused with the bias). The work is im2col and
+    one matrix product (BLAS on the CPU, a tiled kernel on CUDA).
+
+    Weights: kernel `(kh, kw, channels / groups, filters)`, bias `(filters,)`.
+
+    Example:
+
+    >>> x = ge.Input(shape=(28, 28, 1))
+    >>> ge.layers.Conv2D(32, 3, activation="relu")(x).shape
+    (None, 26, 26, 32)
+
+    Args:
+        filters: int, the dimension of the output space (the number of filters in the
+            convolution).
+        kernel_size: int or tuple/list of 2 integers, the size of the convolution window.
+        strides: int or tuple/list of 2 integers, the stride length of the convolution. `strides >
+            1` is incompatible with `dilation_rate > 1` (a ValueError, as in Keras).
+        padding: string, `"valid"` (no padding) or `"same"` (pads evenly so that, with
+            stride 1, the output has the input's size); case-insensitive.
+        data_format: `"channels_last"` or None (the same). `"channels_first"` is not supported
+            and raises a ValueError.
+        dilation_rate: int or tuple/list of 2 integers, the dilation rate to use for dilated
+            convolution.
+        groups: A positive int specifying the number of groups in which the input is split
+            along the channel axis. Each group is convolved separately with `filters // groups`
+            filters, and the outputs are concatenated. `filters` and the input's channels must
+            both be divisible by `groups`.
+        activation: Activation function. If None, no activation is applied.
+        use_bias: bool, if True, bias will be added to the output.
+        kernel_initializer: Initializer for the convolution kernel (default
+            `"glorot_uniform"`).
+        bias_initializer: Initializer for the bias vector (default `"zeros"`).
+        kernel_regularizer: Optional regularizer for the convolution kernel.
+        bias_regularizer: Optional regularizer for the bias vector.
+        **kwargs: Standard layer keyword arguments. Weight constraints are not supported.
+
+    Input shape:
+        4D tensor with shape `(batch_size, height, width, channels)`; the channels must be known.
+
+    Output shape:
+        4D tensor with shape `(batch_size, new_height, new_width, filters)`.
+    """
 
     rank = 2
 
 
 class Conv3D(BaseConv):
-    """3-D convolution over (batch, depth, height, width, channels)."""
+    """3D convolution layer (e.g. spatial convolution over volumes).
+
+    This layer creates a convolution kernel that is convolved with the layer input over the depth,
+    height and width to produce a tensor of outputs. If `use_bias` is True, a bias vector is created
+    and added to the outputs. Finally, if `activation` is not None, it is applied to the outputs too
+    (a relu, sigmoid, tanh, relu6 or step activation fused with the bias). The work is im2col and
+    one matrix product (BLAS on the CPU, a tiled kernel on CUDA).
+
+    Weights: kernel `(kd, kh, kw, channels / groups, filters)`, bias `(filters,)`.
+
+    Example:
+
+    >>> x = ge.Input(shape=(8, 16, 16, 3))
+    >>> ge.layers.Conv3D(32, 3, activation="relu")(x).shape
+    (None, 6, 14, 14, 32)
+
+    Args:
+        filters: int, the dimension of the output space (the number of filters in the
+            convolution).
+        kernel_size: int or tuple/list of 3 integers, the size of the convolution window.
+        strides: int or tuple/list of 3 integers, the stride length of the convolution. `strides >
+            1` is incompatible with `dilation_rate > 1` (a ValueError, as in Keras).
+        padding: string, `"valid"` (no padding) or `"same"` (pads evenly so that, with
+            stride 1, the output has the input's size); case-insensitive.
+        data_format: `"channels_last"` or None (the same). `"channels_first"` is not supported
+            and raises a ValueError.
+        dilation_rate: int or tuple/list of 3 integers, the dilation rate to use for dilated
+            convolution.
+        groups: A positive int specifying the number of groups in which the input is split
+            along the channel axis. Each group is convolved separately with `filters // groups`
+            filters, and the outputs are concatenated. `filters` and the input's channels must
+            both be divisible by `groups`.
+        activation: Activation function. If None, no activation is applied.
+        use_bias: bool, if True, bias will be added to the output.
+        kernel_initializer: Initializer for the convolution kernel (default
+            `"glorot_uniform"`).
+        bias_initializer: Initializer for the bias vector (default `"zeros"`).
+        kernel_regularizer: Optional regularizer for the convolution kernel.
+        bias_regularizer: Optional regularizer for the bias vector.
+        **kwargs: Standard layer keyword arguments. Weight constraints are not supported.
+
+    Input shape:
+        5D tensor with shape `(batch_size, depth, height, width, channels)`; the channels must be
+        known.
+
+    Output shape:
+        5D tensor with shape `(batch_size, new_depth, new_height, new_width, filters)`.
+    """
 
     rank = 3
 
@@ -280,6 +423,7 @@ class BaseConvTranspose(BaseConv):
             )
 
     def kernel_shape(self, channels: int) -> tuple[int, ...]:
+        """The transposed kernel's shape: (*kernel_size, filters, in), as Keras."""
         return self.kernel_size + (self.filters, channels)
 
     def _op(self, activation: str) -> Conv | ConvTranspose:

@@ -77,15 +77,78 @@ def Input(
     name: str | None = None,
     batch_shape: Sequence[int | None] | None = None,
 ) -> SymbolicTensor:
-    """A model input: a SymbolicTensor of shape (batch_size, *shape)."""
+    """Makes a symbolic tensor, the start of a functional model.
+
+    `ge.Input(shape=(32,))` stands for batches of 32-vectors: a SymbolicTensor of shape
+    `(None, 32)` that layers are called on, and that `ge.Model(inputs, outputs)` takes as an
+    input (fed arrays of that shape by fit, evaluate, predict and `model(x)`).
+
+    Example:
+
+    >>> x = ge.Input(shape=(32,), name="features")
+    >>> x.shape, x.dtype
+    ((None, 32), 'float32')
+    >>> ge.Input(shape=(), dtype="string").shape
+    (None,)
+
+    Args:
+        shape: The shape of one sample, without the batch axis; None entries are sizes known
+            only from the data (e.g. `(None, 8)` for sequences of any length).
+        batch_size: A fixed batch size (stateful recurrent layers need one); default None.
+        dtype: The dtype fed: "float32" (default), "float64", an integer type, "bool", or
+            "string" (arrays of Python str, for TextVectorization and the lookup layers).
+        name: The input's name, unique in a model (a dict of inputs is matched by it).
+        batch_shape: The full shape, batch axis included, instead of `shape` and
+            `batch_size`.
+
+    Returns:
+        A SymbolicTensor (`.shape`, `.dtype`, `.name`).
+    """
     return InputLayer(
         shape=shape, batch_size=batch_size, dtype=dtype, name=name, batch_shape=batch_shape
     ).output
 
 
 class Dense(Layer):
-    """y = activation(x @ kernel + bias) on the last axis of x (any rank >= 2).
-    Weights: kernel (in, units), bias (units,)."""
+    """Just your regular densely-connected NN layer.
+
+    `Dense` computes `output = activation(dot(input, kernel) + bias)`, where `activation` is
+    applied elementwise, `kernel` is a weights matrix made by the layer, and `bias` a bias
+    vector (only when `use_bias` is True). It acts on the last axis of an input of any rank
+    >= 2: `(batch, d0, d1)` gives `(batch, d0, units)`, as in Keras. The product, bias and a
+    relu, sigmoid, tanh, relu6 or step activation run as one fused kernel.
+
+    Weights (`get_weights()` order): kernel `(input_dim, units)`, bias `(units,)`.
+
+    Example:
+
+    >>> x = ge.Input(shape=(16,))
+    >>> ge.layers.Dense(32, activation="relu")(x).shape
+    (None, 32)
+    >>> ge.layers.Dense(1, use_bias=False)(np.zeros((64, 4, 2), "float32")).shape
+    (64, 4, 1)
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        activation: Activation function to use: a name (`"relu"`, `"softmax"`, ...), a
+            `ge.activations` function, or a function written with `ge.ops`. If you don't
+            specify anything, no activation is applied (`a(x) = x`).
+        use_bias: Boolean, whether the layer uses a bias vector.
+        kernel_initializer: Initializer for the kernel weights matrix (default
+            `"glorot_uniform"`).
+        bias_initializer: Initializer for the bias vector (default `"zeros"`).
+        kernel_regularizer: Regularizer function applied to the kernel weights matrix.
+        bias_regularizer: Regularizer function applied to the bias vector.
+        **kwargs: Standard layer keyword arguments (`name`, `dtype`, `trainable`,
+            `input_shape`, `input_dim`, `activity_regularizer`). Weight constraints and LoRA
+            are not supported.
+
+    Input shape:
+        N-D tensor with shape `(batch_size, ..., input_dim)`; the last axis must be known.
+
+    Output shape:
+        N-D tensor with shape `(batch_size, ..., units)`.
+    """
 
     supports_masking = True
 
@@ -238,7 +301,44 @@ class Lambda(Layer):
 
 
 class Embedding(Layer):
-    """Maps integer ids (any shape) to rows of a table (input_dim, output_dim)."""
+    """Turns nonnegative integers (indexes) into dense vectors of fixed size.
+
+    e.g. `[[4], [20]] -> [[[0.25, 0.1]], [[0.6, -0.2]]]`: each id selects a row of the
+    `(input_dim, output_dim)` table. This layer can only be used on integer inputs of a fixed
+    range (float ids are cast to integers, as in Keras); an id outside `[0, input_dim)` raises a
+    ValueError when the layer runs, rather than reading past the table.
+
+    Weights: embeddings `(input_dim, output_dim)`.
+
+    Example:
+
+    >>> ids = ge.Input(shape=(10,), dtype="int32")
+    >>> ge.layers.Embedding(1000, 64)(ids).shape
+    (None, 10, 64)
+
+    Args:
+        input_dim: Integer, size of the vocabulary, i.e. maximum integer index + 1.
+        output_dim: Integer, dimension of the dense embedding.
+        embeddings_initializer: Initializer for the embeddings matrix (default `"uniform"`:
+            uniform on [-0.05, 0.05]).
+        embeddings_regularizer: Regularizer function applied to the embeddings matrix.
+        mask_zero: Boolean, whether the input value 0 is a special "padding" value that should
+            be masked out: the output then carries a mask (False where the id is 0) that
+            recurrent layers, attention and GlobalAveragePooling1D use. Index 0 then cannot be
+            used in the vocabulary (`input_dim` should be vocabulary size + 1).
+        weights: Optional initial table, an array `(input_dim, output_dim)` (or a list
+            holding it).
+        **kwargs: Standard layer keyword arguments. Keras 2's `input_length` is ignored with a
+            warning, as Keras 3 does.
+
+    Input shape:
+        Tensor of integer ids of any shape `(batch_size, ...)`, e.g. `(batch_size,
+        input_length)`.
+
+    Output shape:
+        The input's shape with `output_dim` appended, e.g. `(batch_size, input_length,
+        output_dim)`.
+    """
 
     def __init__(
         self,

@@ -81,6 +81,7 @@ class _DepthwiseBase(Layer):
         return channels
 
     def depthwise_shape(self, channels: int) -> tuple[int, ...]:
+        """The depthwise kernel's shape: (*kernel_size, channels, depth_multiplier)."""
         return self.kernel_size + (channels, self.depth_multiplier)
 
     def _depthwise_op(self, activation: str, use_bias: bool) -> DepthwiseConv:
@@ -143,6 +144,7 @@ class BaseDepthwiseConv(_DepthwiseBase):
         self.input_spec = InputSpec(ndim=self.rank + 2, axes={-1: channels})
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
+        """The output shape: the convolved spatial sizes, channels * depth_multiplier."""
         return self._depthwise_output_shape(input_shape)
 
     def call(self, inputs: Any) -> Any:
@@ -223,6 +225,7 @@ class BaseSeparableConv(_DepthwiseBase):
         self.input_spec = InputSpec(ndim=self.rank + 2, axes={-1: channels})
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
+        """The output shape: the convolved spatial sizes, then `filters`."""
         return self._depthwise_output_shape(input_shape)[:-1] + (self.filters,)
 
     def call(self, inputs: Any) -> Any:

@@ -212,6 +212,7 @@ class EinsumDense(Layer):
         self.input_spec = InputSpec(ndim=len(input_shape))
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
+        """The output shape the equation gives for `input_shape`."""
         return tuple(self._analyze(input_shape)["output"])
 
     def call(self, inputs: Any) -> Any:

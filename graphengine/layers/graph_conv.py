@@ -62,6 +62,7 @@ class GraphLayer(Layer):
 
     @property
     def owner(self) -> str:
+        """How error messages name the layer: its class and name."""
         return f"{type(self).__name__} '{self.name}'"
 
     def _expected(self) -> str:
@@ -137,11 +138,13 @@ class _UnitsLayer(GraphLayer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
 
     def add_kernel(self, shape: tuple, name: str = "kernel") -> Any:
+        """A kernel weight with the layer's kernel initializer and regularizer."""
         return self.add_weight(
             shape, self.kernel_initializer, regularizer=self.kernel_regularizer, name=name
         )
 
     def add_bias(self, size: int) -> Any:
+        """A (size,) bias weight with the layer's bias initializer and regularizer."""
         return self.add_weight(
             (size,), self.bias_initializer, regularizer=self.bias_regularizer, name="bias"
         )

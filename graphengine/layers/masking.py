@@ -47,6 +47,7 @@ class Masking(Layer):
         return self._keep(inputs, False)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
+        """The input's shape: masking changes no shape."""
         return tuple(input_shape)
 
     def get_config(self) -> dict[str, Any]:

@@ -48,6 +48,7 @@ class Merge(Layer):
     supports_masking = True
 
     def call(self, inputs: list) -> Any:
+        """Folds `merge` over the list of inputs, left to right."""
         return reduce(self.merge, inputs)
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
@@ -56,15 +57,42 @@ class Merge(Layer):
         return reduce(ops.multiply, masks) if masks else None
 
     def merge(self, a: Any, b: Any) -> Any:
+        """The elementwise merge of two tensors; each subclass says which."""
         raise NotImplementedError
 
 
 class Add(Merge):
+    """Adds a list of inputs elementwise.
+
+    It takes a list of at least two tensors of the same shape (or shapes that broadcast,
+    batch axis aside) and returns one tensor of that shape, their sum. Masks are combined
+    with a logical and.
+
+    Example:
+
+    >>> x1 = ge.Input(shape=(16,))
+    >>> x2 = ge.Input(shape=(16,))
+    >>> ge.layers.Add()([x1, x2]).shape
+    (None, 16)
+
+    Args:
+        **kwargs: Standard layer keyword arguments (`name`, `dtype`, `trainable`).
+
+    Call arguments:
+        inputs: A list of at least 2 tensors.
+
+    Output shape:
+        The inputs' broadcast shape.
+    """
+
     def merge(self, a: Any, b: Any) -> Any:
         return ops.add(a, b)
 
 
 class Subtract(Merge):
+    """Subtracts two inputs elementwise: `inputs[0] - inputs[1]`, of the same (or broadcastable)
+    shapes."""
+
     n_inputs = 2
 
     def merge(self, a: Any, b: Any) -> Any:
@@ -72,27 +100,61 @@ class Subtract(Merge):
 
 
 class Multiply(Merge):
+    """Multiplies a list of inputs elementwise (same or broadcastable shapes)."""
+
     def merge(self, a: Any, b: Any) -> Any:
         return ops.multiply(a, b)
 
 
 class Maximum(Merge):
+    """The elementwise maximum of a list of inputs (same or broadcastable shapes); NaN
+    propagates."""
+
     def merge(self, a: Any, b: Any) -> Any:
         return ops.maximum(a, b)
 
 
 class Minimum(Merge):
+    """The elementwise minimum of a list of inputs (same or broadcastable shapes); NaN
+    propagates."""
+
     def merge(self, a: Any, b: Any) -> Any:
         return ops.minimum(a, b)
 
 
 class Average(Merge):
+    """The elementwise mean of a list of inputs (same or broadcastable shapes)."""
+
     def call(self, inputs: list) -> Any:
+        """The sum of the inputs divided by their count."""
         return ops.multiply(reduce(ops.add, inputs), 1.0 / len(inputs))
 
 
 class Concatenate(Layer):
-    """Joins inputs along `axis`; every other dimension must match."""
+    """Concatenates a list of inputs along `axis`.
+
+    It takes a list of at least two tensors whose shapes are all the same except along the
+    concatenation axis, and returns a single tensor, the concatenation of all inputs. An
+    impossible concatenation (unequal sizes off the axis) raises a ValueError naming the layer
+    and the shapes when the layer is called.
+
+    Example:
+
+    >>> x1 = ge.Input(shape=(4, 8))
+    >>> x2 = ge.Input(shape=(4, 3))
+    >>> ge.layers.Concatenate(axis=-1)([x1, x2]).shape
+    (None, 4, 11)
+
+    Args:
+        axis: Axis along which to concatenate (default -1, the last one).
+        **kwargs: Standard layer keyword arguments (`name`, `dtype`, `trainable`).
+
+    Call arguments:
+        inputs: A list of at least 2 tensors.
+
+    Output shape:
+        The inputs' shape, with the sizes along `axis` summed.
+    """
 
     def __init__(self, axis: int = -1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -106,6 +168,7 @@ class Concatenate(Layer):
             )
 
     def call(self, inputs: list) -> Any:
+        """The inputs joined along `axis`."""
         return ops.concatenate(inputs, axis=self.axis)
 
     def get_config(self) -> dict[str, Any]:
@@ -164,6 +227,7 @@ class Dot(Merge):
         return a1, a2
 
     def call(self, inputs: list) -> Any:
+        """The sample-wise dot product of the two inputs (their cosine with `normalize`)."""
         self._check_count(shape_of(inputs))
         x, y = inputs
         ax, ay = self._dot_axes([tuple(x.shape), tuple(y.shape)])
@@ -231,34 +295,43 @@ def batch_dot(x: Any, y: Any, ax: int, ay: int) -> Any:
 
 # -- function forms (keras.layers.add(inputs), ...): build the layer, call it on the inputs ------
 def concatenate(inputs: list, axis: int = -1, **kwargs: Any) -> Any:
+    """The functional form of `Concatenate`: the list `inputs` concatenated along `axis`."""
     return Concatenate(axis=axis, **kwargs)(inputs)
 
 
 def add(inputs: list, **kwargs: Any) -> Any:
+    """The functional form of `Add`: the list `inputs` added elementwise."""
     return Add(**kwargs)(inputs)
 
 
 def subtract(inputs: list, **kwargs: Any) -> Any:
+    """The functional form of `Subtract`: the list `inputs` subtracted: `inputs[0] - inputs[1]`."""
     return Subtract(**kwargs)(inputs)
 
 
 def multiply(inputs: list, **kwargs: Any) -> Any:
+    """The functional form of `Multiply`: the list `inputs` multiplied elementwise."""
     return Multiply(**kwargs)(inputs)
 
 
 def average(inputs: list, **kwargs: Any) -> Any:
+    """The functional form of `Average`: the list `inputs` averaged elementwise."""
     return Average(**kwargs)(inputs)
 
 
 def maximum(inputs: list, **kwargs: Any) -> Any:
+    """The functional form of `Maximum`: the list `inputs` their elementwise maximum."""
     return Maximum(**kwargs)(inputs)
 
 
 def minimum(inputs: list, **kwargs: Any) -> Any:
+    """The functional form of `Minimum`: the list `inputs` their elementwise minimum."""
     return Minimum(**kwargs)(inputs)
 
 
 def dot(
     inputs: list, axes: int | Sequence[int] = -1, normalize: bool = False, **kwargs: Any
 ) -> Any:
+    """The functional form of `Dot`: the sample-wise dot product of the two `inputs` along
+    `axes`."""
     return Dot(axes=axes, normalize=normalize, **kwargs)(inputs)

@@ -46,11 +46,80 @@ def _axes(owner: str, attention_axes: Any) -> tuple | None:
 
 
 class MultiHeadAttention(_Dropout, Layer):
-    """Keras 3's MultiHeadAttention: query, key and value projected to `num_heads` heads
-    (EinsumDense kernels (D, heads, key_dim) and biases (heads, key_dim)), scaled dot-product
-    attention per head in the fused op, the heads projected back to the query's size (or
-    `output_shape`). Inputs (batch, *steps, features); attention runs over all the step axes
-    at once (Keras's default attention_axes); masks and use_causal_mask need one step axis."""
+    """MultiHeadAttention layer, as described in "Attention Is All You Need" (Vaswani et al.,
+    2017).
+
+    If `query`, `key` and `value` are the same, this is self-attention. Each timestep in `query`
+    attends to the corresponding sequence in `key`, and returns a fixed-width vector. The layer
+    first projects `query`, `key` and `value` to `num_heads` heads (EinsumDense kernels
+    `(dim, num_heads, key_dim)` and biases `(num_heads, key_dim)`); then, per head, the
+    query-key dot products are scaled by `1 / sqrt(key_dim)`, masked, softmaxed into
+    probabilities (dropout applied to them) and used to weigh the values; the heads are then
+    projected back to the query's last size (or `output_shape`). Scores, mask, softmax, dropout
+    and the weighted sum run as one fused op. Weights and numbers are Keras 3's.
+
+    Weights (`get_weights()` order): the query, key, (gate,) value and `attention_output`
+    projections' kernels and biases.
+
+    Example:
+
+    >>> query = ge.Input(shape=(8, 16))
+    >>> value = ge.Input(shape=(4, 16))
+    >>> layer = ge.layers.MultiHeadAttention(num_heads=2, key_dim=2)
+    >>> output, scores = layer(query, value, return_attention_scores=True)
+    >>> output.shape, scores.shape
+    ((None, 8, 16), (None, 2, 8, 4))
+
+    Args:
+        num_heads: Number of attention heads.
+        key_dim: Size of each attention head for query and key.
+        value_dim: Size of each attention head for value (default: `key_dim`).
+        dropout: Dropout probability of the attention probabilities.
+        use_bias: Boolean, whether the dense layers use bias vectors/matrices.
+        output_shape: The expected shape of an output tensor, besides the batch and sequence
+            dims. If not specified, projects back to the query feature dim.
+        attention_axes: Axes over which the attention is applied. Only the default (None: every
+            axis between the batch and the features, at once) is supported; others raise
+            NotImplementedError.
+        kernel_initializer: Initializer for dense layer kernels (default `"glorot_uniform"`).
+        bias_initializer: Initializer for dense layer biases (default `"zeros"`).
+        kernel_regularizer: Regularizer for dense layer kernels.
+        bias_regularizer: Regularizer for dense layer biases.
+        activity_regularizer: Regularizer for the output.
+        kernel_constraint: Must be None (weight constraints are not supported).
+        bias_constraint: Must be None.
+        use_gate: Boolean, whether to apply a gated attention (a sigmoid gate on the values).
+        sliding_window: Must be None (NotImplementedError otherwise).
+        flash_attention: Must be None or False (NotImplementedError otherwise).
+        seed: Optional integer to seed the dropout layer.
+        **kwargs: Standard layer keyword arguments.
+
+    Call arguments:
+        query: Query tensor of shape `(B, T, dim)`, where `B` is the batch size, `T` is the
+            target sequence length, and dim is the feature dimension.
+        value: Value tensor of shape `(B, S, dim)`, where `B` is the batch size, `S` is the
+            source sequence length, and dim is the feature dimension.
+        key: Optional key tensor of shape `(B, S, dim)`. If not given, `value` is used for both
+            `key` and `value`, which is the most common case.
+        query_mask, value_mask, key_mask: Optional boolean masks `(B, T)` / `(B, S)`; masks
+            carried by the tensors (e.g. `Embedding(mask_zero=True)`) are used when not given.
+        attention_mask: A boolean mask of shape `(B, T, S)`, that prevents attention to certain
+            positions. 1 indicates attention and 0 indicates no attention. Broadcasting can
+            happen for the missing batch dimensions and the head dimension.
+        return_attention_scores: A boolean to indicate whether the output should be
+            `(attention_output, attention_scores)` if True, or `attention_output` if False.
+        training: Whether dropout is on; default: the mode of the running plan.
+        use_causal_mask: A boolean to indicate whether to apply a causal mask to prevent tokens
+            from attending to future tokens (e.g., used in a decoder Transformer).
+
+    Returns:
+        attention_output: The result of the computation, of shape `(B, T, E)`, where `T` is for
+            target sequence shapes and `E` is the query input last dimension if `output_shape`
+            is None. Otherwise, the multi-head outputs are projected to the shape specified by
+            `output_shape`.
+        attention_scores: (Optional) multi-head attention coefficients over attention axes,
+            `(B, num_heads, T, S)`.
+    """
 
     supports_masking = True  # the output carries the query's mask
 

@@ -129,11 +129,55 @@ class _Affine(Layer):
 
 
 class BatchNormalization(_Affine):
-    """y = gamma * (x - mean) / sqrt(var + epsilon) + beta per channel of `axis`, with the
-    batch's statistics in training (updating moving_mean / moving_variance by
-    moving = moving * momentum + batch * (1 - momentum), biased variance, as Keras 3) and the
-    moving ones at inference. A frozen layer (trainable False) always runs in inference mode.
-    Weights: gamma, beta (if scale / center), moving_mean, moving_variance (non-trainable)."""
+    """Layer that normalizes its inputs.
+
+    Batch normalization applies a transformation that keeps the mean output close to 0 and the
+    output standard deviation close to 1: `gamma * (x - mean) / sqrt(var + epsilon) + beta`
+    per channel of `axis`.
+
+    **During training** (in `fit`, or called with `training=True`) it uses the mean and
+    variance of the current batch (the biased variance, as Keras 3) and updates
+    `moving = moving * momentum + batch * (1 - momentum)`. **During inference** (predict,
+    evaluate, `model(x)`) it uses the moving statistics. A frozen layer (`trainable=False`)
+    always runs in inference mode, as in Keras 3, which is what fine-tuning needs.
+
+    Weights: gamma, beta (with `scale` / `center`), then moving_mean and moving_variance
+    (non-trainable), each `(channels,)`.
+
+    Example:
+
+    >>> x = ge.Input(shape=(8, 8, 16))
+    >>> bn = ge.layers.BatchNormalization()
+    >>> bn(x).shape, [w.shape for w in bn.weights]
+    ((None, 8, 8, 16), [(16,), (16,), (16,), (16,)])
+
+    Args:
+        axis: Integer, the axis that should be normalized (typically the features axis;
+            default -1, the channels of channels-last data).
+        momentum: Momentum for the moving average (default 0.99).
+        epsilon: Small float added to the variance to avoid dividing by zero (default 1e-3).
+        center: If True, add offset of `beta` to normalized tensor. If False, `beta` is
+            ignored.
+        scale: If True, multiply by `gamma`. If False, `gamma` is not used.
+        beta_initializer: Initializer for the beta weight (default `"zeros"`).
+        gamma_initializer: Initializer for the gamma weight (default `"ones"`).
+        moving_mean_initializer: Initializer for the moving mean (default `"zeros"`).
+        moving_variance_initializer: Initializer for the moving variance (default `"ones"`).
+        beta_regularizer: Optional regularizer for the beta weight.
+        gamma_regularizer: Optional regularizer for the gamma weight.
+        **kwargs: Standard layer keyword arguments. `synchronized`, `renorm` and weight
+            constraints are not supported.
+
+    Call arguments:
+        inputs: Input tensor (of any rank).
+        training: Whether to normalize with the batch's statistics (True) or the moving ones
+            (False); default: the mode of the running plan (fit trains, predict infers).
+
+    Input shape:
+        Arbitrary; the `axis` size must be known.
+
+    Output shape:
+        Same shape as input."""
 
     def __init__(
         self,
@@ -211,8 +255,40 @@ class BatchNormalization(_Affine):
 
 
 class LayerNormalization(_Affine):
-    """y = gamma * (x - mean) / sqrt(var + epsilon) + beta with the statistics of each sample
-    over `axis` (an int or a list of ints); gamma and beta are shaped like those axes."""
+    """Layer normalization layer (Ba et al., 2016).
+
+    Normalizes the activations of the previous layer for each given example in a batch
+    independently, rather than across a batch like Batch Normalization:
+    `gamma * (x - mean) / sqrt(var + epsilon) + beta`, with the mean and variance of each
+    sample over `axis`. It behaves the same in training and inference. The forward pass and
+    its gradient are fused kernels.
+
+    Weights: gamma, beta (with `scale` / `center`), shaped like the normalized axes.
+
+    Example:
+
+    >>> x = ge.Input(shape=(10, 64))
+    >>> ge.layers.LayerNormalization()(x).shape
+    (None, 10, 64)
+
+    Args:
+        axis: Integer or list of integers, the axis or axes to normalize across (default -1,
+            the features axis).
+        epsilon: Small float added to variance to avoid dividing by zero (default 1e-3).
+        center: If True, add offset of `beta` to normalized tensor.
+        scale: If True, multiply by `gamma`.
+        beta_initializer: Initializer for the beta weight (default `"zeros"`).
+        gamma_initializer: Initializer for the gamma weight (default `"ones"`).
+        beta_regularizer: Optional regularizer for the beta weight.
+        gamma_regularizer: Optional regularizer for the gamma weight.
+        **kwargs: Standard layer keyword arguments. `rms_scaling` and weight constraints are
+            not supported (`ge.layers.RMSNormalization` is the RMS form).
+
+    Input shape:
+        Arbitrary; the normalized axes must have known sizes.
+
+    Output shape:
+        Same shape as input."""
 
     def __init__(
         self,

@@ -60,6 +60,7 @@ class BasePooling(Layer):
             raise ValueError(f"Layer '{self.name}' ({type(self).__name__}): {e}") from None
 
     def call(self, inputs: Any) -> Any:
+        """The pooled windows of `inputs` (channels-last)."""
         self.compute_output_shape(tuple(inputs.shape))  # named errors on eager calls too
         out = apply(self._op(), inputs)
         return out[0] if isinstance(out, list) else out
@@ -81,7 +82,38 @@ class MaxPooling1D(BasePooling):
 
 
 class MaxPooling2D(BasePooling):
-    """Max over windows of (batch, height, width, channels)."""
+    """Max pooling for 2-D spatial data.
+
+    Downsamples the input along its spatial axes (height and width) by taking the maximum over
+    a window of size `pool_size` for each channel; the window moves by `strides` along each axis.
+    With `padding="valid"` an output axis has `floor((input - pool_size) / strides) + 1` cells
+    (when `input >= pool_size`; a window that cannot fit raises a ValueError naming the layer);
+    with `"same"`, `floor((input - 1) / strides) + 1`, the padding never winning a maximum. The
+    gradient goes to the first maximum of each window, in row-major order.
+
+    Example:
+
+    >>> x = np.arange(16, dtype="float32").reshape(1, 4, 4, 1)
+    >>> ge.layers.MaxPooling2D(pool_size=(2, 2))(x)[0, :, :, 0]
+    array([[ 5.,  7.],
+           [13., 15.]], dtype=float32)
+
+    Args:
+        pool_size: int or tuple of 2 ints, the window (height, width); one int is used for
+            both. Default 2.
+        strides: int, tuple of 2 ints, or None (the default: `pool_size`).
+        padding: `"valid"` (no padding, the default) or `"same"` (pads evenly so that, with
+            stride 1, the output has the input's height and width); case-insensitive.
+        data_format: `"channels_last"` or None (the same). `"channels_first"` is not
+            supported and raises a ValueError.
+        **kwargs: Standard layer keyword arguments (`name`, `dtype`, `input_shape`, ...).
+
+    Input shape:
+        4-D tensor `(batch_size, height, width, channels)`.
+
+    Output shape:
+        4-D tensor `(batch_size, pooled_height, pooled_width, channels)`.
+    """
 
     rank, mode = 2, "max"
 
@@ -129,6 +161,7 @@ class BaseGlobalPooling(Layer):
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def call(self, inputs: Any) -> Any:
+        """The max or mean of `inputs` over every spatial axis."""
         reduce = ops.max if self.mode == "max" else ops.mean
         return reduce(inputs, axis=tuple(range(1, self.rank + 1)), keepdims=self.keepdims)
 
@@ -137,14 +170,26 @@ class BaseGlobalPooling(Layer):
 
 
 class GlobalMaxPooling1D(BaseGlobalPooling):
+    """Global max pooling: the maximum over the steps axis of (batch, steps, channels), giving
+    (batch, channels), or keeping the pooled axes as size 1 with `keepdims=True`. A mask is ignored,
+    as in Keras."""
+
     rank, mode = 1, "max"
 
 
 class GlobalMaxPooling2D(BaseGlobalPooling):
+    """Global max pooling: the maximum over the spatial axes of (batch, height, width, channels),
+    giving (batch, channels), or keeping the pooled axes as size 1 with `keepdims=True`. A mask is
+    ignored, as in Keras."""
+
     rank, mode = 2, "max"
 
 
 class GlobalMaxPooling3D(BaseGlobalPooling):
+    """Global max pooling: the maximum over the spatial axes of (batch, depth, height, width,
+    channels), giving (batch, channels), or keeping the pooled axes as size 1 with `keepdims=True`.
+    A mask is ignored, as in Keras."""
+
     rank, mode = 3, "max"
 
 
@@ -165,10 +210,41 @@ class GlobalAveragePooling1D(BaseGlobalPooling):
 
 
 class GlobalAveragePooling2D(BaseGlobalPooling):
+    """Global average pooling for 2-D spatial data.
+
+    Takes the mean over height and width of each channel: `(batch, height, width, channels)`
+    becomes `(batch, channels)`, or `(batch, 1, 1, channels)` with `keepdims=True`. It is a plain
+    reduction (`ge.ops.mean`), so NaN and infinities propagate as NumPy's mean would.
+
+    Example:
+
+    >>> x = ge.Input(shape=(8, 8, 16))
+    >>> ge.layers.GlobalAveragePooling2D()(x).shape
+    (None, 16)
+    >>> ge.layers.GlobalAveragePooling2D(keepdims=True)(x).shape
+    (None, 1, 1, 16)
+
+    Args:
+        data_format: `"channels_last"` or None (the same). `"channels_first"` is not supported
+            and raises a ValueError.
+        keepdims: Whether to keep the pooled axes, with size 1 (Keras's default: False).
+        **kwargs: Standard layer keyword arguments (`name`, `dtype`, `input_shape`, ...).
+
+    Input shape:
+        4-D tensor `(batch_size, height, width, channels)`.
+
+    Output shape:
+        2-D tensor `(batch_size, channels)`, or `(batch_size, 1, 1, channels)` with `keepdims`.
+    """
+
     rank, mode = 2, "average"
 
 
 class GlobalAveragePooling3D(BaseGlobalPooling):
+    """Global average pooling: the mean over the spatial axes of (batch, depth, height, width,
+    channels), giving (batch, channels), or keeping the pooled axes as size 1 with
+    `keepdims=True`."""
+
     rank, mode = 3, "average"
 
 

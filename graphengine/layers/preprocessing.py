@@ -155,9 +155,38 @@ class CategoryEncoding(Layer):
 
 
 class Normalization(Layer):
-    """(x - mean) / max(sqrt(variance), 1e-7) along `axis` (the kept axes), or its inverse;
-    mean and variance given, or learned by `adapt` into non-trainable weights mean, variance
-    and count (Keras 3's layout; count stays 0, as Keras leaves it)."""
+    """A preprocessing layer that normalizes continuous features.
+
+    This layer will shift and scale inputs into a distribution centered around 0 with standard
+    deviation 1. It accomplishes this by precomputing the mean and variance of the data, and
+    calling `(input - mean) / sqrt(var)` at runtime (the root floored at 1e-7); with
+    `invert=True` it applies the inverse, `mean + input * sqrt(var)`. The mean and variance
+    values are given, or computed by `adapt(data)` (accumulated in float64, batches merged by
+    Chan et al.'s formula; NaN or infinite data raise a ValueError naming the layer). It runs as
+    elementwise ops, so gradients flow through it.
+
+    Weights (non-trainable, Keras 3's layout): mean, variance, count (count stays 0, as Keras
+    leaves it).
+
+    Example:
+
+    >>> layer = ge.layers.Normalization()
+    >>> layer.adapt(np.array([[1.0], [2.0], [3.0]], "float32"))
+    >>> layer(np.array([[1.0], [2.0], [3.0]], "float32"))
+    array([[-1.2247448],
+           [ 0.       ],
+           [ 1.2247448]], dtype=float32)
+
+    Args:
+        axis: Integer, tuple of integers, or None. The axis or axes that should have a separate
+            mean and variance for each index in the shape (default -1: one per feature of the
+            last axis); None: a single mean and variance over everything.
+        mean: The mean value(s) to use during normalization (given together with `variance`);
+            None to learn them with `adapt`.
+        variance: The variance value(s) to use during normalization.
+        invert: If True, this layer applies the inverse transformation to its inputs.
+        **kwargs: Standard layer keyword arguments.
+    """
 
     def __init__(
         self,

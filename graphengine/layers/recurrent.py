@@ -307,8 +307,71 @@ class _CellLayer(RNN):
 
 
 class SimpleRNN(_CellLayer):
-    """A fully-connected RNN: h_t = activation(x_t W + h_{t-1} R + b).
-    Weights: kernel (in, U), recurrent_kernel (U, U), bias (U,)."""
+    """Fully-connected RNN where the output is to be fed back as the new input.
+
+    At each step `h_t = activation(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias)`; the
+    whole sequence runs as one fused op (its gradient, backpropagation through time, another).
+
+    Weights: kernel `(input_dim, units)`, recurrent_kernel `(units, units)`, bias `(units,)`.
+
+    Example:
+
+    >>> x = ge.Input(shape=(10, 8))
+    >>> ge.layers.SimpleRNN(4)(x).shape
+    (None, 4)
+    >>> [t.shape for t in ge.layers.SimpleRNN(4, return_sequences=True, return_state=True)(x)]
+    [(None, 10, 4), (None, 4)]
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        activation: Activation function to use. Default: hyperbolic tangent (`tanh`). If you
+            pass None, no activation is applied (ie. "linear" activation: `a(x) = x`).
+        use_bias: Boolean, whether the layer uses a bias vector (default True).
+        kernel_initializer: Initializer for the `kernel` weights matrix, used for the linear
+            transformation of the inputs (default `"glorot_uniform"`).
+        recurrent_initializer: Initializer for the `recurrent_kernel` weights matrix, used for
+            the linear transformation of the recurrent state (default `"orthogonal"`).
+        bias_initializer: Initializer for the bias vector (default `"zeros"`).
+        kernel_regularizer: Regularizer function applied to the `kernel` weights matrix.
+        recurrent_regularizer: Regularizer function applied to the `recurrent_kernel` weights
+            matrix.
+        bias_regularizer: Regularizer function applied to the bias vector.
+        dropout: Float between 0 and 1. Fraction of the units to drop for the linear
+            transformation of the inputs (in training only).
+        recurrent_dropout: Float between 0 and 1. Fraction of the units to drop for the linear
+            transformation of the recurrent state.
+        seed: Random seed for dropout.
+        return_sequences: Boolean. Whether to return the last output in the output sequence,
+            or the full sequence (default False).
+        return_state: Boolean. Whether to return the last state in addition to the output
+            (default False).
+        go_backwards: Boolean. If True, process the input sequence backwards and return the
+            reversed sequence (default False).
+        stateful: Boolean. If True, the last state of each sample at index i in a batch is
+            used as the initial state of sample i in the next batch; needs a fixed batch size
+            (`ge.Input(batch_shape=...)`). `layer.reset_states()` zeros the states.
+        unroll: Accepted for Keras compatibility; the built-in cells always run the whole
+            sequence as one fused op, whatever its value.
+        zero_output_for_mask: Whether masked steps output zeros (True) or carry the last
+            output through (False, the default).
+        **kwargs: Standard layer keyword arguments. Weight constraints are not supported.
+
+    Call arguments:
+        inputs: A 3D tensor, with shape `(batch, timesteps, feature)`.
+        mask: Binary tensor of shape `(batch, timesteps)` indicating whether a given timestep
+            should be masked (optional; a mask carried by the input, e.g. from
+            `Embedding(mask_zero=True)` or `Masking`, is used automatically). A masked step
+            carries the states through unchanged.
+        training: Whether the layer runs in training mode (dropout on); default: the mode of
+            the running plan (fit trains, predict infers).
+        initial_state: List of initial state tensors to be passed to the first call of the
+            cell (optional; zeros otherwise).
+
+    Output shape:
+        `(batch, units)`, or `(batch, timesteps, units)` with `return_sequences`; with
+        `return_state`, a list: the output, then the final states [h], each
+        `(batch, units)`.
+    """
 
     cell_class = SimpleRNNCell
 
@@ -339,8 +402,81 @@ class SimpleRNN(_CellLayer):
 
 
 class LSTM(_CellLayer):
-    """Long short-term memory, Keras's gate order i, f, c, o. Weights: kernel (in, 4U),
-    recurrent_kernel (U, 4U), bias (4U,); states [h, c]."""
+    """Long Short-Term Memory layer - Hochreiter 1997.
+
+    At each step the input, forget and output gates and the candidate (Keras's gate order
+    i, f, c, o) update the cell state `c` and the output `h`; the whole sequence runs as one
+    fused op (its gradient, backpropagation through time, another), with the gate math and the
+    recurrent products on the CPU kernels' batch-row threads (or a CUDA kernel). Numbers and
+    weight layout are Keras 3's, so Keras weights load as they are.
+
+    Weights: kernel `(input_dim, 4 * units)`, recurrent_kernel `(units, 4 * units)`, bias
+    `(4 * units,)`; states `[h, c]`, each `(batch, units)`.
+
+    Example:
+
+    >>> x = ge.Input(shape=(10, 8))
+    >>> ge.layers.LSTM(4)(x).shape
+    (None, 4)
+    >>> whole_seq_output, final_h, final_c = ge.layers.LSTM(
+    ...     4, return_sequences=True, return_state=True)(x)
+    >>> whole_seq_output.shape, final_h.shape, final_c.shape
+    ((None, 10, 4), (None, 4), (None, 4))
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        activation: Activation function to use. Default: hyperbolic tangent (`tanh`). If you
+            pass None, no activation is applied (ie. "linear" activation: `a(x) = x`).
+        recurrent_activation: Activation function to use for the recurrent step. Default:
+            sigmoid (`sigmoid`).
+        use_bias: Boolean, whether the layer uses a bias vector (default True).
+        kernel_initializer: Initializer for the `kernel` weights matrix, used for the linear
+            transformation of the inputs (default `"glorot_uniform"`).
+        recurrent_initializer: Initializer for the `recurrent_kernel` weights matrix, used for
+            the linear transformation of the recurrent state (default `"orthogonal"`).
+        bias_initializer: Initializer for the bias vector (default `"zeros"`).
+        unit_forget_bias: Boolean (default True). If True, add 1 to the bias of the forget
+            gate at initialization (Jozefowicz et al., 2015).
+        kernel_regularizer: Regularizer function applied to the `kernel` weights matrix.
+        recurrent_regularizer: Regularizer function applied to the `recurrent_kernel` weights
+            matrix.
+        bias_regularizer: Regularizer function applied to the bias vector.
+        dropout: Float between 0 and 1. Fraction of the units to drop for the linear
+            transformation of the inputs (in training only).
+        recurrent_dropout: Float between 0 and 1. Fraction of the units to drop for the linear
+            transformation of the recurrent state.
+        seed: Random seed for dropout.
+        return_sequences: Boolean. Whether to return the last output in the output sequence,
+            or the full sequence (default False).
+        return_state: Boolean. Whether to return the last state in addition to the output
+            (default False).
+        go_backwards: Boolean. If True, process the input sequence backwards and return the
+            reversed sequence (default False).
+        stateful: Boolean. If True, the last state of each sample at index i in a batch is
+            used as the initial state of sample i in the next batch; needs a fixed batch size
+            (`ge.Input(batch_shape=...)`). `layer.reset_states()` zeros the states.
+        unroll: Accepted for Keras compatibility; the built-in cells always run the whole
+            sequence as one fused op, whatever its value.
+        zero_output_for_mask: Whether masked steps output zeros (True) or carry the last
+            output through (False, the default).
+        **kwargs: Standard layer keyword arguments. Weight constraints are not supported.
+
+    Call arguments:
+        inputs: A 3D tensor, with shape `(batch, timesteps, feature)`.
+        mask: Binary tensor of shape `(batch, timesteps)` indicating whether a given timestep
+            should be masked (optional; a mask carried by the input, e.g. from
+            `Embedding(mask_zero=True)` or `Masking`, is used automatically). A masked step
+            carries the states through unchanged.
+        training: Whether the layer runs in training mode (dropout on); default: the mode of
+            the running plan (fit trains, predict infers).
+        initial_state: List of initial state tensors to be passed to the first call of the
+            cell (optional; zeros otherwise).
+
+    Output shape:
+        `(batch, units)`, or `(batch, timesteps, units)` with `return_sequences`; with
+        `return_state`, a list: the output, then the final states [h, c], each
+        `(batch, units)`.
+    """
 
     cell_class = LSTMCell
 
@@ -373,8 +509,76 @@ class LSTM(_CellLayer):
 
 
 class GRU(_CellLayer):
-    """Gated recurrent unit, Keras's gate order z, r, h. Weights: kernel (in, 3U),
-    recurrent_kernel (U, 3U), bias (2, 3U) with reset_after (default), else (3U,)."""
+    """Gated Recurrent Unit - Cho et al. 2014.
+
+    At each step the update gate `z` and reset gate `r` (Keras's gate order z, r, h) mix the
+    previous output with a candidate; with `reset_after=True` (the default, Keras 3's and
+    cuDNN's form) the reset gate is applied after the recurrent product. The whole sequence
+    runs as one fused op. Numbers and weight layout are Keras 3's.
+
+    Weights: kernel `(input_dim, 3 * units)`, recurrent_kernel `(units, 3 * units)`, bias
+    `(2, 3 * units)` with `reset_after` (input and recurrent biases), else `(3 * units,)`.
+
+    Example:
+
+    >>> x = ge.Input(shape=(10, 8))
+    >>> ge.layers.GRU(4)(x).shape
+    (None, 4)
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        activation: Activation function to use. Default: hyperbolic tangent (`tanh`). If you
+            pass None, no activation is applied (ie. "linear" activation: `a(x) = x`).
+        recurrent_activation: Activation function to use for the recurrent step. Default:
+            sigmoid (`sigmoid`).
+        use_bias: Boolean, whether the layer uses a bias vector (default True).
+        kernel_initializer: Initializer for the `kernel` weights matrix, used for the linear
+            transformation of the inputs (default `"glorot_uniform"`).
+        recurrent_initializer: Initializer for the `recurrent_kernel` weights matrix, used for
+            the linear transformation of the recurrent state (default `"orthogonal"`).
+        bias_initializer: Initializer for the bias vector (default `"zeros"`).
+        kernel_regularizer: Regularizer function applied to the `kernel` weights matrix.
+        recurrent_regularizer: Regularizer function applied to the `recurrent_kernel` weights
+            matrix.
+        bias_regularizer: Regularizer function applied to the bias vector.
+        dropout: Float between 0 and 1. Fraction of the units to drop for the linear
+            transformation of the inputs (in training only).
+        recurrent_dropout: Float between 0 and 1. Fraction of the units to drop for the linear
+            transformation of the recurrent state.
+        seed: Random seed for dropout.
+        return_sequences: Boolean. Whether to return the last output in the output sequence,
+            or the full sequence (default False).
+        return_state: Boolean. Whether to return the last state in addition to the output
+            (default False).
+        go_backwards: Boolean. If True, process the input sequence backwards and return the
+            reversed sequence (default False).
+        stateful: Boolean. If True, the last state of each sample at index i in a batch is
+            used as the initial state of sample i in the next batch; needs a fixed batch size
+            (`ge.Input(batch_shape=...)`). `layer.reset_states()` zeros the states.
+        unroll: Accepted for Keras compatibility; the built-in cells always run the whole
+            sequence as one fused op, whatever its value.
+        reset_after: GRU convention (whether to apply reset gate after or before the
+            matrix multiplication). True is Keras 3's default.
+        zero_output_for_mask: Whether masked steps output zeros (True) or carry the last
+            output through (False, the default).
+        **kwargs: Standard layer keyword arguments. Weight constraints are not supported.
+
+    Call arguments:
+        inputs: A 3D tensor, with shape `(batch, timesteps, feature)`.
+        mask: Binary tensor of shape `(batch, timesteps)` indicating whether a given timestep
+            should be masked (optional; a mask carried by the input, e.g. from
+            `Embedding(mask_zero=True)` or `Masking`, is used automatically). A masked step
+            carries the states through unchanged.
+        training: Whether the layer runs in training mode (dropout on); default: the mode of
+            the running plan (fit trains, predict infers).
+        initial_state: List of initial state tensors to be passed to the first call of the
+            cell (optional; zeros otherwise).
+
+    Output shape:
+        `(batch, units)`, or `(batch, timesteps, units)` with `return_sequences`; with
+        `return_state`, a list: the output, then the final states [h], each
+        `(batch, units)`.
+    """
 
     cell_class = GRUCell
 

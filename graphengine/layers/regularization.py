@@ -65,9 +65,37 @@ class _RandomLayer(Layer):
 
 
 class Dropout(_RandomLayer):
-    """Sets inputs to 0 with probability `rate` and scales the rest by 1 / (1 - rate), in
-    training only. `noise_shape` (None entries: the input's size) shares one draw along its
-    size-1 axes, e.g. (None, 1, None) drops whole time series channels."""
+    """Applies dropout to the input.
+
+    The Dropout layer randomly sets input units to 0 with a frequency of `rate` at each step
+    during training time, which helps prevent overfitting. Inputs not set to 0 are scaled up
+    by `1 / (1 - rate)` such that the sum over all inputs is unchanged in expectation.
+
+    Note that the Dropout layer only applies when `training` is True: in `fit`, or when called
+    with `training=True`. `predict`, `evaluate` and `model(x)` pass values through unchanged.
+
+    Example:
+
+    >>> ge.layers.Dropout(0.5)(np.ones((2, 3), "float32"))
+    array([[1., 1., 1.],
+           [1., 1., 1.]], dtype=float32)
+
+    Args:
+        rate: Float between 0 and 1 (1 excluded). Fraction of the input units to drop.
+        noise_shape: 1D integer tuple representing the shape of the binary dropout mask that
+            will be multiplied with the input (None entries take the input's size). For
+            instance, if your inputs have shape `(batch_size, timesteps, features)` and you
+            want the dropout mask to be the same for all timesteps, you can use
+            `noise_shape=(batch_size, 1, features)`.
+        seed: A Python integer to use as random seed: the layer then draws from its own
+            generator (on the CPU and on CUDA alike); otherwise from the running plan's,
+            seeded by `ge.utils.set_random_seed`.
+        **kwargs: Standard layer keyword arguments.
+
+    Call arguments:
+        inputs: Input tensor (of any rank).
+        training: Whether to drop (True) or pass through (False); default: the mode of the
+            running plan (fit trains, predict infers)."""
 
     def __init__(
         self,

@@ -11,7 +11,30 @@ from graphengine.ops.shape_ops import Reshape as ReshapeOp
 
 
 class Reshape(Layer):
-    """Reshapes each sample to `target_shape` (batch axis excluded; one -1 is inferred)."""
+    """Layer that reshapes inputs into the given shape.
+
+    Each sample is reshaped to `target_shape` (a view, no copy); the batch axis is kept. One
+    entry may be -1: it is inferred from the input's size. A target whose size does not match
+    the input's raises a ValueError naming the layer and both shapes.
+
+    Example:
+
+    >>> x = ge.Input(shape=(12,))
+    >>> ge.layers.Reshape((3, 4))(x).shape
+    (None, 3, 4)
+    >>> ge.layers.Reshape((-1, 2, 2))(x).shape
+    (None, 3, 2, 2)
+
+    Args:
+        target_shape: Target shape. Tuple of integers, does not include the samples
+            dimension (batch size).
+        **kwargs: Standard layer keyword arguments.
+
+    Input shape:
+        Arbitrary, the sizes after the batch axis known.
+
+    Output shape:
+        `(batch_size, *target_shape)`."""
 
     def __init__(self, target_shape: Sequence[int], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -30,7 +53,27 @@ class Reshape(Layer):
 
 
 class Flatten(Layer):
-    """(N, d1, d2, ...) -> (N, d1 * d2 * ...); channels-last, so no reordering."""
+    """Flattens the input. Does not affect the batch size.
+
+    `(batch, d1, d2, ...)` becomes `(batch, d1 * d2 * ...)`; data is channels-last, so
+    nothing is reordered (a view, no copy). A 1-D input `(batch,)` becomes `(batch, 1)`.
+
+    Example:
+
+    >>> x = ge.Input(shape=(10, 64))
+    >>> ge.layers.Flatten()(x).shape
+    (None, 640)
+
+    Args:
+        data_format: `"channels_last"` or None (the same); `"channels_first"` is not
+            supported.
+        **kwargs: Standard layer keyword arguments.
+
+    Input shape:
+        `(batch_size, ...)`, the sizes after the batch axis known.
+
+    Output shape:
+        `(batch_size, product of the other sizes)`."""
 
     def __init__(self, data_format: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)

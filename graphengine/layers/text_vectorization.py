@@ -50,9 +50,64 @@ def ngrams(tokens: list[str], widths: tuple[int, ...] | None) -> list[str]:
 
 
 class TextVectorization(HostLayer):
-    """Strings (a batch of shape (N,) or (N, 1)) to token ids padded with 0 ("int"; inside a
-    model output_sequence_length fixes the width) or to one row per string (multi_hot, count,
-    tf_idf; one_hot with split=None)."""
+    """A preprocessing layer which maps text features to integer sequences.
+
+    This layer has basic options for managing text in a model. It transforms a batch of strings
+    (one example = one string; shape `(batch,)` or `(batch, 1)`) into either a list of token
+    indices (one example = 1D tensor of integer token indices) or a dense representation (one
+    example = 1D tensor of float values representing data about the example's tokens). Each
+    string is processed as: standardize (lowercase and strip punctuation by default), split into
+    tokens (whitespace by default), recombine into ngrams (optional), index (associate a unique
+    int value with each token) and transform each example using this index (to a vector of ints
+    or a dense float vector).
+
+    The vocabulary is learned by `adapt(data)` (tokens ordered by descending count, ties by
+    descending token, as Keras) or given as `vocabulary`; it is saved in the model's file. The
+    layer runs on the host (Python dicts), also on CUDA.
+
+    Example:
+
+    >>> layer = ge.layers.TextVectorization(max_tokens=10, output_sequence_length=4)
+    >>> layer.adapt(["the cat sat", "the dog ran", "the cat ran"])
+    >>> layer.get_vocabulary()
+    ['', '[UNK]', 'the', 'ran', 'cat', 'sat', 'dog']
+    >>> layer(np.array(["the cat ran far"]))
+    array([[2, 4, 3, 1]])
+
+    Args:
+        max_tokens: Maximum size of the vocabulary for this layer (special tokens included);
+            None means no cap.
+        standardize: `"lower_and_strip_punctuation"` (default), `"lower"`,
+            `"strip_punctuation"`, None, or a callable taking the batch as an object array of
+            str. Lowercasing touches ASCII letters only, as TensorFlow's.
+        split: `"whitespace"` (default, ASCII whitespace), `"character"`, None (each string is
+            one token), or a callable taking one string and returning its tokens.
+        ngrams: None, an integer or a tuple of integers: the ngrams to create.
+        output_mode: `"int"` (token indices, padded with 0), `"multi_hot"`, `"count"`,
+            `"tf_idf"` (one row of vocabulary size per string), or `"one_hot"` (with
+            `split=None`).
+        output_sequence_length: Only for `"int"`: pad or truncate each sequence to this length.
+            Inside a model it is required (plans fix shapes); eager calls pad to the longest row
+            without it, as Keras.
+        pad_to_max_tokens: Only for the dense modes: output `max_tokens` columns even when the
+            vocabulary is smaller.
+        vocabulary: Optional list of strings (or a file with one per line) to use instead of
+            `adapt`.
+        idf_weights: Only with `output_mode="tf_idf"` and a given `vocabulary`: its IDF weights.
+        sparse: Must be False (sparse outputs are not supported).
+        ragged: Must be False (ragged outputs are not supported).
+        encoding: The text encoding of byte strings (default `"utf-8"`).
+        vocabulary_size: Set from a saved config; leave it None.
+        has_input_vocabulary: Set from a saved config; leave it None.
+        **kwargs: Standard layer keyword arguments.
+
+    Input shape:
+        `(batch_size,)` or `(batch_size, 1)` strings: `ge.Input(shape=(), dtype="string")`.
+
+    Output shape:
+        `(batch_size, output_sequence_length)` int64 ids for `"int"`, else `(batch_size,
+        vocabulary size)` floats.
+    """
 
     def __init__(
         self,
@@ -114,12 +169,17 @@ class TextVectorization(HostLayer):
 
     # -- the vocabulary (the StringLookup's) ---------------------------------------------------
     def get_vocabulary(self, include_special_tokens: bool = True) -> list:
+        """The vocabulary, in index order (with the padding and OOV tokens first unless
+        `include_special_tokens=False`)."""
         return self._lookup_layer.get_vocabulary(include_special_tokens)
 
     def vocabulary_size(self) -> int:
+        """The number of tokens in the vocabulary, special tokens included."""
         return self._lookup_layer.vocabulary_size()
 
     def set_vocabulary(self, vocabulary: Any, idf_weights: Any = None) -> None:
+        """Sets the vocabulary (a list of strings, or a file with one per line) and, for
+        `output_mode="tf_idf"`, its IDF weights."""
         self._lookup_layer.set_vocabulary(vocabulary, idf_weights)
 
     def adapt(self, data: Any, batch_size: int | None = None, steps: int | None = None) -> None:

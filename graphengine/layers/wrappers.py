@@ -26,11 +26,46 @@ def _clone(layer: Layer, name: str, **overrides: Any) -> Layer:
 
 
 class Bidirectional(Layer):
-    """Runs a copy of `layer` forwards and another backwards (go_backwards=True, or
-    `backward_layer`) over the same inputs and merges their outputs with `merge_mode`: "concat"
-    (default), "sum", "mul", "ave", or None (a list of both). Sequences from the backward layer
-    are flipped back to input order first. Weights: the forward layer's, then the backward's.
-    With return_state the outputs are followed by the forward states, then the backward ones."""
+    """Bidirectional wrapper for RNNs.
+
+    Runs a copy of `layer` forwards and another backwards (a copy with `go_backwards` flipped,
+    or `backward_layer`) over the same inputs, and merges their outputs with `merge_mode`.
+    Sequences from the backward layer are flipped back to input order before merging, as Keras.
+
+    Weights: the forward layer's, then the backward layer's.
+
+    Example:
+
+    >>> x = ge.Input(shape=(5, 10))
+    >>> ge.layers.Bidirectional(ge.layers.LSTM(10, return_sequences=True))(x).shape
+    (None, 5, 20)
+    >>> ge.layers.Bidirectional(ge.layers.LSTM(4), merge_mode="sum")(x).shape
+    (None, 4)
+
+    Args:
+        layer: A recurrent layer instance (`LSTM`, `GRU`, `SimpleRNN`, `RNN(cell)`) that will be
+            used to generate both the forward and the backward layers.
+        merge_mode: Mode by which outputs of the forward and backward RNNs will be combined. One
+            of `{"sum", "mul", "concat", "ave", None}`. If None, the outputs will not be combined,
+            they will be returned as a list. Defaults to `"concat"`.
+        weights: Optional initial weights, as `get_weights()` lists them.
+        backward_layer: Optional recurrent layer instance to be used to handle backwards input
+            processing. If not provided, `layer` is copied with `go_backwards` flipped. It should
+            have the same `return_sequences` and `return_state` as `layer` and the opposite
+            `go_backwards`.
+        **kwargs: Standard layer keyword arguments.
+
+    Call arguments:
+        inputs: A 3D tensor `(batch, timesteps, features)`, or a list `[sequence,
+            *initial_states]` (the forward layer's states, then the backward layer's).
+        mask: Optional `(batch, timesteps)` mask, passed to both layers.
+        training: Passed to both layers (dropout).
+        initial_state: Optional list: the forward states, then the backward ones.
+
+    Output shape:
+        The merged output (`"concat"` doubles the last axis); with `return_state` a list: the
+        output, then the forward states, then the backward ones.
+    """
 
     supports_masking = True
 
@@ -182,9 +217,30 @@ class Bidirectional(Layer):
 
 
 class TimeDistributed(Layer):
-    """Applies `layer` to every time step of (N, T, ...) inputs: reshapes to (N * T, ...), calls
-    the layer once (a real call, shown in the model graph), reshapes back to (N, T, ...). The
-    number of time steps must be known. Weights: the inner layer's."""
+    """This wrapper allows to apply a layer to every temporal slice of an input.
+
+    Every input should be at least 3D, and the dimension of index one of the first input will be
+    considered to be the temporal dimension (its size must be known). The wrapper reshapes
+    `(batch, timesteps, ...)` to `(batch * timesteps, ...)`, calls the layer once (a real call,
+    shown in the model graph) and reshapes back to `(batch, timesteps, ...)`, so the same weights
+    apply to every timestep.
+
+    Weights: the inner layer's.
+
+    Example:
+
+    >>> x = ge.Input(shape=(10, 128, 128, 3))
+    >>> ge.layers.TimeDistributed(ge.layers.Conv2D(64, (3, 3)))(x).shape
+    (None, 10, 126, 126, 64)
+
+    Args:
+        layer: A `ge.layers.Layer` instance.
+        **kwargs: Standard layer keyword arguments.
+
+    Call arguments:
+        inputs: Input tensor of shape `(batch, time, ...)`.
+        training: Passed to the wrapped layer.
+    """
 
     supports_masking = True
 

@@ -21,12 +21,15 @@ BIAS, RECURRENT = activation_codes.BIAS, activation_codes.RECURRENT
 
 
 def linear(x: Any) -> Any:
+    """x unchanged (the identity; `activation=None` means it)."""
     return x
 
 
 def relu(
     x: Any, negative_slope: float = 0.0, max_value: float | None = None, threshold: float = 0.0
 ) -> Any:
+    """max(x, 0) by default: `x` where `x >= threshold` (capped at `max_value` when given),
+    else `negative_slope * (x - threshold)`; fused in Dense, the convolutions and the gates."""
     return api.relu(x, negative_slope, max_value, threshold)
 
 
@@ -36,46 +39,58 @@ def relu6(x: Any) -> Any:
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.2) -> Any:
+    """x for x >= 0, `negative_slope * x` below."""
     return api.relu(x, negative_slope=negative_slope)
 
 
 def sigmoid(x: Any) -> Any:
+    """1 / (1 + exp(-x)); fused in Dense, the convolutions and the recurrent gates."""
     return api.sigmoid(x)
 
 
 def tanh(x: Any) -> Any:
+    """The hyperbolic tangent; fused in Dense, the convolutions and the recurrent gates."""
     return api.tanh(x)
 
 
 def softmax(x: Any, axis: int = -1) -> Any:
+    """exp(x) / sum(exp(x)) along `axis`, computed stably."""
     return api.softmax(x, axis=axis)
 
 
 def log_softmax(x: Any, axis: int = -1) -> Any:
+    """log(softmax(x)) along `axis`, computed stably."""
     return api.log_softmax(x, axis=axis)
 
 
 def elu(x: Any, alpha: float = 1.0) -> Any:
+    """x for x > 0, alpha * (exp(x) - 1) otherwise (Clevert et al., 2016)."""
     return apply(Unary("elu", alpha=alpha), x)
 
 
 def selu(x: Any) -> Any:
+    """scale * elu(x, alpha) with Klambauer et al.'s constants (alpha 1.6733, scale 1.0507)."""
     return apply(Unary("selu"), x)
 
 
 def gelu(x: Any, approximate: bool = False) -> Any:
+    """x * Phi(x), Phi the standard normal CDF (erf); the tanh approximation with
+    `approximate=True`."""
     return apply(Unary("gelu_tanh" if approximate else "gelu"), x)
 
 
 def softplus(x: Any) -> Any:
+    """log(exp(x) + 1), computed stably for large x."""
     return apply(Unary("softplus"), x)
 
 
 def softsign(x: Any) -> Any:
+    """x / (|x| + 1)."""
     return apply(Unary("softsign"), x)
 
 
 def swish(x: Any) -> Any:
+    """x * sigmoid(x) (also `silu`)."""
     return apply(Unary("swish"), x)
 
 
@@ -83,6 +98,7 @@ silu = swish
 
 
 def hard_sigmoid(x: Any) -> Any:
+    """relu6(x + 3) / 6: 0 below -3, 1 above 3, linear between (Keras 3's)."""
     return apply(Unary("hard_sigmoid"), x)
 
 
@@ -95,6 +111,7 @@ hard_swish = hard_silu
 
 
 def exponential(x: Any) -> Any:
+    """exp(x)."""
     return api.exp(x)
 
 

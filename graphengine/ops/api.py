@@ -89,26 +89,34 @@ def _binary(kind: str, a: Any, b: Any) -> Any:
 
 
 def add(x1: Any, x2: Any) -> Any:
+    """x1 + x2, elementwise with NumPy broadcasting; Python numbers take the tensor's dtype."""
     return _binary("add", x1, x2)
 
 
 def subtract(x1: Any, x2: Any) -> Any:
+    """x1 - x2, elementwise with NumPy broadcasting."""
     return _binary("subtract", x1, x2)
 
 
 def multiply(x1: Any, x2: Any) -> Any:
+    """x1 * x2, elementwise with NumPy broadcasting."""
     return _binary("multiply", x1, x2)
 
 
 def divide(x1: Any, x2: Any) -> Any:
+    """x1 / x2, elementwise with NumPy broadcasting (true division: integers give float)."""
     return _binary("divide", x1, x2)
 
 
 def maximum(x1: Any, x2: Any) -> Any:
+    """The elementwise maximum, broadcasting; NaN propagates. The gradient goes to the
+    winner, ties to x1 (as TensorFlow)."""
     return _binary("maximum", x1, x2)
 
 
 def minimum(x1: Any, x2: Any) -> Any:
+    """The elementwise minimum, broadcasting; NaN propagates. The gradient goes to the
+    winner, ties to x1 (as TensorFlow)."""
     return _binary("minimum", x1, x2)
 
 
@@ -122,22 +130,27 @@ def greater_equal(x1: Any, x2: Any) -> Any:
 
 
 def greater(x1: Any, x2: Any) -> Any:
+    """True where x1 > x2 (bool, broadcasting; not differentiable)."""
     return _compare("greater", x1, x2)
 
 
 def less_equal(x1: Any, x2: Any) -> Any:
+    """True where x1 <= x2 (bool, broadcasting; not differentiable)."""
     return _compare("less_equal", x1, x2)
 
 
 def less(x1: Any, x2: Any) -> Any:
+    """True where x1 < x2 (bool, broadcasting; not differentiable)."""
     return _compare("less", x1, x2)
 
 
 def equal(x1: Any, x2: Any) -> Any:
+    """True where x1 == x2 (bool, broadcasting; NaN equals nothing; not differentiable)."""
     return _compare("equal", x1, x2)
 
 
 def not_equal(x1: Any, x2: Any) -> Any:
+    """True where x1 != x2 (bool, broadcasting; NaN differs from everything)."""
     return _compare("not_equal", x1, x2)
 
 
@@ -147,10 +160,12 @@ def logical_and(x1: Any, x2: Any) -> Any:
 
 
 def logical_or(x1: Any, x2: Any) -> Any:
+    """True where either is true (nonzero; NaN is true), broadcasting; bool."""
     return _compare("logical_or", x1, x2)
 
 
 def logical_xor(x1: Any, x2: Any) -> Any:
+    """True where exactly one is true (nonzero; NaN is true), broadcasting; bool."""
     return _compare("logical_xor", x1, x2)
 
 
@@ -160,6 +175,7 @@ def logical_not(x: Any) -> Any:
 
 
 def negative(x: Any) -> Any:
+    """-x, elementwise."""
     return multiply(x, -1)
 
 
@@ -183,30 +199,37 @@ def _unary(kind: str, x: Any, **params: float) -> Any:
 
 
 def exp(x: Any) -> Any:
+    """e ** x, elementwise."""
     return _unary("exp", x)
 
 
 def log(x: Any) -> Any:
+    """The natural logarithm, elementwise (-inf at 0, NaN below)."""
     return _unary("log", x)
 
 
 def sqrt(x: Any) -> Any:
+    """The square root, elementwise (NaN below 0)."""
     return _unary("sqrt", x)
 
 
 def square(x: Any) -> Any:
+    """x * x, elementwise."""
     return _unary("square", x)
 
 
 def abs(x: Any) -> Any:  # noqa: A001 - keras.ops name
+    """|x|, elementwise; its gradient is 0 at 0."""
     return _unary("abs", x)
 
 
 def tanh(x: Any) -> Any:
+    """The hyperbolic tangent, elementwise."""
     return _unary("tanh", x)
 
 
 def sigmoid(x: Any) -> Any:
+    """1 / (1 + exp(-x)), elementwise, computed stably for large |x|."""
     return _unary("sigmoid", x)
 
 
@@ -265,6 +288,8 @@ def divide_no_nan(x1: Any, x2: Any) -> Any:
 def relu(
     x: Any, negative_slope: float = 0.0, max_value: float | None = None, threshold: float = 0.0
 ) -> Any:
+    """max(x, 0) by default; Keras's relu arguments: `x` where `x >= threshold` (capped at
+    `max_value` when given), else `negative_slope * (x - threshold)`."""
     return _unary(
         "relu",
         x,
@@ -275,14 +300,17 @@ def relu(
 
 
 def clip(x: Any, x_min: float, x_max: float) -> Any:
+    """x limited to [x_min, x_max], elementwise; the gradient is 0 outside the range."""
     return _unary("clip", x, lo=x_min, hi=x_max)
 
 
 def softmax(x: Any, axis: int = -1) -> Any:
+    """exp(x) / sum(exp(x)) along `axis`, shifted by the maximum for stability."""
     return apply(Softmax(axis), x)
 
 
 def log_softmax(x: Any, axis: int = -1) -> Any:
+    """log(softmax(x)) along `axis`, computed directly (stable where softmax underflows)."""
     return apply(Softmax(axis, log=True), x)
 
 
@@ -368,6 +396,8 @@ def reshape(x: Any, newshape: Sequence[int]) -> Any:
 
 
 def transpose(x: Any, axes: Sequence[int] | None = None) -> Any:
+    """x with its axes permuted by `axes` (None: reversed), as np.transpose; the batch axis
+    counts as axis 0."""
     ndim = len(_shape(x))
     perm = (
         tuple(reversed(range(ndim)))
@@ -378,10 +408,13 @@ def transpose(x: Any, axes: Sequence[int] | None = None) -> Any:
 
 
 def concatenate(xs: Sequence[Any], axis: int = 0) -> Any:
+    """The tensors of the list `xs` joined along `axis` (default 0, as keras.ops); every other
+    size must match."""
     return apply(Concatenate(axis), *xs)
 
 
 def expand_dims(x: Any, axis: int) -> Any:
+    """x with a new axis of size 1 at position `axis` (negative: from the end), a view."""
     ndim = len(_shape(x))
     axis = normalize_axis(axis, ndim + 1)
     copy = tuple(range(axis)) + (None,) + tuple(range(axis, ndim))
@@ -389,6 +422,8 @@ def expand_dims(x: Any, axis: int) -> Any:
 
 
 def squeeze(x: Any, axis: Any = None) -> Any:
+    """x without its axes of size 1 (None: all of them; else the ones named by `axis`, which
+    must have size 1), a view."""
     shape = _shape(x)
     if axis is None:
         axes = {i for i, d in enumerate(shape) if d == 1}
@@ -402,14 +437,18 @@ def squeeze(x: Any, axis: Any = None) -> Any:
 
 
 def broadcast_to(x: Any, shape: Sequence[int | None]) -> Any:
+    """x broadcast to `shape` as np.broadcast_to; its gradient sums over the broadcast axes."""
     return apply(BroadcastTo(tuple(shape)), x)
 
 
 def getitem(x: Any, key: Any) -> Any:
+    """`x[key]` with NumPy's basic indexing (ints, slices, None, Ellipsis); `x[i]` on a
+    SymbolicTensor calls it."""
     return apply(GetItem(normalize_key(key, len(_shape(x)))), x)
 
 
 def cast(x: Any, dtype: Any) -> Any:
+    """x converted to `dtype`; the gradient flows back through float casts."""
     return apply(Cast(dtype), x)
 
 

@@ -480,9 +480,12 @@ class Loss:
         self.kwargs = kwargs
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
+        """The per-sample loss values, before weighting and reduction."""
         return type(self).fn(y_true, y_pred, **self.kwargs)
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+        """The loss of `y_pred` against `y_true`, weighted by `sample_weight` and reduced; a
+        scalar, or per-sample values with reduction 'none'."""
         operands = (y_true, y_pred, sample_weight)
         if not in_graph_mode() and not any(isinstance(x, SymbolicTensor) for x in operands):
             y_true, y_pred = np.asarray(y_true), _array(y_pred, floating=True)
@@ -501,14 +504,19 @@ class Loss:
         return reduce_weighted_values(values, sample_weight, mask, self.reduction, self.name)
 
     def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, as a dict (Keras's config)."""
         return {"reduction": self.reduction, "name": self.name, **self.kwargs}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Loss:
+        """A loss made from `get_config()`'s dict."""
         return cls(**config)
 
 
 class MeanSquaredError(Loss):
+    """The mean of squares of errors between labels and predictions, over the last axis:
+    `mean((y_true - y_pred)^2)`. Reduced as `reduction` says (default 'sum_over_batch_size')."""
+
     fn = staticmethod(mean_squared_error)
 
     def __init__(
@@ -518,6 +526,9 @@ class MeanSquaredError(Loss):
 
 
 class MeanAbsoluteError(Loss):
+    """The mean of absolute errors over the last axis: `mean(|y_true - y_pred|)`. Reduced as
+    `reduction` says (default 'sum_over_batch_size')."""
+
     fn = staticmethod(mean_absolute_error)
 
     def __init__(
@@ -527,6 +538,10 @@ class MeanAbsoluteError(Loss):
 
 
 class MeanAbsolutePercentageError(Loss):
+    """The mean absolute percentage error over the last axis:
+    `100 * mean(|y_true - y_pred| / max(|y_true|, eps))`. Reduced as `reduction` says (default
+    'sum_over_batch_size')."""
+
     fn = staticmethod(mean_absolute_percentage_error)
 
     def __init__(
@@ -536,6 +551,10 @@ class MeanAbsolutePercentageError(Loss):
 
 
 class MeanSquaredLogarithmicError(Loss):
+    """The mean squared logarithmic error over the last axis:
+    `mean((log(y_pred + 1) - log(y_true + 1))^2)`, both clipped below at eps. Reduced as `reduction`
+    says (default 'sum_over_batch_size')."""
+
     fn = staticmethod(mean_squared_logarithmic_error)
 
     def __init__(
@@ -545,6 +564,10 @@ class MeanSquaredLogarithmicError(Loss):
 
 
 class CosineSimilarity(Loss):
+    """The negative cosine similarity along `axis`: -1 when labels and predictions point the
+    same way, 0 when orthogonal, so minimizing it aligns them. Reduced as `reduction` says (default
+    'sum_over_batch_size')."""
+
     fn = staticmethod(cosine_similarity)
 
     def __init__(
@@ -557,6 +580,10 @@ class CosineSimilarity(Loss):
 
 
 class Huber(Loss):
+    """The Huber loss: `0.5 * e^2` where `|e| <= delta`, `delta * (|e| - 0.5 * delta)` beyond,
+    averaged over the last axis (named 'huber_loss', as in Keras). Reduced as `reduction` says
+    (default 'sum_over_batch_size')."""
+
     fn = staticmethod(huber)
 
     def __init__(
@@ -566,6 +593,9 @@ class Huber(Loss):
 
 
 class LogCosh(Loss):
+    """The mean over the last axis of `log(cosh(y_pred - y_true))`, computed stably for large
+    errors. Reduced as `reduction` says (default 'sum_over_batch_size')."""
+
     fn = staticmethod(log_cosh)
 
     def __init__(self, reduction: str = "sum_over_batch_size", name: str = "log_cosh") -> None:
@@ -573,6 +603,9 @@ class LogCosh(Loss):
 
 
 class KLDivergence(Loss):
+    """The Kullback-Leibler divergence `sum(y_true * log(y_true / y_pred))` over the last axis,
+    both clipped to [eps, 1]. Reduced as `reduction` says (default 'sum_over_batch_size')."""
+
     fn = staticmethod(kl_divergence)
 
     def __init__(self, reduction: str = "sum_over_batch_size", name: str = "kl_divergence") -> None:
@@ -580,6 +613,9 @@ class KLDivergence(Loss):
 
 
 class Poisson(Loss):
+    """The Poisson loss `mean(y_pred - y_true * log(y_pred + eps))` over the last axis. Reduced as
+    `reduction` says (default 'sum_over_batch_size')."""
+
     fn = staticmethod(poisson)
 
     def __init__(self, reduction: str = "sum_over_batch_size", name: str = "poisson") -> None:
@@ -587,6 +623,10 @@ class Poisson(Loss):
 
 
 class Hinge(Loss):
+    """The hinge loss `mean(max(1 - y_true * y_pred, 0))` over the last axis; labels are -1
+    or 1 (labels that are all 0 or 1 are mapped to -1 and 1, as Keras). Reduced as `reduction` says
+    (default 'sum_over_batch_size')."""
+
     fn = staticmethod(hinge)
 
     def __init__(self, reduction: str = "sum_over_batch_size", name: str = "hinge") -> None:
@@ -594,6 +634,9 @@ class Hinge(Loss):
 
 
 class SquaredHinge(Loss):
+    """The squared hinge loss `mean(max(1 - y_true * y_pred, 0)^2)` over the last axis;
+    labels as `Hinge`. Reduced as `reduction` says (default 'sum_over_batch_size')."""
+
     fn = staticmethod(squared_hinge)
 
     def __init__(self, reduction: str = "sum_over_batch_size", name: str = "squared_hinge") -> None:
@@ -601,6 +644,10 @@ class SquaredHinge(Loss):
 
 
 class CategoricalHinge(Loss):
+    """The categorical hinge loss `max(neg - pos + 1, 0)`, pos the score of the true class,
+    neg the largest score of the others (one-hot labels). Reduced as `reduction` says (default
+    'sum_over_batch_size')."""
+
     fn = staticmethod(categorical_hinge)
 
     def __init__(
@@ -610,6 +657,10 @@ class CategoricalHinge(Loss):
 
 
 class BinaryCrossentropy(Loss):
+    """The cross-entropy of binary labels (0 or 1) and predicted probabilities (or logits with
+    `from_logits=True`), averaged over `axis`; `label_smoothing` moves the labels towards 0.5.
+    Reduced as `reduction` says (default 'sum_over_batch_size')."""
+
     fn = staticmethod(binary_crossentropy)
 
     def __init__(
@@ -630,6 +681,10 @@ class BinaryCrossentropy(Loss):
 
 
 class BinaryFocalCrossentropy(Loss):
+    """Binary cross-entropy weighted by `(1 - p_t)^gamma` (Lin et al., 2018), down-weighting
+    easy examples; `apply_class_balancing` also weighs the classes by `alpha` and `1 - alpha`.
+    Reduced as `reduction` says (default 'sum_over_batch_size')."""
+
     fn = staticmethod(binary_focal_crossentropy)
 
     def __init__(
@@ -656,6 +711,10 @@ class BinaryFocalCrossentropy(Loss):
 
 
 class CategoricalCrossentropy(Loss):
+    """The cross-entropy of one-hot labels and predicted class probabilities (or logits with
+    `from_logits=True`) along `axis`; `label_smoothing` moves the labels towards uniform. Reduced as
+    `reduction` says (default 'sum_over_batch_size')."""
+
     fn = staticmethod(categorical_crossentropy)
 
     def __init__(
@@ -676,6 +735,10 @@ class CategoricalCrossentropy(Loss):
 
 
 class CategoricalFocalCrossentropy(Loss):
+    """Categorical cross-entropy weighted by `alpha * (1 - p)^gamma` (Lin et al., 2018),
+    down-weighting well-classified examples; one-hot labels. Reduced as `reduction` says (default
+    'sum_over_batch_size')."""
+
     fn = staticmethod(categorical_focal_crossentropy)
 
     def __init__(
@@ -701,6 +764,11 @@ class CategoricalFocalCrossentropy(Loss):
 
 
 class SparseCategoricalCrossentropy(Loss):
+    """The cross-entropy of integer class ids and predicted class probabilities (or logits
+    with `from_logits=True`); ids outside [0, classes) raise, except `ignore_class`, whose
+    targets count 0 and are left out of the mean. Reduced as `reduction` says (default
+    'sum_over_batch_size')."""
+
     fn = staticmethod(sparse_categorical_crossentropy)
 
     def __init__(

@@ -29,12 +29,51 @@ if TYPE_CHECKING:
 
 
 class Model(Trainer, Layer):
-    """`ge.Model(inputs, outputs)`: inputs and outputs may be a tensor, a list or a dict.
+    """A model grouping layers into an object with training and inference features.
 
-    Subclassing (`class M(ge.Model)` with layers made in `__init__` and a `call(inputs,
-    training=None)`) gives the same static graph: `call` is traced once on symbolic inputs, with
-    the shapes of the first data (or of `build(input_shape)`), and the model then compiles and
-    runs as a functional one."""
+    There are two ways to instantiate a `Model`:
+
+    1. With the "Functional API": start from `ge.Input`, chain layer calls to specify the
+       model's forward pass, and create the model from inputs and outputs (each a tensor, a list
+       or a dict):
+
+       ```python
+       inputs = ge.Input(shape=(37,))
+       x = ge.layers.Dense(32, activation="relu")(inputs)
+       outputs = ge.layers.Dense(5, activation="softmax")(x)
+       model = ge.Model(inputs=inputs, outputs=outputs)
+       ```
+
+    2. By subclassing the `Model` class: define your layers in `__init__()` and the forward pass
+       in `call(inputs, training=None)`:
+
+       ```python
+       class MyModel(ge.Model):
+           def __init__(self, **kwargs):
+               super().__init__(**kwargs)
+               self.dense1 = ge.layers.Dense(32, activation="relu")
+               self.dense2 = ge.layers.Dense(5, activation="softmax")
+
+           def call(self, inputs, training=None):
+               return self.dense2(self.dense1(inputs))
+       ```
+
+       A subclassed model is still a static graph: `call` is traced once on symbolic inputs, with
+       the shapes of the first data (or of `model.build((None, 37))`), with `training` a symbolic
+       flag that layers receive and Python may not branch on; the model then compiles, trains,
+       prints its summary, plots and saves like a functional one.
+
+    A model is compiled per input shape into a plan over preallocated buffers and runs on Numba
+    kernels (CPU, or CUDA with `compile(device="cuda")`). Beyond Keras: `model.graph` (the forward
+    graph, a networkx DiGraph), `model.backward_graph`, `model.vjp(x, dy)` (vector-Jacobian
+    products), `model.profile(x, y)` and `model.export("m.onnx")`.
+
+    Args:
+        inputs: The model's input tensor(s) (`ge.Input`): a tensor, a list or a dict.
+        outputs: The model's output tensor(s), computed from `inputs`: a tensor, a list or a dict.
+        name: The model's name (default "functional", or the subclass's name in snake case).
+        **kwargs: Standard layer keyword arguments (`trainable`, `dtype`).
+    """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Model:
         model = super().__new__(cls)
@@ -266,6 +305,7 @@ class Model(Trainer, Layer):
 
     @property
     def input_names(self) -> list[str]:
+        """The names of the model's Input tensors, in order."""
         return [t.name for t in self.inputs]
 
     @property
@@ -283,8 +323,17 @@ class Model(Trainer, Layer):
         expand_nested: bool = False,
         show_trainable: bool = False,
     ) -> None:
-        """Prints Keras's table of layers, output shapes, parameters and connections
-        (Keras's argument order)."""
+        """Prints a string summary of the network: Keras's table of layers, output shapes,
+        parameter counts and, for functional models, the layers each one is connected to; then
+        the totals (trainable and non-trainable).
+
+        Args:
+            line_length: Total width of the table in characters (None: Keras's width, narrowed
+                to fit the terminal).
+            positions: Relative or absolute right edges of the columns (Keras's argument).
+            print_fn: A function called with each line (default `print`).
+            expand_nested: Whether to expand nested models into their layers.
+            show_trainable: Whether to add a column saying whether each layer trains."""
         from graphengine.viz.summary import summary
 
         summary(
@@ -346,6 +395,9 @@ class Model(Trainer, Layer):
         return pack_like(self._outputs_struct, [values[t] for t in self.outputs])
 
     def __call__(self, inputs: Any, *args: Any, training: Any = None, **kwargs: Any) -> Any:
+        """On arrays: runs the model now (through its compiled plan) and returns NumPy arrays,
+        in training mode only with `training=True`. On SymbolicTensors: calls the model as a
+        layer inside another model (nested models), its weights shared."""
         if type(inputs) is not np.ndarray and any(is_symbolic(x) for x in flatten(inputs)):
             if training is not None:  # a fixed flag for this call's layers (Keras semantics)
                 kwargs["training"] = training
@@ -621,14 +673,26 @@ class Model(Trainer, Layer):
         return model_config.model_to_json(self, **kwargs)
 
     def save(self, filepath: str) -> None:
-        """Writes one zip file: config.json (architecture, compile settings) and the weights and
-        optimizer state as .npy arrays; atomically, so an interrupted save keeps the old file."""
+        """Saves the model (architecture, weights, compile settings, optimizer state) to one file.
+
+        The suffix picks the format: `.gez`, graphengine's own (a zip of config.json and .npy
+        arrays, read back by `ge.models.load_model`), or `.keras`, a Keras 3 archive that
+        `keras.saving.load_model` loads (architecture and weights; no optimizer state). Any
+        other suffix raises a ValueError naming the supported ones. The file is written
+        atomically, so an interrupted save keeps the old file.
+
+        Args:
+            filepath: Where to write, ending in `.gez` or `.keras`.
+        """
         saving.save_model(self, filepath)
 
     def save_weights(self, filepath: str) -> None:
+        """Saves the weights alone: `.gez` (ours) or `.weights.h5` (Keras 3's layout)."""
         saving.save_weights(self, filepath)
 
     def load_weights(self, filepath: str) -> None:
+        """Loads weights saved by `save_weights` or `save` of a model of the same architecture:
+        `.gez`, or Keras's `.weights.h5`, `.h5` and `.keras` files."""
         saving.load_weights(self, filepath)
 
     def export(self, filepath: str, format: str = "onnx", verbose: bool | None = None) -> None:
@@ -640,8 +704,29 @@ class Model(Trainer, Layer):
 
 
 class Sequential(Model):
-    """A linear stack of layers. The graph is built as soon as the input shape is known: from
-    `input_shape`/`input_dim` on the first layer, a `ge.Input` added first, or the first data."""
+    """`Sequential` groups a linear stack of layers into a `Model`.
+
+    The graph is built as soon as the input shape is known: from a `ge.Input` given first,
+    `input_shape` / `input_dim` on the first layer (Keras 2's spelling), or the first data
+    (`fit`, `model(x)`, `build`). Until then `summary()` lists the layers with unknown shapes.
+
+    Example:
+
+    >>> model = ge.Sequential(name="mlp")
+    >>> model.add(ge.Input(shape=(16,)))
+    >>> model.add(ge.layers.Dense(8, activation="relu"))
+    >>> model.add(ge.layers.Dense(4))
+    >>> model.output.shape, len(model.weights)
+    ((None, 4), 4)
+    >>> _ = model.pop()  # removes the last layer
+    >>> model.output.shape
+    (None, 8)
+
+    Args:
+        layers: Optional list of layers to add to the model (a `ge.Input` may come first).
+        name: Optional name for the model (default "sequential").
+        **kwargs: Standard layer keyword arguments (`trainable`, `dtype`).
+    """
 
     def __init__(
         self, layers: Sequence[Any] | None = None, name: str | None = None, **kwargs: Any

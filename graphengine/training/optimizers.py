@@ -267,10 +267,12 @@ class Optimizer:
 
     @property
     def variable_names(self) -> list[str]:
+        """The names of `variables`, in order: "iteration", then the slots, then any scalars."""
         self._require_built("reading its variables")
         return ["iteration", *self._slot_names, *self._scalar_names]
 
     def get_weights(self) -> list[np.ndarray]:
+        """The optimizer's variables as arrays (copies), in `variables` order."""
         return [np.array(v) for v in self.variables]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
@@ -295,6 +297,7 @@ class Optimizer:
 
     # -- the step -------------------------------------------------------------------------------
     def apply_gradients(self, grads_and_vars: Sequence[tuple[Any, Any]]) -> None:
+        """`apply(grads, variables)` for a list of (gradient, variable) pairs, as Keras."""
         grads, variables = zip(*grads_and_vars)
         self.apply(grads, variables)
 
@@ -394,6 +397,7 @@ class Optimizer:
 
     # -- serialization -------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, as a dict (a schedule as its serialized dict)."""
         lr = self._learning_rate
         if isinstance(lr, LearningRateSchedule):
             lr = schedules.serialize(lr)
@@ -410,6 +414,7 @@ class Optimizer:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Optimizer:
+        """A new optimizer (no state) made from `get_config()`'s dict."""
         config = dict(config)
         if isinstance(config.get("learning_rate"), dict):
             config["learning_rate"] = schedules.deserialize(config["learning_rate"])

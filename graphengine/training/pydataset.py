@@ -26,6 +26,7 @@ class PyDataset:
 
     @property
     def workers(self) -> int:
+        """How many threads (or processes) read batches ahead; 1 reads each when needed."""
         return self._workers
 
     @workers.setter
@@ -34,6 +35,7 @@ class PyDataset:
 
     @property
     def max_queue_size(self) -> int:
+        """How many batches may wait, read ahead, at most."""
         return self._max_queue_size
 
     @max_queue_size.setter
@@ -44,6 +46,7 @@ class PyDataset:
 
     @property
     def use_multiprocessing(self) -> bool:
+        """Whether the workers are processes (the dataset must pickle) rather than threads."""
         return self._use_multiprocessing
 
     @use_multiprocessing.setter

@@ -182,6 +182,39 @@ class Trainer:
         distributed: bool = False,
         **kwargs: Any,
     ) -> None:
+        """Configures the model for training.
+
+        Example:
+
+        ```python
+        model.compile(
+            optimizer=ge.optimizers.Adam(learning_rate=1e-3),
+            loss=ge.losses.BinaryCrossentropy(),
+            metrics=[ge.metrics.BinaryAccuracy(), ge.metrics.AUC()],
+        )
+        ```
+
+        Args:
+            optimizer: A name (`"adam"`, `"sgd"`, ... default `"rmsprop"`) or a
+                `ge.optimizers` instance.
+            loss: A name (`"mse"`, `"sparse_categorical_crossentropy"`, ...), a `ge.losses`
+                object, or a function `fn(y_true, y_pred)` written with `ge.ops` returning
+                per-sample values. For several outputs: a list, or a dict keyed by output name
+                (None for an output without a loss).
+            loss_weights: Optional scalar weights of each output's loss (list or dict); the
+                minimized loss is their weighted sum.
+            metrics: Metrics evaluated during training and testing: names (`"accuracy"`,
+                `"mae"`, `"auc"`, ...), `ge.metrics` objects or functions; a list or dict per
+                output for several outputs. `"accuracy"` picks the binary, categorical or
+                sparse form from the loss and output shape, as Keras.
+            weighted_metrics: Metrics that take `sample_weight` / `class_weight` into account.
+            device: `"cpu"` (default) or `"cuda"`: where the compiled plans run (beyond
+                Keras; `with ge.device("cuda"):` does the same).
+            distributed: Beyond Keras: data-parallel training over MPI (call
+                `ge.distributed.initialize()` first, under `mpirun`).
+            **kwargs: Keras arguments graphengine has no use for (`run_eagerly`,
+                `jit_compile`, `steps_per_execution`, ...) raise TypeError.
+        """
         common.check_kwargs("compile()", kwargs, common.parameter_names(Trainer.compile))
         for m in compile_utils.flat_metric_ids(metrics) + compile_utils.flat_metric_ids(
             weighted_metrics
@@ -260,6 +293,7 @@ class Trainer:
         return list(getattr(self, "_trackers", []))
 
     def reset_metrics(self) -> None:
+        """Resets the state of every metric and loss tracker (fit does it at each epoch)."""
         for metric in self.metrics + getattr(self, "_loss_trackers", [])[1:]:
             metric.reset_state()
 
@@ -775,8 +809,44 @@ class Trainer:
         validation_freq: int = 1,
         **kwargs: Any,
     ) -> Any:
-        """Trains for `epochs` epochs on arrays, a ge.utils.PyDataset or a generator of batches;
-        returns the History (model.history)."""
+        """Trains the model for a fixed number of epochs (dataset iterations).
+
+        Args:
+            x: Input data: a NumPy array (or array-like: pandas objects, nested lists of
+                numbers), a list or dict of them for several inputs, a `ge.utils.PyDataset`, or
+                a Python generator / iterator of batches `(x, y)` or `(x, y, sample_weight)`.
+                Not supported: `tf.data.Dataset`, torch `DataLoader` (TypeError).
+            y: Target data, like `x` (arrays); omit it when `x` is a dataset or generator.
+            batch_size: Samples per gradient update (default 32); not for datasets and
+                generators, which make their own batches.
+            epochs: The epoch to stop at (with `initial_epoch`, `epochs - initial_epoch` epochs
+                run).
+            verbose: `"auto"` (= 1), 0 (silent), 1 (a progress bar) or 2 (one line per epoch).
+            callbacks: A list of `ge.callbacks.Callback` instances.
+            validation_split: Fraction (0 to 1) of the arrays held out for validation: the
+                last samples, before shuffling. Arrays only.
+            validation_data: Data to evaluate at the end of each epoch: `(x_val, y_val)`,
+                `(x_val, y_val, val_sample_weight)`, a PyDataset or a generator. Overrides
+                `validation_split`.
+            shuffle: Whether to shuffle the samples (arrays) or the batch order (PyDataset)
+                each epoch.
+            class_weight: Optional dict `{class_id: weight}` weighting each sample's loss by its
+                class (single-output models).
+            sample_weight: Optional per-sample weights (or `(samples, steps)` for a
+                per-time-step loss); a list or dict for several outputs.
+            initial_epoch: The epoch to start at (to resume a run).
+            steps_per_epoch: Batches per epoch; needed for an endless generator or dataset.
+            validation_steps: Batches per validation pass (default: all of them).
+            validation_batch_size: Batch size for validation (default: `batch_size`).
+            validation_freq: Validate every `validation_freq` epochs.
+
+        Returns:
+            A `History` object (also `model.history`): `history.history` maps each logged
+            name (`loss`, metrics, `val_` ones) to its per-epoch values.
+
+        Unknown keyword arguments raise TypeError naming the closest valid one. The data is
+        checked before the first step: shapes, dtypes, sample counts and class ids in range each
+        raise a ValueError naming the input or output."""
         common.check_kwargs("fit()", kwargs, common.parameter_names(Trainer.fit))
         self._require_compiled("fit")
         if batch_size is not None:
@@ -908,7 +978,21 @@ class Trainer:
         return_dict: bool = False,
         **kwargs: Any,
     ) -> Any:
-        """The loss (and metrics) over the data: a scalar, [loss, *metrics], or a dict."""
+        """Returns the loss and metric values of the model on the data, batch by batch.
+
+        Args:
+            x: Input data, as `fit` takes it (arrays, a PyDataset or a generator).
+            y: Target data (arrays); omit it when `x` is a dataset or generator.
+            batch_size: Samples per batch (default 32); not for datasets and generators.
+            verbose: `"auto"` (= 1), 0 (silent) or 1 (a progress bar).
+            sample_weight: Optional per-sample weights of the loss (and weighted metrics).
+            steps: Batches to evaluate before stopping (default: all of the data).
+            callbacks: A list of `ge.callbacks.Callback` instances (their `on_test_*` hooks).
+            return_dict: Whether to return a dict `{name: value}` instead of a list.
+
+        Returns:
+            The scalar loss when the model has no metrics and one output; otherwise the list
+            `[loss, *metrics]`, named by `model.metrics_names`; or the dict."""
         common.check_kwargs("evaluate()", kwargs, common.parameter_names(Trainer.evaluate))
         self._require_compiled("evaluate")
         if batch_size is not None:
@@ -948,6 +1032,8 @@ class Trainer:
     def test_on_batch(
         self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False
     ) -> Any:
+        """The loss (and metrics) of exactly this batch, without training; as `evaluate`
+        returns them."""
         self._require_compiled("test_on_batch")
         xs, ys, sws = self._prepared_batch((x, y, sample_weight), None)
         logs = self._run_batches([(xs, ys, sws, self._all_rows(xs))], False, None, "test")
@@ -961,7 +1047,22 @@ class Trainer:
         steps: int | None = None,
         callbacks: Sequence[Any] | None = None,
     ) -> Any:
-        """Outputs for every sample, batch by batch: an array (or a list for several outputs)."""
+        """Generates output predictions for the input samples, batch by batch.
+
+        Args:
+            x: Input data: arrays (a list or dict for several inputs), a PyDataset or a
+                generator of batches (of `x`, or tuples whose first entry is `x`).
+            batch_size: Samples per batch (default 32); not for datasets and generators.
+            verbose: `"auto"` (= 1), 0 (silent) or 1 (a progress bar).
+            steps: Batches to run before stopping (default: all of the data).
+            callbacks: A list of `ge.callbacks.Callback` instances (their `on_predict_*`
+                hooks).
+
+        Returns:
+            A NumPy array of predictions, or a list of arrays for several outputs (a dict for
+            a model whose outputs are a dict). Dropout and noise layers are off, and
+            BatchNormalization uses its moving statistics. For one small batch,
+            `predict_on_batch(x)` or `model(x)` skip the batching loop."""
         if batch_size is not None:
             batch_size = data.batch_size(batch_size)
         steps = data.steps(steps, "steps", "predict()")

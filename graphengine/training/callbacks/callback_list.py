@@ -55,6 +55,7 @@ class CallbackList(Callback):
         self.set_params(params)
 
     def append(self, callback: Callback) -> None:
+        """Adds a callback (or a list of them) after the others."""
         self.callbacks.extend(_flatten_callbacks([callback]))
 
     def set_params(self, params: dict[str, Any]) -> None:

@@ -300,6 +300,7 @@ class ReduceLROnPlateau(_MonitorCallback):
         self.best, self.cooldown_counter, self.wait = None, 0, 0
 
     def in_cooldown(self) -> bool:
+        """Whether the cooldown after the last reduction is still running."""
         return self.cooldown_counter > 0
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:

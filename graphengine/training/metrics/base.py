@@ -171,6 +171,7 @@ class Metric:
 
     @property
     def dtype(self) -> str:
+        """The dtype results are reported in (float32 unless given)."""
         return self._dtype
 
     def _check_super_called(self) -> None:
@@ -220,12 +221,16 @@ class Metric:
         return list(self._variables) + [v for m in self._metrics for v in m.variables]
 
     def update_state(self, *args: Any, **kwargs: Any) -> None:
+        """Accumulates a batch into the state variables: usually `(y_true, y_pred,
+        sample_weight=None)`. Override it."""
         raise NotImplementedError(f"{type(self).__name__} must implement update_state()")
 
     def result(self) -> Any:
+        """The metric's value from its state so far. Override it."""
         raise NotImplementedError(f"{type(self).__name__} must implement result()")
 
     def reset_state(self) -> None:
+        """Puts every state variable back to its initial value (fit does it each epoch)."""
         for variable in self.variables:
             variable.reset()
 
@@ -236,10 +241,12 @@ class Metric:
         return self.result()
 
     def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, as a dict (Keras's config)."""
         return {"name": self.name, "dtype": self.dtype}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Metric:
+        """A new metric made from `get_config()`'s dict."""
         return cls(**config)
 
     def __repr__(self) -> str:

@@ -226,6 +226,7 @@ class _ConditionCount(_ThresholdMetric):
         self.accumulator = getattr(self, _NAMES[self._conditions[0]])
 
     def result(self) -> Any:
+        """The count so far (an array with one count per threshold for several)."""
         return self._per_threshold(self.accumulator.value)
 
     def get_config(self) -> dict[str, Any]:
@@ -233,18 +234,30 @@ class _ConditionCount(_ThresholdMetric):
 
 
 class TruePositives(_ConditionCount):
+    """The (weighted) count of true positives: predictions above the threshold whose label is 1; one
+    count per threshold when `thresholds` (default 0.5) is a list."""
+
     _conditions = ("tp",)
 
 
 class FalsePositives(_ConditionCount):
+    """The (weighted) count of false positives: predictions above the threshold whose label is 0;
+    one count per threshold when `thresholds` (default 0.5) is a list."""
+
     _conditions = ("fp",)
 
 
 class TrueNegatives(_ConditionCount):
+    """The (weighted) count of true negatives: predictions at or below the threshold whose label is
+    0; one count per threshold when `thresholds` (default 0.5) is a list."""
+
     _conditions = ("tn",)
 
 
 class FalseNegatives(_ConditionCount):
+    """The (weighted) count of false negatives: predictions at or below the threshold whose label is
+    1; one count per threshold when `thresholds` (default 0.5) is a list."""
+
     _conditions = ("fn",)
 
 
