@@ -10,18 +10,10 @@ import pytest
 
 import graphengine as ge
 
-HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_files", "lookups")
-NAMES = ["string_lookup", "integer_lookup", "text_vectorization"]
-INPUTS = {
-    "string_lookup": np.array(["cat", "dog", "zebra", "a"]),
-    "integer_lookup": np.array([3, 5, 9, 7]),
-    "text_vectorization": np.array(["the cat ran", "dog sat far away"]),
-}
-ADAPT = {
-    "string_lookup": ["cat", "dog", "a", "cat", "dog", "cat"],
-    "integer_lookup": [3, 5, 7, 3, 5, 3],
-    "text_vectorization": ["the cat sat", "the dog ran far", "a cat ran", "the cat"],
-}
+from keras_files.lookups import ADAPT, HERE, INPUTS, build
+
+NAMES = list(ADAPT)
+INPUTS = {name: np.array(x) for name, x in INPUTS.items()}
 
 
 @pytest.fixture(scope="module")
@@ -31,19 +23,7 @@ def record():
 
 
 def _build(name):
-    layers = ge.layers
-    if name == "string_lookup":
-        layer, dtype = layers.StringLookup(name="lookup"), "string"
-    elif name == "integer_lookup":
-        layer, dtype = layers.IntegerLookup(name="lookup"), "int64"
-    else:
-        layer, dtype = (
-            layers.TextVectorization(max_tokens=10, output_sequence_length=4, name="lookup"),
-            "string",
-        )
-    layer.adapt(np.array(ADAPT[name]))
-    inp = ge.Input(shape=(), dtype=dtype, name="tokens")  # fixed names: the same config.json
-    return ge.Model(inp, layer(inp), name="lookups")
+    return build(ge, name)
 
 
 def _members(path):
