@@ -66,3 +66,26 @@ def test_a_batch_norm_output_read_elsewhere_is_not_fused():
     assert "batch_norm" in ops and "relu" in ops and "batch_norm_relu" not in ops
     model.summary(print_fn=lambda *_: None)  # the graph itself keeps its nodes
     assert any(n.op.name == "relu" for n in model._forward_order)
+
+
+def test_channels_first_batch_norm_fuses_with_the_same_bits():
+    """axis=1 of (N, C, H, W): the kernels' strided (outer, C, inner) path, not the rows'."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((6, 4, 3, 3)).astype(np.float32)
+    y = rng.integers(0, 3, 6)
+    runs, fused_ops = [], None
+    for relu in (L.ReLU(), L.ReLU(max_value=1e30)):
+        ge.utils.set_random_seed(5)
+        inp = ge.Input(shape=(4, 3, 3))
+        h = L.Flatten()(relu(L.BatchNormalization(axis=1)(inp)))
+        model = ge.Model(inp, L.Dense(3)(h))
+        model.compile(
+            optimizer=ge.optimizers.SGD(0.1),
+            loss=ge.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        losses = [model.train_on_batch(x, y) for _ in range(2)]
+        runs.append([np.array(losses), model.predict(x, verbose=0), *model.get_weights()])
+        fused_ops = fused_ops or _plan_ops(model)
+    assert "batch_norm_relu_grad" in fused_ops and "relu_grad" not in fused_ops
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
