@@ -41,10 +41,10 @@ def _torch() -> object | None:
 
 
 # -- workloads: each returns (graphengine step, PyTorch step or None, flops per step) ----------
-def mlp(train: bool) -> tuple[Callable, Callable | None, float]:
+def mlp(train: bool, batch: int = 128) -> tuple[Callable, Callable | None, float]:
     rng = np.random.default_rng(0)
-    x = rng.random((128, 784), dtype=np.float32)
-    y = rng.integers(0, 10, 128)
+    x = rng.random((batch, 784), dtype=np.float32)
+    y = rng.integers(0, 10, batch)
     ge.utils.set_random_seed(0)
     model = ge.Sequential(
         [
@@ -55,9 +55,9 @@ def mlp(train: bool) -> tuple[Callable, Callable | None, float]:
         ]
     )
     model.compile(optimizer="adam", loss=ge.losses.SparseCategoricalCrossentropy(from_logits=True))
-    flops = 2 * 128 * (784 * 256 + 256 * 256 + 256 * 10) * (3 if train else 1)
+    flops = 2 * batch * (784 * 256 + 256 * 256 + 256 * 10) * (3 if train else 1)
     ge_step = (lambda: model.train_on_batch(x, y)) if train else (lambda: model.predict_on_batch(x))
-    ge_step.model = model  # for the memory report
+    ge_step.model, ge_step.batch = model, (x, y)  # for the memory report and the anchors
     torch = _torch()
     if torch is None:
         return ge_step, None, flops
@@ -88,9 +88,11 @@ def latency() -> tuple[Callable, Callable | None, float]:
     model = ge.Sequential(
         [ge.Input((8,)), ge.layers.Dense(16, activation="relu"), ge.layers.Dense(1)]
     )
+    ge_step = lambda: model.predict_on_batch(x)  # noqa: E731
+    ge_step.model, ge_step.batch = model, (x, None)  # for benchmarks/anchors.py
     torch = _torch()
     if torch is None:
-        return lambda: model(x), None, 0.0
+        return ge_step, None, 0.0
     net = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
     xt = torch.from_numpy(x)
 
@@ -98,7 +100,7 @@ def latency() -> tuple[Callable, Callable | None, float]:
         with torch.no_grad():
             net(xt).numpy()
 
-    return lambda: model.predict_on_batch(x), pt, 0.0
+    return ge_step, pt, 0.0
 
 
 def cnn() -> tuple[Callable, Callable | None, float]:
@@ -109,7 +111,7 @@ def cnn() -> tuple[Callable, Callable | None, float]:
     model = cnn_train_step.graphengine_model()
     flops = 3 * 2 * 64 * (26 * 26 * 9 * 32 + 11 * 11 * 9 * 32 * 64 + 1600 * 128 + 1280)
     ge_step = lambda: model.train_on_batch(x, y)  # noqa: E731
-    ge_step.model = model
+    ge_step.model, ge_step.batch = model, (x, y)
     return ge_step, cnn_train_step.torch_step(x, y), flops
 
 
@@ -121,7 +123,9 @@ def rnn(cell: str) -> tuple[Callable, Callable | None, float]:
     model = rnn_train_step.graphengine_model(cell)
     gates = 4 if cell == "lstm" else 3
     flops = 3 * 2 * 64 * 50 * gates * 128 * (32 + 128)
-    return lambda: model.train_on_batch(x, y), rnn_train_step.torch_step(cell, x, y), flops
+    ge_step = lambda: model.train_on_batch(x, y)  # noqa: E731
+    ge_step.model, ge_step.batch = model, (x, y)  # for benchmarks/anchors.py
+    return ge_step, rnn_train_step.torch_step(cell, x, y), flops
 
 
 WORKLOADS = {
@@ -146,12 +150,16 @@ MEMORY = ("mlp_train", "cnn_train")  # workloads whose training step's peak memo
 
 
 def interleaved(
-    ge_step: Callable, pt_step: Callable | None, steps: int, block: int = 10
+    ge_step: Callable,
+    pt_step: Callable | None,
+    steps: int,
+    block: int = 10,
+    warmup: int = 10,
 ) -> tuple[float, float | None]:
     """Medians (seconds) of both, taking turns in blocks after a warm-up. Each framework keeps
     its own threading defaults; a pause between turns lets the other's idle threads (OpenMP
     spins for a while after its work, BLAS too) go to sleep before the timed steps."""
-    for _ in range(10):
+    for _ in range(warmup):
         ge_step()
         if pt_step is not None:
             pt_step()
