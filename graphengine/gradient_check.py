@@ -23,8 +23,6 @@ from graphengine.models import clone_model
 from graphengine.ops.base import RunContext
 from graphengine.runtime.devices import get_device
 from graphengine.runtime.plan import Plan
-from graphengine.training import compile_utils, data
-from graphengine.training.trainer import TrainingProgram
 
 
 class GradientCheckError(AssertionError):
@@ -202,9 +200,10 @@ class _Check:
                     "checked through the compiled loss (compile(loss=...) first, or pass no y)"
                 )
             self.function = "compiled loss"
-            _, ys = data.prepare(model, xs if len(xs) > 1 else xs[0], y)
-            sws = compile_utils.sample_weights(model, sample_weight, None, ys, [len(t) for t in ys])
-            program = TrainingProgram(model, ys, sws)
+            # the model's own checks of a batch and its (cached) training program
+            batch = (xs if len(xs) > 1 else xs[0], y, sample_weight)
+            _, ys, sws = model._prepared_batch(batch, None)
+            program = model._program(ys, sws)
             total = program.total
             feeds += program.y_true + [t for t in program.sample_weights if t is not None]
             values += ys + [w for w in sws if w is not None]
