@@ -128,15 +128,21 @@ class PropagateWeightGrad(Op):
         k.propagate_weight_grad(x3, dy3, src, tgt, dw.reshape(dw.shape[0], heads))
 
 
+_NO_WEIGHT: dict[np.dtype, np.ndarray] = {}  # dtype -> (1, 0): weight 1, made once
+
+
 def _heads(x: Any, weight: Any, edges: int, heads: int | None = None) -> tuple:
-    """x as (S, H, C) and the weight as (E, H) ((E, 0) without one: weight 1), H the weight's
-    heads (1 for (E,) weights)."""
+    """x as (S, H, C) and the weight as (E, H) (an empty (1, 0) without one: weight 1), H the
+    weight's heads (1 for (E,) weights)."""
     if heads is None:
         heads = 1 if weight is None or weight.ndim == 1 else weight.shape[1]
     cols = int(np.prod(x.shape[1:], dtype=np.int64)) // heads
     x3 = x.reshape(x.shape[0], heads, cols)
     if weight is None:
-        return x3, np.empty((edges, 0), x.dtype)
+        dtype = np.dtype(x.dtype)
+        if dtype not in _NO_WEIGHT:
+            _NO_WEIGHT[dtype] = np.empty((1, 0), dtype)
+        return x3, _NO_WEIGHT[dtype]
     return x3, weight.reshape(edges, heads)
 
 

@@ -42,8 +42,8 @@ def graph_edges(edges, num_nodes, src, tgt, loops):
 @njit(cache=True, nogil=True)
 def _propagate(x, src, tgt, w, out):
     """out (T, H, C) = 0, then out[tgt[e], h] += w[e, h] * x[src[e], h] for each edge e in order;
-    w (E, H), or (E, 0) for weight 1. Returns the first edge naming a row outside x or out, or
-    -1 (nothing is added from that edge on)."""
+    w (E, H), or empty (n, 0) for weight 1. Returns the first edge naming a row outside x or
+    out, or -1 (nothing is added from that edge on)."""
     T, H, C = out.shape
     flat = out.reshape(out.size)
     for i in range(flat.size):
@@ -82,8 +82,8 @@ def _propagate_weight_grad(x, dy, src, tgt, dw):
 
 def propagate(x, src, tgt, w, out):
     """out (T, H, C) = the sum over edges e with tgt[e] == t of w[e, h] * x[src[e], h] (w (E, H),
-    or (E, 0): weight 1), x (S, H, C), src and tgt int (E,). Raises ValueError naming the first
-    edge with an id outside [0, S) or [0, T)."""
+    or empty (n, 0): weight 1), x (S, H, C), src and tgt int (E,). Raises ValueError naming the
+    first edge with an id outside [0, S) or [0, T)."""
     bad = _propagate(x, src, tgt, w, out)
     if bad >= 0:
         raise ValueError(

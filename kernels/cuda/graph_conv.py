@@ -8,7 +8,7 @@ number copied back); propagate reads ids graph_edges checked."""
 from numba import cuda
 
 from graphengine_kernels.cuda.elementwise import fill
-from graphengine_kernels.cuda.launch import elementwise, first_outside
+from graphengine_kernels.cuda.launch import device, elementwise, first_outside
 
 __all__ = ["graph_edges", "propagate", "propagate_weight_grad"]
 
@@ -72,10 +72,11 @@ def propagate_weight_grad_kernel(x, dy, src, tgt, dw):
 
 def propagate(x, src, tgt, w, out):
     """out (T, H, C) = the sum over edges e with tgt[e] == t of w[e, h] * x[src[e], h] (w (E, H),
-    or (E, 0): weight 1)."""
+    or empty (n, 0): weight 1)."""
     fill(0, out)
     if src.size and out.size:
-        elementwise(propagate_kernel, src.size * x.shape[1] * x.shape[2])(x, src, tgt, w, out)
+        n = src.size * x.shape[1] * x.shape[2]
+        elementwise(propagate_kernel, n)(x, src, tgt, device(w), out)
 
 
 def propagate_weight_grad(x, dy, src, tgt, dw):
