@@ -23,6 +23,7 @@ import os
 import pstats
 import sys
 import time
+from typing import Callable
 
 import numpy as np
 
@@ -110,6 +111,35 @@ def op_times(model: ge.Model, repeats: int) -> None:
     print(f"{total:8.3f} ms in {len(rows)} steps")
 
 
+def compare(
+    ge_step: Callable,
+    pt_step: Callable | None,
+    steps: int,
+    block: int,
+    anchor: str = "PyTorch",
+    missing: str = "PyTorch is not installed: no comparison",
+    pause: float = 0.0,
+) -> None:
+    """Times both in turns of `block` steps (after a `pause`, so the other's idle threads go
+    to sleep first) until `steps` of graphengine's, and prints the medians and their ratio."""
+    ge_times: list[float] = []
+    pt_times: list[float] = []
+    while len(ge_times) < steps:
+        time.sleep(pause)
+        ge_times += timed(ge_step, block)
+        if pt_step is not None:
+            time.sleep(pause)
+            pt_times += timed(pt_step, block)
+    ge_ms = 1e3 * float(np.median(ge_times))
+    print(f"graphengine train_on_batch: median {ge_ms:.2f} ms over {len(ge_times)} steps")
+    if pt_step is None:
+        print(missing)
+        return
+    pt_ms = 1e3 * float(np.median(pt_times))
+    print(f"{anchor + ' (2 threads)':26s}: median {pt_ms:.2f} ms over {len(pt_times)} steps")
+    print(f"ratio graphengine / {anchor}: {ge_ms / pt_ms:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=300, help="timed steps per framework")
@@ -144,20 +174,7 @@ def main() -> None:
         print(out.getvalue())
         return
 
-    ge_times: list[float] = []
-    pt_times: list[float] = []
-    while len(ge_times) < args.steps:
-        ge_times += timed(ge_step, args.block)
-        if pt_step is not None:
-            pt_times += timed(pt_step, args.block)
-    ge_ms = 1e3 * float(np.median(ge_times))
-    print(f"graphengine train_on_batch: median {ge_ms:.2f} ms over {len(ge_times)} steps")
-    if pt_step is None:
-        print("PyTorch is not installed: no comparison")
-        return
-    pt_ms = 1e3 * float(np.median(pt_times))
-    print(f"PyTorch (2 threads)       : median {pt_ms:.2f} ms over {len(pt_times)} steps")
-    print(f"ratio graphengine / PyTorch: {ge_ms / pt_ms:.2f}")
+    compare(ge_step, pt_step, args.steps, args.block)
 
 
 if __name__ == "__main__":

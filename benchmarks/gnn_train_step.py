@@ -24,14 +24,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import graphengine as ge  # noqa: E402
-from benchmarks.cnn_train_step import op_times, timed  # noqa: E402
+from benchmarks.cnn_train_step import compare, op_times, timed  # noqa: E402
 
 NODES, EDGES, FEATURES, HIDDEN, HEADS, CLASSES, TRAIN = 10_000, 100_000, 64, 16, 4, 7, 1_000
 
@@ -179,23 +178,16 @@ def main() -> None:
         ge_step()
         op_times(ge_step.model, args.steps)
         return
-    ge_times: list[float] = []
-    pt_times: list[float] = []
-    while len(ge_times) < args.steps:  # a pause before each turn, as benchmarks/run.py
-        time.sleep(0.3)
-        ge_times += timed(ge_step, args.block)
-        if pt_step is not None:
-            time.sleep(0.3)
-            pt_times += timed(pt_step, args.block)
-    ge_ms = 1e3 * float(np.median(ge_times))
-    print(f"graphengine train_on_batch ({args.model}): median {ge_ms:.2f} ms over "
-          f"{len(ge_times)} steps")  # fmt: skip
-    if pt_step is None:
-        print("PyTorch Geometric is not importable (set PYG_PATH?): no comparison")
-        return
-    pt_ms = 1e3 * float(np.median(pt_times))
-    print(f"PyG (2 threads)          : median {pt_ms:.2f} ms over {len(pt_times)} steps")
-    print(f"ratio graphengine / PyG: {ge_ms / pt_ms:.2f}")
+    print(f"model: {args.model}")
+    compare(
+        ge_step,
+        pt_step,
+        args.steps,
+        args.block,
+        "PyG",
+        "PyTorch Geometric is not importable (set PYG_PATH?): no comparison",
+        pause=0.3,
+    )  # fmt: skip  (a pause before each turn, as benchmarks/run.py)
 
 
 if __name__ == "__main__":

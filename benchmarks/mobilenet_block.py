@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import graphengine as ge  # noqa: E402
-from benchmarks.cnn_train_step import op_times, timed  # noqa: E402
+from benchmarks.cnn_train_step import compare, op_times, timed  # noqa: E402
 
 BATCH, SIZE, CHANNELS, POINTWISE, CLASSES = 32, 32, 32, 64, 10
 # multiply-adds of the two convolutions, times 3 for a training step (forward, dx, dw)
@@ -110,20 +110,7 @@ def main() -> None:
         op_times(ge_step.model, args.steps)
         return
 
-    ge_times: list[float] = []
-    pt_times: list[float] = []
-    while len(ge_times) < args.steps:
-        ge_times += timed(ge_step, args.block)
-        if pt_step is not None:
-            pt_times += timed(pt_step, args.block)
-    ge_ms = 1e3 * float(np.median(ge_times))
-    print(f"graphengine train_on_batch: median {ge_ms:.2f} ms over {len(ge_times)} steps")
-    if pt_step is None:
-        print("PyTorch is not installed: no comparison")
-        return
-    pt_ms = 1e3 * float(np.median(pt_times))
-    print(f"PyTorch (2 threads)       : median {pt_ms:.2f} ms over {len(pt_times)} steps")
-    print(f"ratio graphengine / PyTorch: {ge_ms / pt_ms:.2f}")
+    compare(ge_step, pt_step, args.steps, args.block)
 
 
 if __name__ == "__main__":
