@@ -399,9 +399,10 @@ def test_einsum_dense_errors():
         L.EinsumDense("ab,bc->ac", 2)(x)
 
 
-def test_pairs_on_numba_threads_match_this_thread(monkeypatch):
-    """Above threads.PARALLEL_WORK the (batch, head) pairs run in ranges on Numba's pool; the
-    forward and backward kernels give this thread's numbers exactly (each range owns its pairs)."""
+def test_pairs_on_blas_threads_match_this_thread(monkeypatch):
+    """With enough work the (batch, head) pairs run in ranges on OpenBLAS's threads
+    (threads.blas_pool_rows); the forward and backward kernels give this thread's numbers
+    exactly (each range owns its pairs)."""
     from graphengine_kernels.cpu import threads
 
     rng = np.random.default_rng(0)
@@ -418,15 +419,22 @@ def test_pairs_on_numba_threads_match_this_thread(monkeypatch):
         return [probs, out, *grads]
 
     here = run()
-    monkeypatch.setattr(threads, "PARALLEL_WORK", 0)
+    ranges = []
+    pool_rows = threads.blas_pool_rows
+
+    def counted(rows, work, run, min_rows=1):
+        ranges.append(rows)
+        pool_rows(rows, work, run, min_rows)
+
     monkeypatch.setattr(threads, "_MIN_WORK", 0)
+    monkeypatch.setattr(threads, "blas_pool_rows", counted)
     before = ge.config.get_num_threads()
     ge.config.set_num_threads(2)
     try:
-        assert len(threads.row_bounds(B * N, 1, 1)) == 3  # two ranges
         pooled = run()
     finally:
         ge.config.set_num_threads(before)
+    assert ranges == [B * N] * 3  # the two forward passes and the backward one
     for a, b in zip(pooled, here):
         np.testing.assert_array_equal(a, b)
     assert np.any(here[4])  # the gradients are not trivially zero

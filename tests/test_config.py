@@ -161,6 +161,97 @@ def test_set_num_threads_from_any_python_thread_reaches_blas():
     assert _blas() == 3
 
 
+NEEDS_POOL = pytest.mark.skipif(
+    threads._POOL is None, reason="NumPy's BLAS is not OpenBLAS on its own threads"
+)
+
+
+def _pool_ranges(rows, work, min_rows=1):
+    """The (r0, r1, thread id, BLAS threads seen inside) of each range blas_pool_rows ran."""
+    seen = []
+    lock = threading.Lock()
+
+    def run(r0, r1):
+        with lock:
+            seen.append((r0, r1, threading.get_ident(), _blas()))
+
+    threads.blas_pool_rows(rows, work, run, min_rows)
+    return sorted(seen)
+
+
+@NEEDS_POOL
+def test_blas_pool_rows_split_over_blas_threads():
+    """Two threads configured: two ranges, one on this thread and one on OpenBLAS's worker,
+    each seeing BLAS on one thread; BLAS has its count back after."""
+    ge.config.set_num_threads(2)
+    seen = _pool_ranges(10, threads._MIN_WORK)
+    assert [(r0, r1) for r0, r1, _, _ in seen] == [(0, 5), (5, 10)]
+    ran_on = {t for _, _, t, _ in seen}
+    assert len(ran_on) == 2 and threading.get_ident() in ran_on
+    assert [b for *_, b in seen] == [1, 1]
+    assert _blas() == 2
+
+
+@NEEDS_POOL
+def test_blas_pool_rows_stay_on_this_thread_when_they_should():
+    """Too little work, one thread configured, fewer rows than min_rows per thread, or BLAS on
+    one thread (another thread's recurrent rows): one range, on this thread."""
+    me = threading.get_ident()
+    ge.config.set_num_threads(2)
+    assert _pool_ranges(10, threads._MIN_WORK - 1) == [(0, 10, me, 2)]
+    assert _pool_ranges(10, threads._MIN_WORK, min_rows=6) == [(0, 10, me, 2)]
+    with _rows_running_elsewhere():
+        assert _pool_ranges(10, threads._MIN_WORK) == [(0, 10, me, 1)]
+    ge.config.set_num_threads(1)
+    assert _pool_ranges(10, threads._MIN_WORK) == [(0, 10, me, 1)]
+
+
+@NEEDS_POOL
+def test_blas_pool_rows_raise_what_a_range_raised_and_nest():
+    """An error in the worker's range reaches the caller (BLAS's count put back); a call from
+    inside a range runs on its own thread (BLAS is on one there) instead of waiting for a
+    worker that is busy with the outer range."""
+    ge.config.set_num_threads(2)
+
+    def failing(r0, r1):
+        if r0:
+            raise ValueError(f"range {r0}-{r1} failed")
+
+    with pytest.raises(ValueError, match="range 5-10 failed"):
+        threads.blas_pool_rows(10, threads._MIN_WORK, failing)
+    assert _blas() == 2
+    inner = []
+    threads.blas_pool_rows(
+        4, threads._MIN_WORK, lambda r0, r1: inner.append(_pool_ranges(4, threads._MIN_WORK))
+    )
+    assert len(inner) == 2 and all(len(ranges) == 1 for ranges in inner)
+    assert _blas() == 2
+
+
+@NEEDS_POOL
+def test_blas_pool_rows_from_two_python_threads_at_once():
+    """Kernels splitting rows over OpenBLAS's pool from two Python threads at once all finish,
+    each range run once, and BLAS has its count back."""
+    ge.config.set_num_threads(2)
+    counts = [np.zeros(64, np.int64) for _ in range(2)]
+
+    def caller(c):
+        for _ in range(50):
+            threads.blas_pool_rows(
+                64, threads._MIN_WORK, lambda r0, r1: np.add.at(c, np.arange(r0, r1), 1)
+            )
+
+    workers = [threading.Thread(target=caller, args=(c,)) for c in counts]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    assert not any(w.is_alive() for w in workers)
+    for c in counts:
+        np.testing.assert_array_equal(c, 50)
+    assert _blas() == 2
+
+
 def _child_rows(results):
     with threads.parallel_rows(6, threads._MIN_WORK) as bounds:
         pass

@@ -1,8 +1,8 @@
 """Fused attention: scores -> (scale, mask) -> softmax -> dropout -> weighted values in two
 passes with NumPy's vectorized exp between them, and its backward in one, each pass a loop over
-(batch, head) pairs, on Numba's pool for large work (parallel=True; threads.parallel_rows),
-every pair's products on BLAS (blas.py's gemm, called from Numba with the operands' strides, so
-the heads are read in place).
+(batch, head) pairs, in ranges on OpenBLAS's own threads for large work
+(threads.blas_pool_rows), every pair's products on BLAS (blas.py's gemm, called from Numba with
+the operands' strides, so the heads are read in place).
 
 Layouts (channels-last, as the projections write them): q (B, Tq, N, Dk), k (B, Tv, N, Dk),
 v (B, Tv, N, Dv), out (B, Tq, N, Dv); scores, probs and dropped (B, N, Tq, Tv); mask
@@ -10,7 +10,7 @@ v (B, Tv, N, Dv), out (B, Tq, N, Dv); scores, probs and dropped (B, N, Tq, Tv); 
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from graphengine_kernels.cpu import threads
 from graphengine_kernels.cpu.blas import GEMMS, NO_TRANS, ROW_MAJOR, TRANS
@@ -21,7 +21,6 @@ __all__ = ["attention_forward", "attention_backward"]
 # sums reassociated (vectorized) and multiply-adds fused; no other fast-math flag, so NaN and
 # inf propagate as without it
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"reassoc", "contract"}}
-_PARALLEL = {**_JIT, "parallel": True}
 # what a masked score becomes, as Keras (mode): Attention subtracts LARGE from it (SUBTRACT),
 # MultiHeadAttention's masked Softmax puts -LARGE in its place and zeroes its probability after
 # (REPLACE), the fused path of Keras's torch backend (dot_product_attention) adds FILL, which
@@ -157,22 +156,6 @@ def _values_pairs(gemm, r0, r1, q, k, v, scores, given, mask, has_mask, scale, c
         _gemm(gemm, False, False, p.dtype.type(1), weights, v[b, :, h, :], out[b, :, h, :])
 
 
-@njit(**_PARALLEL)
-def _scores_parallel(gemm, bounds, q, k, v, scores, given, mask, has_mask, scale, causal,
-                     mode, drop_mode, probs, dropped, out):  # fmt: skip
-    for c in prange(bounds.size - 1):  # each range owns its pairs' rows of every output
-        _scores_pairs(gemm, bounds[c], bounds[c + 1], q, k, v, scores, given, mask, has_mask,
-                      scale, causal, mode, drop_mode, probs, dropped, out)  # fmt: skip
-
-
-@njit(**_PARALLEL)
-def _values_parallel(gemm, bounds, q, k, v, scores, given, mask, has_mask, scale, causal,
-                     mode, drop_mode, probs, dropped, out):  # fmt: skip
-    for c in prange(bounds.size - 1):  # each range owns its pairs' rows of every output
-        _values_pairs(gemm, bounds[c], bounds[c + 1], q, k, v, scores, given, mask, has_mask,
-                      scale, causal, mode, drop_mode, probs, dropped, out)  # fmt: skip
-
-
 @njit(**_JIT)
 def _backward_pairs(gemm, r0, r1, dout, dprobs, has_dprobs, ddropped, has_ddropped, q, k, v,
                     given, probs, dropped, scale, dscores, dq, dk, dv):  # fmt: skip
@@ -203,15 +186,6 @@ def _backward_pairs(gemm, r0, r1, dout, dprobs, has_dprobs, ddropped, has_ddropp
             _gemm(gemm, True, False, s, g, q[b, :, h, :], dk[b, :, h, :])
 
 
-@njit(**_PARALLEL)
-def _backward_parallel(gemm, bounds, dout, dprobs, has_dprobs, ddropped, has_ddropped, q, k, v,
-                       given, probs, dropped, scale, dscores, dq, dk, dv):  # fmt: skip
-    for c in prange(bounds.size - 1):  # each range owns its pairs' rows of every output
-        _backward_pairs(gemm, bounds[c], bounds[c + 1], dout, dprobs, has_dprobs, ddropped,
-                        has_ddropped, q, k, v, given, probs, dropped, scale, dscores, dq, dk,
-                        dv)  # fmt: skip
-
-
 _DUMMY = {}
 
 
@@ -232,19 +206,11 @@ def _gemm_for(arrays):
     return gemm
 
 
-def _run(pairs, work, serial, parallel, arrays, args):
-    """The pairs in ranges on Numba's pool (threads.parallel_rows) from threads.PARALLEL_WORK
-    multiply-adds on, else all on this thread, as where that pool may not run or there is no
-    gemm (the loops' fallback compiles once, serial)."""
+def _run(pairs, work, kernel, arrays, args):
+    """kernel(gemm, r0, r1, *args) over the pairs, in ranges on OpenBLAS's threads where the
+    work pays for them (threads.blas_pool_rows), else all on this thread."""
     gemm = _gemm_for(arrays)
-    if work < threads.PARALLEL_WORK:
-        serial(gemm, 0, pairs, *args)
-        return
-    with threads.parallel_rows(pairs, work, gemm is not None, min_rows=1) as bounds:
-        if bounds is None:
-            serial(gemm, 0, pairs, *args)
-        else:
-            parallel(gemm, bounds, *args)
+    threads.blas_pool_rows(pairs, work, lambda r0, r1: kernel(gemm, r0, r1, *args))
 
 
 def attention_forward(q, k, v, scores, mask, scale, causal, mode, rate, rng, probs, dropped,
@@ -279,9 +245,9 @@ def attention_forward(q, k, v, scores, mask, scale, causal, mode, rate, rng, pro
         out,
     )
     # NumPy's exp between the passes: SIMD, where Numba's exp is scalar (about 9x slower)
-    _run(B * N, work, _scores_pairs, _scores_parallel, arrays, args)
+    _run(B * N, work, _scores_pairs, arrays, args)
     np.exp(probs, out=probs)
-    _run(B * N, work, _values_pairs, _values_parallel, arrays, args)
+    _run(B * N, work, _values_pairs, arrays, args)
 
 
 def attention_backward(dout, dprobs, ddropped, q, k, v, probs, dropped, scale, dscores, dq, dk,
@@ -313,4 +279,4 @@ def attention_backward(dout, dprobs, ddropped, q, k, v, probs, dropped, scale, d
         _dummy(dtype) if given else dk,
         dv,
     )
-    _run(B * N, work, _backward_pairs, _backward_parallel, arrays, args)
+    _run(B * N, work, _backward_pairs, arrays, args)

@@ -58,6 +58,19 @@ def openblas_threads():
     return None if get is None or put is None else (get, put)
 
 
+def openblas_pthread():
+    """OpenBLAS's gotoblas_pthread(count, routine, args, stride), a ctypes function, where
+    openblas_threads is (OpenBLAS on its own pthreads pool); else None. It runs routine(args +
+    i * stride) for i < count at once, the first on the calling thread and the others on the
+    pool's idle workers (waiting for one to be free), and returns when all have."""
+    found = _openblas() if openblas_threads() is not None else None
+    fn = getattr(found[0], "gotoblas_pthread", None) if found is not None else None
+    if fn is not None:
+        fn.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
+        fn.restype = ctypes.c_int
+    return fn
+
+
 def _gemms():
     """{dtype: cblas_?gemm as a ctypes function} for float32 and float64, checked on a small
     product against NumPy's; {} without OpenBLAS."""

@@ -3,13 +3,17 @@ NumPy's BLAS (set through threadpoolctl's controller, blas.py), Numba's pool, an
 of the recurrent kernels, which run only through `parallel_rows`: on Numba's pool with BLAS on
 one thread, or from the host loop on the calling thread where that pool cannot run. Numba's
 pool is started here (with its spin count), launched one kernel at a time, and given up in a
-forked child. Conv and pooling run on the calling thread (see conv.py); a user's own
-@njit(parallel=True) kernels get Numba's pool at the configured count.
+forked child. Kernels whose rows hold small products of their own (the attention pairs) split
+them over OpenBLAS's own worker threads instead (blas_pool_rows). Conv and pooling run on the
+calling thread (see conv.py); a user's own @njit(parallel=True) kernels get Numba's pool at the
+configured count.
 
 The default count is the one NumPy's BLAS started with: all the cores this process may use,
 unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS said otherwise.
 """
 
+import ctypes
+import itertools
 import os
 import threading
 from contextlib import contextmanager
@@ -19,16 +23,21 @@ import numpy as np
 from numba.np.ufunc import parallel as _numba_parallel
 
 from graphengine_kernels.cpu.blas import CONTROLLER as BLAS
-from graphengine_kernels.cpu.blas import openblas_threads
+from graphengine_kernels.cpu.blas import openblas_pthread, openblas_threads
 
-__all__ = ["num_threads", "set_num_threads", "parallel_rows", "row_bounds", "PARALLEL_WORK"]
+__all__ = [
+    "num_threads",
+    "set_num_threads",
+    "parallel_rows",
+    "blas_pool_rows",
+    "row_bounds",
+    "PARALLEL_WORK",
+]
 
-# Multiply-adds from which a kernel with independent rows but no products of its own for BLAS
-# (depthwise convolution, the attention pairs' small per-head products) runs them on Numba's
-# pool; below, on the calling thread: inside a training step the pool's spinning threads and
-# BLAS's contend for the cores (a transformer block step, 33.5M multiply-adds an attention
-# forward pass and 67M its backward: 38 -> 27 ms with both on this thread; a MobileNet block,
-# 9.4M a depthwise pass: 40 -> 30 ms).
+# Multiply-adds from which a kernel with independent rows but no products for BLAS (depthwise
+# convolution) runs them on Numba's pool; below, on the calling thread: inside a training step
+# the pool's spinning threads and BLAS's contend for the cores (a MobileNet block, 9.4M
+# multiply-adds a depthwise pass: 40 -> 30 ms on this thread).
 PARALLEL_WORK = 1 << 27
 
 
@@ -217,3 +226,60 @@ def parallel_rows(rows, work, numba_loop=True, min_rows=None, whole_products=Fal
             _blas_back()
             if want != before:
                 numba.set_num_threads(before)
+
+
+# -- OpenBLAS's pool --------------------------------------------------------------------------
+# A kernel with independent rows whose products BLAS runs small (the attention's (batch, head)
+# pairs) splits them over OpenBLAS's own threads. Inside a training step the worker that helped
+# with the last big product is still spinning, waiting for the next (OpenBLAS's workers spin
+# about 0.1 s before they sleep), so it takes its range at once. A thread of any other pool
+# shares its core with that spinning worker and runs at half speed: a transformer block step
+# took 17.8 ms with the pairs on the calling thread, 18 ms with half of them on a Python thread,
+# 28 ms on Numba's pool, and 15.0 ms on OpenBLAS's worker.
+_POOL = openblas_pthread()
+_MAX_RANGES = 256  # a job's argument is key * _MAX_RANGES + its range's index
+_jobs = {}  # key -> (run, bounds, errors) of the calls running now
+_keys = itertools.count(1)
+
+
+def _run_job(arg):
+    """One range of a blas_pool_rows call, on whichever thread OpenBLAS gave it to; what it
+    raises is kept for the caller (ctypes would print it and go on)."""
+    key, i = divmod(arg or 0, _MAX_RANGES)
+    run, bounds, errors = _jobs[key]
+    try:
+        run(int(bounds[i]), int(bounds[i + 1]))
+    except BaseException as error:  # noqa: BLE001 (raised again by the caller)
+        errors.append(error)
+
+
+_ROUTINE = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(_run_job)
+_ROUTINE_ADDRESS = ctypes.cast(_ROUTINE, ctypes.c_void_p).value
+
+
+def blas_pool_rows(rows, work, run, min_rows=1):
+    """Runs run(r0, r1) over the ranges that [0, rows) is split into, one per thread, at once:
+    the first on the calling thread, the others on OpenBLAS's own workers, every product inside
+    them on one BLAS thread meanwhile (a nested parallel product could wait forever for a worker
+    that is running a range). On the calling thread alone, run(0, rows), where that pool is not
+    at hand: NumPy's BLAS is not OpenBLAS on its pthreads, BLAS is on one thread now (the
+    configured count, or another thread's parallel_rows), or `work` (multiply-adds) is small.
+    `run` must release the GIL for the ranges to overlap (a nogil kernel). Re-raises the first
+    error a range raised."""
+    count = 1
+    if _POOL is not None and work >= _MIN_WORK:
+        count = min(_count, _get_fast() or 1, rows // max(min_rows, 1), _MAX_RANGES)
+    if count <= 1:
+        run(0, rows)
+        return
+    bounds = [rows * c // count for c in range(count + 1)]
+    key, errors = next(_keys), []
+    _jobs[key] = (run, bounds, errors)
+    _blas_to_one()
+    try:
+        _POOL(count, _ROUTINE_ADDRESS, key * _MAX_RANGES, 1)
+    finally:
+        _blas_back()
+        del _jobs[key]
+    if errors:
+        raise errors[0]
