@@ -252,6 +252,41 @@ def test_blas_pool_rows_from_two_python_threads_at_once():
     assert _blas() == 2
 
 
+@NEEDS_POOL
+def test_row_kernels_give_the_same_bits_on_blas_threads(monkeypatch):
+    """Layer norm and the bias gradients split their rows over OpenBLAS's threads (blocks of
+    SUM_BLOCK rows, their sums added in order): the same bits as on this thread alone."""
+    from graphengine_kernels import cpu
+
+    rng = np.random.default_rng(0)
+    x, dy = rng.standard_normal((2, 1000, 24)).astype(np.float32)
+    gamma, beta = rng.standard_normal((2, 24)).astype(np.float32)
+
+    def run():
+        y, dx = np.empty_like(x), np.empty_like(x)
+        mean, inv_std = np.empty(1000, np.float32), np.empty(1000, np.float32)
+        dgamma, dbeta, db, db2 = (np.empty(24, np.float32) for _ in range(4))
+        cpu.layernorm_forward(x, gamma, beta, 1e-3, y, mean, inv_std)
+        cpu.layernorm_backward(x, dy, mean, inv_std, gamma, dx, dgamma, dbeta)
+        dz = np.empty_like(x)
+        cpu.bias_activation_backward(np.maximum(x, 0), dy, "relu", dz, db)
+        cpu.bias_backward(dy, db2)
+        return [y, mean, inv_std, dx, dgamma, dbeta, dz, db, db2]
+
+    ge.config.set_num_threads(1)
+    alone = run()
+    ge.config.set_num_threads(2)
+    monkeypatch.setattr(threads, "_MIN_WORK", 0)
+    calls = []
+    pool_rows = threads.blas_pool_rows
+    monkeypatch.setattr(threads, "blas_pool_rows", lambda *a: calls.append(a[0]) or pool_rows(*a))
+    shared = run()
+    assert calls == [1000, 4, 4, 4]  # rows, then blocks of SUM_BLOCK rows
+    for a, b in zip(shared, alone):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(alone[-1], dy.sum(axis=0, dtype=np.float64), rtol=1e-5, atol=1e-4)
+
+
 def _child_rows(results):
     with threads.parallel_rows(6, threads._MIN_WORK) as bounds:
         pass

@@ -213,6 +213,22 @@ def _run(pairs, work, kernel, arrays, args):
     threads.blas_pool_rows(pairs, work, lambda r0, r1: kernel(gemm, r0, r1, *args))
 
 
+def _forward_pairs(gemm, r0, r1, *args):
+    """Pairs r0..r1 of attention_forward: the lowered scores, NumPy's exp of them (SIMD, where
+    Numba's exp is scalar, about 9x slower; it releases the GIL, so ranges overlap), then the
+    normalized weights and the values."""
+    _scores_pairs(gemm, r0, r1, *args)
+    probs = args[11]
+    if probs.flags.c_contiguous:  # the pairs' rows as one view
+        rows = probs.reshape((-1,) + probs.shape[2:])[r0:r1]
+        np.exp(rows, out=rows)
+    else:
+        for r in range(r0, r1):
+            pair = probs[divmod(r, probs.shape[1])]
+            np.exp(pair, out=pair)
+    _values_pairs(gemm, r0, r1, *args)
+
+
 def attention_forward(q, k, v, scores, mask, scale, causal, mode, rate, rng, probs, dropped,
                       out):  # fmt: skip
     """out = weights @ v per (batch, head), weights = softmax(masked scale * q @ k^T) (or of the
@@ -244,10 +260,7 @@ def attention_forward(q, k, v, scores, mask, scale, causal, mode, rate, rng, pro
         _dummy(dtype) if dropped is None else dropped,
         out,
     )
-    # NumPy's exp between the passes: SIMD, where Numba's exp is scalar (about 9x slower)
-    _run(B * N, work, _scores_pairs, arrays, args)
-    np.exp(probs, out=probs)
-    _run(B * N, work, _values_pairs, arrays, args)
+    _run(B * N, work, _forward_pairs, arrays, args)
 
 
 def attention_backward(dout, dprobs, ddropped, q, k, v, probs, dropped, scale, dscores, dq, dk,

@@ -4,13 +4,15 @@ gradient with the bias gradient (bias_activation_backward), the bias gradient al
 (bias_backward). Arrays are (..., F), F the last axis (units or channels), C-contiguous float32
 or float64; the activation is a name fused at activation_codes.BIAS.
 
-Single-threaded, as the convolution kernels (conv.py says why).
+The backward passes run blocks of rows in ranges on OpenBLAS's own threads where there are
+enough (threads.blas_pool_rows); the forward pass runs on the calling thread.
 """
 
 import numpy as np
 from numba import njit
 
 from graphengine_kernels.activation_codes import BIAS, LINEAR, codes
+from graphengine_kernels.cpu import threads
 from graphengine_kernels.cpu.activations import Fused, activate_row, derivative_row
 
 # the fused codes, by name, as Fused: each kernel compiles the activations it runs, no others
@@ -52,24 +54,58 @@ def bias_activation(y2d, bias, activation):
     bias_activation_rows(y2d, bias_or_empty(bias, y2d.dtype), act)
 
 
-@njit(cache=True)
-def _activation_grad(y, dy, act, dz, db, block):
-    """dz = dy * act'(x) from y = act(x) for (M, F) arrays; db (F,) = column sums of dz, summed
-    in blocks of SUM_BLOCK rows in `block` (F,), scratch (float32 sums of ~1e5 rows then keep
-    ~1e-6 relative error rather than ~1e-5). Row views keep every inner index 0-based (no
-    wraparound selects in the vector loop). Scratch comes from the caller and zeroing is a loop:
-    np.zeros and slice assignment inside a kernel compile implementations of their own, a
-    fifth of a first Dense step's compiling (benchmarks/NOTES.md)."""
+@njit(cache=True, nogil=True)
+def _activation_grad_blocks(y, dy, act, dz, sums, b0, b1):
+    """dz = dy * act'(x) from y = act(x) for (M, F) arrays, in the blocks of SUM_BLOCK rows
+    b0..b1, and sums[b] (F,) = the column sums of block b's dz. Row views keep every inner
+    index 0-based (no wraparound selects in the vector loop). Zeroing is a loop: np.zeros and
+    slice assignment inside a kernel compile implementations of their own, a fifth of a first
+    Dense step's compiling (benchmarks/NOTES.md)."""
     M, F = y.shape
-    for f in range(F):
-        db[f] = 0
-    for r0 in range(0, M, SUM_BLOCK):
+    for b in range(b0, b1):
+        block = sums[b]
         for f in range(F):
             block[f] = 0
-        for r in range(r0, min(r0 + SUM_BLOCK, M)):
+        for r in range(b * SUM_BLOCK, min((b + 1) * SUM_BLOCK, M)):
             derivative_row(y[r], dy[r], act, dz[r], block, True)
+
+
+@njit(cache=True, nogil=True)
+def _column_sum_blocks(a, sums, b0, b1):
+    """sums[b] (F,) = the column sums of the SUM_BLOCK rows of block b of a (M, F), b0..b1."""
+    M, F = a.shape
+    for b in range(b0, b1):
+        block = sums[b]
         for f in range(F):
-            db[f] += block[f]
+            block[f] = 0
+        for r in range(b * SUM_BLOCK, min((b + 1) * SUM_BLOCK, M)):
+            row = a[r]
+            for f in range(F):
+                block[f] += row[f]
+
+
+@njit(cache=True, nogil=True)
+def ordered_sum(sums, out):
+    """out (F,) = the rows of sums (blocks, F) added in order, from 0: the same numbers
+    however the blocks were shared among threads."""
+    for f in range(out.shape[0]):
+        out[f] = 0
+    for b in range(sums.shape[0]):
+        for f in range(out.shape[0]):
+            out[f] += sums[b, f]
+
+
+def _blocked_column_sums(a2d, out, kernel, *args):
+    """out (F,) = the column sums of what kernel(*args, sums, b0, b1) writes for a2d (M, F)'s
+    blocks of SUM_BLOCK rows (float32 sums of ~1e5 rows then keep ~1e-6 relative error rather
+    than ~1e-5; blocked, 3x faster than np.sum(axis=0) on (43264, 32) float32, measured), the
+    blocks in ranges on OpenBLAS's threads where there are enough (threads.blas_pool_rows)."""
+    blocks = -(-a2d.shape[0] // SUM_BLOCK)
+    sums = np.empty((blocks, a2d.shape[1]), out.dtype)
+    threads.blas_pool_rows(
+        blocks, a2d.size * threads.ELEMENT_WORK, lambda b0, b1: kernel(*args, sums, b0, b1)
+    )
+    ordered_sum(sums, out)
 
 
 def bias_activation_backward(y, dy, activation, dz, db):
@@ -78,29 +114,11 @@ def bias_activation_backward(y, dy, activation, dz, db):
     F = y.shape[-1]
     # an activation without a bias is rare: a throwaway accumulator costs nothing that matters
     acc = np.empty(F, y.dtype) if db is None else db
-    block = np.empty(F, acc.dtype)
-    _activation_grad(y.reshape(-1, F), dy.reshape(-1, F), CODES[activation], dz.reshape(-1, F), acc,
-                     block)  # fmt: skip
-
-
-@njit(cache=True)
-def _column_sums(a, out, block):
-    """out (F,) = sum of the rows of a (M, F), blocked in `block` (F,) as _activation_grad's
-    (3x faster than np.sum(axis=0) on (43264, 32) float32, measured)."""
-    M, F = a.shape
-    for f in range(F):
-        out[f] = 0
-    for r0 in range(0, M, SUM_BLOCK):
-        for f in range(F):
-            block[f] = 0
-        for r in range(r0, min(r0 + SUM_BLOCK, M)):
-            row = a[r]
-            for f in range(F):
-                block[f] += row[f]
-        for f in range(F):
-            out[f] += block[f]
+    y2, dy2, dz2 = y.reshape(-1, F), dy.reshape(-1, F), dz.reshape(-1, F)
+    _blocked_column_sums(y2, acc, _activation_grad_blocks, y2, dy2, CODES[activation], dz2)
 
 
 def bias_backward(dy, db):
     """db (F,) = sum of dy (..., F) over every axis but the last. Writes db."""
-    _column_sums(dy.reshape(-1, dy.shape[-1]), db, np.empty(dy.shape[-1], db.dtype))
+    dy2 = dy.reshape(-1, dy.shape[-1])
+    _blocked_column_sums(dy2, db, _column_sum_blocks, dy2)
