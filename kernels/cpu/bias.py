@@ -4,8 +4,8 @@ gradient with the bias gradient (bias_activation_backward), the bias gradient al
 (bias_backward). Arrays are (..., F), F the last axis (units or channels), C-contiguous float32
 or float64; the activation is a name fused at activation_codes.BIAS.
 
-The backward passes run blocks of rows in ranges on OpenBLAS's own threads where there are
-enough (threads.blas_pool_rows); the forward pass runs on the calling thread.
+Every pass runs its rows (the backward passes: blocks of rows) in ranges on OpenBLAS's own
+threads where there are enough (threads.blas_pool_rows).
 """
 
 import numpy as np
@@ -39,19 +39,26 @@ def bias_activation_row(v, bias, act):
     activate_row(v, act)
 
 
-@njit(cache=True)
-def bias_activation_rows(y, bias, act):
-    """y[r] = act(y[r] + bias) for every row of y (M, F); bias (F,) or empty."""
-    for r in range(y.shape[0]):
+@njit(cache=True, nogil=True)
+def bias_activation_rows(y, bias, act, r0=0, r1=-1):
+    """y[r] = act(y[r] + bias) for rows r0..r1 of y (M, F) (r1 -1: to the last); bias (F,) or
+    empty."""
+    for r in range(r0, y.shape[0] if r1 < 0 else r1):
         bias_activation_row(y[r], bias, act)
 
 
 def bias_activation(y2d, bias, activation):
-    """y2d (M, F) = activation(y2d + bias) in place; bias (F,) or None."""
+    """y2d (M, F) = activation(y2d + bias) in place; bias (F,) or None. Rows in ranges on
+    OpenBLAS's threads where there are enough (threads.blas_pool_rows)."""
     act = CODES[activation]
     if bias is None and act == LINEAR:
         return
-    bias_activation_rows(y2d, bias_or_empty(bias, y2d.dtype), act)
+    b = bias_or_empty(bias, y2d.dtype)
+    threads.blas_pool_rows(
+        y2d.shape[0],
+        y2d.size * threads.ELEMENT_WORK,
+        lambda r0, r1: bias_activation_rows(y2d, b, act, r0, r1),
+    )
 
 
 @njit(cache=True, nogil=True)

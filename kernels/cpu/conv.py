@@ -9,8 +9,9 @@ without being rebuilt; the input gradient is dz @ w^T followed by col2im. A 1x1 
 skips im2col: the input is its own column matrix. Direct Numba loops were measured slower
 (benchmarks/NOTES.md).
 
-Threads: only BLAS's. The Numba kernels are memory-bound passes and run on the calling thread:
-threaded variants measured slower, and fell apart on a busy machine (benchmarks/NOTES.md).
+Threads: BLAS's. The Numba passes (im2col, col2im, the bias passes) split their rows over
+OpenBLAS's own workers (threads.blas_pool_rows) where there are enough; on Numba's pool they
+measured slower, and fell apart on a busy machine (benchmarks/NOTES.md).
 
 Geometry (per spatial axis): output cell o reads input cells o * stride + t * dilation - pad for
 taps t; cells outside the input read as zero. `pad` is the padding before the first cell and
@@ -26,6 +27,7 @@ The conv2d_* functions are the rank-2 (NHWC, (h, w) pairs) forms of the conv3d_*
 import numpy as np
 from numba import njit, uint64
 
+from graphengine_kernels.cpu import threads
 from graphengine_kernels.cpu.bias import CODES, bias_activation, bias_activation_rows, bias_or_empty
 
 __all__ = [
@@ -103,9 +105,10 @@ def _im2col_row(x, r, C, geo, OD, OH, OW, cols):
             _im2col_taps(src, inside, rows, t * kw * cg, C, cg, g, kw, sw, dw, pw, W)
 
 
-@njit(cache=True)
-def _im2col(x, C, geo, OD, OH, OW, cols):
-    for r in range(x.shape[0] * OD * OH):
+@njit(cache=True, nogil=True)
+def _im2col(x, C, geo, OD, OH, OW, cols, r0, r1):
+    """The column rows of output rows r0..r1 (of N * OD * OH)."""
+    for r in range(r0, r1):
         _im2col_row(x, r, C, geo, OD, OH, OW, cols)
 
 
@@ -157,9 +160,10 @@ def _col2im_image(dcols, n, C, geo, OD, OH, OW, bias, act, zero, dx):
     bias_activation_rows(image.reshape(D * H, -1), bias[:0], act)
 
 
-@njit(cache=True)
-def _col2im(dcols, C, geo, OD, OH, OW, bias, act, zero, dx):
-    for n in range(dx.shape[0]):
+@njit(cache=True, nogil=True)
+def _col2im(dcols, C, geo, OD, OH, OW, bias, act, zero, dx, n0, n1):
+    """Images n0..n1 of dx."""
+    for n in range(n0, n1):
         _col2im_image(dcols, n, C, geo, OD, OH, OW, bias, act, zero, dx)
 
 
@@ -182,8 +186,12 @@ def conv3d_forward(x, w, bias, activation, strides, dilation, pads, cols, y):
     if cols is None:
         a = x.reshape(1, -1, C)
     else:
-        geo = _geometry(w, strides, dilation, pads)
-        _im2col(x.reshape(N, x.shape[1], x.shape[2], -1), C, geo, OD, OH, OW, cols)
+        geo, x4 = _geometry(w, strides, dilation, pads), x.reshape(N, x.shape[1], x.shape[2], -1)
+        threads.blas_pool_rows(
+            N * OD * OH,
+            cols.size * threads.ELEMENT_WORK,
+            lambda r0, r1: _im2col(x4, C, geo, OD, OH, OW, cols, r0, r1),
+        )
         a = cols
     y2d, w2d = y.reshape(-1, F), w.reshape(-1, F)
     fg = F // a.shape[0]
@@ -213,7 +221,11 @@ def conv3d_backward_input(dz, w, bias, activation, strides, dilation, pads, dcol
     geo, b = _geometry(w, strides, dilation, pads), bias_or_empty(bias, dx.dtype)
     act, zero = CODES[activation], dx.dtype.type(0)
     dx4 = dx.reshape(N, dx.shape[1], dx.shape[2], -1)
-    _col2im(dcols, C, geo, OD, OH, OW, b, act, zero, dx4)
+    threads.blas_pool_rows(
+        N,
+        dcols.size * threads.ELEMENT_WORK,
+        lambda n0, n1: _col2im(dcols, C, geo, OD, OH, OW, b, act, zero, dx4, n0, n1),
+    )
 
 
 def conv3d_backward_weight(cols, dz, dw):
