@@ -254,13 +254,15 @@ def test_blas_pool_rows_from_two_python_threads_at_once():
 
 @NEEDS_POOL
 def test_row_kernels_give_the_same_bits_on_blas_threads(monkeypatch):
-    """Layer norm and the bias gradients split their rows over OpenBLAS's threads (blocks of
-    SUM_BLOCK rows, their sums added in order): the same bits as on this thread alone."""
+    """Layer norm, the bias gradients and a weight gradient over many rows split their rows over
+    OpenBLAS's threads (in blocks, their sums added in order): the same bits as on this thread
+    alone."""
     from graphengine_kernels import cpu
 
     rng = np.random.default_rng(0)
     x, dy = rng.standard_normal((2, 1000, 24)).astype(np.float32)
     gamma, beta = rng.standard_normal((2, 24)).astype(np.float32)
+    xa, xb = rng.standard_normal((4096, 8)).astype(np.float32), rng.random((4096, 6), np.float32)
 
     def run():
         y, dx = np.empty_like(x), np.empty_like(x)
@@ -271,7 +273,9 @@ def test_row_kernels_give_the_same_bits_on_blas_threads(monkeypatch):
         dz = np.empty_like(x)
         cpu.bias_activation_backward(np.maximum(x, 0), dy, "relu", dz, db)
         cpu.bias_backward(dy, db2)
-        return [y, mean, inv_std, dx, dgamma, dbeta, dz, db, db2]
+        dw = np.empty((8, 6), np.float32)
+        cpu.matmul_at_b(xa, xb, dw)
+        return [y, mean, inv_std, dx, dgamma, dbeta, dz, db, db2, dw]
 
     ge.config.set_num_threads(1)
     alone = run()
@@ -281,10 +285,11 @@ def test_row_kernels_give_the_same_bits_on_blas_threads(monkeypatch):
     pool_rows = threads.blas_pool_rows
     monkeypatch.setattr(threads, "blas_pool_rows", lambda *a: calls.append(a[0]) or pool_rows(*a))
     shared = run()
-    assert calls == [1000, 4, 4, 4]  # rows, then blocks of SUM_BLOCK rows
+    assert calls == [1000, 4, 4, 4, 4]  # rows, blocks of SUM_BLOCK rows, of AT_B_BLOCK rows
     for a, b in zip(shared, alone):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_allclose(alone[-1], dy.sum(axis=0, dtype=np.float64), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(alone[-2], dy.sum(axis=0, dtype=np.float64), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(alone[-1], xa.T.astype(np.float64) @ xb, rtol=1e-5, atol=1e-4)
 
 
 def _child_rows(results):

@@ -56,7 +56,7 @@ def bias_activation(y2d, bias, activation):
     b = bias_or_empty(bias, y2d.dtype)
     threads.blas_pool_rows(
         y2d.shape[0],
-        y2d.size * threads.ELEMENT_WORK,
+        y2d.size * threads.LIGHT_ELEMENT_WORK,
         lambda r0, r1: bias_activation_rows(y2d, b, act, r0, r1),
     )
 
@@ -110,7 +110,7 @@ def _blocked_column_sums(a2d, out, kernel, *args):
     blocks = -(-a2d.shape[0] // SUM_BLOCK)
     sums = np.empty((blocks, a2d.shape[1]), out.dtype)
     threads.blas_pool_rows(
-        blocks, a2d.size * threads.ELEMENT_WORK, lambda b0, b1: kernel(*args, sums, b0, b1)
+        blocks, a2d.size * threads.LIGHT_ELEMENT_WORK, lambda b0, b1: kernel(*args, sums, b0, b1)
     )
     ordered_sum(sums, out)
 

@@ -29,6 +29,7 @@ from numba import njit, uint64
 
 from graphengine_kernels.cpu import threads
 from graphengine_kernels.cpu.bias import CODES, bias_activation, bias_activation_rows, bias_or_empty
+from graphengine_kernels.cpu.matmul import matmul_at_b
 
 __all__ = [
     "conv3d_backward_input",
@@ -239,7 +240,7 @@ def conv3d_backward_weight(cols, dz, dw):
     G = cols.shape[0]
     fg = F // G
     for g in range(G):
-        np.matmul(cols[g].T, dz2d[:, g * fg : (g + 1) * fg], out=dw2d[:, g * fg : (g + 1) * fg])
+        matmul_at_b(cols[g], dz2d[:, g * fg : (g + 1) * fg], dw2d[:, g * fg : (g + 1) * fg])
 
 
 # -- rank 2 (NHWC): D = 1 views ------------------------------------------------------------------

@@ -31,6 +31,7 @@ __all__ = [
     "parallel_rows",
     "blas_pool_rows",
     "ELEMENT_WORK",
+    "LIGHT_ELEMENT_WORK",
     "row_bounds",
     "PARALLEL_WORK",
 ]
@@ -238,11 +239,13 @@ def parallel_rows(rows, work, numba_loop=True, min_rows=None, whole_products=Fal
 # took 17.8 ms with the pairs on the calling thread, 18 ms with half of them on a Python thread,
 # 28 ms on Numba's pool, and 15.0 ms on OpenBLAS's worker.
 _POOL = openblas_pthread()
-# what one element of a memory-bound pass (layer norm, a bias gradient) counts as, in
-# multiply-adds, toward the work from which blas_pool_rows splits: such a pass takes about
-# 0.7 ns an element on one core, so from 64K elements (~45 us) two threads beat the ~15 us it
-# costs to hand a range to OpenBLAS's worker and take it back
-ELEMENT_WORK = 64
+# What one element of a memory-bound pass counts as, in multiply-adds, toward the work from which
+# blas_pool_rows splits: a pass of a few operations an element (layer norm) pays for two threads
+# from about 256K elements; a light one (an add, a bias pass, a copy: LIGHT_ELEMENT_WORK) from
+# about 1M. Below, handing a range to OpenBLAS's worker and back (15-60 us right after a
+# product) costs more than it saves (benchmarks/NOTES.md).
+ELEMENT_WORK = 16
+LIGHT_ELEMENT_WORK = 4
 _MAX_RANGES = 256  # a job's argument is key * _MAX_RANGES + its range's index
 _jobs = {}  # key -> (run, bounds, errors) of the calls running now
 _keys = itertools.count(1)
