@@ -254,9 +254,9 @@ def test_blas_pool_rows_from_two_python_threads_at_once():
 
 @NEEDS_POOL
 def test_row_kernels_give_the_same_bits_on_blas_threads(monkeypatch):
-    """Layer norm, the bias gradients and a weight gradient over many rows split their rows over
-    OpenBLAS's threads (in blocks, their sums added in order): the same bits as on this thread
-    alone."""
+    """Layer norm, batch norm, the bias gradients and a weight gradient over many rows split
+    their rows over OpenBLAS's threads (in blocks, their sums added in order): the same bits as
+    on this thread alone."""
     from graphengine_kernels import cpu
 
     rng = np.random.default_rng(0)
@@ -275,7 +275,17 @@ def test_row_kernels_give_the_same_bits_on_blas_threads(monkeypatch):
         cpu.bias_backward(dy, db2)
         dw = np.empty((8, 6), np.float32)
         cpu.matmul_at_b(xa, xb, dw)
-        return [y, mean, inv_std, dx, dgamma, dbeta, dz, db, db2, dw]
+        # batch norm, channels last: the statistics, normalize + ReLU, and its backward
+        x3, dy3 = x.reshape(1000, 24, 1), dy.reshape(1000, 24, 1)
+        moving = [np.zeros(24, np.float32), np.ones(24, np.float32)]
+        bn_mean, bn_inv, bn_y = np.empty(24, np.float32), np.empty(24, np.float32), dz.copy()
+        cpu.batchnorm_training_stats(x3, 0.9, 1e-3, *moving, bn_mean, bn_inv)
+        cpu.batchnorm_forward(x3, bn_mean, bn_inv, gamma, beta, True, bn_y.reshape(x3.shape))
+        bn_dx, bn_dg, bn_db = np.empty_like(x), np.empty(24, np.float32), np.empty(24, np.float32)
+        cpu.batchnorm_backward(x3, dy3, bn_mean, bn_inv, gamma, beta, True, True,
+                               bn_dx.reshape(x3.shape), bn_dg, bn_db)  # fmt: skip
+        bn = [*moving, bn_mean, bn_inv, bn_y, bn_dx, bn_dg, bn_db]
+        return [y, mean, inv_std, dx, dgamma, dbeta, dz, db, db2, *bn, dw]
 
     ge.config.set_num_threads(1)
     alone = run()
@@ -285,10 +295,10 @@ def test_row_kernels_give_the_same_bits_on_blas_threads(monkeypatch):
     pool_rows = threads.blas_pool_rows
     monkeypatch.setattr(threads, "blas_pool_rows", lambda *a: calls.append(a[0]) or pool_rows(*a))
     shared = run()
-    assert calls == [1000, 4, 4, 4, 4]  # rows, blocks of SUM_BLOCK rows, of AT_B_BLOCK rows
+    assert calls == [1000, 4, 4, 4, 4, 4, 1000, 4, 1000]  # rows, or blocks of rows (in call order)
     for a, b in zip(shared, alone):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_allclose(alone[-2], dy.sum(axis=0, dtype=np.float64), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(alone[8], dy.sum(axis=0, dtype=np.float64), rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(alone[-1], xa.T.astype(np.float64) @ xb, rtol=1e-5, atol=1e-4)
 
 

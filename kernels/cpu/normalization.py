@@ -31,21 +31,10 @@ REASSOC = {"reassoc", "contract"}
 
 
 @njit(cache=True)
-def _welford_rows(x, mean, m2):
-    """Running mean and sum of squared deviations of each column of x (rows, C), row by row
-    (Welford 1962): one pass, stable, and each row's update vectorizes over the channels."""
-    for r in range(x.shape[0]):
-        w = 1.0 / (r + 1)
-        for ch in range(x.shape[1]):
-            d = x[r, ch] - mean[ch]
-            mean[ch] += d * w
-            m2[ch] += d * (x[r, ch] - mean[ch])
-
-
-@njit(cache=True)
 def _chan_segments(x, mean, m2):
-    """Like _welford_rows for x (outer, C, inner): each contiguous segment x[o, c, :] is reduced
-    two-pass while in cache, then merged with Chan, Golub & LeVeque's pairwise update (1979)."""
+    """Running mean and sum of squared deviations of each channel of x (outer, C, inner): each
+    contiguous segment x[o, c, :] is reduced two-pass while in cache, then merged with Chan,
+    Golub & LeVeque's pairwise update (1979)."""
     a, c, b = x.shape
     for o in range(a):
         w = 1.0 / (o + 1)  # the new segment's share of the merged count
@@ -65,29 +54,85 @@ def _chan_segments(x, mean, m2):
 
 @njit(cache=True)
 def _channel_moments(x, mean, var):
-    """mean[c], var[c] = mean and biased variance of x[:, c, :] (outer, C, inner), reading x
-    once, without the cancellation of E[x^2] - E[x]^2."""
+    """mean[c], var[c] = mean and biased variance of x[:, c, :] (outer, C, inner > 1), reading
+    x once, without the cancellation of E[x^2] - E[x]^2."""
     a, c, b = x.shape
     mean[:] = 0.0
     var[:] = 0.0  # the sum of squared deviations until the end
-    if b == 1:
-        _welford_rows(x.reshape(a, c), mean, var)
-    else:
-        _chan_segments(x, mean, var)
+    _chan_segments(x, mean, var)
     var /= a * b
 
 
+@njit(cache=True, nogil=True)
+def _welford_blocks(x2, means, m2s, b0, b1):
+    """Running mean and sum of squared deviations of each column of x2 (rows, C), row by row
+    (Welford 1962: one pass, stable, each row's update vectorizes over the channels), over each
+    block of SUM_BLOCK rows b0..b1 on its own, into means[block] and m2s[block] (float64)."""
+    rows, c = x2.shape
+    for blk in range(b0, b1):
+        mean, m2 = means[blk], m2s[blk]
+        for ch in range(c):
+            mean[ch] = 0.0
+            m2[ch] = 0.0
+        r0 = blk * SUM_BLOCK
+        for r in range(r0, min(r0 + SUM_BLOCK, rows)):
+            w = 1.0 / (r - r0 + 1)
+            for ch in range(c):
+                d = x2[r, ch] - mean[ch]
+                mean[ch] += d * w
+                m2[ch] += d * (x2[r, ch] - mean[ch])
+
+
+@njit(cache=True, nogil=True)
+def _merged_blocks(means, m2s, rows, mean, var):
+    """mean, var (C,) = the blocks' statistics merged in order (Chan, Golub & LeVeque's
+    pairwise update), var biased."""
+    c = mean.size
+    total_mean = np.zeros(c)
+    total_m2 = np.zeros(c)
+    n = 0
+    for blk in range(means.shape[0]):
+        nb = min(SUM_BLOCK, rows - blk * SUM_BLOCK)
+        w = nb / (n + nb)
+        for ch in range(c):
+            d = means[blk, ch] - total_mean[ch]
+            total_mean[ch] += d * w
+            total_m2[ch] += m2s[blk, ch] + d * d * n * w
+        n += nb
+    for ch in range(c):
+        mean[ch] = total_mean[ch]
+        var[ch] = total_m2[ch] / rows
+
+
 @njit(cache=True)
-def batchnorm_training_stats(x, momentum, epsilon, moving_mean, moving_var, mean, inv_std):
-    """Batch statistics of x (outer, C, inner): writes mean (C,), inv_std = 1 / sqrt(var + eps)
-    (C,) with the biased variance, and updates moving_mean and moving_var (C,) IN PLACE with
-    Keras's rule moving = moving * momentum + batch * (1 - momentum)."""
-    _channel_moments(x, mean, inv_std)  # inv_std holds the variance for a moment
+def _update_moving(momentum, epsilon, moving_mean, moving_var, mean, inv_std):
+    """Keras's moving statistics rule, and inv_std (holding the variance) = 1 / sqrt(var + eps)."""
     for ch in range(mean.size):
         var = inv_std[ch]
         moving_mean[ch] = moving_mean[ch] * momentum + mean[ch] * (1.0 - momentum)
         moving_var[ch] = moving_var[ch] * momentum + var * (1.0 - momentum)
         inv_std[ch] = 1.0 / math.sqrt(var + epsilon)
+
+
+def batchnorm_training_stats(x, momentum, epsilon, moving_mean, moving_var, mean, inv_std):
+    """Batch statistics of x (outer, C, inner): writes mean (C,), inv_std = 1 / sqrt(var + eps)
+    (C,) with the biased variance, and updates moving_mean and moving_var (C,) IN PLACE with
+    Keras's rule moving = moving * momentum + batch * (1 - momentum). Channels last (inner 1):
+    blocks of SUM_BLOCK rows, each reduced on its own (on OpenBLAS's threads where there are
+    enough, threads.blas_pool_rows) and merged in order, the same numbers on any thread count."""
+    a, c, b = x.shape
+    if b == 1:
+        x2, blocks = x.reshape(a, c), -(-a // SUM_BLOCK)
+        means, m2s = np.empty((blocks, c)), np.empty((blocks, c))
+        threads.blas_pool_rows(
+            blocks,
+            x.size * threads.ELEMENT_WORK,
+            lambda b0, b1: _welford_blocks(x2, means, m2s, b0, b1),
+        )
+        _merged_blocks(means, m2s, a, mean, inv_std)  # inv_std holds the variance for a moment
+    else:
+        _channel_moments(x, mean, inv_std)
+    _update_moving(momentum, epsilon, moving_mean, moving_var, mean, inv_std)
 
 
 @njit(cache=True)
@@ -111,32 +156,49 @@ def _normalized(x, m, s, t):
     return (x - m) * s + t
 
 
+@njit(cache=True, nogil=True)
+def _forward_rows(x2, mean, inv_std, gamma, beta, relu, y2, r0, r1):
+    """batchnorm_forward's rows r0..r1 of channels-last x2, y2 (rows, C): each row vectorizes
+    over the channels."""
+    zero = y2.dtype.type(0)
+    for o in range(r0, r1):
+        xr, yr = x2[o], y2[o]
+        for ch in range(x2.shape[1]):
+            v = _normalized(xr[ch], mean[ch], inv_std[ch] * gamma[ch], beta[ch])
+            yr[ch] = _relu(v, zero) if relu else v
+
+
 @njit(cache=True)
-def batchnorm_forward(x, mean, inv_std, gamma, beta, relu, y):
-    """y = (x - mean) * (inv_std * gamma) + beta per channel (Keras's order of operations), then
-    relu(y) when `relu` (a BatchNormalization -> ReLU pair fused by the plan); x, y (outer, C,
-    inner), the rest (C,). Writes y."""
+def _forward_segments(x, mean, inv_std, gamma, beta, relu, y):
     a, c, b = x.shape
     zero = y.dtype.type(0)
-    x3, y3 = x, y
-    if b == 1:  # channels last: each row vectorizes over the channels
-        x3, y3 = x.reshape(a, 1, c), y.reshape(a, 1, c)
-        for o in range(a):
-            xr, yr = x3[o, 0], y3[o, 0]
-            for ch in range(c):
-                v = _normalized(xr[ch], mean[ch], inv_std[ch] * gamma[ch], beta[ch])
-                yr[ch] = _relu(v, zero) if relu else v
-        return
     for o in range(a):
         for ch in range(c):
             m, s, t = mean[ch], inv_std[ch] * gamma[ch], beta[ch]
-            xr, yr = x3[o, ch], y3[o, ch]
+            xr, yr = x[o, ch], y[o, ch]
             if relu:
                 for i in range(b):
                     yr[i] = _relu(_normalized(xr[i], m, s, t), zero)
             else:
                 for i in range(b):
                     yr[i] = _normalized(xr[i], m, s, t)
+
+
+def batchnorm_forward(x, mean, inv_std, gamma, beta, relu, y):
+    """y = (x - mean) * (inv_std * gamma) + beta per channel (Keras's order of operations), then
+    relu(y) when `relu` (a BatchNormalization -> ReLU pair fused by the plan); x, y (outer, C,
+    inner), the rest (C,). Writes y. Channels last: rows in ranges on OpenBLAS's threads where
+    there are enough."""
+    a, c, b = x.shape
+    if b != 1:
+        _forward_segments(x, mean, inv_std, gamma, beta, relu, y)
+        return
+    x2, y2 = x.reshape(a, c), y.reshape(a, c)
+    threads.blas_pool_rows(
+        a,
+        x.size * threads.ELEMENT_WORK,
+        lambda r0, r1: _forward_rows(x2, mean, inv_std, gamma, beta, relu, y2, r0, r1),
+    )
 
 
 @njit(inline="always")
@@ -148,23 +210,45 @@ def _upstream(g, x, m, s, t, relu, zero):
     return g
 
 
-@njit(cache=True)
-def _dy_sums(x, dy, mean, inv_std, gamma, beta, relu, dgamma, dbeta):
-    """dbeta[c] = sum(dy), dgamma[c] = sum(dy * xhat) over x[:, c, :] (outer, C, inner), dy
-    masked by the fused ReLU when `relu`."""
-    a, c, b = x.shape
-    zero = dy.dtype.type(0)
-    dgamma[:] = 0.0
-    dbeta[:] = 0.0
-    if b == 1:
-        x2, dy2 = x.reshape(a, c), dy.reshape(a, c)
-        for o in range(a):
+@njit(cache=True, nogil=True)
+def _dy_sum_blocks(x2, dy2, mean, inv_std, gamma, beta, relu, dgammas, dbetas, b0, b1):
+    """Channels last (rows, C): dbetas[blk] = sum(dy), dgammas[blk] = sum(dy * xhat) over each
+    block of SUM_BLOCK rows b0..b1 on its own, dy masked by the fused ReLU when `relu`."""
+    rows, c = x2.shape
+    zero = dy2.dtype.type(0)
+    for blk in range(b0, b1):
+        dgamma, dbeta = dgammas[blk], dbetas[blk]
+        for ch in range(c):
+            dgamma[ch] = 0.0
+            dbeta[ch] = 0.0
+        for o in range(blk * SUM_BLOCK, min((blk + 1) * SUM_BLOCK, rows)):
             for ch in range(c):
                 s = inv_std[ch] * gamma[ch]
                 g = _upstream(dy2[o, ch], x2[o, ch], mean[ch], s, beta[ch], relu, zero)
                 dbeta[ch] += g
                 dgamma[ch] += g * (x2[o, ch] - mean[ch]) * inv_std[ch]
-        return
+
+
+@njit(cache=True, nogil=True)
+def _dx_rows(x2, dy2, mean, inv_std, gamma, beta, relu, k, dgamma, dbeta, dx2, r0, r1):
+    """Channels last: batchnorm_backward's dx for rows r0..r1."""
+    zero = dy2.dtype.type(0)
+    for o in range(r0, r1):
+        for ch in range(x2.shape[1]):
+            s = inv_std[ch] * gamma[ch]
+            up = _upstream(dy2[o, ch], x2[o, ch], mean[ch], s, beta[ch], relu, zero)
+            xhat = (x2[o, ch] - mean[ch]) * inv_std[ch]
+            g = up - k * (dbeta[ch] + xhat * dgamma[ch])
+            dx2[o, ch] = gamma[ch] * inv_std[ch] * g
+
+
+@njit(cache=True)
+def _backward_segments(x, dy, mean, inv_std, gamma, beta, k, relu, dx, dgamma, dbeta):
+    """batchnorm_backward for x (outer, C, inner > 1), on this thread."""
+    a, c, b = x.shape
+    zero = dy.dtype.type(0)
+    dgamma[:] = 0.0
+    dbeta[:] = 0.0
     for o in range(a):
         for ch in range(c):
             m, s, t = mean[ch], inv_std[ch] * gamma[ch], beta[ch]
@@ -172,32 +256,6 @@ def _dy_sums(x, dy, mean, inv_std, gamma, beta, relu, dgamma, dbeta):
                 g = _upstream(dy[o, ch, i], x[o, ch, i], m, s, t, relu, zero)
                 dbeta[ch] += g
                 dgamma[ch] += g * (x[o, ch, i] - m) * inv_std[ch]
-
-
-@njit(cache=True)
-def batchnorm_backward(x, dy, mean, inv_std, gamma, beta, batch_stats, relu, dx, dgamma, dbeta):
-    """Gradients of y = xhat * gamma + beta, xhat = (x - mean) * inv_std (followed by a fused
-    ReLU when `relu`: dy counts only where y > 0); x, dy, dx (outer, C, inner), the rest (C,).
-    Writes dx, dgamma = sum(dy * xhat), dbeta = sum(dy).
-
-    With batch statistics (training) mean and inv_std depend on x, and with m = outer * inner
-    dx = gamma * inv_std / m * (m * dy - dbeta - xhat * dgamma) (Ioffe & Szegedy 2015, sec. 3);
-    with moving statistics they are constants and dx = dy * gamma * inv_std.
-    """
-    _dy_sums(x, dy, mean, inv_std, gamma, beta, relu, dgamma, dbeta)
-    a, c, b = x.shape
-    zero = dy.dtype.type(0)
-    k = 1.0 / (a * b) if batch_stats else 0.0  # constant statistics: no mean / variance terms
-    if b == 1:
-        x2, dy2, dx2 = x.reshape(a, c), dy.reshape(a, c), dx.reshape(a, c)
-        for o in range(a):
-            for ch in range(c):
-                s = inv_std[ch] * gamma[ch]
-                up = _upstream(dy2[o, ch], x2[o, ch], mean[ch], s, beta[ch], relu, zero)
-                xhat = (x2[o, ch] - mean[ch]) * inv_std[ch]
-                g = up - k * (dbeta[ch] + xhat * dgamma[ch])
-                dx2[o, ch] = gamma[ch] * inv_std[ch] * g
-        return
     for o in range(a):
         for ch in range(c):
             m, s = mean[ch], inv_std[ch]
@@ -206,6 +264,45 @@ def batchnorm_backward(x, dy, mean, inv_std, gamma, beta, batch_stats, relu, dx,
                 up = _upstream(dy[o, ch, i], x[o, ch, i], m, sy, t, relu, zero)
                 xhat = (x[o, ch, i] - m) * s
                 dx[o, ch, i] = gamma[ch] * s * (up - sb - xhat * sg)
+
+
+def batchnorm_backward(x, dy, mean, inv_std, gamma, beta, batch_stats, relu, dx, dgamma, dbeta):
+    """Gradients of y = xhat * gamma + beta, xhat = (x - mean) * inv_std (followed by a fused
+    ReLU when `relu`: dy counts only where y > 0); x, dy, dx (outer, C, inner), the rest (C,).
+    Writes dx, dgamma = sum(dy * xhat), dbeta = sum(dy).
+
+    With batch statistics (training) mean and inv_std depend on x, and with m = outer * inner
+    dx = gamma * inv_std / m * (m * dy - dbeta - xhat * dgamma) (Ioffe & Szegedy 2015, sec. 3);
+    with moving statistics they are constants and dx = dy * gamma * inv_std.
+
+    Channels last (inner 1): the sums over blocks of SUM_BLOCK rows added in order, then dx, each
+    pass's rows in ranges on OpenBLAS's threads where there are enough (the same numbers on any
+    thread count).
+    """
+    a, c, b = x.shape
+    k = 1.0 / (a * b) if batch_stats else 0.0  # constant statistics: no mean / variance terms
+    if b != 1:
+        _backward_segments(x, dy, mean, inv_std, gamma, beta, k, relu, dx, dgamma, dbeta)
+        return
+    x2, dy2, dx2 = x.reshape(a, c), dy.reshape(a, c), dx.reshape(a, c)
+    blocks, work = -(-a // SUM_BLOCK), x.size * threads.ELEMENT_WORK
+    sums = np.empty((2, blocks, c), dgamma.dtype)
+    threads.blas_pool_rows(
+        blocks,
+        work,
+        lambda b0, b1: _dy_sum_blocks(
+            x2, dy2, mean, inv_std, gamma, beta, relu, sums[0], sums[1], b0, b1
+        ),
+    )
+    ordered_sum(sums[0], dgamma)
+    ordered_sum(sums[1], dbeta)
+    threads.blas_pool_rows(
+        a,
+        work,
+        lambda r0, r1: _dx_rows(
+            x2, dy2, mean, inv_std, gamma, beta, relu, k, dgamma, dbeta, dx2, r0, r1
+        ),
+    )
 
 
 @njit(cache=True, nogil=True, fastmath=REASSOC)
