@@ -175,20 +175,24 @@ GEOMETRIES = [
 @pytest.mark.parametrize("threaded", [True, False], ids=["threaded", "one_thread"])
 @pytest.mark.parametrize("geo", GEOMETRIES, ids=["same_3x3_dm1", "strided_dilated_dm2"])
 def test_row_loops_match_numpy(geo, threaded, monkeypatch):
-    """The rows split across two threads (any work pays for them here) or on this thread:
-    forward (bias + relu fused), input and weight gradients, against the vectorized NumPy
-    reference."""
+    """The rows split across two threads (OpenBLAS's; any work pays for them here) or on this
+    thread: forward (bias + relu fused), input and weight gradients, against the vectorized
+    NumPy reference."""
     xs, ws, strides, dilation, pads, (OH, OW) = geo
     rng = np.random.default_rng(0)
     x, w = rng.standard_normal(xs), rng.standard_normal(ws)
     b = rng.standard_normal(ws[2] * ws[3])
     y_ref, adjoint, weight_grad = numpy_depthwise(x, w, strides, dilation, pads, (OH, OW))
-    monkeypatch.setattr(threads, "_MIN_WORK", 0)
-    monkeypatch.setattr(threads, "PARALLEL_WORK", 0 if threaded else 1 << 62)
+    monkeypatch.setattr(threads, "_MIN_WORK", 0 if threaded else 1 << 62)
+    ranges, pool_rows = [], threads.blas_pool_rows
+
+    def recorded(rows, work, run, min_rows=1):
+        pool_rows(rows, work, lambda r0, r1: ranges.append((r0, r1)) or run(r0, r1), min_rows)
+
+    monkeypatch.setattr(threads, "blas_pool_rows", recorded)
     before = ge.config.get_num_threads()
     ge.config.set_num_threads(2)
     try:
-        assert len(threads.row_bounds(xs[0] * min(OH, xs[1]), 1)) == 3  # two ranges
         y = np.empty((xs[0], OH, OW, ws[2] * ws[3]))
         cpu.depthwise_conv2d_forward(x, w, b, "relu", strides, dilation, pads, y)
         dz = rng.standard_normal(y.shape)
@@ -197,6 +201,7 @@ def test_row_loops_match_numpy(geo, threaded, monkeypatch):
         cpu.depthwise_conv2d_backward_weight(x, dz, strides, dilation, pads, dw)
     finally:
         ge.config.set_num_threads(before)
+    assert len(ranges) == (6 if threaded and threads._POOL is not None else 3)  # 2 or 1 a pass
     np.testing.assert_allclose(y, np.maximum(y_ref + b, 0), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(dx, adjoint(dz), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(dw, weight_grad(dz), rtol=1e-12, atol=1e-12)

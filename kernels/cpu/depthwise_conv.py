@@ -5,11 +5,9 @@ c * M + m (Keras's order), with bias and activation fused into the pass that wri
 Direct loops, no im2col: a depthwise tap is one multiply-add per channel, so columns would copy
 KH*KW times the input to feed products BLAS cannot batch. The loops run over whole output rows
 (n, oh), channels innermost: for M = 1 each tap is a contiguous multiply-add over C channels,
-which vectorizes. Rows are independent, so large work runs them in ranges on Numba's pool
-(threads.parallel_rows); below threads.PARALLEL_WORK, or where the pool may not run, they run on the
-calling thread, as conv.py's kernels: in a whole training step the pool's threads and BLAS's
-contend for the cores (a MobileNet block, 9.4M multiply-adds a depthwise pass: step 30 -> 40 ms
-with the pool, interleaved runs on a busy 2-core machine; at 75M, even).
+which vectorizes. Rows are independent, so they run in ranges on OpenBLAS's own threads where
+the work pays for them (threads.blas_pool_rows; on Numba's pool, whose threads contend with
+BLAS's for the cores, a MobileNet block step took 40 ms against 30 on one thread).
 
 Geometry as kernels/cpu/conv.py: output cell o reads input cell o * stride + t * dilation - pad
 for taps t, cells outside the input read as zero. Weight layout (KH, KW, C, M), seen flat as
@@ -18,10 +16,10 @@ float32 or float64.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from graphengine_kernels.cpu import threads
-from graphengine_kernels.cpu.bias import CODES, bias_activation_row, bias_or_empty
+from graphengine_kernels.cpu.bias import CODES, bias_activation_row, bias_or_empty, ordered_sum
 
 __all__ = [
     "depthwise_conv2d_backward_input",
@@ -30,7 +28,6 @@ __all__ = [
 ]
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
-_PARALLEL = {**_JIT, "parallel": True}
 
 
 @njit(inline="always")
@@ -169,60 +166,35 @@ def _weight_grad_rows(x, dz, r0, r1, geo, acc, total):
                     total[i, j, f] += acc[i, j, f]
 
 
-# -- the row loops: on Numba's pool over the ranges between `bounds`, or on this thread --------
-
-
-@njit(**_PARALLEL)
-def _forward_parallel(bounds, x, w, bias, act, geo, y):
-    for c in prange(bounds.size - 1):
-        for r in range(bounds[c], bounds[c + 1]):
-            _forward_row(x, w, bias, act, r, geo, y)
+# -- the row loops, over a range of rows (blas_pool_rows hands the ranges out) ------------------
+# The weight gradient sums blocks of GRAD_BLOCK output rows on their own, then the blocks in
+# order: the same numbers however the blocks were shared among threads.
+GRAD_BLOCK = 16
 
 
 @njit(**_JIT)
-def _forward_serial(x, w, bias, act, geo, y):
-    for r in range(y.shape[0] * y.shape[1]):
+def _forward_rows(x, w, bias, act, geo, y, r0, r1):
+    for r in range(r0, r1):
         _forward_row(x, w, bias, act, r, geo, y)
 
 
-@njit(**_PARALLEL)
-def _input_grad_parallel(bounds, dz, w, geo, dx):
-    for c in prange(bounds.size - 1):
-        for r in range(bounds[c], bounds[c + 1]):
-            _input_grad_row(dz, w, r, geo, dx)
-
-
 @njit(**_JIT)
-def _input_grad_serial(dz, w, geo, dx):
-    for r in range(dx.shape[0] * dx.shape[1]):
+def _input_grad_rows(dz, w, geo, dx, r0, r1):
+    for r in range(r0, r1):
         _input_grad_row(dz, w, r, geo, dx)
 
 
-@njit(**_PARALLEL)
-def _weight_grad_parallel(bounds, x, dz, geo, scratch, partials):
-    for c in prange(bounds.size - 1):
-        _weight_grad_rows(x, dz, bounds[c], bounds[c + 1], geo, scratch[c], partials[c])
-
-
 @njit(**_JIT)
-def _weight_grad_serial(x, dz, geo, scratch, dw):
-    _weight_grad_rows(x, dz, 0, dz.shape[0] * dz.shape[1], geo, scratch, dw)
+def _weight_grad_blocks(x, dz, geo, terms, partials, b0, b1):
+    rows = dz.shape[0] * dz.shape[1]
+    for b in range(b0, b1):
+        r0 = b * GRAD_BLOCK
+        _weight_grad_rows(x, dz, r0, min(r0 + GRAD_BLOCK, rows), geo, terms[b], partials[b])
 
 
 def _geometry(strides, dilation, pads):
     (sh, sw), (dh, dw), (ph, pw) = strides, dilation, pads
     return (sh, sw, dh, dw, ph, pw)
-
-
-def _run(rows, work, parallel, serial, *args):
-    """parallel(bounds, *args) over row ranges on Numba's pool where `work` (multiply-adds)
-    pays for threads and the pool may run, else serial(*args) on this thread."""
-    if work >= threads.PARALLEL_WORK and len(threads.row_bounds(rows, work)) > 2:
-        with threads.parallel_rows(rows, work, whole_products=True) as bounds:
-            if bounds is not None:
-                parallel(bounds, *args)
-                return
-    serial(*args)
 
 
 def depthwise_conv2d_forward(x, w, bias, activation, strides, dilation, pads, y):
@@ -232,7 +204,9 @@ def depthwise_conv2d_forward(x, w, bias, activation, strides, dilation, pads, y)
     KH, KW, C, M = w.shape
     args = (x, w.reshape(KH, KW, C * M), bias_or_empty(bias, y.dtype), CODES[activation],
             _geometry(strides, dilation, pads), y)  # fmt: skip
-    _run(y.shape[0] * y.shape[1], y.size * KH * KW, _forward_parallel, _forward_serial, *args)
+    threads.blas_pool_rows(
+        y.shape[0] * y.shape[1], y.size * KH * KW, lambda r0, r1: _forward_rows(*args, r0, r1)
+    )
 
 
 def depthwise_conv2d_backward_input(dz, w, strides, dilation, pads, dx):
@@ -240,26 +214,26 @@ def depthwise_conv2d_backward_input(dz, w, strides, dilation, pads, dx):
     dz (N, OH, OW, C*M). Writes dx."""
     KH, KW, C, M = w.shape
     args = (dz, w.reshape(KH, KW, C * M), _geometry(strides, dilation, pads), dx)
-    rows = dx.shape[0] * dx.shape[1]
-    _run(rows, dz.size * KH * KW, _input_grad_parallel, _input_grad_serial, *args)
+    threads.blas_pool_rows(
+        dx.shape[0] * dx.shape[1], dz.size * KH * KW, lambda r0, r1: _input_grad_rows(*args, r0, r1)
+    )
 
 
 def depthwise_conv2d_backward_weight(x, dz, strides, dilation, pads, dw):
     """dw (KH, KW, C, M) = the weight gradient of depthwise_conv2d_forward: the sum over every
     output cell of dz (N, OH, OW, C*M) times the input cell each tap read from x (N, H, W, C).
-    Row ranges sum into partials of their own, added up at the end. Writes dw."""
+    Blocks of GRAD_BLOCK output rows sum into partials of their own, added up in order at the
+    end. Writes dw."""
     KH, KW, C, M = dw.shape
     dw3, geo = dw.reshape(KH, KW, C * M), _geometry(strides, dilation, pads)
-    rows, work = dz.shape[0] * dz.shape[1], dz.size * KH * KW
-    bounds = threads.row_bounds(rows, work)
-    scratch = np.empty((2, len(bounds) - 1) + dw3.shape, dw.dtype)  # rows' terms, partials
-
-    def parallel(bounds, x, dz, geo, terms, partials):
-        k = bounds.size - 1
-        _weight_grad_parallel(bounds, x, dz, geo, terms[:k], partials[:k])
-        np.sum(partials[:k], axis=0, out=dw3)
-
-    def serial(x, dz, geo, terms, partials):
-        _weight_grad_serial(x, dz, geo, terms[0], dw3)
-
-    _run(rows, work, parallel, serial, x, dz, geo, scratch[0], scratch[1])
+    rows = dz.shape[0] * dz.shape[1]
+    blocks = -(-rows // GRAD_BLOCK)
+    scratch = np.empty((2, blocks) + dw3.shape, dw.dtype)  # each block's row terms, partials
+    threads.blas_pool_rows(
+        blocks,
+        dz.size * KH * KW,
+        lambda b0, b1: _weight_grad_blocks(x, dz, geo, scratch[0], scratch[1], b0, b1),
+    )
+    total = np.empty(dw3.size, dw.dtype)
+    ordered_sum(scratch[1].reshape(blocks, dw3.size), total)  # no block: zeros
+    dw3[...] = total.reshape(dw3.shape)
