@@ -5,12 +5,15 @@ product for BLAS to do.
 Geometry (per spatial axis): output cell o pools input cells o * stride - pad + t for taps
 0 <= t < pool that fall inside the input; the padding is never read (max ignores it, the average
 divides by the number of real cells, as Keras / TensorFlow do for padding="same").
-Single-threaded, as the convolution kernels (kernels/cpu/conv.py says why). `pool_size`,
+Rows (the backward passes: images) in ranges on OpenBLAS's own threads where there are enough,
+as the convolution kernels' passes (threads.blas_pool_rows). `pool_size`,
 `strides` and `pads` are (d, h, w) triples for the *_pool3d_* kernels and (h, w) pairs for the
 *_pool2d_* ones, their rank-2 forms.
 """
 
 from numba import njit
+
+from graphengine_kernels.cpu import threads
 
 __all__ = [
     "avg_pool3d_backward",
@@ -60,12 +63,13 @@ def _max_pool_plane(plane, flat0, first, h0, h1, kw, sw, pw, out, arg):
                         arg[ow, c] = flat0 + h * W + w
 
 
-@njit(cache=True)
-def _max_pool(x, geo, y, argmax):
+@njit(cache=True, nogil=True)
+def _max_pool(x, geo, y, argmax, r0, r1):
+    """Output rows r0..r1 of N * OD * OH."""
     kd, kh, kw, sd, sh, sw, pd, ph, pw = geo
     D, H, W = x.shape[1], x.shape[2], x.shape[3]
     OD, OH = y.shape[1], y.shape[2]
-    for r in range(y.shape[0] * OD * OH):
+    for r in range(r0, r1):
         n, od, oh = r // (OD * OH), r // OH % OD, r % OH
         d0, d1 = _window(od, kd, sd, pd, D)
         h0, h1 = _window(oh, kh, sh, ph, H)
@@ -78,10 +82,13 @@ def max_pool3d_forward(x, pool_size, strides, pads, y, argmax):
     """y (N, OD, OH, OW, C) = max pooling of x (N, D, H, W, C); argmax (int32, like y) = the flat
     index (d * H + h) * W + w of each first maximum (row-major window order, as TensorFlow and
     PyTorch pick), saved for the backward pass. Writes y and argmax."""
-    _max_pool(x, _geometry(pool_size, strides, pads), y, argmax)
+    geo, rows = _geometry(pool_size, strides, pads), y.shape[0] * y.shape[1] * y.shape[2]
+    threads.blas_pool_rows(
+        rows, x.size * threads.ELEMENT_WORK, lambda r0, r1: _max_pool(x, geo, y, argmax, r0, r1)
+    )
 
 
-@njit(cache=True)
+@njit(inline="always")
 def _max_pool_grad_image(dy, argmax, n, dx):
     """dx[n] = 0, then dx[n, argmax, c] += dy[n, p, c]: dy, argmax (N, P, C), dx (N, S, C)."""
     C = dx.shape[2]
@@ -93,9 +100,9 @@ def _max_pool_grad_image(dy, argmax, n, dx):
             dx[n, argmax[n, p, c], c] += dy[n, p, c]
 
 
-@njit(cache=True)
-def _max_pool_grad(dy, argmax, dx):
-    for n in range(dx.shape[0]):
+@njit(cache=True, nogil=True)
+def _max_pool_grad(dy, argmax, dx, n0, n1):
+    for n in range(n0, n1):
         _max_pool_grad_image(dy, argmax, n, dx)
 
 
@@ -103,8 +110,12 @@ def max_pool3d_backward(dy, argmax, dx):
     """dx (N, D, H, W, C) = dy (N, OD, OH, OW, C) routed to the input cell each window's maximum
     came from (argmax from max_pool3d_forward); overlapping windows add up. Writes dx."""
     N, C = dx.shape[0], dx.shape[-1]
-    dy3, arg3 = dy.reshape(N, -1, C), argmax.reshape(N, -1, C)
-    _max_pool_grad(dy3, arg3, dx.reshape(N, -1, C))
+    dy3, arg3, dx3 = dy.reshape(N, -1, C), argmax.reshape(N, -1, C), dx.reshape(N, -1, C)
+    threads.blas_pool_rows(
+        N,
+        dx.size * threads.LIGHT_ELEMENT_WORK,
+        lambda n0, n1: _max_pool_grad(dy3, arg3, dx3, n0, n1),
+    )
 
 
 @njit(inline="always")
@@ -128,12 +139,13 @@ def _avg_pool_plane(plane, first, depth, h0, h1, kw, sw, pw, out):
                 out[ow, c] *= inv
 
 
-@njit(cache=True)
-def _avg_pool(x, geo, y):
+@njit(cache=True, nogil=True)
+def _avg_pool(x, geo, y, r0, r1):
+    """Output rows r0..r1 of N * OD * OH."""
     kd, kh, kw, sd, sh, sw, pd, ph, pw = geo
     D, H = x.shape[1], x.shape[2]
     OD, OH = y.shape[1], y.shape[2]
-    for r in range(y.shape[0] * OD * OH):
+    for r in range(r0, r1):
         n, od, oh = r // (OD * OH), r // OH % OD, r % OH
         d0, d1 = _window(od, kd, sd, pd, D)
         h0, h1 = _window(oh, kh, sh, ph, H)
@@ -145,7 +157,10 @@ def _avg_pool(x, geo, y):
 def avg_pool3d_forward(x, pool_size, strides, pads, y):
     """y (N, OD, OH, OW, C) = average pooling of x (N, D, H, W, C) over the real cells of each
     window (padding is not counted). Writes y."""
-    _avg_pool(x, _geometry(pool_size, strides, pads), y)
+    geo, rows = _geometry(pool_size, strides, pads), y.shape[0] * y.shape[1] * y.shape[2]
+    threads.blas_pool_rows(
+        rows, x.size * threads.ELEMENT_WORK, lambda r0, r1: _avg_pool(x, geo, y, r0, r1)
+    )
 
 
 @njit(inline="always")
@@ -164,11 +179,11 @@ def _avg_pool_grad_plane(dy, scale, kh, kw, sh, sw, ph, pw, dx):
                         dx[h0 + i, w0 + j, c] += dy[oh, ow, c] * inv
 
 
-@njit(cache=True)
-def _avg_pool_grad(dy, geo, dx):
+@njit(cache=True, nogil=True)
+def _avg_pool_grad(dy, geo, dx, n0, n1):
     kd, kh, kw, sd, sh, sw, pd, ph, pw = geo
     D = dx.shape[1]
-    for n in range(dx.shape[0]):
+    for n in range(n0, n1):
         dx[n] = 0.0
         for od in range(dy.shape[1]):
             d0, d1 = _window(od, kd, sd, pd, D)
@@ -179,7 +194,12 @@ def _avg_pool_grad(dy, geo, dx):
 def avg_pool3d_backward(dy, pool_size, strides, pads, dx):
     """dx (N, D, H, W, C) = the adjoint of avg_pool3d_forward applied to dy (N, OD, OH, OW, C).
     Writes dx."""
-    _avg_pool_grad(dy, _geometry(pool_size, strides, pads), dx)
+    geo = _geometry(pool_size, strides, pads)
+    threads.blas_pool_rows(
+        dx.shape[0],
+        dx.size * threads.ELEMENT_WORK,
+        lambda n0, n1: _avg_pool_grad(dy, geo, dx, n0, n1),
+    )
 
 
 # -- rank 2 (NHWC, (h, w) pairs): D = 1 views ------------------------------------------------------
