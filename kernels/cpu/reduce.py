@@ -9,15 +9,17 @@ import math
 import numpy as np
 from numba import njit
 
+from graphengine_kernels.cpu import threads
 
-@njit(cache=True)
-def _sum_middle(x, scale, out):
-    """out[o, :] = scale * sum over i of x[o, i, :] for x (outer, n, inner), rows added in
-    float64 (a float32 sum over many rows keeps its accuracy), each row's add vectorized over
-    inner."""
+
+@njit(cache=True, nogil=True)
+def _sum_middle(x, scale, out, o0, o1):
+    """out[o, :] = scale * sum over i of x[o, i, :] for x (outer, n, inner), o in o0..o1, rows
+    added in float64 (a float32 sum over many rows keeps its accuracy), each row's add
+    vectorized over inner."""
     a, n, b = x.shape
     acc = np.empty(b, np.float64)
-    for o in range(a):
+    for o in range(o0, o1):
         for j in range(b):
             acc[j] = 0.0
         for i in range(n):
@@ -43,13 +45,24 @@ def _middle_view(x, axes):
     return x.reshape(math.prod(shape[: axes[0]]), -1, inner)
 
 
+def _sum_middle_pooled(view, scale, out):
+    """_sum_middle over every outer row, in ranges on OpenBLAS's threads where there are enough
+    (threads.blas_pool_rows): each output row is one range's alone, so the same numbers."""
+    out2 = out.reshape(view.shape[0], view.shape[2])
+    threads.blas_pool_rows(
+        view.shape[0],
+        view.size * threads.LIGHT_ELEMENT_WORK,
+        lambda o0, o1: _sum_middle(view, scale, out2, o0, o1),
+    )
+
+
 def sum_forward(x, axes, out):
     """out = sum of x over `axes` (tuple), out shaped with the reduced axes kept as size 1."""
     view = _middle_view(x, axes)
     if view is None:
         np.sum(x, axis=axes, keepdims=True, out=out)
     else:
-        _sum_middle(view, 1.0, out.reshape(view.shape[0], view.shape[2]))
+        _sum_middle_pooled(view, 1.0, out)
 
 
 def mean_forward(x, axes, out):
@@ -58,7 +71,7 @@ def mean_forward(x, axes, out):
     if view is None or view.shape[1] == 0:  # NumPy's mean of nothing: NaN, with its warning
         np.mean(x, axis=axes, keepdims=True, out=out)
     else:
-        _sum_middle(view, 1.0 / view.shape[1], out.reshape(view.shape[0], view.shape[2]))
+        _sum_middle_pooled(view, 1.0 / view.shape[1], out)
 
 
 def max_forward(x, axes, out):
@@ -67,8 +80,18 @@ def max_forward(x, axes, out):
 
 
 def broadcast_scaled(dy, scale, dx):
-    """dx = broadcast(dy) * scale; dy has size-1 axes where dx was reduced (sum / mean grad)."""
-    np.multiply(dy, scale, out=dx)
+    """dx = broadcast(dy) * scale; dy has size-1 axes where dx was reduced (sum / mean grad).
+    Along dx's first axis in ranges on OpenBLAS's threads where there are enough (NumPy's
+    multiply releases the GIL)."""
+    if dx.ndim == 0 or dy.ndim != dx.ndim:
+        np.multiply(dy, scale, out=dx)
+        return
+    whole = dy.shape[0] == 1
+
+    def run(n0, n1):
+        np.multiply(dy if whole else dy[n0:n1], scale, out=dx[n0:n1])
+
+    threads.blas_pool_rows(dx.shape[0], dx.size * threads.LIGHT_ELEMENT_WORK, run)
 
 
 def max_backward(x, y, dy, dx):
