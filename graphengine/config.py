@@ -1,7 +1,8 @@
 """Engine-wide settings: `ge.config.set_num_threads(n)`, one switch for every thread the CPU
-kernels use (NumPy's BLAS, the recurrent layers' batch-row threads, Numba's pool; the policy is
-kernels/cpu/threads.py's), and `ge.config.set_compile_notice(enabled)`, the line printed while
-kernels compile (graphengine/compile_notice.py)."""
+kernels use (NumPy's BLAS and the row kernels that share its threads, the recurrent layers'
+batch-row threads, Numba's pool; the policy is kernels/cpu/threads.py's), and
+`ge.config.set_compile_notice(enabled)`, the line printed while kernels compile
+(graphengine/compile_notice.py)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ compile_notice.install()
 
 
 def set_num_threads(n: Any) -> None:
-    """Runs the CPU kernels on `n` threads from now on: NumPy's BLAS products, the recurrent
-    layers' batch rows, and Numba's pool if it is running (its setting is per calling thread).
+    """Runs the CPU kernels on `n` threads from now on: NumPy's BLAS products and the kernels
+    whose rows run on BLAS's threads (attention, normalization, convolution and pooling passes),
+    the recurrent layers' batch rows, and Numba's pool if it is running (its setting is per
+    calling thread).
     `n=1` is the single-thread mode for a machine that loses a core for a while (a thread that
     loses its core then holds up every join). The default is all the cores this process may use
     (or OPENBLAS_NUM_THREADS / OMP_NUM_THREADS where set)."""
