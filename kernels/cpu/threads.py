@@ -3,10 +3,10 @@ NumPy's BLAS (set through threadpoolctl's controller, blas.py), Numba's pool, an
 of the recurrent kernels, which run only through `parallel_rows`: on Numba's pool with BLAS on
 one thread, or from the host loop on the calling thread where that pool cannot run. Numba's
 pool is started here (with its spin count), launched one kernel at a time, and given up in a
-forked child. Kernels whose rows hold small products of their own (the attention pairs) split
-them over OpenBLAS's own worker threads instead (blas_pool_rows). Conv and pooling run on the
-calling thread (see conv.py); a user's own @njit(parallel=True) kernels get Numba's pool at the
-configured count.
+forked child. The other kernels with independent rows (the attention pairs, normalization,
+depthwise convolution, the convolutions' im2col / col2im and bias passes, pooling, means, small
+weight gradients) split them over OpenBLAS's own worker threads (blas_pool_rows); a user's own
+@njit(parallel=True) kernels get Numba's pool at the configured count.
 
 The default count is the one NumPy's BLAS started with: all the cores this process may use,
 unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS said otherwise.
@@ -36,10 +36,10 @@ __all__ = [
     "PARALLEL_WORK",
 ]
 
-# Multiply-adds from which a kernel with independent rows but no products for BLAS (depthwise
-# convolution) runs them on Numba's pool; below, on the calling thread: inside a training step
-# the pool's spinning threads and BLAS's contend for the cores (a MobileNet block, 9.4M
-# multiply-adds a depthwise pass: 40 -> 30 ms on this thread).
+# Work from which a kernel on Numba's pool (the row gathers of indexing.py) uses it; below, the
+# calling thread: inside a training step the pool's spinning threads and BLAS's contend for the
+# cores (a MobileNet block's depthwise passes, 9.4M multiply-adds each, on that pool: step 40
+# against 30 ms on one thread; they now run on OpenBLAS's threads, blas_pool_rows).
 PARALLEL_WORK = 1 << 27
 
 
