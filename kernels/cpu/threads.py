@@ -33,14 +33,7 @@ __all__ = [
     "ELEMENT_WORK",
     "LIGHT_ELEMENT_WORK",
     "row_bounds",
-    "PARALLEL_WORK",
 ]
-
-# Work from which a kernel on Numba's pool (the row gathers of indexing.py) uses it; below, the
-# calling thread: inside a training step the pool's spinning threads and BLAS's contend for the
-# cores (a MobileNet block's depthwise passes, 9.4M multiply-adds each, on that pool: step 40
-# against 30 ms on one thread; they now run on OpenBLAS's threads, blas_pool_rows).
-PARALLEL_WORK = 1 << 27
 
 
 def _cores():
