@@ -78,6 +78,19 @@ def test_batchnorm_variance_is_stable_in_float32(shape, axis):
     np.testing.assert_allclose(moving[1], want.reshape(-1), rtol=2e-3)
 
 
+@pytest.mark.parametrize("view", [(0, 3, 1), (0, 3, 4)], ids=["channels_last", "channels_first"])
+def test_batchnorm_statistics_of_no_rows_are_nan_not_an_error(view):
+    """An empty batch's statistics: mean 0 and variance NaN (0 / 0), which reach the moving
+    variance as NaN, as NumPy's and Keras's means of nothing would; no exception from the
+    blocked reduction's merge."""
+    mean, inv_std = nan_like((3,), np.float32), nan_like((3,), np.float32)
+    moving = [np.zeros(3, np.float32), np.ones(3, np.float32)]
+    x = np.zeros(view, np.float32)
+    k.batchnorm_training_stats(x, 0.9, 1e-3, *moving, mean, inv_std)
+    np.testing.assert_array_equal(mean, 0)
+    assert np.isnan(inv_std).all() and np.isnan(moving[1]).all()
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("batch_stats", [True, False], ids=["batch_stats", "moving_stats"])
 @pytest.mark.parametrize("shape, axis", BN_VIEWS[:3])

@@ -83,10 +83,10 @@ def _welford_blocks(x2, means, m2s, b0, b1):
                 m2[ch] += d * (x2[r, ch] - mean[ch])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _merged_blocks(means, m2s, rows, mean, var):
     """mean, var (C,) = the blocks' statistics merged in order (Chan, Golub & LeVeque's
-    pairwise update), var biased."""
+    pairwise update), var biased (no rows: mean 0, var NaN, as before the blocks)."""
     c = mean.size
     total_mean = np.zeros(c)
     total_m2 = np.zeros(c)
