@@ -213,20 +213,16 @@ def _run(pairs, work, kernel, arrays, args):
     threads.blas_pool_rows(pairs, work, lambda r0, r1: kernel(gemm, r0, r1, *args))
 
 
-def _forward_pairs(gemm, r0, r1, *args):
-    """Pairs r0..r1 of attention_forward: the lowered scores, NumPy's exp of them (SIMD, where
-    Numba's exp is scalar, about 9x slower; it releases the GIL, so ranges overlap), then the
-    normalized weights and the values."""
-    _scores_pairs(gemm, r0, r1, *args)
-    probs = args[11]
+def _exp_pairs(probs, r0, r1):
+    """probs of pairs r0..r1 = exp(probs) in place, by NumPy's SIMD exp (Numba's is scalar,
+    about 9x slower); it releases the GIL, so ranges overlap."""
     if probs.flags.c_contiguous:  # the pairs' rows as one view
         rows = probs.reshape((-1,) + probs.shape[2:])[r0:r1]
         np.exp(rows, out=rows)
-    else:
-        for r in range(r0, r1):
-            pair = probs[divmod(r, probs.shape[1])]
-            np.exp(pair, out=pair)
-    _values_pairs(gemm, r0, r1, *args)
+        return
+    for r in range(r0, r1):
+        pair = probs[divmod(r, probs.shape[1])]
+        np.exp(pair, out=pair)
 
 
 def attention_forward(q, k, v, scores, mask, scale, causal, mode, rate, rng, probs, dropped,
@@ -260,7 +256,13 @@ def attention_forward(q, k, v, scores, mask, scale, causal, mode, rate, rng, pro
         _dummy(dtype) if dropped is None else dropped,
         out,
     )
-    _run(B * N, work, _forward_pairs, arrays, args)
+
+    def pairs(gemm, r0, r1, *args):  # lowered scores, their exp, normalized weights @ values
+        _scores_pairs(gemm, r0, r1, *args)
+        _exp_pairs(probs, r0, r1)
+        _values_pairs(gemm, r0, r1, *args)
+
+    _run(B * N, work, pairs, arrays, args)
 
 
 def attention_backward(dout, dprobs, ddropped, q, k, v, probs, dropped, scale, dscores, dq, dk,
