@@ -11,6 +11,7 @@ NaN in gives NaN out; at +-inf every activation gives its limit, never 0 * inf =
 Callers flatten: arrays are 1-D, C-contiguous, float32 or float64, all the same length.
 """
 
+import functools
 import math
 import warnings
 
@@ -675,6 +676,7 @@ def _in_ranges(kernel, arrays):
     """kernel, whose first `arrays` arguments and last are arrays of one length (the rest
     scalars), over ranges of them on OpenBLAS's threads where there are enough."""
 
+    @functools.wraps(kernel.py_func)  # its name, docstring and signature
     def run(*args):
         n, head, scalars, out = args[0].size, args[:arrays], args[arrays:-1], args[-1]
         threads.blas_pool_rows(
@@ -683,7 +685,6 @@ def _in_ranges(kernel, arrays):
             lambda i0, i1: kernel(*(a[i0:i1] for a in head), *scalars, out[i0:i1]),
         )
 
-    run.__name__, run.__qualname__, run.__doc__ = kernel.__name__, kernel.__name__, kernel.__doc__
     return run
 
 
