@@ -678,12 +678,16 @@ def _in_ranges(kernel, arrays):
 
     @functools.wraps(kernel.py_func)  # its name, docstring and signature
     def run(*args):
-        n, head, scalars, out = args[0].size, args[:arrays], args[arrays:-1], args[-1]
-        threads.blas_pool_rows(
-            n,
-            n * _TRANSCENDENTAL_WORK,
-            lambda i0, i1: kernel(*(a[i0:i1] for a in head), *scalars, out[i0:i1]),
-        )
+        n = args[0].size
+
+        def part(i0, i1):
+            if i1 - i0 == n:  # one range (small arrays): no views to make
+                kernel(*args)
+                return
+            head, scalars, out = args[:arrays], args[arrays:-1], args[-1]
+            kernel(*(a[i0:i1] for a in head), *scalars, out[i0:i1])
+
+        threads.blas_pool_rows(n, n * _TRANSCENDENTAL_WORK, part)
 
     return run
 

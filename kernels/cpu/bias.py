@@ -93,8 +93,9 @@ def _column_sum_blocks(a, sums, b0, b1):
 
 @njit(cache=True, nogil=True)
 def ordered_sum(sums, out):
-    """out (F,) = the rows of sums (blocks, F) added in order, from 0: the same numbers
-    however the blocks were shared among threads."""
+    """out (F,) = the rows of sums (rows, F) added in order, from 0: the column sums of a 2-D
+    array row by row, the same numbers however its rows (blocks' sums) were shared among
+    threads."""
     for f in range(out.shape[0]):
         out[f] = 0
     for b in range(sums.shape[0]):

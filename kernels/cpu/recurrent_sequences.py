@@ -21,6 +21,7 @@ from numba import njit, prange
 
 from graphengine_kernels.cpu import threads
 from graphengine_kernels.cpu.activations import Fused
+from graphengine_kernels.cpu.bias import ordered_sum
 from graphengine_kernels.cpu.blas import GEMMS, NO_TRANS, ROW_MAJOR, SMALL_MATRIX, TRANS
 from graphengine_kernels.cpu.elementwise import fill
 from graphengine_kernels.cpu.matmul import matmul, matmul_at_b
@@ -264,16 +265,6 @@ def rnn_matmul(a, b, out, work):
             _matmul_rows(gemm, bounds, a, b, out)
 
 
-@njit(**_JIT)
-def _column_sums(a, out):
-    """out (n,) = the sum of a's (m, n) rows, in row order."""
-    for j in range(a.shape[1]):
-        out[j] = 0
-    for i in range(a.shape[0]):
-        for j in range(a.shape[1]):
-            out[j] += a[i, j]
-
-
 @njit(**_PARALLEL)
 def _weight_grad(gemm, bounds, xt, hin, left, right, dz, dzh, has_dzh, xh, merged, bias, out):
     D, DU, G = xt.shape[1], xt.shape[1] + hin.shape[1], dz.shape[1]
@@ -292,9 +283,9 @@ def _weight_grad(gemm, bounds, xt, hin, left, right, dz, dzh, has_dzh, xh, merge
             _gemm_tn(gemm, xt[r0:r1], dz[r0:r1, merged:], p[:D, merged:])
             _gemm_tn(gemm, left[r0:r1], right[r0:r1, merged:], p[D:DU, merged:])
             if bias:
-                _column_sums(dz[r0:r1, merged:], p[DU, merged:])
+                ordered_sum(dz[r0:r1, merged:], p[DU, merged:])
         if has_dzh and bias:
-            _column_sums(dzh[r0:r1], p[DU + 1])
+            ordered_sum(dzh[r0:r1], p[DU + 1])
 
 
 def rnn_weight_grad(xt, hin, left, right, dz, dzh, xh, merged, use_bias, partials, work):
