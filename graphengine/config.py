@@ -21,16 +21,19 @@ def set_num_threads(n: Any) -> None:
     whose rows run on BLAS's threads (attention, normalization, convolution and pooling passes),
     the recurrent layers' batch rows, and Numba's pool if it is running (its setting is per
     calling thread).
-    `n=1` is the single-thread mode for a machine that loses a core for a while (a thread that
-    loses its core then holds up every join). The default is all the cores this process may use
-    (or OPENBLAS_NUM_THREADS / OMP_NUM_THREADS where set)."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"set_num_threads: n must be a positive integer, got {n!r}")
-    threads.set_num_threads(int(n))
+    `n=None` is the default: all the cores this process may use (or OPENBLAS_NUM_THREADS /
+    OMP_NUM_THREADS where set), one fewer at the start of a step for each core that other
+    processes keep busy (a thread that loses its core holds up every join). A number fixes the
+    count; `n=1` is the single-thread mode."""
+    if n is not None and (
+        isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1
+    ):
+        raise ValueError(f"set_num_threads: n must be a positive integer or None, got {n!r}")
+    threads.set_num_threads(None if n is None else int(n))
 
 
 def get_num_threads() -> int:
-    """The number of threads the CPU kernels use (see set_num_threads)."""
+    """The number of threads the CPU kernels use now (see set_num_threads)."""
     return threads.num_threads()
 
 

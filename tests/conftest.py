@@ -23,3 +23,15 @@ def keras_arrays() -> dict[str, np.ndarray]:
     """The Keras 3 reference arrays of the convolution and pooling cases, by "<case id>/<name>"."""
     with np.load(os.path.join(REF_DIR, "conv.npz"), allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
+
+
+@pytest.fixture
+def set_threads():
+    """ge.config.set_num_threads for one test: the setting from before (a fixed count, or the
+    default that follows the free cores) comes back after it."""
+    import graphengine as ge
+    from graphengine_kernels.cpu import threads
+
+    following, before = threads.following_free_cores(), threads.num_threads()
+    yield ge.config.set_num_threads
+    ge.config.set_num_threads(None if following else before)

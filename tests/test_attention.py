@@ -399,7 +399,7 @@ def test_einsum_dense_errors():
         L.EinsumDense("ab,bc->ac", 2)(x)
 
 
-def test_pairs_on_blas_threads_match_this_thread(monkeypatch):
+def test_pairs_on_blas_threads_match_this_thread(monkeypatch, set_threads):
     """With enough work the (batch, head) pairs run in ranges on OpenBLAS's threads
     (threads.blas_pool_rows); the forward and backward kernels give this thread's numbers
     exactly (each range owns its pairs)."""
@@ -428,12 +428,8 @@ def test_pairs_on_blas_threads_match_this_thread(monkeypatch):
 
     monkeypatch.setattr(threads, "_MIN_WORK", 0)
     monkeypatch.setattr(threads, "blas_pool_rows", counted)
-    before = ge.config.get_num_threads()
-    ge.config.set_num_threads(2)
-    try:
-        pooled = run()
-    finally:
-        ge.config.set_num_threads(before)
+    set_threads(2)
+    pooled = run()
     assert ranges == [B * N] * 2  # the forward pass and the backward one
     for a, b in zip(pooled, here):
         np.testing.assert_array_equal(a, b)

@@ -174,7 +174,7 @@ GEOMETRIES = [
 
 @pytest.mark.parametrize("threaded", [True, False], ids=["threaded", "one_thread"])
 @pytest.mark.parametrize("geo", GEOMETRIES, ids=["same_3x3_dm1", "strided_dilated_dm2"])
-def test_row_loops_match_numpy(geo, threaded, monkeypatch):
+def test_row_loops_match_numpy(geo, threaded, monkeypatch, set_threads):
     """The rows split across two threads (OpenBLAS's; any work pays for them here) or on this
     thread: forward (bias + relu fused), input and weight gradients, against the vectorized
     NumPy reference."""
@@ -190,17 +190,13 @@ def test_row_loops_match_numpy(geo, threaded, monkeypatch):
         pool_rows(rows, work, lambda r0, r1: ranges.append((r0, r1)) or run(r0, r1), min_rows)
 
     monkeypatch.setattr(threads, "blas_pool_rows", recorded)
-    before = ge.config.get_num_threads()
-    ge.config.set_num_threads(2)
-    try:
-        y = np.empty((xs[0], OH, OW, ws[2] * ws[3]))
-        cpu.depthwise_conv2d_forward(x, w, b, "relu", strides, dilation, pads, y)
-        dz = rng.standard_normal(y.shape)
-        dx, dw = np.empty_like(x), np.empty_like(w)
-        cpu.depthwise_conv2d_backward_input(dz, w, strides, dilation, pads, dx)
-        cpu.depthwise_conv2d_backward_weight(x, dz, strides, dilation, pads, dw)
-    finally:
-        ge.config.set_num_threads(before)
+    set_threads(2)
+    y = np.empty((xs[0], OH, OW, ws[2] * ws[3]))
+    cpu.depthwise_conv2d_forward(x, w, b, "relu", strides, dilation, pads, y)
+    dz = rng.standard_normal(y.shape)
+    dx, dw = np.empty_like(x), np.empty_like(w)
+    cpu.depthwise_conv2d_backward_input(dz, w, strides, dilation, pads, dx)
+    cpu.depthwise_conv2d_backward_weight(x, dz, strides, dilation, pads, dw)
     assert len(ranges) == (6 if threaded and threads._POOL is not None else 3)  # 2 or 1 a pass
     np.testing.assert_allclose(y, np.maximum(y_ref + b, 0), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(dx, adjoint(dz), rtol=1e-12, atol=1e-12)

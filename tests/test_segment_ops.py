@@ -229,23 +229,19 @@ def test_configs_round_trip(tmp_path):
 
 
 # -- take's row path ----------------------------------------------------------------------------
-def test_take_rows_on_the_pool_and_back(monkeypatch):
+def test_take_rows_on_the_pool_and_back(monkeypatch, set_threads):
     """A gather split over OpenBLAS's threads (any work pays for them here), negative ids
     included, and its gradient added back in row order (np.add.at, bit for bit)."""
     from graphengine_kernels.cpu import threads
 
     monkeypatch.setattr(threads, "_MIN_WORK", 0)
-    before = ge.config.get_num_threads()
-    ge.config.set_num_threads(2)
-    try:
-        x = RNG.standard_normal((300, 8)).astype("float32")
-        idx = RNG.integers(-300, 300, 20000).astype("int32")
-        np.testing.assert_array_equal(ops.take(x, idx, axis=0), x[idx])
-        dy = RNG.standard_normal((20000, 8)).astype("float32")
-        model = ge.Model(t := ge.Input(batch_shape=x.shape), ops.take(t, idx, axis=0))
-        (dx,), _ = model.vjp(x, dy)
-    finally:
-        ge.config.set_num_threads(before)
+    set_threads(2)
+    x = RNG.standard_normal((300, 8)).astype("float32")
+    idx = RNG.integers(-300, 300, 20000).astype("int32")
+    np.testing.assert_array_equal(ops.take(x, idx, axis=0), x[idx])
+    dy = RNG.standard_normal((20000, 8)).astype("float32")
+    model = ge.Model(t := ge.Input(batch_shape=x.shape), ops.take(t, idx, axis=0))
+    (dx,), _ = model.vjp(x, dy)
     want = np.zeros_like(x)
     np.add.at(want, idx, dy)
     np.testing.assert_array_equal(dx, want)

@@ -8,11 +8,21 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from types import ModuleType
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 DEVICES = ("cpu", "cuda")
+
+
+class _SameThreads:
+    """A plan's thread policy on a device whose host threads do not change: nothing to do."""
+
+    def begin(self) -> None:
+        pass
+
+    def end(self) -> None:
+        pass
 
 
 class Device:
@@ -21,9 +31,14 @@ class Device:
 
     resident = False  # whether weights live in device mirrors apart from the host copy
 
-    def __init__(self, name: str, kernels: ModuleType) -> None:
+    def __init__(
+        self, name: str, kernels: ModuleType, step_threads: Callable[[], Any] = _SameThreads
+    ) -> None:
         self.name = name
         self.kernels = kernels
+        # makes each plan's thread policy, whose begin() and end() frame every run of it: on
+        # the CPU, the count that suits the cores other processes leave free (threads.py)
+        self.step_threads = step_threads
         # bumped by every training-plan run: device mirrors of Variables synced at an older
         # version may be newer than their host copies (one counter, no per-weight work per step)
         self.version = 0
@@ -115,8 +130,9 @@ def get_device(name: str | None = None) -> Device:
             _cache[name] = _cuda_device()
         else:
             import graphengine_kernels.cpu
+            from graphengine_kernels.cpu import threads
 
-            _cache[name] = Device("cpu", graphengine_kernels.cpu)
+            _cache[name] = Device("cpu", graphengine_kernels.cpu, threads.StepThreads)
     return _cache[name]
 
 

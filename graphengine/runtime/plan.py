@@ -123,6 +123,7 @@ class Plan:
         self._feed_buffers = [self.buffers[t] for t in self.feeds]
         self._target_buffers = [self.buffer(t) for t in self.targets]
         self._lendable = [self._lendable_slots(t) for t in self.feeds]
+        self._threads = device.step_threads()  # the thread count of each run (devices.py)
 
     def buffer(self, t: SymbolicTensor) -> Any:
         if t not in self.buffers:  # a Variable (its device mirror) or a Constant leaf
@@ -241,9 +242,11 @@ class Plan:
         if ctx.training or self._writes:
             device.version += 1  # weights (and moving statistics, states) on the device change
         k = device.kernels
+        self._threads.begin()
         try:
             for forward, ins, outs in self.steps:
                 forward(k, ins, outs, ctx)
+            self._threads.end()
         finally:
             for ins, j, buffer in lent:
                 ins[j] = buffer

@@ -9,13 +9,16 @@ weight gradients) split them over OpenBLAS's own worker threads (blas_pool_rows)
 @njit(parallel=True) kernels get Numba's pool at the configured count.
 
 The default count is the one NumPy's BLAS started with: all the cores this process may use,
-unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS said otherwise.
+unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS said otherwise. Unless set_num_threads fixed a
+count, a plan whose cores other processes take runs on fewer if that is faster (StepThreads): a
+thread whose core another process holds stalls every join it is part of.
 """
 
 import ctypes
 import itertools
 import os
 import threading
+import time
 from contextlib import contextmanager
 
 import numba
@@ -28,6 +31,7 @@ from graphengine_kernels.cpu.blas import openblas_pthread, openblas_threads
 __all__ = [
     "num_threads",
     "set_num_threads",
+    "StepThreads",
     "parallel_rows",
     "blas_pool_rows",
     "ELEMENT_WORK",
@@ -43,7 +47,8 @@ def _cores():
 
 
 _DEFAULT = (BLAS.get_num_threads() if BLAS is not None else 0) or _cores()
-_count = _DEFAULT
+_count = _DEFAULT  # the count in use: _DEFAULT or fewer while _auto, else what the user set
+_auto = True  # whether _count follows the cores other processes leave free
 
 # -- BLAS -------------------------------------------------------------------------------------
 # While any recurrent rows run (parallel_rows, in any Python thread) BLAS is on one thread; the
@@ -98,24 +103,192 @@ def _blas_back():
 
 
 def num_threads():
-    """The configured number of threads (see set_num_threads)."""
+    """The number of threads the kernels use now (see set_num_threads)."""
     return _count
 
 
+def following_free_cores():
+    """Whether the count follows the cores other processes leave free (no count was set)."""
+    return _auto
+
+
 def set_num_threads(n):
-    """Every thread count of the CPU kernels = n (a positive int, checked by the caller):
+    """Every thread count of the CPU kernels = n (a positive int, checked by the caller; None:
+    the default count, followed down while other processes keep cores busy, follow_free_cores):
     BLAS's (at once, or when the recurrent rows running now end), the recurrent row ranges',
-    and Numba's pool's (capped at NUMBA_NUM_THREADS, for the calling thread, as Numba's setting
-    is per thread) if that pool is running; it is not started here (starting it costs ~30 ms
-    and idle OpenMP workers)."""
+    the OpenBLAS pool's ranges, and Numba's pool's (capped at NUMBA_NUM_THREADS, for the
+    calling thread, as Numba's setting is per thread) if that pool is running; it is not started
+    here (starting it costs ~30 ms and idle OpenMP workers)."""
+    global _auto
+    _auto = n is None
+    n = _DEFAULT if n is None else n
+    _use(n)
+    if _pool_started():
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+
+
+def _use(n):
     global _count, _blas_before
     _count = n
     with _state:
         _blas_before = n  # what the recurrent rows running now, if any, put back
         if not _regions:
             _set_blas(n)
-    if _pool_started():
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+
+
+# -- Cores other processes take ---------------------------------------------------------------
+# With one of the two cores kept busy by another process, a CNN train step on two threads took
+# 2.2x its idle time, an LSTM step 2.1x and a MobileNet block 2.4x: BLAS's products and every
+# split pass wait at their join for the thread whose core was taken. On one thread the same
+# steps took 1.5x, 1.75x and 1.9x, what one core can do. But an MLP step (1.3 ms) lost nothing
+# on two threads (1.01x) and 1.24x on one. So, unless a count was set (set_num_threads):
+# - every _SAMPLE_S at most, at the start of a plan's run, the CPU time of the cores this
+#   process may run on (/proc/stat, without niced time unless this process is niced itself)
+#   less this process's own gives what other processes took; from it, the count that fits the
+#   cores left (fitting_count: one fewer while the last thread's core is more than half taken,
+#   one more once a core is three quarters free);
+# - while that is below the default count, each plan times its runs on both counts, in turns
+#   (StepThreads), and runs on the faster, timed afresh every _RETRY_S or when the fit changes;
+#   otherwise every plan runs on the default count.
+# A step never changes its count midway. Where /proc/stat is not readable (not Linux), the
+# count stays. Measurements: benchmarks/NOTES.md.
+_SAMPLE_S = 0.25
+_RETRY_S = 10.0
+# After a switch to more threads, the first runs under contention took up to 40 ms where 0.33 ms
+# was the step (an MLP's inference): the woken BLAS worker waits for a core for about 0.1 s.
+_SETTLE_S = 0.15
+_TIMED_S = 0.1
+_TRIAL_RUNS = 5  # timed runs on each count, at least, before a plan chooses
+_TICK_S = 1.0 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01
+_fit = _DEFAULT  # the count that fits the cores other processes leave free
+_fit_changes = 0  # how many times _fit changed: a plan's timings from before are stale
+_next_sample = 0.0
+_last = None  # (wall seconds, busy seconds of our cores, this process's CPU seconds)
+_sampling = threading.Lock()
+
+
+def _busy_seconds():
+    """(CPU seconds spent since boot on the cores this process may use, by anything but
+    idleness and niced work (unless this process is niced), how many cores those are); None
+    where unreadable."""
+    try:
+        with open("/proc/stat", "rb") as f:
+            lines = f.read().split(b"\n")
+        cpus = os.sched_getaffinity(0)
+        niced = os.getpriority(os.PRIO_PROCESS, 0) > 0
+    except (OSError, AttributeError):
+        return None
+    ticks = 0
+    for line in lines:
+        if not line.startswith(b"cpu") or line[3:4] == b" ":
+            continue
+        name, *fields = line.split()
+        if int(name[3:]) not in cpus:
+            continue
+        user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
+        ticks += user + system + irq + softirq + steal + (nice if niced else 0)
+    return ticks * _TICK_S, len(cpus)
+
+
+def fitting_count(count, cap, free):
+    """The thread count for `free` cores (those this process may use less what other processes
+    took), from `count` now, between 1 and `cap`: one fewer while the last thread's core is more
+    than half taken, one more once another core is three quarters free (the gap keeps it from
+    flapping)."""
+    while count > 1 and free < count - 0.5:
+        count -= 1
+    while count < cap and free >= count + 0.75:
+        count += 1
+    return count
+
+
+def follow_free_cores():
+    """A sample, at most every _SAMPLE_S, of what other processes took of this process's cores
+    since the last, and _fit set from it."""
+    global _next_sample, _last, _fit, _fit_changes
+    now = time.perf_counter()
+    if now < _next_sample or not _sampling.acquire(blocking=False):
+        return
+    try:
+        _next_sample = now + _SAMPLE_S
+        sample, ours = _busy_seconds(), time.process_time()
+        if sample is None:
+            _next_sample = float("inf")
+            return
+        (busy, cores), last = sample, _last
+        _last = (now, busy, ours)
+        if last is None:
+            return
+        others = max(busy - last[1] - (ours - last[2]), 0.0) / (now - last[0])
+        fit = fitting_count(_fit, _DEFAULT, cores - others)
+        if fit != _fit:
+            _fit, _fit_changes = fit, _fit_changes + 1
+    finally:
+        _sampling.release()
+
+
+class _Block:
+    """The timed runs of one plan on one count."""
+
+    __slots__ = ("began", "times", "done")
+
+    def __init__(self):
+        self.began = None  # perf_counter of its first run
+        self.times = []  # seconds of its runs after the first _SETTLE_S
+        self.done = False  # _TRIAL_RUNS timed, over _TIMED_S at least
+
+
+class StepThreads:
+    """The thread count of one plan's runs: begin() before a run, end() after it. The default
+    count while the cores are free (or the count set); while other processes take some, the
+    faster (median) of the default and the fitting count for this plan, from a block of runs on
+    each: the runs of its first _SETTLE_S untimed, then _TRIAL_RUNS and _TIMED_S at least."""
+
+    __slots__ = ("_changes", "_blocks", "_choice", "_until", "_timing", "_started")
+
+    def __init__(self):
+        self._changes = -1  # the _fit_changes its blocks are from
+        self._blocks = {}  # count -> _Block
+        self._choice = None  # the faster count, once both blocks are done
+        self._until = 0.0  # when to time both again
+        self._timing = None  # the _Block this run is timed in
+        self._started = None  # perf_counter at begin(); None before the plan's first run
+
+    def begin(self):
+        self._timing = None
+        if not _auto:
+            return
+        now = time.perf_counter()
+        if now >= _next_sample:
+            follow_free_cores()
+        n = _fit
+        if n != _DEFAULT:
+            if self._changes != _fit_changes or now > self._until:
+                self._changes, self._until, self._choice = _fit_changes, float("inf"), None
+                self._blocks = {n: _Block(), _DEFAULT: _Block()}
+            if self._choice is not None:
+                n = self._choice
+            elif self._started is not None:  # a plan's first run (compiling) is not timed
+                n = next(c for c, block in self._blocks.items() if not block.done)
+                block = self._timing = self._blocks[n]
+                if block.began is None:
+                    block.began = now
+        if n != _count:
+            _use(n)
+        self._started = time.perf_counter()
+
+    def end(self):
+        block = self._timing
+        if block is None or self._changes != _fit_changes:
+            return
+        now = time.perf_counter()
+        if now - block.began < _SETTLE_S:
+            return
+        block.times.append(now - self._started)
+        block.done = len(block.times) >= _TRIAL_RUNS and now - block.began >= _SETTLE_S + _TIMED_S
+        if all(b.done for b in self._blocks.values()):
+            self._choice = min(self._blocks, key=lambda c: np.median(self._blocks[c].times))
+            self._until = now + _RETRY_S
 
 
 # -- Numba's pool -----------------------------------------------------------------------------
