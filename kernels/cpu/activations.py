@@ -590,12 +590,20 @@ def log_backward(x, y, dy, dx):
         dx[i] = dy[i] / x[i]
 
 
+with np.errstate(invalid="ignore"):
+    # NumPy's square root of a negative number: the machine's default NaN (its sign bit set on
+    # x86), which a NaN constant written here would not match
+    _SQRT_NEGATIVE = float(np.sqrt(np.float64(-1.0)))
+
+
 @njit(cache=True)
 def sqrt_forward(x, out):
-    """out = sqrt(x); nan below 0, as NumPy."""
+    """out = sqrt(x), as NumPy: a NaN stays itself, a number below 0 gives NumPy's NaN. (The
+    NaN's sign once followed whether LLVM vectorized the loop, which the buffers' addresses
+    decided.)"""
     for i in range(x.size):
         v = x[i]
-        out[i] = math.sqrt(v) if v >= 0 else np.nan
+        out[i] = math.sqrt(v) if v >= 0 else (v if v != v else _SQRT_NEGATIVE)
 
 
 @njit(cache=True)
