@@ -8,28 +8,54 @@ from graphengine.runtime.devices import get_device
 from graphengine.runtime.memory import BufferPool
 
 
-def test_pool_takes_the_best_fit_and_grows_the_largest_free_block():
+def test_pool_places_buffers_whose_lives_do_not_overlap_in_the_same_memory():
     pool = BufferPool(get_device("cpu"))
     a = pool.take((10,), "float32")
     b = pool.take((2, 2), "float32")
     pool.give(a)
-    c = pool.take((8,), "float32")  # fits a's block
-    assert c.block == a.block
-    d = pool.take((3,), "float64")  # another dtype: a new block
+    c = pool.take((8,), "float32")  # a is dead: c may take its memory, b may not
+    d = pool.take((3,), "float64")  # another dtype: another arena
     pool.give(b)
     pool.give(c)
-    e = pool.take((5, 4), "float32")  # nothing fits: the largest free block grows
-    assert e.block == a.block
+    e = pool.take((5, 4), "float32")  # lives on with d
     assert pool.live_peak_bytes == pool.live_bytes == 20 * 4 + 3 * 8  # e and d
     pool.allocate()
-    assert pool.allocated_bytes == (20 + 4) * 4 + 3 * 8
+    # largest first: e at 0; a and c (dead before e) at 0 too; b, alive beside a and c, after
+    # them; every buffer on a 64-byte line (16 float32, 8 float64)
+    assert pool.allocated_bytes == 32 * 4 + 8 * 8
     arrays = [pool.resolve(t) for t in (a, b, c, d, e)]
     assert [x.shape for x in arrays] == [(10,), (2, 2), (8,), (3,), (5, 4)]
-    assert all(x.flags.c_contiguous for x in arrays)
-    assert np.shares_memory(arrays[0], arrays[4]) and not np.shares_memory(arrays[1], arrays[4])
+    assert all(x.flags.c_contiguous and x.ctypes.data % 64 == 0 for x in arrays)
+    assert np.shares_memory(arrays[0], arrays[4]) and np.shares_memory(arrays[0], arrays[2])
+    assert not np.shares_memory(arrays[0], arrays[1]) and not np.shares_memory(arrays[1], arrays[2])
     assert pool.resolve(a) is arrays[0] and pool.resolve(None) is None
     view = pool.resolve(e.reshape((4, 5)))
     assert view.shape == (4, 5) and np.shares_memory(view, arrays[4])
+
+
+def test_buffers_alive_at_once_never_share_memory():
+    """Random schedules: any two buffers whose lives overlap get disjoint memory, and the
+    arenas hold no more than one buffer of each at a time would."""
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        pool, alive, lives = BufferPool(get_device("cpu")), [], []
+        for _ in range(60):
+            if alive and rng.random() < 0.45:
+                t = alive.pop(int(rng.integers(len(alive))))
+                pool.give(t)
+                lives[t.block][1] = pool._events
+            else:
+                dtype = ["float32", "int32", "float64"][int(rng.integers(3))]
+                t = pool.take((int(rng.integers(1, 300)),), dtype)
+                alive.append(t)
+                lives.append([pool._events, None, t])
+        pool.allocate()
+        arrays = [pool.resolve(t) for _, _, t in lives]
+        for i, (f1, l1, _) in enumerate(lives):
+            for j, (f2, l2, _) in enumerate(lives[:i]):
+                if f1 <= (l2 or 1e9) and f2 <= (l1 or 1e9):
+                    assert not np.shares_memory(arrays[i], arrays[j])
+        assert pool.allocated_bytes <= sum(a.nbytes + 64 for a in arrays)
 
 
 def _cnn():

@@ -85,6 +85,10 @@ class Op(abc.ABC):
     shape_only: tuple[int, ...] = ()  # inputs read for their shape only (None in `forward`)
     broadcasts = False  # whether inputs of different shapes are broadcast against each other
     host_code = False  # whether forward hands its input arrays to user code (a Lambda's fn)
+    # (output, input) pairs, in order of preference: the output may take the input's buffer
+    # where the input dies at this op (same shape and dtype, no other tensor in the buffer), as
+    # an elementwise kernel that reads each element before writing it allows
+    in_place: tuple[tuple[int, int], ...] = ()
     extent_input: int | None = None
     """The index of an integer input whose values size axis 0 of each output that `infer` leaves
     None for concrete input shapes: max(values) + 1, 0 for no values (`num_segments=None`, as

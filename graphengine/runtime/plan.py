@@ -166,8 +166,14 @@ class Plan:
                     # until the last of them dies; a held block (None) lives as long as the plan
                     if users[root[out]] is not None:
                         users[root[out]] += 1
+            handed = []  # inputs whose buffer an output took (in_place): not given back
             for t in node.outputs[1:] if view else node.outputs:
                 shape, dtype = self.specs[t]
+                src = None if view else self._in_place_source(node, t, i, last, keep, root, users)
+                if src is not None:
+                    self.buffers[t], root[t] = self.buffers[src], root[src]
+                    handed.append(src)
+                    continue
                 self.buffers[t] = self.pool.take(shape, dtype)
                 root[t] = id(self.buffers[t])
                 pooled[root[t]], users[root[t]] = self.buffers[t], 1
@@ -179,6 +185,8 @@ class Plan:
             dead = [t for t in node.op.value_inputs(node.inputs) if last.get(t) == i]
             dead += [t for t in node.outputs if t not in last]
             for t in dict.fromkeys(dead):
+                if t in handed:
+                    continue
                 if t in root and t not in keep and users[root[t]] is not None:
                     users[root[t]] -= 1
                     if users[root[t]] == 0:
@@ -189,6 +197,26 @@ class Plan:
         return [
             Step(f, [resolve(a) for a in ins], [resolve(o) for o in outs]) for f, ins, outs in steps
         ]
+
+    def _in_place_source(
+        self, node: Any, out: SymbolicTensor, i: int, last: dict, keep: set, root: dict, users: dict
+    ) -> SymbolicTensor | None:
+        """The input of step i whose buffer output `out` may take (the op's `in_place`): one
+        that dies at this step, alone in its pooled buffer, of out's shape and dtype."""
+        o = node.outputs.index(out)
+        for oi, j in node.op.in_place:
+            src = node.inputs[j]
+            if (
+                oi == o
+                and j not in node.op.shape_only
+                and last.get(src) == i
+                and src not in keep
+                and users.get(root.get(src)) == 1
+                and self.specs[src] == self.specs[out]
+                and node.inputs.count(src) == 1
+            ):
+                return src
+        return None
 
     def _lendable_slots(self, feed: SymbolicTensor) -> list[tuple[list, int]] | None:
         """The (step inputs, index) slots that read `feed`'s buffer, where run() may put the
