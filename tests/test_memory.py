@@ -88,3 +88,30 @@ def test_training_plan_stays_near_its_largest_live_set(monkeypatch):
     np.testing.assert_array_equal(losses, losses_alone)
     for a, b in zip(weights, weights_alone):
         np.testing.assert_array_equal(a, b)
+
+
+def test_an_activation_gradient_takes_its_dying_inputs_buffer(monkeypatch):
+    """BiasActivationGrad's dz may take dy's buffer (Op.in_place) where dy dies at it: the
+    step reads and writes one array, and training gives the numbers it gave with a buffer of its
+    own."""
+    from graphengine.ops.bias import BiasActivationGrad
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((32, 16, 16, 1), dtype=np.float32), rng.integers(0, 4, 32)
+    model = _cnn()
+    losses = [model.train_on_batch(x, y) for _ in range(3)]
+    (plan,) = model._plans.plans()
+    grads = [
+        s for s in plan.steps if isinstance(getattr(s.run, "__self__", None), BiasActivationGrad)
+    ]
+    assert grads and any(s.outputs[0] is s.inputs[1] for s in grads)
+    for s in grads:  # never the buffer of an input that lives on (y, read by other steps)
+        assert not np.shares_memory(s.outputs[0], s.inputs[0]) or s.outputs[0] is s.inputs[0]
+    monkeypatch.setattr(BiasActivationGrad, "in_place", ())
+    model2 = _cnn()
+    losses2 = [model2.train_on_batch(x, y) for _ in range(3)]
+    (plan2,) = model2._plans.plans()
+    assert plan2.pool.allocated_bytes > plan.pool.allocated_bytes
+    np.testing.assert_array_equal(losses, losses2)
+    for a, b in zip(model.get_weights(), model2.get_weights()):
+        np.testing.assert_array_equal(a, b)
