@@ -229,9 +229,11 @@ def test_conv_and_pooling(device, dtype):
     g = rand(2, 1, 3, 2, 4, dtype=dtype, seed=2)
     check(device, "conv3d_backward_input", g, w, None, "linear", *geo, cols, np.zeros_like(x))
     check(device, "conv3d_backward_input", g, w, b[:2], "sigmoid", *geo, cols, np.zeros_like(x))
-    cpu_cols = cols.copy()
-    cpu.conv3d_forward(x, w, b, "relu", *geo, cpu_cols, y.copy())
-    check(device, "conv3d_backward_weight", cpu_cols, g, np.zeros_like(w))
+    check(device, "conv3d_backward_weight", x, *geo, cols, g, np.zeros_like(w))
+    tile = np.zeros((1, 6, 12), dtype)  # the columns of one image at a time: two tiles
+    check(device, "conv3d_forward", x, w, b, "relu", *geo, tile, y)
+    check(device, "conv3d_backward_input", g, w, None, "linear", *geo, tile, np.zeros_like(x))
+    check(device, "conv3d_backward_weight", x, *geo, tile, g, np.zeros_like(w))
     yy = np.abs(g)
     check(device, "bias_activation_backward", yy, g, "relu", np.zeros_like(g),
           np.zeros(4, dtype))  # fmt: skip

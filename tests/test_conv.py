@@ -195,23 +195,68 @@ def test_relu_gradient_is_zero_where_the_output_is_zero():
     assert np.all(dx[0] == 0.0) and np.all(dk == 0.0) and np.all(db == 0.0)
 
 
-def test_weight_gradient_reads_the_forward_columns():
-    """The backward pass does not recompute im2col: the weight gradient consumes the conv op's
-    column output; a 1x1 stride-1 convolution has no columns (its input is its column matrix)."""
+def test_weight_gradient_builds_the_columns_again_from_the_input():
+    """No column matrix is kept from the forward pass: the conv op's column output is scratch
+    that nothing reads later, and the weight gradient reads the forward op's input (building
+    its columns again, a tile at a time); a 1x1 stride-1 convolution has no columns."""
     x = ge.Input(shape=(6, 6, 2))
     h = L.Conv2D(3, 3, name="c3")(x)
     model = ge.Model(x, L.Conv2D(2, 1, name="c1")(h))
-    assert [len(site.nodes[0].outputs) for site in model._sites[1:]] == [2, 1]
+    forward = [site.nodes[0] for site in model._sites[1:]]
+    assert [len(n.outputs) for n in forward] == [2, 1]
     model.vjp(np.zeros((1, 6, 6, 2), np.float32), np.zeros((1, 4, 4, 2), np.float32))
     nodes = list(model.backward_graph.nodes)
     weight_grads = [n for n in nodes if n.op.name == "conv2d_backward_weight"]
-    sources = sorted((n.inputs[0].node.op.name, n.inputs[0].index) for n in weight_grads)
-    assert sources == [("conv2d", 0), ("conv2d", 1)]  # c1 reads h (c3's output 0), c3 its cols
+    assert sorted(id(n.inputs[0]) for n in weight_grads) == sorted(
+        id(n.inputs[0]) for n in forward
+    )  # c3's reads x, c1's reads h
+    assert [len(n.outputs) for n in weight_grads if n.inputs[0] is x] == [2]  # its scratch
+    assert not any(t is forward[0].outputs[1] for n in nodes for t in n.inputs)
     assert sum(n.op.name == "conv2d_backward_input" for n in nodes) == 2  # vjp returns dx too
     # for the weights alone (a training step), c3's input gradient is never built
     grads = gradients(model.outputs, [ge.Input(shape=(4, 4, 2))], model.trainable_weights)
     names = [n.op.name for n in backward_digraph(grads).nodes]
     assert names.count("conv2d_backward_input") == 1 and names.count("conv2d_backward_weight") == 2
+
+
+@pytest.mark.parametrize("transpose", [False, True], ids=["conv", "transpose"])
+def test_columns_in_tiles_give_the_whole_batch_numbers(transpose, monkeypatch):
+    """The im2col scratch holds a tile of images (about COLUMN_TILE_BYTES of columns): with
+    room for one image of 5 the forward pass, the input gradient and the weight gradient (its
+    tiles' products added in order) give the one-tile numbers, for a grouped, strided, dilated
+    convolution and a transposed one, in float64."""
+    from graphengine.ops import conv as conv_ops
+
+    rng = np.random.default_rng(7)
+    if transpose:
+        layer = dict(filters=4, kernel_size=3, strides=2, padding="same", activation="tanh")
+        make, shape = L.Conv2DTranspose, (5, 4, 3, 2)
+    else:
+        layer = dict(filters=4, kernel_size=3, strides=(2, 1), dilation_rate=(1, 1), groups=2,
+                     padding="same", activation="relu")  # fmt: skip
+        make, shape = L.Conv2D, (5, 7, 6, 4)
+    x = rng.standard_normal(shape)
+
+    def run():
+        inp = ge.Input(shape=shape[1:], dtype="float64")
+        model = ge.Model(inp, make(**layer, dtype="float64")(inp))
+        model.set_weights([rng2.standard_normal(w.shape) for w in model.get_weights()])
+        y = model.predict_on_batch(x)
+        (dx,), dws = model.vjp(x, np.cos(y))
+        return [y, dx, *dws]
+
+    tiles, tile_of = [], conv_ops.column_tile
+    monkeypatch.setattr(conv_ops, "column_tile", lambda *a: tiles.append(tile_of(*a)) or tiles[-1])
+    rng2 = np.random.default_rng(1)
+    whole = run()
+    assert set(tiles) >= {5}
+    tiles.clear()
+    monkeypatch.setattr(conv_ops, "COLUMN_TILE_BYTES", 1)
+    rng2 = np.random.default_rng(1)
+    tiled = run()
+    assert set(tiles) >= {1} and 5 not in tiles  # the forward, dx and dw scratches: one image
+    for a, b in zip(tiled, whole):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
 def test_float32_training_step_reduces_the_loss():
@@ -338,3 +383,40 @@ def test_save_and_load_round_trip(tmp_path):
     assert [type(layer).__name__ for layer in loaded.layers] == [
         type(layer).__name__ for layer in model.layers
     ]
+
+
+def test_slots_give_the_same_bits_on_one_and_two_threads(monkeypatch, set_threads):
+    """The columns' scratch is cut into slots that run at once on OpenBLAS's threads; the slots,
+    not the threads, fix every sum's order, so training gives the same bits on one thread as
+    on two (forward, input and weight gradients, several parts per slot)."""
+    from graphengine.ops import conv as conv_ops
+    from graphengine_kernels.cpu import threads
+
+    monkeypatch.setattr(threads, "_MIN_WORK", 0)
+    monkeypatch.setattr(threads, "SLOTS", 2)
+    monkeypatch.setattr(conv_ops, "COLUMN_TILE_BYTES", 4 * 6 * 6 * 9 * 4 * 4)  # 4 images of 9
+    calls = []
+    pool_rows = threads.blas_pool_rows
+    monkeypatch.setattr(
+        threads, "blas_pool_rows", lambda rows, *a: calls.append(rows) or pool_rows(rows, *a)
+    )
+    rng = np.random.default_rng(2)
+    x, y = rng.standard_normal((9, 8, 8, 4)).astype(np.float32), rng.integers(0, 3, 9)
+
+    def train(n):
+        set_threads(n)
+        ge.utils.set_random_seed(0)
+        inp = ge.Input((8, 8, 4))
+        h = L.Conv2D(4, 3, activation="relu")(inp)
+        h = L.Conv2D(6, 3, strides=2, padding="same", groups=2)(h)
+        model = ge.Model(inp, L.Dense(3)(L.Flatten()(h)))
+        model.compile("adam", ge.losses.SparseCategoricalCrossentropy(from_logits=True))
+        losses = [model.train_on_batch(x, y) for _ in range(3)]
+        return losses, model.get_weights()
+
+    one = train(1)
+    assert 2 in calls  # two slots a pass
+    two = train(2)
+    assert one[0] == two[0]
+    for a, b in zip(one[1], two[1]):
+        np.testing.assert_array_equal(a, b)

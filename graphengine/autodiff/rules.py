@@ -379,10 +379,7 @@ def _conv(node: Node, g: list) -> list:
         return [None] * len(node.inputs)
     x, w = node.inputs[:2]
     dz, db = _bias_activation_grads(node, g[0])
-    cols = node.outputs[1] if len(node.outputs) > 1 else x
-    # the weight gradient first: the columns die there, and the input gradient's scratch of
-    # the same size then reuses their buffer
-    dw = apply(ConvBackwardWeight(node.op), cols, dz, w)
+    dw = _first(apply(ConvBackwardWeight(node.op), x, dz, w))
     return _with_bias(_first(apply(ConvBackwardInput(node.op), dz, w, x)), dw, db)
 
 
@@ -392,9 +389,8 @@ def _conv_transpose(node: Node, g: list) -> list:
         return [None] * len(node.inputs)
     x, w = node.inputs[:2]
     dz, db = _bias_activation_grads(node, g[0])
-    out = apply(ConvTransposeBackwardInput(node.op), dz, w, x)
-    dx, cols = (out[0], out[1]) if isinstance(out, list) else (out, dz)
-    return _with_bias(dx, apply(ConvTransposeBackwardWeight(node.op), cols, x, w), db)
+    dx = _first(apply(ConvTransposeBackwardInput(node.op), dz, w, x))
+    return _with_bias(dx, _first(apply(ConvTransposeBackwardWeight(node.op), dz, x, w)), db)
 
 
 @rule(Pool)

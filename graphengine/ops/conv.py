@@ -3,13 +3,16 @@
 ops/bias.py's), and the backward ops their gradient rules build.
 
 Every op runs the rank-3 kernels; a rank-2 op views (N, H, W, C) as (N, 1, H, W, C) and a rank-1
-op (N, W, C) as (N, 1, 1, W, C). The im2col columns are a second output of the op that makes them,
-not a cache on the op: the plan then owns that memory like any tensor (allocated once per plan,
-on the plan's device, never per step), the weight gradient reads the forward pass's columns
-instead of recomputing them, and once that read is done the buffer goes back to the pool, where
-the same-sized scratch of the input gradient picks it up. The price is holding the columns from
-the forward to the backward pass (KD*KH*KW times the input's size); an inference plan drops them
-at once. `as_2d` and `pair` serve the rank-2 kernels of other families (depthwise_conv.py).
+op (N, W, C) as (N, 1, 1, W, C). The im2col columns live in a scratch output of each op that
+builds them (the forward pass, the input gradient's col2im, the weight gradient), so the plan
+owns that memory like any tensor (allocated once per plan, on the plan's device, never per step)
+and hands it to the next op once the op is done. The scratch holds a tile of the batch's images
+(column_tile): the kernels fill and use it a tile at a time, and the weight gradient builds the
+columns again from the input. Keeping the whole batch's columns from the forward pass to the
+weight gradient cost KD*KH*KW times the input's size (a CNN step's 8.9 MB of 27 MB of buffers);
+building them again costs one more im2col pass, which the parts' cache locality pays back (the
+CNN step took the same time, benchmarks/NOTES.md). `as_2d` and `pair` serve the rank-2 kernels
+of other families (depthwise_conv.py).
 """
 
 from __future__ import annotations
@@ -18,11 +21,32 @@ import functools
 import math
 from typing import Any
 
+import numpy as np
+
 from graphengine.graph.tensor import Shape, format_shape
 from graphengine.ops import bias
 from graphengine.ops.base import Kernels, Op, RunContext, Spec, result_dtype
 
 PADDINGS = ("valid", "same", "causal")
+# The im2col scratch's size: a tile of images whose columns take about this many bytes (at least
+# one image, at most the batch, tiles of equal size). The kernels cut it into one part per
+# thread, each part's columns built and multiplied while they are in cache: a CNN step took
+# 8.75 ms with 2 MiB tiles, 8.86 with the whole batch's columns, 8.92 with 1 MiB (in-process).
+COLUMN_TILE_BYTES = 1 << 21
+
+
+def column_tile(batch: int | None, cells: Any, taps_per_cell: int, dtype: str) -> int | None:
+    """Images per tile of im2col columns, for `cells` (output cells per image, None while a
+    spatial size is unknown) of `taps_per_cell` columns each, all groups together."""
+    if batch is None or cells is None:
+        return batch
+    per_image = max(cells * taps_per_cell * np.dtype(dtype).itemsize, 1)
+    most = max(1, min(batch, COLUMN_TILE_BYTES // per_image))
+    return -(-batch // -(-batch // most))  # tiles of equal size: 64 images in 15s -> 13s
+
+
+def _cells(spatial: Any) -> int | None:
+    return None if any(s is None for s in spatial) else math.prod(spatial)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -197,7 +221,7 @@ def _geometry(
 class Conv(ConvBase):
     """y = act(conv(x, w) + b): x (N, *spatial, C), w (*kernel, C / groups, F), b (F,) when
     use_bias. Outputs y (N, *out_spatial, F) and, when the kernels need them (`needs_cols`), the
-    im2col columns (groups, N, *out_spatial, prod(kernel) * C / groups)."""
+    im2col scratch (groups, T, *out_spatial, prod(kernel) * C / groups) for T images a tile."""
 
     def __init__(self, rank: int, *args: Any, **kwargs: Any) -> None:
         super().__init__(rank, *args, **kwargs)
@@ -210,7 +234,8 @@ class Conv(ConvBase):
         specs = [((x[0], *out, w[-1]), dtype)]
         if self.needs_cols(w):
             taps = math.prod(w[: self.rank]) * w[-2]
-            specs.append(((self.groups, x[0], *out, taps), dtype))
+            tile = column_tile(x[0], _cells(out), self.groups * taps, dtype)
+            specs.append(((self.groups, tile, *out, taps), dtype))
         return specs
 
     def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
@@ -234,7 +259,7 @@ class Conv(ConvBase):
 class ConvTranspose(ConvBase):
     """y = act(conv_transpose(x, w) + b): the adjoint of a convolution, sized as Keras 3 sizes it;
     x (N, *spatial, C), w (*kernel, F, C) (Keras's layout), b (F,). Outputs y (N, *out, F) and,
-    when `needs_cols`, the scratch columns (1, N, *spatial, prod(kernel) * F)."""
+    when `needs_cols`, the scratch columns (1, T, *spatial, prod(kernel) * F), T images a tile."""
 
     transposed = True
 
@@ -266,7 +291,7 @@ class ConvTranspose(ConvBase):
         dtype = result_dtype(dtypes[:2])
         specs = [((x[0], *out, w[-2]), dtype)]
         if self.needs_cols(w):
-            specs.append(((1, *x[:-1], math.prod(w[: self.rank]) * w[-2]), dtype))
+            specs.append(_transpose_scratch(x, w, self.rank, dtype))
         return specs
 
     def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
@@ -301,11 +326,7 @@ class ConvBackwardInput(Op):
 
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
         dz, w, x = shapes
-        specs = [(x, dtypes[0])]
-        if self.conv.needs_cols(w):
-            taps = math.prod(w[: self.conv.rank]) * w[-2]
-            specs.append(((self.conv.groups, *dz[:-1], taps), dtypes[0]))
-        return specs
+        return [(x, dtypes[0]), *_conv_scratch(self.conv, dz, w, dtypes[0])]
 
     def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
         dz, w = ins[0], ins[1]
@@ -326,8 +347,9 @@ class ConvBackwardInput(Op):
 
 
 class ConvBackwardWeight(Op):
-    """dw = cols^T @ dz per group, from inputs (cols, dz, w), w read for its shape only; `cols`
-    is the Conv's column output, or its input x for a 1x1 stride-1 convolution."""
+    """dw = cols(x)^T @ dz per group, from inputs (x, dz, w), w read for its shape only: the
+    columns of x built again, a tile at a time; outputs [dw] plus that scratch when the forward
+    op had columns (for a 1x1 stride-1 convolution x is its own column matrix)."""
 
     shape_only = (2,)
 
@@ -336,20 +358,43 @@ class ConvBackwardWeight(Op):
         self.name = f"{conv.name}_backward_weight"
 
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
-        return [(shapes[2], dtypes[1])]
+        x, dz, w = shapes
+        return [(w, dtypes[1]), *_conv_scratch(self.conv, dz, w, dtypes[1])]
 
     def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
-        cols, dz, dw = ins[0], ins[1], outs[0]
-        if cols.ndim == self.conv.rank + 3:  # columns, else the input itself (1x1)
-            cols = cols.reshape(self.conv.groups, -1, cols.shape[-1])
-        else:
-            cols = cols.reshape(1, -1, cols.shape[-1])
-        k.conv3d_backward_weight(cols, dz, dw)
+        x, dz, dw, rank = ins[0], ins[1], outs[0], self.conv.rank
+        _, strides, dilation, pads = self.conv.geometry(x.shape, dw.shape)
+        cols = outs[1].reshape(self.conv.groups, -1, outs[1].shape[-1]) if len(outs) > 1 else None
+        k.conv3d_backward_weight(
+            x.reshape(as_3d(x.shape, rank)),
+            strides,
+            dilation,
+            pads,
+            cols,
+            dz.reshape(as_3d(dz.shape, rank)),
+            dw.reshape(as_3d(dw.shape, rank, 0)),
+        )
+
+
+def _conv_scratch(conv: Conv, dz: Shape, w: Shape, dtype: str) -> list[Spec]:
+    """The im2col scratch spec of a Conv's backward op (as its forward's), or none."""
+    if not conv.needs_cols(w):
+        return []
+    taps = math.prod(w[: conv.rank]) * w[-2]
+    tile = column_tile(dz[0], _cells(dz[1:-1]), conv.groups * taps, dtype)
+    return [((conv.groups, tile, *dz[1:-1], taps), dtype)]
+
+
+def _transpose_scratch(x: Shape, w: Shape, rank: int, dtype: str) -> Spec:
+    """The im2col scratch spec of a ConvTranspose and its backward ops: the columns of a
+    convolution whose output is x (the transpose's input)."""
+    taps = math.prod(w[:rank]) * w[-2]
+    return ((1, column_tile(x[0], _cells(x[1:-1]), taps, dtype), *x[1:-1], taps), dtype)
 
 
 class ConvTransposeBackwardInput(Op):
     """dx of a ConvTranspose from inputs (dz, w, x), x shape only: a plain convolution of dz.
-    Outputs [dx] plus the columns of dz, which the weight gradient reads next."""
+    Outputs [dx] plus the im2col scratch when the op has columns."""
 
     shape_only = (2,)
 
@@ -361,7 +406,7 @@ class ConvTransposeBackwardInput(Op):
         dz, w, x = shapes
         specs = [(x, dtypes[0])]
         if self.conv.needs_cols(w):
-            specs.append(((1, *x[:-1], math.prod(w[: self.conv.rank]) * w[-2]), dtypes[0]))
+            specs.append(_transpose_scratch(x, w, self.conv.rank, dtypes[0]))
         return specs
 
     def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
@@ -383,8 +428,9 @@ class ConvTransposeBackwardInput(Op):
 
 
 class ConvTransposeBackwardWeight(Op):
-    """dw (*kernel, F, C) = cols(dz)^T @ x from inputs (cols, x, w), w shape only; `cols` is
-    ConvTransposeBackwardInput's column output, or dz itself for a 1x1 stride-1 kernel."""
+    """dw (*kernel, F, C) = cols(dz)^T @ x from inputs (dz, x, w), w shape only: the weight
+    gradient of a convolution of dz whose output is x, the columns of dz built a tile at a time
+    (dz itself for a 1x1 stride-1 kernel); outputs [dw] plus that scratch."""
 
     shape_only = (2,)
 
@@ -393,8 +439,22 @@ class ConvTransposeBackwardWeight(Op):
         self.name = f"{conv.name}_backward_weight"
 
     def infer(self, shapes: list[Shape], dtypes: list[str]) -> list[Spec]:
-        return [(shapes[2], dtypes[1])]
+        dz, x, w = shapes
+        specs = [(w, dtypes[1])]
+        if self.conv.needs_cols(w):
+            specs.append(_transpose_scratch(x, w, self.conv.rank, dtypes[1]))
+        return specs
 
     def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
-        cols, x = ins[0], ins[1]
-        k.conv3d_backward_weight(cols.reshape(1, -1, cols.shape[-1]), x, outs[0])
+        dz, x, dw, rank = ins[0], ins[1], outs[0], self.conv.rank
+        _, strides, dilation, pads = self.conv.geometry(x.shape, dw.shape)
+        cols = outs[1].reshape(1, -1, outs[1].shape[-1]) if len(outs) > 1 else None
+        k.conv3d_backward_weight(
+            dz.reshape(as_3d(dz.shape, rank)),
+            strides,
+            dilation,
+            pads,
+            cols,
+            x.reshape(as_3d(x.shape, rank)),
+            dw.reshape(as_3d(dw.shape, rank, 0)),
+        )

@@ -4,9 +4,12 @@ as D = H = 1 views), with bias and activation fused into the pass that writes th
 
 im2col + BLAS: the im2col pass copies every receptive field into a row of a column matrix, one
 (N*OD*OH*OW, KD*KH*KW*C) @ (KD*KH*KW*C, F) product (OpenBLAS) convolves, and the bias +
-activation pass runs over its output. The columns then serve the weight gradient (cols^T @ dz)
-without being rebuilt; the input gradient is dz @ w^T followed by col2im. A 1x1 stride-1 kernel
-skips im2col: the input is its own column matrix. Direct Numba loops were measured slower
+activation pass runs over its output. The input gradient is dz @ w^T followed by col2im; the
+weight gradient builds the columns again (cols^T @ dz). The columns live in a scratch that holds
+a tile of T images (the op sizes it, graphengine/ops/conv.py), filled and used one tile at a
+time, so no column matrix of the whole batch is kept from the forward pass to the backward one
+(a CNN step's memory went 29.7 -> MB, benchmarks/NOTES.md). A 1x1 stride-1 kernel skips
+im2col: the input is its own column matrix. Direct Numba loops were measured slower
 (benchmarks/NOTES.md).
 
 Threads: BLAS's. The Numba passes (im2col, col2im, the bias passes) split their rows over
@@ -176,37 +179,79 @@ def _geometry(w, strides, dilation, pads):
     return (*w.shape[:3], *strides, *dilation, *pads)
 
 
+def _slots(cols, N, cells):
+    """The scratch `cols` (G, T*cells, K), T images' columns, cut into slots: (how many, images
+    per slot). Each slot runs its contiguous share of the batch through its own part of the
+    scratch, `per` images at a time, so the slots run at once on OpenBLAS's threads, each part's
+    product on one BLAS thread. As many slots as threads by default (at most T and N): the slots,
+    not the threads running them, fix the order of every sum, so the bits are the same on any
+    thread count."""
+    T = max(cols.shape[1] // cells, 1)
+    slots = max(1, min(T, threads.SLOTS, N))
+    return slots, T // slots
+
+
+def _parts(slot, slots, per, N):
+    """(n0, n1) of the parts of `slot`'s share of the N images, `per` images each."""
+    first, end = N * slot // slots, N * (slot + 1) // slots
+    for n0 in range(first, end, per):
+        yield n0, min(n0 + per, end)
+
+
+def _slot_columns(cols, slot, per, cells, n):
+    """A C-contiguous (G, n*cells, K) view of `slot`'s part of the scratch, for n <= per images."""
+    G, _, K = cols.shape
+    start = slot * G * per * cells * K
+    return cols.reshape(-1)[start : start + G * n * cells * K].reshape(G, n * cells, K)
+
+
+def _on_slots(slots, work, run):
+    """run(slot) for every slot, the slots split over OpenBLAS's threads (blas_pool_rows)."""
+
+    def ranges(s0, s1):
+        for slot in range(s0, s1):
+            run(slot)
+
+    threads.blas_pool_rows(slots, work, ranges)
+
+
 def conv3d_forward(x, w, bias, activation, strides, dilation, pads, cols, y):
     """y (N, OD, OH, OW, F) = activation(conv(x, w) + bias) for x (N, D, H, W, C),
     w (KD, KH, KW, C/G, F), bias (F,) or None; strides, dilation, pads are (d, h, w) triples.
-    `cols` (G, N*OD*OH*OW, KD*KH*KW*C/G) receives the im2col columns, kept for the weight
-    gradient; None for a 1x1 stride-1 kernel with one group, whose columns are x itself. Writes y
-    (and cols)."""
+    `cols` (G, T*OD*OH*OW, KD*KH*KW*C/G) is scratch for the im2col columns of T images (_slots:
+    each part's columns are built and multiplied before the next part's); None for a 1x1
+    stride-1 kernel with one group, whose columns are x itself. Writes y."""
     F, C = w.shape[-1], x.shape[-1]
     N, OD, OH, OW, _ = y.shape
-    if cols is None:
-        a = x.reshape(1, -1, C)
-    else:
-        geo, x4 = _geometry(w, strides, dilation, pads), x.reshape(N, x.shape[1], x.shape[2], -1)
-        threads.blas_pool_rows(
-            N * OD * OH,
-            cols.size * threads.ELEMENT_WORK,
-            lambda r0, r1: _im2col(x4, C, geo, OD, OH, OW, cols, r0, r1),
-        )
-        a = cols
     y2d, w2d = y.reshape(-1, F), w.reshape(-1, F)
-    fg = F // a.shape[0]
-    for g in range(a.shape[0]):  # groups: strided BLAS views of w and y, no copies
-        np.matmul(a[g], w2d[:, g * fg : (g + 1) * fg], out=y2d[:, g * fg : (g + 1) * fg])
+    if cols is None:
+        np.matmul(x.reshape(-1, C), w2d, out=y2d)
+        bias_activation(y2d, bias, activation)
+        return
+    geo, x4 = _geometry(w, strides, dilation, pads), x.reshape(N, x.shape[1], x.shape[2], -1)
+    cells, (G, _, K) = OD * OH * OW, cols.shape
+    fg = F // G
+    slots, per = _slots(cols, N, cells)
+
+    def run(slot):
+        for n0, n1 in _parts(slot, slots, per, N):
+            part = _slot_columns(cols, slot, per, cells, n1 - n0)
+            _im2col(x4[n0:n1], C, geo, OD, OH, OW, part, 0, (n1 - n0) * OD * OH)
+            rows = y2d[n0 * cells : n1 * cells]
+            for g in range(G):  # groups: strided BLAS views of w and y, no copies
+                cut = slice(g * fg, (g + 1) * fg)
+                np.matmul(part[g], w2d[:, cut], out=rows[:, cut])
+
+    _on_slots(slots, N * cells * K * (F + threads.ELEMENT_WORK), run)
     bias_activation(y2d, bias, activation)
 
 
 def conv3d_backward_input(dz, w, bias, activation, strides, dilation, pads, dcols, dx):
     """dx (N, D, H, W, C) = the adjoint of conv3d_forward's linear part applied to dz
-    (N, OD, OH, OW, F) (dz @ w^T per group, then col2im). `bias` / `activation` are fused into
-    the pass that writes dx, for a transposed convolution's output (None / "linear" for a
-    gradient). dcols is scratch shaped like conv3d_forward's cols, None exactly when
-    conv3d_forward takes None. Writes dx."""
+    (N, OD, OH, OW, F) (dz @ w^T per group into the scratch, then col2im, a part of the batch
+    at a time as conv3d_forward). `bias` / `activation` are fused into the pass that writes dx,
+    for a transposed convolution's output (None / "linear" for a gradient). dcols is scratch
+    shaped like conv3d_forward's cols, None exactly when conv3d_forward takes None. Writes dx."""
     F, C = w.shape[-1], dx.shape[-1]
     N, OD, OH, OW, _ = dz.shape
     w2d, dz2d = w.reshape(-1, F), dz.reshape(-1, F)
@@ -215,32 +260,58 @@ def conv3d_backward_input(dz, w, bias, activation, strides, dilation, pads, dcol
         np.matmul(dz2d, w2d.T, out=dx2d)
         bias_activation(dx2d, bias, activation)
         return
-    G = dcols.shape[0]
+    cells, (G, _, K) = OD * OH * OW, dcols.shape
     fg = F // G
-    for g in range(G):
-        np.matmul(dz2d[:, g * fg : (g + 1) * fg], w2d[:, g * fg : (g + 1) * fg].T, out=dcols[g])
     geo, b = _geometry(w, strides, dilation, pads), bias_or_empty(bias, dx.dtype)
     act, zero = CODES[activation], dx.dtype.type(0)
     dx4 = dx.reshape(N, dx.shape[1], dx.shape[2], -1)
-    threads.blas_pool_rows(
-        N,
-        dcols.size * threads.ELEMENT_WORK,
-        lambda n0, n1: _col2im(dcols, C, geo, OD, OH, OW, b, act, zero, dx4, n0, n1),
-    )
+    slots, per = _slots(dcols, N, cells)
+
+    def run(slot):
+        for n0, n1 in _parts(slot, slots, per, N):
+            part = _slot_columns(dcols, slot, per, cells, n1 - n0)
+            rows = dz2d[n0 * cells : n1 * cells]
+            for g in range(G):
+                cut = slice(g * fg, (g + 1) * fg)
+                np.matmul(rows[:, cut], w2d[:, cut].T, out=part[g])
+            _col2im(part, C, geo, OD, OH, OW, b, act, zero, dx4[n0:n1], 0, n1 - n0)
+
+    _on_slots(slots, N * cells * K * (F + threads.ELEMENT_WORK), run)
 
 
-def conv3d_backward_weight(cols, dz, dw):
-    """dw (KD, KH, KW, C/G, F) = cols^T @ dz per group, the weight gradient of conv3d_forward:
-    `cols` are its columns (G, M, K), or, for a 1x1 stride-1 kernel, its input x; dz (..., F)
-    holds the M output cells. Writes dw."""
-    F = dw.shape[-1]
+def conv3d_backward_weight(x, strides, dilation, pads, cols, dz, dw):
+    """dw (KD, KH, KW, C/G, F) = cols(x)^T @ dz per group, the weight gradient of
+    conv3d_forward(x, ...), dz (N, OD, OH, OW, F) its output's gradient. The columns of x are
+    built again in the scratch `cols`, a part of the batch at a time as conv3d_forward; each
+    slot adds its parts' products in order, then the slots' sums are added in order. `cols` is
+    None for a 1x1 stride-1 kernel with one group (x is its own column matrix). Writes dw."""
+    F, C = dw.shape[-1], x.shape[-1]
     dw2d, dz2d = dw.reshape(-1, F), dz.reshape(-1, F)
-    if cols.ndim != 3:
-        cols = cols.reshape(1, -1, cols.shape[-1])
-    G = cols.shape[0]
+    if cols is None:
+        matmul_at_b(x.reshape(-1, C), dz2d, dw2d)
+        return
+    N, OD, OH, OW, _ = dz.shape
+    geo, x4 = _geometry(dw, strides, dilation, pads), x.reshape(N, x.shape[1], x.shape[2], -1)
+    cells, (G, _, K) = OD * OH * OW, cols.shape
     fg = F // G
-    for g in range(G):
-        matmul_at_b(cols[g], dz2d[:, g * fg : (g + 1) * fg], dw2d[:, g * fg : (g + 1) * fg])
+    slots, per = _slots(cols, N, cells)
+    sums, scratch = np.empty((2, slots, *dw2d.shape), dw.dtype)
+
+    def run(slot):
+        for i, (n0, n1) in enumerate(_parts(slot, slots, per, N)):
+            part = _slot_columns(cols, slot, per, cells, n1 - n0)
+            _im2col(x4[n0:n1], C, geo, OD, OH, OW, part, 0, (n1 - n0) * OD * OH)
+            rows, out = dz2d[n0 * cells : n1 * cells], sums[slot] if i == 0 else scratch[slot]
+            for g in range(G):
+                cut = slice(g * fg, (g + 1) * fg)
+                matmul_at_b(part[g], rows[:, cut], out[:, cut])
+            if i:
+                sums[slot] += out
+
+    _on_slots(slots, N * cells * K * (F + threads.ELEMENT_WORK), run)
+    dw2d[...] = sums[0]
+    for slot in range(1, slots):
+        dw2d += sums[slot]
 
 
 # -- rank 2 (NHWC): D = 1 views ------------------------------------------------------------------

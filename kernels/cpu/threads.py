@@ -47,6 +47,9 @@ def _cores():
 
 
 _DEFAULT = (BLAS.get_num_threads() if BLAS is not None else 0) or _cores()
+# kernels that cut their work into parts whose sums must not depend on the thread count cut it
+# into this many (the convolutions' slots), whatever count runs them
+SLOTS = _DEFAULT
 _count = _DEFAULT  # the count in use: _DEFAULT or fewer while _auto, else what the user set
 _auto = True  # whether _count follows the cores other processes leave free
 

@@ -10,6 +10,7 @@ from numba import cuda
 
 from graphengine_kernels.cuda.activations import fused_value
 from graphengine_kernels.cuda.bias import CODES, bias_activation, bias_arg
+from graphengine_kernels.cuda.elementwise import add
 from graphengine_kernels.cuda.launch import elementwise
 from graphengine_kernels.cuda.matmul import gemm
 
@@ -97,31 +98,44 @@ def _geometry(w, strides, dilation, pads):
     return (*w.shape[:3], *strides, *dilation, *pads)
 
 
+def _tiles(cols, N, cells):
+    """(n0, n1, columns) for each tile of images n0..n1 that the scratch `cols` (G, T*cells, K)
+    holds T of: a C-contiguous (G, (n1 - n0) * cells, K) view of its first elements."""
+    G, rows, K = cols.shape
+    T = max(rows // cells, 1)
+    flat = cols.reshape(cols.size)
+    for n0 in range(0, N, T):
+        n1 = min(n0 + T, N)
+        m = (n1 - n0) * cells
+        yield n0, n1, cols if m == rows else flat[: G * m * K].reshape(G, m, K)
+
+
 def conv3d_forward(x, w, bias, activation, strides, dilation, pads, cols, y):
     """y (N, OD, OH, OW, F) = activation(conv(x, w) + bias) for x (N, D, H, W, C),
-    w (KD, KH, KW, C/G, F), bias (F,) or None; (d, h, w) triples. `cols` (G, N*OD*OH*OW,
-    KD*KH*KW*C/G) receives the im2col columns; None for a 1x1 stride-1 kernel with one group
-    (x is its own column matrix). Writes y (and cols)."""
+    w (KD, KH, KW, C/G, F), bias (F,) or None; (d, h, w) triples. `cols` (G, T*OD*OH*OW,
+    KD*KH*KW*C/G) is scratch for the im2col columns of T images at a time; None for a 1x1
+    stride-1 kernel with one group (x is its own column matrix). Writes y."""
     F, C = w.shape[-1], x.shape[-1]
     N, OD, OH, OW, _ = y.shape
-    if cols is None:
-        a = x.reshape(1, x.size // C, C)
-    else:
-        geo = _geometry(w, strides, dilation, pads)
-        elementwise(im2col_kernel, cols.size)(x, geo, OD, OH, OW, cols)
-        a = cols
     y2d, w2d = y.reshape(y.size // F, F), w.reshape(w.size // F, F)
-    fg = F // a.shape[0]
-    for g in range(a.shape[0]):
-        gemm(a[g], w2d[:, g * fg : (g + 1) * fg], y2d[:, g * fg : (g + 1) * fg])
+    if cols is None:
+        gemm(x.reshape(x.size // C, C), w2d, y2d)
+    else:
+        geo, cells = _geometry(w, strides, dilation, pads), OD * OH * OW
+        fg = F // cols.shape[0]
+        for n0, n1, tile in _tiles(cols, N, cells):
+            elementwise(im2col_kernel, tile.size)(x[n0:n1], geo, OD, OH, OW, tile)
+            rows = y2d[n0 * cells : n1 * cells]
+            for g in range(tile.shape[0]):
+                gemm(tile[g], w2d[:, g * fg : (g + 1) * fg], rows[:, g * fg : (g + 1) * fg])
     bias_activation(y2d, bias, activation)
 
 
 def conv3d_backward_input(dz, w, bias, activation, strides, dilation, pads, dcols, dx):
     """dx (N, D, H, W, C) = the adjoint of conv3d_forward's linear part applied to dz
-    (N, OD, OH, OW, F) (dz @ w^T per group, then col2im), bias / activation fused into the pass
-    writing dx (for a transposed convolution). dcols: scratch like conv3d_forward's cols, or None.
-    Writes dx."""
+    (N, OD, OH, OW, F) (dz @ w^T per group, then col2im, a tile of images at a time), bias /
+    activation fused into the pass writing dx (for a transposed convolution). dcols: scratch
+    like conv3d_forward's cols, or None. Writes dx."""
     F, C = w.shape[-1], dx.shape[-1]
     N, OD, OH, OW, _ = dz.shape
     w2d, dz2d = w.reshape(w.size // F, F), dz.reshape(dz.size // F, F)
@@ -131,26 +145,43 @@ def conv3d_backward_input(dz, w, bias, activation, strides, dilation, pads, dcol
         bias_activation(dx2d, bias, activation)
         return
     G = dcols.shape[0]
-    fg = F // G
-    for g in range(G):
-        gemm(dz2d[:, g * fg : (g + 1) * fg], w2d[:, g * fg : (g + 1) * fg], dcols[g], tb=True)
+    fg, cells = F // G, OD * OH * OW
     geo = _geometry(w, strides, dilation, pads)
     b, has_bias = bias_arg(bias, dx.dtype)
-    elementwise(col2im_kernel, dx.size)(dcols, geo, OD, OH, OW, b, has_bias, CODES[activation], dx)
+    for n0, n1, tile in _tiles(dcols, N, cells):
+        rows = dz2d[n0 * cells : n1 * cells]
+        for g in range(G):
+            gemm(rows[:, g * fg : (g + 1) * fg], w2d[:, g * fg : (g + 1) * fg], tile[g], tb=True)
+        images = dx[n0:n1]
+        elementwise(col2im_kernel, images.size)(
+            tile, geo, OD, OH, OW, b, has_bias, CODES[activation], images
+        )
 
 
-def conv3d_backward_weight(cols, dz, dw):
-    """dw (KD, KH, KW, C/G, F) = cols^T @ dz per group: `cols` are conv3d_forward's columns
-    (G, M, K), or, for a 1x1 stride-1 kernel, its input x; dz (..., F) holds the M output
-    cells."""
-    F = dw.shape[-1]
+def conv3d_backward_weight(x, strides, dilation, pads, cols, dz, dw):
+    """dw (KD, KH, KW, C/G, F) = cols(x)^T @ dz per group, the weight gradient of
+    conv3d_forward(x, ...), dz (N, OD, OH, OW, F): the columns of x built again, a tile at a
+    time, in the scratch `cols`, and the tiles' products added in order; `cols` None for a 1x1
+    stride-1 kernel with one group (x is its own column matrix). Writes dw."""
+    F, C = dw.shape[-1], x.shape[-1]
     dw2d, dz2d = dw.reshape(dw.size // F, F), dz.reshape(dz.size // F, F)
-    if cols.ndim != 3:
-        cols = cols.reshape(1, cols.size // cols.shape[-1], cols.shape[-1])
-    G = cols.shape[0]
-    fg = F // G
-    for g in range(G):
-        gemm(cols[g], dz2d[:, g * fg : (g + 1) * fg], dw2d[:, g * fg : (g + 1) * fg], ta=True)
+    if cols is None:
+        gemm(x.reshape(x.size // C, C), dz2d, dw2d, ta=True)
+        return
+    N, OD, OH, OW, _ = dz.shape
+    geo, cells = _geometry(dw, strides, dilation, pads), OD * OH * OW
+    fg = F // cols.shape[0]
+    part = None  # a later tile's product, added to the sum of those before it
+    for i, (n0, n1, tile) in enumerate(_tiles(cols, N, cells)):
+        elementwise(im2col_kernel, tile.size)(x[n0:n1], geo, OD, OH, OW, tile)
+        rows = dz2d[n0 * cells : n1 * cells]
+        if i == 1:
+            part = cuda.device_array_like(dw2d)
+        out = dw2d if i == 0 else part
+        for g in range(tile.shape[0]):
+            gemm(tile[g], rows[:, g * fg : (g + 1) * fg], out[:, g * fg : (g + 1) * fg], ta=True)
+        if i:
+            add(dw2d, part, dw2d)
 
 
 # -- rank 2 (NHWC): D = 1 views ------------------------------------------------------------------
