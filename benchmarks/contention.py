@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in names:
         t = measure(name, args.seconds)
 
-        def cell(who: str, busy: bool, width: int) -> str:
+        def cell(who: str, busy: bool, width: int, t: dict = t) -> str:
             if (who, busy) not in t:
                 return f"{'-':>{width}s}"
             ms = t[who, busy] * 1e3

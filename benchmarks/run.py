@@ -1,7 +1,9 @@
 """The benchmark table: each workload timed as a median over many steps after warm-up, next to
 the same model in PyTorch CPU (2 threads), with the ratio graphengine / PyTorch.
 
-Run: python -m benchmarks [--steps 100] [--only mlp_train,cnn_train] (or python benchmarks/run.py)
+Run: python -m benchmarks [--steps 100] [--only mlp_train,cnn_train] (or python benchmarks/run.py);
+with no arguments the compiled anchors, the scale rows and the contention rows follow
+(benchmarks/__main__.py).
 
 The frameworks take turns in blocks of a few steps, so a slow spell of a shared machine hits
 both alike: absolute times drift, the ratio measured in one run holds. After the timing table,
