@@ -362,18 +362,27 @@ class ConvBackwardWeight(Op):
         return [(w, dtypes[1]), *_conv_scratch(self.conv, dz, w, dtypes[1])]
 
     def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
-        x, dz, dw, rank = ins[0], ins[1], outs[0], self.conv.rank
-        _, strides, dilation, pads = self.conv.geometry(x.shape, dw.shape)
-        cols = outs[1].reshape(self.conv.groups, -1, outs[1].shape[-1]) if len(outs) > 1 else None
-        k.conv3d_backward_weight(
-            x.reshape(as_3d(x.shape, rank)),
-            strides,
-            dilation,
-            pads,
-            cols,
-            dz.reshape(as_3d(dz.shape, rank)),
-            dw.reshape(as_3d(dw.shape, rank, 0)),
-        )
+        x, dz = ins[0], ins[1]
+        _weight_gradient(k, self.conv, x, dz, x.shape, outs, self.conv.groups)
+
+
+def _weight_gradient(
+    k: Kernels, conv: ConvBase, source: Any, dz: Any, x_shape: tuple, outs: list, groups: int
+) -> None:
+    """dw = cols(source)^T @ dz through conv3d_backward_weight: `source` is what the columns
+    are built from, `x_shape` the shape the geometry is taken from, outs [dw] or [dw, scratch]."""
+    dw, rank = outs[0], conv.rank
+    _, strides, dilation, pads = conv.geometry(x_shape, dw.shape)
+    cols = outs[1].reshape(groups, -1, outs[1].shape[-1]) if len(outs) > 1 else None
+    k.conv3d_backward_weight(
+        source.reshape(as_3d(source.shape, rank)),
+        strides,
+        dilation,
+        pads,
+        cols,
+        dz.reshape(as_3d(dz.shape, rank)),
+        dw.reshape(as_3d(dw.shape, rank, 0)),
+    )
 
 
 def _conv_scratch(conv: Conv, dz: Shape, w: Shape, dtype: str) -> list[Spec]:
@@ -446,15 +455,5 @@ class ConvTransposeBackwardWeight(Op):
         return specs
 
     def forward(self, k: Kernels, ins: list, outs: list, ctx: RunContext) -> None:
-        dz, x, dw, rank = ins[0], ins[1], outs[0], self.conv.rank
-        _, strides, dilation, pads = self.conv.geometry(x.shape, dw.shape)
-        cols = outs[1].reshape(1, -1, outs[1].shape[-1]) if len(outs) > 1 else None
-        k.conv3d_backward_weight(
-            dz.reshape(as_3d(dz.shape, rank)),
-            strides,
-            dilation,
-            pads,
-            cols,
-            x.reshape(as_3d(x.shape, rank)),
-            dw.reshape(as_3d(dw.shape, rank, 0)),
-        )
+        dz, x = ins[0], ins[1]  # a convolution of dz whose output is x
+        _weight_gradient(k, self.conv, dz, x, x.shape, outs, 1)
