@@ -622,3 +622,20 @@ def test_compile_metrics_names_and_unweighted_updates():
     assert len(cm.variables) == 8
     cm.reset_state()
     assert float(cm.result()["b_mse"]) == 0.0
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_mean_of_one_number_and_weight_is_the_array_path(dtype):
+    """Mean.update_state(float, weight) (the loss trackers' call every step) skips the array
+    machinery and lands on the same bits as the same values given as arrays; NaN stays NaN."""
+    rng = np.random.default_rng(0)
+    fast, arrays = ge.metrics.Mean(dtype=dtype), ge.metrics.Mean(dtype=dtype)
+    for _ in range(300):
+        v = float(rng.standard_normal() * 10.0 ** int(rng.integers(-5, 5)))
+        w = [None, int(rng.integers(0, 300)), float(rng.random())][int(rng.integers(3))]
+        fast.update_state(v, sample_weight=w)
+        arrays.update_state(np.array(v), sample_weight=None if w is None else np.array(w))
+    assert float(fast.total) == float(arrays.total) and float(fast.count) == float(arrays.count)
+    assert fast.result() == arrays.result() and fast.result().dtype == np.dtype(dtype)
+    fast.update_state(float("nan"), sample_weight=2)
+    assert np.isnan(fast.result())

@@ -62,6 +62,9 @@ class Sum(Metric):
         return self._out(self.total.value)
 
 
+_SCALARS = (type(None), int, float)
+
+
 class Mean(Metric):
     """keras.metrics.Mean: the (weighted) running mean of the values given to update_state;
     0 before any value (Keras's divide_no_nan), NaN once a NaN value is seen."""
@@ -72,6 +75,19 @@ class Mean(Metric):
         self.count = self._state("count")
 
     def update_state(self, values: Any, sample_weight: Any = None) -> None:
+        if type(values) is float and type(sample_weight) in _SCALARS:
+            # one number, one weight (the loss trackers, every step): the arithmetic below in
+            # this metric's dtype, without the array machinery (54 -> 9 us inside a train step)
+            cast = np.dtype(self.dtype).type
+            value = cast(values)
+            if sample_weight is None:
+                self.total.assign_add(np.float64(value))
+                self.count.assign_add(1)
+            else:
+                weight = cast(sample_weight)
+                self.total.assign_add(np.float64(value * weight))
+                self.count.assign_add(np.float64(weight))
+            return
         values, weights = reduce_to_samplewise(
             values, sample_weight, np.mean, self.dtype, self._where()
         )
