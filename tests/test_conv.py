@@ -226,6 +226,7 @@ def test_columns_in_tiles_give_the_whole_batch_numbers(transpose, monkeypatch):
     tiles' products added in order) give the one-tile numbers, for a grouped, strided, dilated
     convolution and a transposed one, in float64."""
     from graphengine.ops import conv as conv_ops
+    from graphengine_kernels.cpu import threads
 
     rng = np.random.default_rng(7)
     if transpose:
@@ -252,6 +253,7 @@ def test_columns_in_tiles_give_the_whole_batch_numbers(transpose, monkeypatch):
     assert set(tiles) >= {5}
     tiles.clear()
     monkeypatch.setattr(conv_ops, "COLUMN_TILE_BYTES", 1)
+    monkeypatch.setattr(threads, "SLOTS", 1)  # no image per thread to keep
     rng2 = np.random.default_rng(1)
     tiled = run()
     assert set(tiles) >= {1} and 5 not in tiles  # the forward, dx and dw scratches: one image
@@ -420,3 +422,19 @@ def test_slots_give_the_same_bits_on_one_and_two_threads(monkeypatch, set_thread
     assert one[0] == two[0]
     for a, b in zip(one[1], two[1]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_tile_of_large_images_still_gives_every_thread_an_image(monkeypatch):
+    """Past COLUMN_TILE_BYTES a tile still holds one image per thread (threads.SLOTS), at
+    most the batch, so each thread has a part; tiles are of equal size."""
+    from graphengine.ops.conv import column_tile
+    from graphengine_kernels.cpu import threads
+
+    monkeypatch.setattr(threads, "SLOTS", 4)
+    big = 224 * 224  # output cells of a 224 x 224 image, 27 taps each: 5.4 MB of columns
+    assert column_tile(64, big, 27, "float32") == 4
+    assert column_tile(3, big, 27, "float32") == 3
+    assert column_tile(64, 121, 288, "float32") == 13  # 2 MiB: 15 images, as 5 tiles of 13
+    assert column_tile(None, big, 27, "float32") is None
+    monkeypatch.setattr(threads, "SLOTS", 1)
+    assert column_tile(64, big, 27, "float32") == 1

@@ -26,12 +26,15 @@ import numpy as np
 from graphengine.graph.tensor import Shape, format_shape
 from graphengine.ops import bias
 from graphengine.ops.base import Kernels, Op, RunContext, Spec, result_dtype
+from graphengine_kernels.cpu import threads
 
 PADDINGS = ("valid", "same", "causal")
-# The im2col scratch's size: a tile of images whose columns take about this many bytes (at least
-# one image, at most the batch, tiles of equal size). The kernels cut it into one part per
-# thread, each part's columns built and multiplied while they are in cache: a CNN step took
-# 8.75 ms with 2 MiB tiles, 8.86 with the whole batch's columns, 8.92 with 1 MiB (in-process).
+# The im2col scratch's size: a tile of images whose columns take about this many bytes (at most
+# the batch, tiles of equal size), and at least one image per thread (threads.SLOTS), as the CPU
+# kernels cut it into one part per thread, each part's columns built and multiplied while they
+# are in cache: a CNN step took 8.75 ms with 2 MiB tiles, 8.86 with the whole batch's columns,
+# 8.92 with 1 MiB (in-process). Large images (224 x 224 x 3, 3x3: 5.4 MB of columns each) take
+# one image per thread, so every thread still has its part.
 COLUMN_TILE_BYTES = 1 << 21
 
 
@@ -41,7 +44,7 @@ def column_tile(batch: int | None, cells: Any, taps_per_cell: int, dtype: str) -
     if batch is None or cells is None:
         return batch
     per_image = max(cells * taps_per_cell * np.dtype(dtype).itemsize, 1)
-    most = max(1, min(batch, COLUMN_TILE_BYTES // per_image))
+    most = min(batch, max(COLUMN_TILE_BYTES // per_image, threads.SLOTS, 1))
     return -(-batch // -(-batch // most))  # tiles of equal size: 64 images in 15s -> 13s
 
 
