@@ -205,6 +205,21 @@ def _slot_columns(cols, slot, per, cells, n):
     return cols.reshape(-1)[start : start + G * n * cells * K].reshape(G, n * cells, K)
 
 
+def _columns(x4, C, geo, OD, OH, OW, part, pooled):
+    """part = the im2col columns of the images of x4 (n, D, H, W*C): on this thread, or, where
+    `pooled` (one slot: a single image, or one thread), their rows split over OpenBLAS's
+    threads when there are enough."""
+    rows = x4.shape[0] * OD * OH
+    if not pooled:
+        _im2col(x4, C, geo, OD, OH, OW, part, 0, rows)
+        return
+    threads.blas_pool_rows(
+        rows,
+        part.size * threads.ELEMENT_WORK,
+        lambda r0, r1: _im2col(x4, C, geo, OD, OH, OW, part, r0, r1),
+    )
+
+
 def _on_slots(slots, work, run):
     """run(slot) for every slot, the slots split over OpenBLAS's threads (blas_pool_rows)."""
 
@@ -236,7 +251,7 @@ def conv3d_forward(x, w, bias, activation, strides, dilation, pads, cols, y):
     def run(slot):
         for n0, n1 in _parts(slot, slots, per, N):
             part = _slot_columns(cols, slot, per, cells, n1 - n0)
-            _im2col(x4[n0:n1], C, geo, OD, OH, OW, part, 0, (n1 - n0) * OD * OH)
+            _columns(x4[n0:n1], C, geo, OD, OH, OW, part, slots == 1)
             rows = y2d[n0 * cells : n1 * cells]
             for g in range(G):  # groups: strided BLAS views of w and y, no copies
                 cut = slice(g * fg, (g + 1) * fg)
@@ -300,7 +315,7 @@ def conv3d_backward_weight(x, strides, dilation, pads, cols, dz, dw):
     def run(slot):
         for i, (n0, n1) in enumerate(_parts(slot, slots, per, N)):
             part = _slot_columns(cols, slot, per, cells, n1 - n0)
-            _im2col(x4[n0:n1], C, geo, OD, OH, OW, part, 0, (n1 - n0) * OD * OH)
+            _columns(x4[n0:n1], C, geo, OD, OH, OW, part, slots == 1)
             rows, out = dz2d[n0 * cells : n1 * cells], sums[slot] if i == 0 else scratch[slot]
             for g in range(G):
                 cut = slice(g * fg, (g + 1) * fg)
