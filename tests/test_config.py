@@ -514,6 +514,25 @@ def test_a_model_runs_on_the_fitting_count(monkeypatch):
     assert ge.config.get_num_threads() == 1
 
 
+def _child_sample(results):
+    results.put(threads._last)
+
+
+def test_a_forked_child_samples_the_cores_afresh(monkeypatch):
+    """The child's CPU time starts at 0: the parent's last sample would count the parent's
+    whole CPU time as other processes' work."""
+    monkeypatch.setattr(threads, "_last", (1.0, 2.0, 3.0))
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    child = ctx.Process(target=_child_sample, args=(results,))
+    child.start()
+    try:
+        assert results.get(timeout=60) is None
+    finally:
+        child.join(timeout=60)
+    assert child.exitcode == 0 and threads._last == (1.0, 2.0, 3.0)
+
+
 @pytest.mark.skipif(threads._busy_seconds() is None, reason="no /proc/stat (not Linux)")
 def test_the_fit_follows_a_busy_process(monkeypatch):
     """A real one: a child process spinning on a core is seen within a sample."""

@@ -342,11 +342,13 @@ def _start_numba_pool():
 
 def _after_fork_in_child():
     """The parent's other threads are not in the child: its locks start free, its open regions
-    closed (BLAS's count put back at the next one). Where Numba's GNU OpenMP pool ran in the
+    closed (BLAS's count put back at the next one), its sample of the cores taken anew (the
+    child's own CPU time starts at 0). Where Numba's GNU OpenMP pool ran in the
     parent, the child may not use it (OpenMP is not fork-safe: Numba aborts such a child)."""
-    global _state, _launch, _regions, _resumed, _numba_usable
-    _state, _launch = threading.Lock(), threading.Lock()
+    global _state, _launch, _regions, _resumed, _numba_usable, _last, _sampling
+    _state, _launch, _sampling = threading.Lock(), threading.Lock(), threading.Lock()
     _resumed, _regions = _regions > 0, 0
+    _last = None  # the child's CPU time starts again from 0: the parent's sample says nothing
     if _pool_started() and numba.threading_layer() == "omp":
         _numba_usable = False
 
