@@ -20,10 +20,9 @@ def _blas():
 
 
 @pytest.fixture(autouse=True)
-def restore_threads():
-    following, before = threads.following_free_cores(), ge.config.get_num_threads()
+def restore_threads(set_threads):
+    """Every test here may set the count: conftest's set_threads puts the setting back."""
     yield
-    ge.config.set_num_threads(None if following else before)
 
 
 def test_default_is_what_blas_started_with():
