@@ -1,19 +1,18 @@
-"""CUDA kernels against the CPU kernels, in Numba's CUDA simulator. Run by test_cuda.py in a
-subprocess with NUMBA_ENABLE_CUDASIM=1 (the simulator is process-global); shapes are tiny."""
+"""CUDA kernels against the CPU kernels, in Numba's CUDA simulator (run by test_cuda.py in a
+subprocess with NUMBA_ENABLE_CUDASIM=1: the simulator is process-global) or on a GPU (run by
+benchmarks/gpu_check.sh); shapes are tiny."""
 
+import contextlib
 import inspect
-import os
 
 import numpy as np
 import pytest
+from cuda_device import SIMULATOR
+from numba import cuda
 
-assert os.environ.get("NUMBA_ENABLE_CUDASIM") == "1", "run through tests/test_cuda.py"
-
-from numba import cuda  # noqa: E402
-
-import graphengine as ge  # noqa: E402
-import graphengine_kernels.cpu as cpu  # noqa: E402
-import graphengine_kernels.cuda as gpu  # noqa: E402
+import graphengine as ge
+import graphengine_kernels.cpu as cpu
+import graphengine_kernels.cuda as gpu
 
 DTYPES = ["float32", "float64"]
 
@@ -25,7 +24,8 @@ class Backend:
         self.name, self.k = name, {"cpu": cpu, "cuda": gpu}[name]
 
     def put(self, a):
-        return cuda.to_device(a) if self.name == "cuda" else a.copy()
+        # a real device copies contiguous arrays only
+        return cuda.to_device(np.ascontiguousarray(a)) if self.name == "cuda" else a.copy()
 
     def get(self, a):
         return a.copy_to_host() if self.name == "cuda" else a
@@ -42,18 +42,28 @@ def _seeded(a):
 
 def check(device, name, *args, rtol=None):
     """Runs kernel `name` on `device` and on the CPU from the same inputs; every array argument
-    (kernels write in place) and the return value must agree."""
+    (kernels write in place), every array in a list argument, and the return value must agree."""
     rtol = rtol or 1e-4
-    ref = [a.copy() if isinstance(a, np.ndarray) else _seeded(a) for a in args]
-    mine = [device.put(a) if isinstance(a, np.ndarray) else _seeded(a) for a in args]
+
+    def arrays(a):  # a list of arrays (concatenate's inputs, split's outputs)
+        return isinstance(a, list) and all(isinstance(v, np.ndarray) for v in a)
+
+    ref = [[v.copy() for v in a] if arrays(a) else a.copy() if isinstance(a, np.ndarray)
+           else _seeded(a) for a in args]  # fmt: skip
+    mine = [[device.put(v) for v in a] if arrays(a) else device.put(a)
+            if isinstance(a, np.ndarray) else _seeded(a) for a in args]  # fmt: skip
     expected = getattr(cpu, name)(*ref)
     got = getattr(device.k, name)(*mine)
     if expected is not None:
         np.testing.assert_allclose(got, expected, rtol=rtol, err_msg=name)
     for i, (r, m) in enumerate(zip(ref, mine)):
-        if isinstance(r, np.ndarray):
-            got_i = device.get(m)
-            np.testing.assert_allclose(got_i, r, rtol=rtol, atol=1e-6, err_msg=f"{name} {i}")
+        pairs = zip(r, m) if arrays(r) else [(r, m)]
+        for j, (r_j, m_j) in enumerate(pairs):
+            if isinstance(r_j, np.ndarray):
+                got_j = device.get(m_j)
+                np.testing.assert_allclose(
+                    got_j, r_j, rtol=rtol, atol=1e-6, err_msg=f"{name} {i}.{j}"
+                )
 
 
 def rand(*shape, dtype="float64", seed=0, low=-2.0, high=2.0):
@@ -111,6 +121,11 @@ def test_elementwise_and_shape(device, dtype):
     check(device, "getitem_backward", rand(2, 1, 4, dtype=dtype), (1, slice(0, 3, 2), None), a)
     check(device, "concatenate", [a, a[:, :1]], 1, np.zeros((2, 4, 4), dtype))
     check(device, "split", a, 1, [np.zeros((2, 1, 4), dtype), np.zeros((2, 2, 4), dtype)])
+    whole = device.put(a)
+    for view, want in ((whole[:, 1:, :], a[:, 1:, :]), (whole[1, :, 1:3], a[1, :, 1:3])):
+        out = device.put(np.zeros(want.shape, dtype))  # copies of views with strides not C's
+        device.k.copy(view, out)
+        np.testing.assert_array_equal(device.get(out), want)
     host = device.k.to_host(device.put(a))
     np.testing.assert_array_equal(host, a)
     target = device.put(np.zeros_like(a))
@@ -336,28 +351,29 @@ def test_recurrent_kernels(device):
             np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5, err_msg=f"{cell} {name}")
 
 
-def _mixed_model():
+def _mixed_model(dtype="float32"):
     ge.utils.set_random_seed(3)
-    inp = ge.Input(shape=(6, 6, 1))
+    inp = ge.Input(shape=(6, 6, 1), dtype=dtype)
     # no conv bias: before BatchNormalization its true gradient is 0, and Adam would scale the
     # rounding noise of that 0 up to a step of its own (different on every device)
-    y = ge.layers.Conv2D(2, 3, padding="same", activation="relu", use_bias=False)(inp)
-    y = ge.layers.MaxPooling2D(2)(y)
-    y = ge.layers.BatchNormalization()(y)
-    y = ge.layers.Reshape((3, 6))(y)
-    y = ge.layers.LSTM(3)(y)
-    out = ge.layers.Dense(2, activation="softmax")(y)
+    y = ge.layers.Conv2D(2, 3, padding="same", activation="relu", use_bias=False, dtype=dtype)(inp)
+    y = ge.layers.MaxPooling2D(2, dtype=dtype)(y)
+    y = ge.layers.BatchNormalization(dtype=dtype)(y)
+    y = ge.layers.Reshape((3, 6), dtype=dtype)(y)
+    y = ge.layers.LSTM(3, dtype=dtype)(y)
+    out = ge.layers.Dense(2, activation="softmax", dtype=dtype)(y)
     return ge.Model(inp, out)
 
 
-def test_mixed_model_matches_cpu():
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_mixed_model_matches_cpu(dtype):
     """Conv2D, MaxPooling2D, BatchNormalization, LSTM and Dense: the same predictions, and the
     same weights (moving statistics included) after one train_on_batch, on cuda as on cpu."""
-    x = rand(4, 6, 6, 1, dtype="float32")
+    x = rand(4, 6, 6, 1, dtype=dtype)
     y = np.array([0, 1, 1, 0])
     results = {}
     for name in ("cpu", "cuda"):
-        model = _mixed_model()
+        model = _mixed_model(dtype)
         model.compile(optimizer=ge.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy",
                       device=name)  # fmt: skip
         with ge.device(name):
@@ -365,12 +381,60 @@ def test_mixed_model_matches_cpu():
         loss = model.train_on_batch(x, y)
         results[name] = (before, loss, model.get_weights(), model.optimizer.get_weights())
     (p0, l0, w0, o0), (p1, l1, w1, o1) = results["cpu"], results["cuda"]
+    assert p0.dtype == p1.dtype == dtype
     np.testing.assert_allclose(p1, p0, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(l1, l0, rtol=1e-4)
     assert len(w0) == len(w1) == 10
     for a, b in zip(w0 + o0[1:], w1 + o1[1:]):
+        assert a.dtype == b.dtype == dtype
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
-    assert not np.allclose(w0[0], _mixed_model().get_weights()[0])  # the step changed weights
+    assert not np.allclose(w0[0], _mixed_model(dtype).get_weights()[0])  # the step changed them
+
+
+@contextlib.contextmanager
+def counted_transfers():
+    """Counts copies between host and device while in the block: {"to device": n, "to host": n}.
+    On a GPU every copy goes through the driver's host_to_device / device_to_host; in the
+    simulator through to_device and a device array's copy methods."""
+    counts = {"to device": 0, "to host": 0}
+    if SIMULATOR:
+        from numba.cuda.simulator.cudadrv import devicearray as owner
+
+        patches = [(cuda, "to_device", "to device"), (owner.FakeCUDAArray, "copy_to_device",
+                    "to device"), (owner.FakeCUDAArray, "copy_to_host", "to host")]  # fmt: skip
+    else:
+        from numba.cuda.cudadrv import driver as owner
+
+        patches = [(owner, "host_to_device", "to device"), (owner, "device_to_host", "to host")]
+
+    def counting(f, kind):
+        def call(*args, **kwargs):
+            counts[kind] += 1
+            return f(*args, **kwargs)
+
+        return call
+
+    saved = [(obj, name, getattr(obj, name)) for obj, name, _ in patches]
+    for obj, name, kind in patches:
+        setattr(obj, name, counting(getattr(obj, name), kind))
+    try:
+        yield counts
+    finally:
+        for obj, name, f in saved:
+            setattr(obj, name, f)
+
+
+def test_a_train_step_copies_only_its_batch_and_its_loss():
+    """Weights, optimizer states and every intermediate stay on the device across steps: a
+    steady train step copies its inputs and targets to the device and its loss back, nothing
+    else (no host round trip per kernel or per weight)."""
+    model = _mixed_model()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", device="cuda")
+    x, y = rand(4, 6, 6, 1, dtype="float32"), np.array([0, 1, 1, 0])
+    model.train_on_batch(x, y)  # the first step builds the plan and puts the weights there
+    with counted_transfers() as counts:
+        model.train_on_batch(x, y)
+    assert counts == {"to device": 2, "to host": 1}, counts
 
 
 def test_weights_stay_on_device_and_sync_lazily():

@@ -2,12 +2,10 @@
 simulator (run by test_cuda.py with NUMBA_ENABLE_CUDASIM=1; shapes are tiny). The rank-2 forms
 (conv2d_*, *_pool2d_*) are tests/cuda_parity.py's."""
 
-import os
-
 import numpy as np
 import pytest
 
-assert os.environ.get("NUMBA_ENABLE_CUDASIM") == "1", "run through tests/test_cuda.py"
+import cuda_device  # noqa: F401  (the simulator or a GPU)
 
 import graphengine as ge  # noqa: E402
 import graphengine_kernels.cpu as cpu  # noqa: E402

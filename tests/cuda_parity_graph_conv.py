@@ -2,12 +2,10 @@
 CPU's, and each layer's forward and gradients (the segment ops, take and the dense products they
 compose) on the device against the CPU. Run by tests/test_cuda.py with the other parity files."""
 
-import os
-
 import numpy as np
 import pytest
 
-assert os.environ.get("NUMBA_ENABLE_CUDASIM") == "1", "run through tests/test_cuda.py"
+import cuda_device  # noqa: F401  (the simulator or a GPU)
 
 import graphengine as ge  # noqa: E402
 from cuda_parity import Backend, check  # noqa: E402

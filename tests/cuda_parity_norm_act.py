@@ -1,12 +1,10 @@
 """The second-wave activation, RReLU and group-normalization kernels: CUDA against the CPU, in
 Numba's CUDA simulator (run by test_cuda.py with every cuda_parity*.py); shapes are tiny."""
 
-import os
-
 import numpy as np
 import pytest
 
-assert os.environ.get("NUMBA_ENABLE_CUDASIM") == "1", "run through tests/test_cuda.py"
+import cuda_device  # noqa: F401  (the simulator or a GPU)
 
 import graphengine as ge  # noqa: E402
 import graphengine_kernels.cpu as cpu  # noqa: E402

@@ -2,12 +2,10 @@
 expm1, sort, reductions of bools) against the CPU ones in Numba's simulator, NaN, inf and zeros'
 signs included; run by tests/test_cuda.py with the other parity files."""
 
-import os
-
 import numpy as np
 import pytest
 
-assert os.environ.get("NUMBA_ENABLE_CUDASIM") == "1", "run through tests/test_cuda.py"
+import cuda_device  # noqa: F401  (the simulator or a GPU)
 
 import graphengine as ge  # noqa: E402
 from test_ops import BOOLS, COMPARE  # noqa: E402

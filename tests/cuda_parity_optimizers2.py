@@ -2,12 +2,10 @@
 on the device, against the CPU in Numba's simulator; run by tests/test_cuda.py with the other
 parity files."""
 
-import os
-
 import numpy as np
 import pytest
 
-assert os.environ.get("NUMBA_ENABLE_CUDASIM") == "1", "run through tests/test_cuda.py"
+import cuda_device  # noqa: F401  (the simulator or a GPU)
 
 from graphengine.graph.tensor import Variable  # noqa: E402
 from graphengine.training.optimizers import schedules  # noqa: E402

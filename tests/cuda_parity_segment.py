@@ -2,12 +2,10 @@
 Numba's CUDA simulator (run by test_cuda.py); forward and backward, tiny shapes, every scratch
 argument compared too."""
 
-import os
-
 import numpy as np
 import pytest
 
-assert os.environ.get("NUMBA_ENABLE_CUDASIM") == "1", "run through tests/test_cuda.py"
+import cuda_device  # noqa: F401  (the simulator or a GPU)
 
 import graphengine as ge  # noqa: E402
 import graphengine_kernels.cpu as cpu  # noqa: E402

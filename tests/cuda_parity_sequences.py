@@ -3,11 +3,9 @@ test_cuda.py): states live in device mirrors that predict and fit update and the
 back; reset_states zeros both. No new kernels: ConvLSTM2D and the state ops compose existing
 ones (their kernels' parity is checked in cuda_parity.py)."""
 
-import os
-
 import numpy as np
 
-assert os.environ.get("NUMBA_ENABLE_CUDASIM") == "1", "run through tests/test_cuda.py"
+import cuda_device  # noqa: F401  (the simulator or a GPU)
 
 import graphengine as ge  # noqa: E402
 

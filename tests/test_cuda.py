@@ -1,6 +1,7 @@
 """The CUDA backend: kernel parity with the CPU and a mixed model trained on both, run in Numba's
 CUDA simulator in a subprocess (NUMBA_ENABLE_CUDASIM is read once per process, so the rest of the
-suite keeps the CPU Numba); and the clear error where no GPU and no simulator exist."""
+suite keeps the CPU Numba); every kernel those tests launched compiled for a GPU; and the clear
+error where no GPU and no simulator exist."""
 
 import os
 import re
@@ -19,10 +20,18 @@ ROOT = Path(__file__).resolve().parent.parent
 PARITY_FILES = sorted(str(p) for p in (ROOT / "tests").glob("cuda_parity*.py"))
 
 
-def test_cuda_kernels_match_cpu_in_the_simulator():
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONPATH=str(ROOT))
+def test_cuda_kernels_match_cpu_in_the_simulator_and_compile_for_a_gpu(tmp_path):
+    """The parity tests in the simulator, recording every kernel launch (tests/cuda_launches.py);
+    then every launched kernel compiled, with the types it was launched with, to a GPU's machine
+    code (tests/cuda_compile.py), which the simulator's Python execution does not check."""
+    launches = tmp_path / "launches.json"  # one file per pytest-xdist worker: launches.json.gw0...
+    tests = ROOT / "tests"
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONPATH=f"{ROOT}{os.pathsep}{tests}",
+               GE_CUDA_LAUNCHES=str(launches))  # fmt: skip
+    env.pop("GE_CUDA_GPU", None)
+    pytest_args = [*PARITY_FILES, "-p", "no:cacheprovider", "-p", "cuda_launches"]
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", *PARITY_FILES, "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "pytest", *pytest_args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -32,6 +41,19 @@ def test_cuda_kernels_match_cpu_in_the_simulator():
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
     ran = re.search(r"\b(\d+) passed", proc.stdout)
     assert ran and "failed" not in proc.stdout and "skipped" not in proc.stdout, proc.stdout
+
+    env.pop("NUMBA_ENABLE_CUDASIM")
+    proc = subprocess.run(
+        [sys.executable, str(tests / "cuda_compile.py"), f"{launches}*"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    kernels = re.search(r"signatures of (\d+) kernels compiled to sm_90 machine code", proc.stdout)
+    assert kernels and int(kernels.group(1)) > 150, proc.stdout
 
 
 def test_cuda_without_gpu_or_simulator_says_how_to_get_one(monkeypatch):
@@ -52,3 +74,36 @@ def test_cuda_availability_check_without_simulator(monkeypatch):
     """On this machine (no GPU) the real check answers False instead of raising."""
     monkeypatch.delenv("NUMBA_ENABLE_CUDASIM", raising=False)
     assert devices._cuda_available() in (True, False)
+
+
+def test_the_gpu_compile_check_refuses_what_only_the_simulator_runs():
+    """tests/cuda_compile.py on kernels the simulator runs as Python but a GPU cannot: an index
+    from CUDA's math.floor, which returns a float (the affine sampler's bug, found so), and a
+    shared array beyond a block's 48 KiB, a block beyond 1024 threads; the corrected kernel
+    passes."""
+    import math
+
+    from cuda_compile import compile_kernel
+    from numba import cuda, float64, types
+
+    def floor_index(x, out):
+        for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+            out[i] = x[math.floor(i * 0.5)]
+
+    def int_index(x, out):
+        for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+            out[i] = x[int(math.floor(i * 0.5))]
+
+    def big_shared(x, out):
+        s = cuda.shared.array(8192, float64)  # 64 KiB
+        s[cuda.threadIdx.x] = x[cuda.threadIdx.x]
+        cuda.syncthreads()
+        out[cuda.threadIdx.x] = s[8191 - cuda.threadIdx.x]
+
+    vector = types.Array(types.float64, 1, "C")
+    failure = compile_kernel(floor_index, (vector, vector), 256)
+    assert failure and re.search(r"does not compile: TypingError.*getitem", failure, re.S), failure
+    assert compile_kernel(int_index, (vector, vector), 256) is None
+    assert "2048 threads exceeds 1024" in compile_kernel(int_index, (vector, vector), 2048)
+    failure = compile_kernel(big_shared, (vector, vector), 256)
+    assert failure and re.search(r"shared", failure), failure

@@ -104,11 +104,11 @@ def fix(i, size, mode):
 def taps(t, n, oh, ow, bilinear):
     xs = t[n, 0] * ow + t[n, 1] * oh + t[n, 2]
     ys = t[n, 3] * ow + t[n, 4] * oh + t[n, 5]
-    if not bilinear:
-        return round_half_even(ys), round_half_even(xs), 0.0, 0.0
+    if not bilinear:  # integer taps: CUDA's math.floor returns a float, unlike Python's
+        return int(round_half_even(ys)), int(round_half_even(xs)), 0.0, 0.0
     xs, ys = min(max(xs, -1e9), 1e9), min(max(ys, -1e9), 1e9)
     y0, x0 = math.floor(ys), math.floor(xs)
-    return y0, x0, ys - y0, xs - x0
+    return int(y0), int(x0), ys - y0, xs - x0
 
 
 @cuda.jit(cache=True)
