@@ -57,18 +57,30 @@ def _keyed_by_all_sources(base: type) -> type:
     return Locator
 
 
-def _locator(name: str) -> type:
-    return getattr(caching, name, None) or getattr(caching, "_" + name)  # public from 0.61
+def _locator(module, name: str) -> type:  # noqa: ANN001 -- a caching module
+    return getattr(module, name, None) or getattr(module, "_" + name)  # public from 0.61
 
 
-def install() -> None:
+def install(module=caching) -> None:  # noqa: ANN001 -- a caching module
     """Puts the kernel locators first, in Numba's own order (a NUMBA_CACHE_DIR the user set
-    still wins, then the in-tree __pycache__, then the user-wide cache); idempotent."""
-    impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl
+    still wins, then the in-tree __pycache__, then the user-wide cache), in the caching `module`
+    (Numba's own; install_cuda names numba-cuda's); idempotent."""
+    impl = getattr(module, "CacheImpl", None) or module._CacheImpl
     if any(getattr(c, "__name__", "").startswith("KernelSources") for c in impl._locator_classes):
         return
     ours = [
-        _keyed_by_all_sources(_locator(n))
+        _keyed_by_all_sources(_locator(module, n))
         for n in ("UserProvidedCacheLocator", "InTreeCacheLocator", "UserWideCacheLocator")
     ]
     impl._locator_classes = ours + list(impl._locator_classes)
+
+
+def install_cuda() -> None:
+    """The same for the CUDA kernels where numba-cuda compiles them: it caches through a copy of
+    Numba's caching module (numba.cuda.core.caching), with locators of its own. Numba's
+    built-in CUDA target, and its simulator, use Numba's module, which install() covers."""
+    try:
+        from numba.cuda.core import caching as cuda_caching
+    except ImportError:
+        return
+    install(cuda_caching)

@@ -39,6 +39,24 @@ def test_every_cached_kernel_is_stamped_with_all_kernel_sources():
             assert locator.get_cache_path().endswith("kernels-" + cache.sources_digest().hex()[:16])
 
 
+def test_cuda_kernels_are_stamped_with_all_kernel_sources_too():
+    """numba-cuda (a test dependency) caches CUDA kernels through a caching module of its own,
+    numba.cuda.core.caching: the CUDA kernels get the same locators there (bias.py's CUDA bias
+    pass inlines activations.py's formulas as the CPU one does)."""
+    import graphengine_kernels.cuda.bias as cuda_bias
+
+    cached = [
+        f
+        for f in vars(cuda_bias).values()
+        if type(getattr(f, "_cache", None)).__name__ == "CUDACache"
+    ]
+    assert cached
+    for d in cached:
+        locator = d._cache._impl._locator
+        assert type(locator).__name__.startswith("KernelSources"), d
+        assert locator.get_source_stamp() == cache.sources_digest()
+
+
 def test_the_digest_follows_every_file(tmp_path):
     copy = tmp_path / "graphengine_kernels"
     shutil.copytree(cache.ROOT, copy, ignore=shutil.ignore_patterns("__pycache__"))
