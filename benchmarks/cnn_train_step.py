@@ -34,7 +34,7 @@ import graphengine as ge  # noqa: E402
 BATCH, CLASSES = 64, 10
 
 
-def graphengine_model() -> ge.Model:
+def graphengine_model(device: str = "cpu") -> ge.Model:
     L = ge.layers
     x = ge.Input(shape=(28, 28, 1))
     h = L.Conv2D(32, 3, activation="relu")(x)
@@ -47,12 +47,14 @@ def graphengine_model() -> ge.Model:
     model.compile(
         optimizer=ge.optimizers.Adam(learning_rate=1e-3),
         loss=ge.losses.SparseCategoricalCrossentropy(from_logits=True),
+        device=device,
     )
     return model
 
 
-def torch_step(x: np.ndarray, y: np.ndarray):
-    """A closure running one PyTorch training step of the same model, or None without torch."""
+def torch_step(x: np.ndarray, y: np.ndarray, device: str = "cpu"):
+    """A closure running one PyTorch training step of the same model, or None without torch.
+    On "cuda" each step copies the batch from host memory, as graphengine's does."""
     try:
         import torch
     except ImportError:
@@ -65,6 +67,7 @@ def torch_step(x: np.ndarray, y: np.ndarray):
         nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, CLASSES),
     )  # fmt: skip
+    model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))  # NCHW, PyTorch's own
@@ -72,7 +75,7 @@ def torch_step(x: np.ndarray, y: np.ndarray):
 
     def step() -> float:
         opt.zero_grad()
-        loss = loss_fn(model(xt), yt)
+        loss = loss_fn(model(xt.to(device)), yt.to(device))
         loss.backward()
         opt.step()
         return loss.item()
@@ -90,8 +93,9 @@ def timed(step, n: int) -> list[float]:
     return times
 
 
-def op_times(model: ge.Model, repeats: int) -> None:
-    """Median wall time of every step of the training plan, run one at a time, largest first."""
+def op_times(model: ge.Model, repeats: int, sync: Callable[[], None] = lambda: None) -> None:
+    """Median wall time of every step of the training plan, run one at a time, largest first;
+    `sync` waits for a device's queued work after each."""
     plan = max(model._plans.plans(), key=lambda p: len(p.steps))  # the training plan
     k, ctx = plan.device.kernels, plan.ctx
     times: list[list[float]] = [[] for _ in plan.steps]
@@ -99,6 +103,7 @@ def op_times(model: ge.Model, repeats: int) -> None:
         for i, (forward, ins, outs) in enumerate(plan.steps):
             t = time.perf_counter()
             forward(k, ins, outs, ctx)
+            sync()
             times[i].append(time.perf_counter() - t)
     rows = []
     for (forward, _, outs), ts in zip(plan.steps, times):

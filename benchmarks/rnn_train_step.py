@@ -31,19 +31,21 @@ import graphengine as ge  # noqa: E402
 BATCH, STEPS, FEATURES, UNITS, CLASSES = 64, 50, 32, 128, 10
 
 
-def graphengine_model(cell: str) -> ge.Model:
+def graphengine_model(cell: str, device: str = "cpu") -> ge.Model:
     layer = {"lstm": ge.layers.LSTM, "gru": ge.layers.GRU}[cell]
     x = ge.Input(shape=(STEPS, FEATURES))
     model = ge.Model(x, ge.layers.Dense(CLASSES)(layer(UNITS)(x)), name=f"{cell}_classifier")
     model.compile(
         optimizer=ge.optimizers.Adam(learning_rate=1e-3),
         loss=ge.losses.SparseCategoricalCrossentropy(from_logits=True),
+        device=device,
     )
     return model
 
 
-def torch_step(cell: str, x: np.ndarray, y: np.ndarray):
-    """A closure running one PyTorch training step of the same model, or None without torch."""
+def torch_step(cell: str, x: np.ndarray, y: np.ndarray, device: str = "cpu"):
+    """A closure running one PyTorch training step of the same model, or None without torch.
+    On "cuda" each step copies the batch from host memory, as graphengine's does."""
     try:
         import torch
     except ImportError:
@@ -51,8 +53,8 @@ def torch_step(cell: str, x: np.ndarray, y: np.ndarray):
     torch.set_num_threads(2)
     torch.manual_seed(0)
     nn = torch.nn
-    rnn = {"lstm": nn.LSTM, "gru": nn.GRU}[cell](FEATURES, UNITS, batch_first=True)
-    head = nn.Linear(UNITS, CLASSES)
+    rnn = {"lstm": nn.LSTM, "gru": nn.GRU}[cell](FEATURES, UNITS, batch_first=True).to(device)
+    head = nn.Linear(UNITS, CLASSES).to(device)
     params = list(rnn.parameters()) + list(head.parameters())
     opt = torch.optim.Adam(params, lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
@@ -60,8 +62,8 @@ def torch_step(cell: str, x: np.ndarray, y: np.ndarray):
 
     def step() -> float:
         opt.zero_grad()
-        seq, _ = rnn(xt)
-        loss = loss_fn(head(seq[:, -1]), yt)
+        seq, _ = rnn(xt.to(device))
+        loss = loss_fn(head(seq[:, -1]), yt.to(device))
         loss.backward()
         opt.step()
         return loss.item()

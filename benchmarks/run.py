@@ -43,7 +43,9 @@ def _torch() -> object | None:
 
 
 # -- workloads: each returns (graphengine step, PyTorch step or None, flops per step) ----------
-def mlp(train: bool, batch: int = 128) -> tuple[Callable, Callable | None, float]:
+def mlp(
+    train: bool, batch: int = 128, device: str = "cpu"
+) -> tuple[Callable, Callable | None, float]:
     rng = np.random.default_rng(0)
     x = rng.random((batch, 784), dtype=np.float32)
     y = rng.integers(0, 10, batch)
@@ -56,7 +58,11 @@ def mlp(train: bool, batch: int = 128) -> tuple[Callable, Callable | None, float
             ge.layers.Dense(10),
         ]
     )
-    model.compile(optimizer="adam", loss=ge.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer="adam",
+        loss=ge.losses.SparseCategoricalCrossentropy(from_logits=True),
+        device=device,
+    )
     flops = 2 * batch * (784 * 256 + 256 * 256 + 256 * 10) * (3 if train else 1)
     ge_step = (lambda: model.train_on_batch(x, y)) if train else (lambda: model.predict_on_batch(x))
     ge_step.model, ge_step.batch = model, (x, y)  # for the memory report and the anchors
@@ -66,68 +72,73 @@ def mlp(train: bool, batch: int = 128) -> tuple[Callable, Callable | None, float
     nn = torch.nn
     net = nn.Sequential(
         nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10)
-    )
+    ).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
 
-    def pt_train() -> None:
+    def pt_train() -> float:  # the batch from host memory and the loss back, as graphengine
         opt.zero_grad()
-        loss_fn(net(xt), yt).backward()
+        loss = loss_fn(net(xt.to(device)), yt.to(device))
+        loss.backward()
         opt.step()
+        return loss.item()
 
     def pt_infer() -> None:
         with torch.no_grad():
-            net(xt).numpy()
+            net(xt.to(device)).cpu().numpy()
 
     pt_train.net, pt_train.opt = net, opt
     return ge_step, pt_train if train else pt_infer, flops
 
 
-def latency() -> tuple[Callable, Callable | None, float]:
+def latency(device: str = "cpu") -> tuple[Callable, Callable | None, float]:
     """Dense(16)-relu-Dense(1) on one sample: framework overhead."""
     x = np.random.default_rng(0).random((1, 8), dtype=np.float32)
     model = ge.Sequential(
         [ge.Input((8,)), ge.layers.Dense(16, activation="relu"), ge.layers.Dense(1)]
     )
+    if device != "cpu":
+        model.compile(device=device)
     ge_step = lambda: model.predict_on_batch(x)  # noqa: E731
     ge_step.model, ge_step.batch = model, (x, None)  # for benchmarks/anchors.py
     torch = _torch()
     if torch is None:
         return ge_step, None, 0.0
     net = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
+    net.to(device)
     xt = torch.from_numpy(x)
 
     def pt() -> None:
         with torch.no_grad():
-            net(xt).numpy()
+            net(xt.to(device)).cpu().numpy()
 
     return ge_step, pt, 0.0
 
 
-def cnn() -> tuple[Callable, Callable | None, float]:
+def cnn(device: str = "cpu") -> tuple[Callable, Callable | None, float]:
     rng = np.random.default_rng(0)
     x = rng.random((64, 28, 28, 1), dtype=np.float32)
     y = rng.integers(0, 10, 64)
     ge.utils.set_random_seed(0)
-    model = cnn_train_step.graphengine_model()
+    model = cnn_train_step.graphengine_model(device)
     flops = 3 * 2 * 64 * (26 * 26 * 9 * 32 + 11 * 11 * 9 * 32 * 64 + 1600 * 128 + 1280)
     ge_step = lambda: model.train_on_batch(x, y)  # noqa: E731
     ge_step.model, ge_step.batch = model, (x, y)
-    return ge_step, cnn_train_step.torch_step(x, y), flops
+    return ge_step, cnn_train_step.torch_step(x, y, device), flops
 
 
-def rnn(cell: str) -> tuple[Callable, Callable | None, float]:
+def rnn(cell: str, device: str = "cpu") -> tuple[Callable, Callable | None, float]:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 50, 32)).astype(np.float32)
     y = rng.integers(0, 10, 64)
     ge.utils.set_random_seed(0)
-    model = rnn_train_step.graphengine_model(cell)
+    model = rnn_train_step.graphengine_model(cell, device)
     gates = 4 if cell == "lstm" else 3
     flops = 3 * 2 * 64 * 50 * gates * 128 * (32 + 128)
     ge_step = lambda: model.train_on_batch(x, y)  # noqa: E731
     ge_step.model, ge_step.batch = model, (x, y)  # for benchmarks/anchors.py
-    return ge_step, rnn_train_step.torch_step(cell, x, y), flops
+    return ge_step, rnn_train_step.torch_step(cell, x, y, device), flops
 
 
 WORKLOADS = {

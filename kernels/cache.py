@@ -36,7 +36,8 @@ def _digest() -> bytes:
 
 
 def _ours(py_file: str) -> bool:
-    return Path(os.path.abspath(py_file)).is_relative_to(ROOT)
+    """Whether py_file is a kernel source, also when reached through a symbolic link."""
+    return Path(os.path.realpath(py_file)).is_relative_to(ROOT)
 
 
 def _keyed_by_all_sources(base: type) -> type:
