@@ -107,3 +107,17 @@ def test_the_gpu_compile_check_refuses_what_only_the_simulator_runs():
     assert "2048 threads exceeds 1024" in compile_kernel(int_index, (vector, vector), 2048)
     failure = compile_kernel(big_shared, (vector, vector), 256)
     assert failure and re.search(r"shared", failure), failure
+
+
+def test_small_grids_launch_without_numba_performance_warnings():
+    """The kernels size their grids to the work (grid-stride loops): a small model's launches
+    must not each warn of low occupancy. Configuring a launch needs no GPU."""
+    import warnings
+
+    from graphengine_kernels.cuda import launch
+    from graphengine_kernels.cuda.elementwise import fill_kernel
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        launch.elementwise(fill_kernel, 10)
+        fill_kernel[1, 32]

@@ -15,6 +15,22 @@ MAX_BLOCKS = 2 if SIMULATOR else 65535
 TILE = 4 if SIMULATOR else 16  # the GEMM's square tile (TILE x TILE threads per block)
 MAX_TILE_BLOCKS = 2 if SIMULATOR else 1024
 
+# Numba warns (NumbaPerformanceWarning) at every launch of fewer than 128 blocks. These kernels
+# size their grids to the work and loop grid-stride, so a small model launches small grids on
+# purpose: the warning would be noise, and a warnings.warn call at each of a step's hundreds of
+# launches. Off, unless the user's environment sets NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS itself.
+if "NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS" not in os.environ:
+    from numba.core import config as _numba_config
+
+    _numba_config.CUDA_LOW_OCCUPANCY_WARNINGS = 0  # Numba's built-in CUDA target
+    os.environ["NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS"] = "0"  # survives a reload of the config
+    try:
+        from numba.cuda.core import config as _cuda_config  # numba-cuda's own
+
+        _cuda_config.CUDA_LOW_OCCUPANCY_WARNINGS = 0
+    except ImportError:
+        pass
+
 if SIMULATOR:
     # the simulator's host-side shapes refuse negative indices, which a real device array's
     # shape (a tuple) accepts, and which op code uses (x.shape[-1])
