@@ -21,7 +21,10 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Callable
 
+import numpy as np
+from numba import cuda
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -53,8 +56,6 @@ MEMORY_STEPS = 10
 def synchronize(device: str) -> None:
     """Waits for the device's queued work (both frameworks queue on the same GPU)."""
     if device == "cuda":
-        from numba import cuda
-
         cuda.synchronize()
 
 
@@ -155,14 +156,69 @@ def memory_child(framework: str, name: str, device: str) -> None:
     print(f"{framework} {name}: {MEMORY_STEPS} steps")
 
 
+def launches_per_call(step: Callable[[], object]) -> int:
+    """Kernel launches one call of `step` makes (numba-cuda's dispatcher, counted)."""
+    from numba.cuda.dispatcher import CUDADispatcher
+
+    count, call = [0], CUDADispatcher.call
+
+    def counted(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        count[0] += 1
+        return call(self, *args, **kwargs)
+
+    CUDADispatcher.call = counted
+    try:
+        step()
+    finally:
+        CUDADispatcher.call = call
+    return count[0]
+
+
+@cuda.jit
+def _one_array(a):
+    if cuda.grid(1) < 0:
+        a[0] = 0
+
+
+@cuda.jit
+def _many_arrays(arrays):
+    if cuda.grid(1) < 0:
+        arrays[0][0] = 0
+
+
+def launch_overhead(repeats: int = 2000) -> None:
+    """Microseconds per launch of an empty-bodied kernel, from the host's side (launches queue
+    without waiting): taking one array, and taking a tuple of 20 (as the recurrent step kernels
+    take their saved tensors)."""
+    a = cuda.device_array(256, np.float32)
+    arrays = tuple(cuda.device_array(256, np.float32) for _ in range(20))
+    print("\nkernel launch overhead (host side, empty kernel):")
+    for title, kernel, args in (
+        ("1 array", _one_array, (a,)),
+        ("20 arrays", _many_arrays, (arrays,)),
+    ):
+        kernel[1, 32](*args)  # compiles
+        cuda.synchronize()
+        t = time.perf_counter()
+        for _ in range(repeats):
+            kernel[1, 32](*args)
+        queued = time.perf_counter() - t
+        cuda.synchronize()
+        print(f"  {title:10s} {queued / repeats * 1e6:6.1f} us a launch")
+
+
 def ops(names: list[str], device: str) -> None:
-    """Where each training step's time goes: every step of its compiled plan timed alone,
-    synchronised after each (cnn_train_step.op_times)."""
+    """Where each training step's time goes: its kernel launches, then every step of its
+    compiled plan timed alone, synchronised after each (cnn_train_step.op_times)."""
+    if device == "cuda":
+        launch_overhead()
     for name in (n for n in names if n in OPS):
         ge_step, _, _ = WORKLOADS[name][1](device)
         for _ in range(3):  # compiles the plan and warms the kernels
             ge_step()
         print(f"\n{WORKLOADS[name][0]}: graphengine's plan, step by step", flush=True)
+        if device == "cuda":
+            print(f"{launches_per_call(ge_step)} kernel launches a step")
         cnn_train_step.op_times(ge_step.model, 20, sync=lambda: synchronize(device))
 
 
