@@ -48,6 +48,7 @@ try:
 except ImportError:
     print("numba-cuda: not installed (Numba's built-in CUDA target)")
 from numba import cuda
+cuda.detect()
 device = cuda.get_current_device()
 print("numba sees", device.name.decode() if isinstance(device.name, bytes) else device.name,
       "compute capability", device.compute_capability)
@@ -65,11 +66,13 @@ EOF
     "$PY" -c "import pytest_timeout" 2>/dev/null && timeout_flag="--timeout=150"
     local workers=""
     "$PY" -c "import xdist" 2>/dev/null && workers="-n 8"
-    timeout 210 "$PY" -m pytest tests/cuda_parity*.py -p no:cacheprovider -o addopts="" -q \
+    # -v: a line per test as it ends, so a run stopped at the limit still says what passed
+    timeout 210 "$PY" -m pytest tests/cuda_parity*.py -p no:cacheprovider -o addopts="" -v \
         $workers $timeout_flag -rfE --tb=short >"$LOG" 2>&1
     echo "pytest exit status $? (124: stopped at the limit)"
-    grep -E "^(FAILED|ERROR)" "$LOG" | head -60
-    tail -n 3 "$LOG"
+    echo "$(grep -c " PASSED" "$LOG") passed, $(grep -cE " (FAILED|ERROR)" "$LOG") failed or errors"
+    grep -E "^(FAILED|ERROR) " "$LOG" | head -60
+    tail -n 1 "$LOG"
 
     part "benchmarks/gpu.py: graphengine against PyTorch CUDA (limit 170 s)"
     timeout 170 "$PY" -m benchmarks.gpu --steps 30
