@@ -23,7 +23,7 @@ def _make_gemm(dtype):
         for bi in range(cuda.blockIdx.y, (M + TILE - 1) // TILE, cuda.gridDim.y):
             for bj in range(cuda.blockIdx.x, (N + TILE - 1) // TILE, cuda.gridDim.x):
                 row, col = bi * TILE + ty, bj * TILE + tx
-                acc = 0.0
+                acc = dtype(0)  # sums in the operands' precision, as BLAS: 0.0 would be float64
                 for k0 in range(0, K, TILE):
                     ka, kb = k0 + tx, k0 + ty
                     if row < M and ka < K:
