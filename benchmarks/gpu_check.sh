@@ -13,6 +13,7 @@
 # Each part has its own time limit, so one that hangs or fails leaves the others' results.
 #
 # Usage (from anywhere): bash benchmarks/gpu_check.sh [RESULT_FILE]
+# (On a lent GPU machine: the whole script as one command, with a limit of about 560 s.)
 # RESULT_FILE defaults to $OUT/gpu_check.txt where OUT is set (the device tool), else
 # ./gpu_check.txt; the whole pytest log goes beside it as gpu_tests.log.
 # Needs python3 with numpy, numba, numba-cuda, pytest (pytest-xdist, pytest-timeout if there) and

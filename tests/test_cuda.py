@@ -31,30 +31,21 @@ def test_cuda_kernels_match_cpu_in_the_simulator_and_compile_for_a_gpu(tmp_path)
                GE_CUDA_LAUNCHES=str(launches))  # fmt: skip
     env.pop("GE_CUDA_GPU", None)
     pytest_args = [*PARITY_FILES, "-p", "no:cacheprovider", "-p", "cuda_launches"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", *pytest_args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
-    ran = re.search(r"\b(\d+) passed", proc.stdout)
-    assert ran and "failed" not in proc.stdout and "skipped" not in proc.stdout, proc.stdout
+    out = _passes([sys.executable, "-m", "pytest", *pytest_args], env)
+    ran = re.search(r"\b(\d+) passed", out)
+    assert ran and "failed" not in out and "skipped" not in out, out
 
     env.pop("NUMBA_ENABLE_CUDASIM")
-    proc = subprocess.run(
-        [sys.executable, str(tests / "cuda_compile.py"), f"{launches}*"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    out = _passes([sys.executable, str(tests / "cuda_compile.py"), f"{launches}*"], env)
+    kernels = re.search(r"signatures of (\d+) kernels compiled to sm_90 machine code", out)
+    assert kernels and int(kernels.group(1)) > 150, out
+
+
+def _passes(command, env):
+    """The standard output of `command`, run in the repository, which must exit 0."""
+    proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
-    kernels = re.search(r"signatures of (\d+) kernels compiled to sm_90 machine code", proc.stdout)
-    assert kernels and int(kernels.group(1)) > 150, proc.stdout
+    return proc.stdout
 
 
 def test_cuda_without_gpu_or_simulator_says_how_to_get_one(monkeypatch):
