@@ -312,6 +312,53 @@ def test_optimizers_and_regularization(device, dtype):
     check(device, "dropout_backward", x, rand(3, 1, dtype=dtype), np.zeros_like(x))
 
 
+def with_nonfinite(draw):
+    """draw (rand), with NaN, +inf and -inf at three places of every array of 6 or more."""
+
+    def nonfinite(*shape, seed=0, **kwargs):
+        a = draw(*shape, seed=seed, **kwargs)
+        flat = a.reshape(-1)
+        if flat.size >= 6:
+            for k, v in ((1, np.nan), (3, np.inf), (4, -np.inf)):
+                flat[(seed * 7 + k) % flat.size] = v
+        return a
+
+    return nonfinite
+
+
+FAMILIES = [test_activations, test_elementwise_and_shape, test_reduce_softmax_matmul,
+            test_conv_and_pooling, test_normalization]  # fmt: skip
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NaN and inf on purpose
+@pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.__name__[len("test_") :])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_nonfinite_inputs_give_the_cpus_results(family, dtype, monkeypatch):
+    """The kernel families' cases again with NaN, +inf and -inf among their inputs: the device
+    gives the CPU's NaN, infinities and numbers, no NaN turned into a number nor a number into
+    NaN. (Found so: clip's gradient multiplied where the CPU selects, and the CPU's running
+    batch mean gave NaN where a channel's mean is +-inf.)"""
+    monkeypatch.setitem(globals(), "rand", with_nonfinite(rand))
+    family(Backend("cuda"), dtype)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_optimizers_with_nonfinite_gradients(dtype):
+    """NaN, +inf and -inf gradients through every optimizer update (states finite and
+    positive, as a real run's are before such a gradient)."""
+    w, g = rand(9, dtype=dtype), with_nonfinite(rand)(9, dtype=dtype, seed=1)
+    s = [rand(9, dtype=dtype, low=0.1, seed=i) for i in range(3)]
+    cuda_device = Backend("cuda")
+    check(cuda_device, "sgd_update", w, g, s[0], 0.1, 0.9, True, 0.01)
+    check(cuda_device, "adam_update", w, g, *s, 0.01, 0.9, 0.999, 1e-7, True, 0.0)
+    check(cuda_device, "rmsprop_update", w, g, s[0], s[1], s[2] * 0.01, 0.01, 0.9, 0.5, 1e-7,
+          True, 0.0)  # fmt: skip
+    check(cuda_device, "adagrad_update", w, g, s[0], 0.01, 1e-7, 0.0)
+    check(cuda_device, "gradient_sum_of_squares", g)
+    check(cuda_device, "clip_gradient_by_value", g, 0.5)
+
+
 def test_recurrent_kernels(device):
     """Every recurrent kernel through one whole layer each (forward and BPTT), which calls them
     all on realistic saved tensors; CPU against this device at 1e-4."""

@@ -349,6 +349,26 @@ def test_nan_batch_gives_nan_loss_and_terminate_on_nan_stops():
                   callbacks=[ge.callbacks.TerminateOnNaN(raise_error=True)])  # fmt: skip
 
 
+@pytest.mark.parametrize("axis, shape", [(-1, (16, 3)), (1, (4, 3, 5))])
+def test_batch_norm_statistics_of_a_channel_holding_an_infinity(axis, shape):
+    """A channel holding +inf (or -inf) has mean +inf (-inf) and variance NaN, NumPy's and
+    Keras's, and the moving statistics follow; a NaN gives NaN. The one-pass running mean alone
+    gives NaN for an infinity (inf - inf), whichever path the layout takes."""
+    x = np.random.default_rng(0).standard_normal(shape).astype("float32")
+    for ch, v in enumerate([INF, -INF, NAN]):  # one special in each channel, in sample 2
+        index = [2] + [0] * (len(shape) - 1)
+        index[axis] = ch
+        x[tuple(index)] = v
+    layer = ge.layers.BatchNormalization(axis=axis, momentum=0.9)
+    layer(x, training=True)
+    reduce = tuple(d for d in range(len(shape)) if d != axis % len(shape))
+    with np.errstate(invalid="ignore"):
+        mean, var = x.astype(np.float64).mean(reduce), x.astype(np.float64).var(reduce)
+    np.testing.assert_array_equal(mean, [INF, -INF, NAN])
+    np.testing.assert_array_equal(layer.moving_mean.numpy(), (0.1 * mean).astype("float32"))
+    assert np.isnan(layer.moving_variance.numpy()).all() and np.isnan(var).all()
+
+
 # -- CUDA, in the simulator ------------------------------------------------------------------------
 
 

@@ -105,6 +105,22 @@ def _merged_blocks(means, m2s, rows, mean, var):
 
 
 @njit(cache=True)
+def _nonfinite_means(x, mean):
+    """The mean of each channel whose running mean came out NaN, summed plainly: a channel
+    holding +-inf (and no NaN, nor both infinities) has mean +-inf, as NumPy and Keras compute
+    it, where the running update's inf - inf gives NaN. Its variance stays NaN, as Keras's."""
+    a, c, b = x.shape
+    for ch in range(c):
+        if mean[ch] == mean[ch]:
+            continue
+        s = 0.0
+        for o in range(a):
+            for i in range(b):
+                s += x[o, ch, i]
+        mean[ch] = s / (a * b)
+
+
+@njit(cache=True)
 def _update_moving(momentum, epsilon, moving_mean, moving_var, mean, inv_std):
     """Keras's moving statistics rule, and inv_std (holding the variance) = 1 / sqrt(var + eps)."""
     for ch in range(mean.size):
@@ -132,6 +148,7 @@ def batchnorm_training_stats(x, momentum, epsilon, moving_mean, moving_var, mean
         _merged_blocks(means, m2s, a, mean, inv_std)  # inv_std holds the variance for a moment
     else:
         _channel_moments(x, mean, inv_std)
+    _nonfinite_means(x, mean)
     _update_moving(momentum, epsilon, moving_mean, moving_var, mean, inv_std)
 
 

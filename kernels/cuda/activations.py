@@ -316,9 +316,13 @@ def _clip(v, lo, hi, c):
     return min(max(v, lo), hi)
 
 
-@cuda.jit(device=True)
-def _clip_d(v, y, lo, hi, c):
-    return 1.0 if lo <= v <= hi else 0.0
+@cuda.jit(cache=True)
+def clip_backward_kernel(x, dy, lo, hi, dx):
+    """dx = dy where lo <= x <= hi (inclusive), else 0: a select, not a product, as TensorFlow's
+    clip_by_value gradient and the CPU kernel (a NaN or infinite dy outside the range gives 0)."""
+    for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
+        v = x[i]
+        dx[i] = dy[i] if lo <= v <= hi else 0.0
 
 
 _KINDS = {
@@ -338,9 +342,9 @@ _KINDS = {
     "sqrt": (_sqrt, _sqrt_d, 0),
     "square": (_square, _square_d, 0),
     "abs": (_abs, _abs_d, 0),
-    "clip": (_clip, _clip_d, 2),
 }
 KERNELS = {k: (_map_forward(f), _map_backward(d)) for k, (f, d, _) in _KINDS.items()}
+_CLIP_FORWARD = _map_forward(_clip)
 
 
 def _params(p):
@@ -372,11 +376,11 @@ def elu_backward(x, y, dy, alpha, dx):
 
 
 def clip_forward(x, lo, hi, out):
-    _run_forward("clip", x, (lo, hi), out)
+    elementwise(_CLIP_FORWARD, x.size)(x, float(lo), float(hi), 0.0, out)
 
 
 def clip_backward(x, y, dy, lo, hi, dx):
-    _run_backward("clip", x, y, dy, (lo, hi), dx)
+    elementwise(clip_backward_kernel, x.size)(x, dy, float(lo), float(hi), dx)
 
 
 def _plain(kind, table=KERNELS):
@@ -433,4 +437,4 @@ def sign_backward(x, y, dy, dx):
     fill(0.0, dx)
 
 
-__all__ = [f"{k}_{d}" for k in list(_KINDS) + ["sign"] for d in ("forward", "backward")]
+__all__ = [f"{k}_{d}" for k in [*_KINDS, "clip", "sign"] for d in ("forward", "backward")]
