@@ -412,12 +412,16 @@ def _mixed_model(dtype="float32"):
     return ge.Model(inp, out)
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # the NaN sample
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_mixed_model_matches_cpu(dtype):
-    """Conv2D, MaxPooling2D, BatchNormalization, LSTM and Dense: the same predictions, and the
-    same weights (moving statistics included) after one train_on_batch, on cuda as on cpu."""
+    """Conv2D, MaxPooling2D, BatchNormalization, LSTM and Dense: the same predictions (of
+    samples holding a NaN and an inf too), and the same weights (moving statistics included)
+    after one train_on_batch, on cuda as on cpu."""
     x = rand(4, 6, 6, 1, dtype=dtype)
     y = np.array([0, 1, 1, 0])
+    x_special = x.copy()
+    x_special[0, 2, 3, 0], x_special[1, 0, 5, 0] = np.nan, np.inf
     results = {}
     for name in ("cpu", "cuda"):
         model = _mixed_model(dtype)
@@ -425,11 +429,17 @@ def test_mixed_model_matches_cpu(dtype):
                       device=name)  # fmt: skip
         with ge.device(name):
             before = model.predict(x, verbose=0)
+            special = model.predict(x_special, verbose=0)
         loss = model.train_on_batch(x, y)
         results[name] = (before, loss, model.get_weights(), model.optimizer.get_weights())
+        results[name + " special"] = special
     (p0, l0, w0, o0), (p1, l1, w1, o1) = results["cpu"], results["cuda"]
     assert p0.dtype == p1.dtype == dtype
     np.testing.assert_allclose(p1, p0, rtol=1e-4, atol=1e-6)
+    # NaN and inf stay in their samples, the same on both devices
+    got, want = results["cuda special"], results["cpu special"]
+    assert np.isnan(want[:2]).all() and np.isfinite(want[2:]).all(), want
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(l1, l0, rtol=1e-4)
     assert len(w0) == len(w1) == 10
     for a, b in zip(w0 + o0[1:], w1 + o1[1:]):
